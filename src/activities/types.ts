@@ -1,0 +1,143 @@
+/**
+ * The activities a recovery workflow can call, as types only. Workflows import
+ * this module with `import type` and proxy it; the implementations live in the
+ * sibling modules and are built by {@link ./index.createActivities}.
+ *
+ * Every activity takes one object argument naming the cluster and node by
+ * their inventory names; addresses, ports, users and secrets are resolved on
+ * the worker, never in the workflow. Effectful activities take `dryRun` and
+ * then return the exact command, request or call they would have made.
+ *
+ * @module
+ */
+
+/** Addresses one node of one inventory cluster. */
+export interface NodeRef {
+  cluster: string;
+  node: string;
+}
+
+/** Common to every effectful activity. */
+export interface Effectful {
+  /** Describe the exact effect instead of performing it. */
+  dryRun?: boolean;
+}
+
+/** What an effectful activity did, or (dry run) would have done. */
+export interface EffectResult {
+  /** True when nothing was done because the effect had already happened (idempotency). */
+  alreadyDone?: boolean;
+  dryRun?: boolean;
+  /** The command line / request / call, secrets redacted. */
+  plan: string;
+  /** Bounded tail of the output. */
+  output?: string;
+}
+
+export interface SshCheckResult {
+  node: string;
+  reachable: boolean;
+  latencyMs?: number;
+  error?: string;
+}
+
+export interface NotifyInput {
+  cluster: string;
+  severity: 'info' | 'warning' | 'critical';
+  subject: string;
+  text: string;
+}
+
+// ---------------------------------------------------------------- ledger ----
+
+export interface LedgerMember {
+  node: string;
+  role: string;
+  reachable: boolean;
+}
+
+export interface LedgerNodeInfo {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  clusterId?: string;
+  leader?: string;
+  term?: number;
+  mode?: 'cluster' | 'single';
+  commitIndex?: number;
+  members?: LedgerMember[];
+  serving?: boolean;
+}
+
+export interface LedgerVault {
+  organization: string;
+  vault: string;
+  status: string;
+  height: number;
+}
+
+export interface LedgerIntegrity {
+  organization: string;
+  vault: string;
+  ok: boolean;
+  blocksChecked: number;
+  problems: string[];
+}
+
+export type LedgerStartMode =
+  /** `inferadb-ledger --single --data DIR`: a NEW cluster from this node's data. */
+  | { mode: 'single' }
+  /** `INFERADB__LEDGER__CLUSTER=N INFERADB__LEDGER__PEERS=... inferadb-ledger`. */
+  | { mode: 'cluster'; size: number; peers: string[] }
+  /** `INFERADB__LEDGER__JOIN=true INFERADB__LEDGER__PEERS=seed:port inferadb-ledger`. */
+  | { mode: 'join'; peers: string[] };
+
+export interface LedgerActivities {
+  /** GetClusterInfo + HealthService.Check on one node; unreachable is a result, not a failure. */
+  ledgerNodeInfo(input: NodeRef): Promise<LedgerNodeInfo>;
+  /** `systemctl stop ledger` over SSH; already stopped counts as done. */
+  ledgerStop(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** Start the ledger service in the given mode over SSH; already running in that mode counts as done. */
+  ledgerStart(input: NodeRef & Effectful & { start: LedgerStartMode }): Promise<EffectResult>;
+  /** `rm -rf <data>/*` on a replacement node over SSH, so it can join without old state. */
+  ledgerClearData(input: NodeRef & Effectful): Promise<EffectResult>;
+  ledgerListVaults(input: NodeRef): Promise<LedgerVault[]>;
+  ledgerCheckIntegrity(input: NodeRef & { organization: string; vault: string; fullCheck: boolean }): Promise<LedgerIntegrity>;
+  /** A write with an idempotency key then a read of the tip: the checklist's "writes and reads succeed". */
+  ledgerWriteRead(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { height?: number }>;
+  /** True when the metrics endpoint answers with ledger_* series. */
+  ledgerMetricsFlowing(input: NodeRef): Promise<boolean>;
+}
+
+// ------------------------------------------------------ training cluster ----
+
+export interface P2pStatus {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  leaderId?: string | null;
+  alivePeers?: string[];
+  electionState?: string;
+  voters?: string[];
+}
+
+export interface TrainingClusterActivities {
+  /** `GET /status` of the node's P2P orchestrator. */
+  p2pStatus(input: NodeRef): Promise<P2pStatus>;
+  /** `pgrep -f p2p_orchestrator` and the local `/health` over SSH. */
+  p2pDaemonStatus(input: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }>;
+  /** `pkill -f p2p_orchestrator; nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &` in the node's workdir, once per step. */
+  p2pRestart(input: NodeRef & Effectful): Promise<EffectResult>;
+}
+
+// ---------------------------------------------------------------- common ----
+
+export interface CommonActivities {
+  /** `echo OK` over SSH within a short deadline (the runbook's `timeout 5 ssh host "echo OK"`). */
+  sshCheck(input: NodeRef): Promise<SshCheckResult>;
+  /** Tell humans: worker log always, plus the inventory's notification hook if configured. */
+  notify(input: NotifyInput): Promise<void>;
+}
+
+/** Everything a workflow may proxy. */
+export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities;

@@ -1,0 +1,60 @@
+/**
+ * The scenario catalogue: scenario id -> workflow type, input schema, title,
+ * seed reference and recovery-time objective. The CLI validates `--set`
+ * inputs against these schemas before anything starts, and the workflow
+ * carries the RTO figures into its progress and report.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
+
+export interface ScenarioSpec extends ScenarioMeta {
+  /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
+  params: z.ZodObject;
+  /** One line per parameter for `lifeboat scenarios`. */
+  paramHelp: Record<string, string>;
+}
+
+const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'must be a node name from the inventory' });
+
+export const ledgerQuorumLossParams = z
+  .object({
+    /** The surviving node to rebuild the cluster from; default: the reachable node with the highest commit index. */
+    survivor: nodeName.optional(),
+    /** Organization whose vaults are verified (the runbook's organization_slug.id). */
+    organization: z.string().min(1).default('1'),
+  })
+  .strict();
+export type LedgerQuorumLossParams = z.infer<typeof ledgerQuorumLossParams>;
+
+export const meshCollapseParams = z
+  .object({
+    /** Node restarted first; default: the node with the "coordinator" role. */
+    coordinator: nodeName.optional(),
+  })
+  .strict();
+export type MeshCollapseParams = z.infer<typeof meshCollapseParams>;
+
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...LEDGER_QUORUM_LOSS,
+    params: ledgerQuorumLossParams,
+    paramHelp: {
+      survivor: 'node to rebuild from (default: reachable node with the highest commit index)',
+      organization: 'organization whose vaults are verified (default "1")',
+    },
+  },
+  {
+    ...TRAINING_CLUSTER_MESH_COLLAPSE,
+    params: meshCollapseParams,
+    paramHelp: {
+      coordinator: 'node restarted first (default: the node with the "coordinator" role)',
+    },
+  },
+];
+
+/** Looks a scenario up by id; `undefined` when unknown. */
+export function findScenario(id: string): ScenarioSpec | undefined {
+  return SCENARIOS.find((s) => s.id === id);
+}

@@ -1,0 +1,43 @@
+/**
+ * Scenario metadata shared by the workflows (RTO, gates) and the client's
+ * catalogue (which adds the input schemas). Plain data: safe in the workflow
+ * bundle.
+ *
+ * @module
+ */
+
+export interface ScenarioMeta {
+  id: string;
+  /** Exported workflow function name in src/workflows/index.ts. */
+  workflowType: string;
+  system: 'ledger' | 'gossip' | 'training-cluster' | 'train-server';
+  title: string;
+  /** Seed runbook and section the workflow follows. */
+  seed: string;
+  /** Recovery-time objective from the seed, minutes (target 0 = "automatic"). */
+  rto: { targetMinutes: number; maxMinutes: number };
+  /** Gates that need the cluster's name typed back. */
+  dangerousGates: string[];
+}
+
+export const LEDGER_QUORUM_LOSS: ScenarioMeta = {
+  id: 'ledger.quorum-loss',
+  workflowType: 'ledgerQuorumLoss',
+  system: 'ledger',
+  title: 'Ledger quorum loss: rebuild the cluster from the surviving minority',
+  seed: '002 Quorum Recovery',
+  rto: { targetMinutes: 10, maxMinutes: 15 },
+  dangerousGates: ['single-node-bootstrap'],
+};
+
+export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
+  id: 'training-cluster.mesh-collapse',
+  workflowType: 'trainingClusterMeshCollapse',
+  system: 'training-cluster',
+  title: 'Training cluster P2P mesh collapse: restart the orchestrators, coordinator first',
+  seed: '000 §2 P2P Mesh Collapse',
+  rto: { targetMinutes: 15, maxMinutes: 30 },
+  dangerousGates: [],
+};
+
+export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE];
