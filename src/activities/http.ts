@@ -225,6 +225,15 @@ async function send(
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new TransportError('InvalidArgument', `${method} <invalid URL>: expected an absolute http:// or https:// URL; fix the URL in the inventory`, false, { method });
   }
+  if (parsed.username || parsed.password) {
+    // fetch refuses them anyway; say why, without echoing them.
+    throw new TransportError(
+      'InvalidArgument',
+      `${where}: the URL carries user:password@ credentials; remove them and pass the credential as a header from a secret reference`,
+      false,
+      details,
+    );
+  }
   if (req.signal?.aborted) {
     throw new TransportError('Cancelled', `${where} was cancelled before it was sent`, false, details);
   }
