@@ -1,0 +1,283 @@
+/**
+ * The Lifeboat lab: simulated target clusters on loopback that recovery
+ * workflows act on for real (real SSH, real HTTP/gRPC), recording every effect.
+ *
+ * {@link startLab} brings up, under one directory:
+ * ```
+ * <dir>/inventory.yaml               the clusters file for Lifeboat (rewritten at each start)
+ * <dir>/effects.jsonl                every effect a simulated target received (truncated at each start)
+ * <dir>/keys/id_ed25519              the lab client key (the inventory's ssh.privateKey)
+ * <dir>/keys/hosts/<cluster>/<node>  host keys, kept across restarts so the pins stay valid
+ * <dir>/secrets/                     tokens, referenced from the inventory as file:
+ * <dir>/hosts/<cluster>/<node>/      each host's root: cwd and HOME of SSH commands
+ * <dir>/bin/<cluster>/<node>/        each host's shims, first on its PATH
+ * ```
+ * and per node an SSH server, plus the families' own servers and a control
+ * API ({@link ./control}). The lab lives outside `src/` and is never imported
+ * by it: Lifeboat only spawns it (`lifeboat lab up`).
+ *
+ * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
+ * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
+ * HTTP 8770 + i, ledger gRPC 50051 + i, control API 8760.
+ *
+ * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
+ * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
+ * (`slow` takes a delay, default 3000 ms; `heal` clears a host's faults; without `/<node>`
+ * every node of the cluster).
+ *
+ * @module
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startControl, ControlError, type ControlServer, type ShimAnswer, type ShimRequest } from './control';
+import { EffectLog } from './effects';
+import type { ClusterHealth, LabFamily } from './family';
+import { writeInventory } from './inventory';
+import { clientKey, hostKey } from './keys';
+// TEMP until lab/ledger.ts lands
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const LedgerFamily = function (this: unknown, o: unknown) { const m = require('./ledger') as { LedgerFamily: new (o: unknown) => LabFamily }; return new m.LedgerFamily(o); } as unknown as new (o: Record<string, unknown>) => LabFamily;
+import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
+import { passthroughOf, writeShims } from './shims';
+import { TrainingClusterFamily } from './training-cluster';
+
+export type LabFamilyName = 'ledger' | 'training-cluster';
+
+export interface LabOptions {
+  /** The lab directory (created if missing). */
+  dir: string;
+  /** Which families to run; default all. */
+  families?: LabFamilyName[];
+  /** Nodes of the training cluster; default 5. */
+  trainingNodes?: number;
+  /** Mesh/election settle time of the simulated systems; default 2000 ms. */
+  bootMs?: number;
+  /** Fixed, documented ports (see module docs) instead of ephemeral ones; default false. */
+  fixedPorts?: boolean;
+}
+
+/** A running lab. */
+export interface Lab {
+  dir: string;
+  inventoryPath: string;
+  effects: EffectLog;
+  controlUrl: string;
+  /** Inventory cluster names, in order. */
+  clusters: string[];
+  /** Every fault name this lab accepts (families' faults; host faults follow {@link HOST_FAULT_HELP}). */
+  faults: string[];
+  /** Inject a fault; throws with the list of known faults when the name is unknown. */
+  break(fault: string): Promise<void>;
+  health(): Promise<ClusterHealth[]>;
+  /** The SSH host of one node: its root directory and port. */
+  host(cluster: string, node: string): { root: string; port: number };
+  /** Stop every server and kill every command still running on the hosts. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves once the lab has stopped (by {@link stop} or POST /shutdown). */
+  done: Promise<void>;
+}
+
+/** How host faults are named. */
+export const HOST_FAULT_HELP = 'host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]';
+
+/** The families' scenario faults, plus the host-fault pattern. */
+export const LAB_FAULTS: readonly string[] = [
+  ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
+  HOST_FAULT_HELP,
+];
+
+/** Fixed port bases used with `fixedPorts`. */
+export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledgerGrpc: 50051 } as const;
+
+/**
+ * Start the lab.
+ *
+ * @returns a running {@link Lab}; call `stop()` when done (tests: in `t.after`).
+ * @throws when a port is taken (with fixed ports: another lab is probably running) or a family fails to start;
+ *   whatever had started is stopped again.
+ */
+export async function startLab(opts: LabOptions): Promise<Lab> {
+  const dir = resolve(opts.dir);
+  const wanted = opts.families ?? ['ledger', 'training-cluster'];
+  const bootMs = opts.bootMs ?? 2000;
+  const fixed = opts.fixedPorts ?? false;
+  const secretsDir = join(dir, 'secrets');
+  const inventoryPath = join(dir, 'inventory.yaml');
+  const clientPath = join(__dirname, 'shim-client.js');
+  if (!existsSync(clientPath)) throw new Error(`lab: ${clientPath} is missing; build first (npx tsc -p .)`);
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+
+  const effects = new EffectLog(join(dir, 'effects.jsonl'));
+  effects.clear(); // one lab run, one log
+
+  const families: LabFamily[] = [];
+  if (wanted.includes('ledger')) {
+    families.push(new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) }));
+  }
+  if (wanted.includes('training-cluster')) {
+    families.push(
+      new TrainingClusterFamily({
+        cluster: 'lab-training',
+        nodes: opts.trainingNodes ?? 5,
+        bootMs,
+        basePort: fixed ? FIXED_PORTS.trainingHttp : 0,
+        secretsDir,
+      }),
+    );
+  }
+  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster)`);
+
+  const hostRoot = (cluster: string, node: string): string => join(dir, 'hosts', cluster, node);
+  const hosts = new Map<string, SshHost>(); // key "cluster/node"
+  const started: Array<() => Promise<void>> = [];
+  let control: ControlServer | undefined;
+  let stopping: Promise<void> | undefined;
+  let markDone!: () => void;
+  const done = new Promise<void>((r) => (markDone = r));
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const s of started.reverse()) await s().catch(() => undefined);
+      markDone();
+    })();
+    return stopping;
+  };
+
+  const breakFault = async (fault: string): Promise<void> => {
+    if (fault.startsWith('host.')) return applyHostFault(fault, hosts);
+    const family = families.find((f) => f.faults.includes(fault));
+    if (!family) {
+      throw new ControlError(400, `unknown fault "${fault}"; known: ${[...families.flatMap((f) => f.faults), HOST_FAULT_HELP].join(', ')}`);
+    }
+    await family.breakFault(fault);
+  };
+
+  const health = (): Promise<ClusterHealth[]> => Promise.all(families.map((f) => f.health()));
+
+  const shim = async (req: ShimRequest): Promise<ShimAnswer> => {
+    const family = families.find((f) => f.cluster === req.cluster);
+    if (!family || !family.nodeNames.includes(req.node)) {
+      return { stdout: '', stderr: `lab: no host ${req.cluster}/${req.node}\n`, exitCode: 125 };
+    }
+    try {
+      const r = await family.shim({ node: req.node, tool: req.tool, argv: req.argv, env: req.env, cwd: req.cwd, root: hostRoot(req.cluster, req.node) });
+      const pass = passthroughOf(r);
+      return pass ? { passthrough: pass } : { stdout: r.stdout, stderr: r.stderr ?? '', exitCode: r.exitCode };
+    } catch (err) {
+      return { stdout: '', stderr: `lab: ${req.tool} failed in the simulation: ${(err as Error).message}\n`, exitCode: 125 };
+    }
+  };
+
+  try {
+    control = await startControl(
+      { shim, health, breakFault, effects, shutdown: () => void stop() },
+      fixed ? FIXED_PORTS.control : 0,
+    );
+    const ctl = control;
+    started.push(() => ctl.close());
+    const controlUrl = control.url;
+
+    // Keys and hosts first, so that a family's start already sees its host roots.
+    const client = clientKey(dir);
+    let sshPort = FIXED_PORTS.ssh;
+    for (const family of families) {
+      for (const node of family.nodeNames) {
+        const root = hostRoot(family.cluster, node);
+        const binDir = join(dir, 'bin', family.cluster, node);
+        mkdirSync(root, { recursive: true });
+        writeShims({ binDir, cluster: family.cluster, node, tools: family.tools, controlUrl, clientPath });
+        const host = new SshHost({
+          cluster: family.cluster,
+          node,
+          root,
+          binDir,
+          hostKey: hostKey(dir, family.cluster, node).privateKey,
+          clientPublicKey: client.publicLine,
+          port: fixed ? sshPort++ : 0,
+          env: () => ({ LAB_CONTROL: controlUrl }),
+        });
+        await host.start();
+        started.push(() => host.stop());
+        hosts.set(`${family.cluster}/${node}`, host);
+      }
+    }
+    for (const family of families) {
+      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects });
+      started.push(() => family.stop());
+    }
+
+    writeInventory({
+      path: inventoryPath,
+      clientKeyPath: client.privatePath,
+      user: currentUser(),
+      secretsDir,
+      clusters: families.map((family) => ({
+        family,
+        hosts: new Map(
+          family.nodeNames.map((node) => {
+            const h = hosts.get(`${family.cluster}/${node}`)!;
+            const rel = workdirOf(family, node);
+            return [node, { port: h.port, hostKey: hostKey(dir, family.cluster, node).publicLine, workdir: rel ? join(h.root, rel) : undefined }];
+          }),
+        ),
+      })),
+    });
+
+    return {
+      dir,
+      inventoryPath,
+      effects,
+      controlUrl,
+      clusters: families.map((f) => f.cluster),
+      faults: families.flatMap((f) => f.faults),
+      break: breakFault,
+      health,
+      host(cluster, node) {
+        const h = hosts.get(`${cluster}/${node}`);
+        if (!h) throw new Error(`lab: no host ${cluster}/${node}`);
+        return { root: h.root, port: h.port };
+      },
+      stop,
+      done,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Optional family extra: where a node's service lives relative to its host root. */
+interface WithWorkdir {
+  hostWorkdir(node: string): string;
+}
+
+function workdirOf(family: LabFamily, node: string): string | undefined {
+  const f = family as LabFamily & Partial<WithWorkdir>;
+  if (typeof f.hostWorkdir !== 'function') return undefined;
+  return f.hostWorkdir(node) || undefined;
+}
+
+function applyHostFault(fault: string, hosts: Map<string, SshHost>): void {
+  const m = /^host\.([a-z-]+):([a-z0-9][a-z0-9-]*)(?:\/([A-Za-z0-9][A-Za-z0-9._-]*))?(?:=(\d+))?$/.exec(fault);
+  const kind = m?.[1];
+  if (!m || !kind || (kind !== 'heal' && !HOST_FAULT_KINDS.includes(kind as HostFaultKind))) {
+    throw new ControlError(400, `bad host fault "${fault}"; expected ${HOST_FAULT_HELP}`);
+  }
+  const [, , cluster, node, ms] = m;
+  const targets = [...hosts.values()].filter((h) => h.cluster === cluster && (node === undefined || h.node === node));
+  if (targets.length === 0) throw new ControlError(400, `host fault "${fault}": no host ${cluster}${node ? `/${node}` : ''}`);
+  for (const h of targets) {
+    if (kind === 'heal') h.heal();
+    else h.setFault(kind as HostFaultKind, true, ms === undefined ? undefined : Number(ms));
+  }
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'lab';
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The lab's SSH keys: one client key (the key Lifeboat's inventory points at)
+ * and one ed25519 host key per simulated node. Generated once and kept under
+ * `<dir>/keys/`, so that restarting the lab keeps the host-key pins written
+ * into the inventory valid.
+ *
+ * Layout:
+ * ```
+ * <dir>/keys/id_ed25519          client private key (OpenSSH format, mode 0600)
+ * <dir>/keys/id_ed25519.pub      client public key
+ * <dir>/keys/hosts/<cluster>/<node>      host private key (mode 0600)
+ * <dir>/keys/hosts/<cluster>/<node>.pub  host public key ("ssh-ed25519 AAAA...")
+ * ```
+ *
+ * @module
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { utils } from 'ssh2';
+
+/** A private key (OpenSSH PEM text) and its public half as an OpenSSH line. */
+export interface KeyPair {
+  /** Path of the private key file. */
+  privatePath: string;
+  /** OpenSSH private key text. */
+  privateKey: string;
+  /** "ssh-ed25519 AAAA..." without a comment. */
+  publicLine: string;
+}
+
+/**
+ * Load the key pair stored at `privatePath`, or generate and store a new
+ * ed25519 pair there when none exists yet.
+ *
+ * @param privatePath where the private key lives; the public key goes next to it with `.pub`.
+ * @returns the pair; the private key file is (re)set to mode 0600.
+ */
+export function ensureKeyPair(privatePath: string): KeyPair {
+  const pubPath = `${privatePath}.pub`;
+  if (existsSync(privatePath) && existsSync(pubPath)) {
+    const privateKey = readFileSync(privatePath, 'utf8');
+    const publicLine = normalisePublic(readFileSync(pubPath, 'utf8'));
+    // Make sure the stored pair still parses; a damaged file is regenerated below.
+    if (!(utils.parseKey(privateKey) instanceof Error) && publicLine) {
+      chmodSync(privatePath, 0o600);
+      return { privatePath, privateKey, publicLine };
+    }
+  }
+  mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
+  const pair = utils.generateKeyPairSync('ed25519');
+  writeFileSync(privatePath, pair.private, { mode: 0o600 });
+  chmodSync(privatePath, 0o600);
+  const publicLine = normalisePublic(pair.public);
+  writeFileSync(pubPath, `${publicLine} lifeboat-lab\n`);
+  return { privatePath, privateKey: pair.private, publicLine };
+}
+
+/** The lab client key, `<dir>/keys/id_ed25519`. */
+export function clientKey(dir: string): KeyPair {
+  return ensureKeyPair(join(dir, 'keys', 'id_ed25519'));
+}
+
+/** The host key of one simulated node. */
+export function hostKey(dir: string, cluster: string, node: string): KeyPair {
+  return ensureKeyPair(join(dir, 'keys', 'hosts', cluster, node));
+}
+
+/** "ssh-ed25519 AAAA... comment\n" -> "ssh-ed25519 AAAA..." */
+function normalisePublic(text: string): string {
+  const [type, blob] = text.trim().split(/\s+/);
+  return type && blob ? `${type} ${blob}` : '';
+}

@@ -1,0 +1,420 @@
+/**
+ * The simulated training cluster (seed 000 §1-2): N nodes, each running a
+ * "P2P orchestrator" whose HTTP API is up only while its process runs.
+ *
+ * - Nodes `tc-node1..N`: node1 is [coordinator, voter], node2-3 [voter], the rest [worker].
+ * - API per node (node:http on 127.0.0.1): `GET /status`, `GET /health`, `GET /jobs`,
+ *   `POST /admin/election/reset`, `POST /admin/set-leader {node_id}` (the two admin
+ *   routes want `Authorization: Bearer <token>`, else 401).
+ * - Mesh: a running orchestrator that hears heartbeats joins the mesh once it has
+ *   been up for `bootMs`; when a majority of the voters is in the mesh they elect a
+ *   leader (the coordinator if it is in, else the first voter in). A leader stays
+ *   until its process stops or stops hearing.
+ * - Shims: `pgrep -f p2p_orchestrator`, `pkill -f p2p_orchestrator`,
+ *   `python -m app.p2p.orchestrator`, `systemctl start|stop|restart|status|is-active p2p-orchestrator`,
+ *   and `curl`, whose `localhost:8770` (the runbook's port) is rewritten to the
+ *   node's real port before the real curl runs. Anything else falls through to the real tool.
+ * - Effects: `orchestrator.stop`, `orchestrator.start`, and one `orchestrator.restart`
+ *   when a start follows a stop on the same node within 10 s; `election.reset`,
+ *   `election.set-leader`.
+ * - Faults: `training-cluster.mesh-collapse` (every orchestrator keeps running but
+ *   stops hearing heartbeats; only restarting it heals a node),
+ *   `training-cluster.leader-failure` (the leader's process dies; no re-election
+ *   until `/admin/election/reset` or `/admin/set-leader`).
+ *
+ * @module
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { EffectLog } from './effects';
+import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
+import { passthrough } from './shims';
+
+export interface TrainingClusterOptions {
+  /** Inventory cluster name; default "lab-training". */
+  cluster?: string;
+  /** Number of nodes (at least 3: one coordinator and two more voters); default 5. */
+  nodes?: number;
+  /** Time an orchestrator needs after start before it is alive in the mesh; default 2000 ms. */
+  bootMs?: number;
+  /** First HTTP port (node i gets basePort + i - 1); 0 (default) for ephemeral ports. */
+  basePort?: number;
+  /** Where the bearer token file is written (then referenced as `file:`); without it the core stores it. */
+  secretsDir?: string;
+}
+
+/** The port the runbook's commands use on every node (`curl http://localhost:8770/...`). */
+export const RUNBOOK_P2P_PORT = 8770;
+/** A start that follows a stop within this window counts as one restart. */
+const RESTART_WINDOW_MS = 10_000;
+const SERVICE = 'p2p-orchestrator';
+const PATTERN = /p2p_orchestrator|app\.p2p\.orchestrator|p2p-orchestrator/;
+
+interface Proc {
+  pid: number;
+  startedAt: number;
+  /** False once the mesh collapsed under this process: it runs but hears no heartbeats. */
+  hearing: boolean;
+  server: Server;
+}
+
+interface NodeState {
+  name: string;
+  roles: string[];
+  port: number;
+  proc: Proc | null;
+  lastStopAt?: number;
+}
+
+/** The training cluster's P2P mesh, simulated. */
+export class TrainingClusterFamily implements LabFamily {
+  readonly system = 'training-cluster';
+  readonly cluster: string;
+  readonly nodeNames: string[];
+  readonly tools = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl'];
+  readonly faults = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure'];
+
+  private readonly bootMs: number;
+  private readonly basePort: number;
+  private readonly secretsDir?: string;
+  private readonly token = randomBytes(24).toString('hex');
+  private readonly nodes: NodeState[];
+  private effects?: EffectLog;
+  private leader: string | null = null;
+  /** After a leader failure, voters wait for an operator (reset / set-leader). */
+  private electionBlocked = false;
+  private tick?: NodeJS.Timeout;
+  private nextPid = 4000 + Math.floor(Math.random() * 20000);
+  private tokenPath?: string;
+
+  constructor(opts: TrainingClusterOptions = {}) {
+    const n = opts.nodes ?? 5;
+    if (!Number.isInteger(n) || n < 3) throw new Error(`training cluster needs at least 3 nodes (got ${n})`);
+    this.cluster = opts.cluster ?? 'lab-training';
+    this.bootMs = opts.bootMs ?? 2000;
+    this.basePort = opts.basePort ?? 0;
+    this.secretsDir = opts.secretsDir;
+    this.nodes = Array.from({ length: n }, (_, i) => ({
+      name: `tc-node${i + 1}`,
+      roles: i === 0 ? ['coordinator', 'voter'] : i < 3 ? ['voter'] : ['worker'],
+      port: this.basePort ? this.basePort + i : 0,
+      proc: null,
+    }));
+    this.nodeNames = this.nodes.map((x) => x.name);
+  }
+
+  /** Where each node's service lives, relative to its host root (the inventory's `ssh.workdir`). */
+  hostWorkdir(_node: string): string {
+    return 'ai-service';
+  }
+
+  async start(ctx: { hostRoot(node: string): string; effects: EffectLog }): Promise<void> {
+    this.effects = ctx.effects;
+    for (const n of this.nodes) mkdirSync(join(ctx.hostRoot(n.name), 'ai-service', 'logs'), { recursive: true });
+    if (this.secretsDir) {
+      mkdirSync(this.secretsDir, { recursive: true, mode: 0o700 });
+      this.tokenPath = join(this.secretsDir, `${this.cluster}-auth-token`);
+      writeFileSync(this.tokenPath, this.token + '\n', { mode: 0o600 });
+      chmodSync(this.tokenPath, 0o600);
+    }
+    // The cluster comes up already formed: processes started one boot period ago.
+    for (const n of this.nodes) await this.startProc(n, Date.now() - this.bootMs);
+    this.evaluate();
+    this.tick = setInterval(() => this.evaluate(), 50);
+    this.tick.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.tick) clearInterval(this.tick);
+    await Promise.all(this.nodes.map((n) => this.stopProc(n)));
+  }
+
+  endpoints(): LabNodeEndpoint[] {
+    return this.nodes.map((n) => ({
+      name: n.name,
+      roles: n.roles,
+      http: { baseUrl: `http://127.0.0.1:${n.port}`, authToken: this.tokenPath ? `file:${this.tokenPath}` : this.token },
+    }));
+  }
+
+  settings(): Record<string, string | number | boolean> {
+    return {
+      serviceName: SERVICE,
+      processPattern: 'p2p_orchestrator',
+      startCommand: 'nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &',
+      logFile: 'logs/p2p.log',
+      localP2pPort: RUNBOOK_P2P_PORT,
+    };
+  }
+
+  async shim(call: ShimCall): Promise<ShimResult> {
+    const node = this.nodes.find((n) => n.name === call.node);
+    if (!node) return { stdout: '', stderr: `lab: ${call.node} is not a node of ${this.cluster}\n`, exitCode: 125 };
+    const args = call.argv;
+    switch (call.tool) {
+      case 'pgrep': {
+        const pattern = lastOperand(args);
+        if (!args.includes('-f') || !pattern || !PATTERN.test(pattern)) return passthrough();
+        return node.proc ? { stdout: `${node.proc.pid}\n`, exitCode: 0 } : { stdout: '', exitCode: 1 };
+      }
+      case 'pkill': {
+        const pattern = lastOperand(args);
+        if (!args.includes('-f') || !pattern || !PATTERN.test(pattern)) return passthrough();
+        return (await this.stopByOperator(node, `pkill ${args.join(' ')}`)) ? { stdout: '', exitCode: 0 } : { stdout: '', exitCode: 1 };
+      }
+      case 'python':
+      case 'python3': {
+        const m = args.indexOf('-m');
+        if (m < 0 || args[m + 1] !== 'app.p2p.orchestrator') return passthrough();
+        return this.startByOperator(node, `${call.tool} ${args.join(' ')}`);
+      }
+      case 'systemctl':
+        return this.systemctl(node, args);
+      case 'curl':
+        return passthrough(args.map((a) => this.rewriteLocalUrl(node, a)));
+      default:
+        return passthrough();
+    }
+  }
+
+  async breakFault(fault: string): Promise<void> {
+    switch (fault) {
+      case 'training-cluster.mesh-collapse':
+        for (const n of this.nodes) if (n.proc) n.proc.hearing = false;
+        this.leader = null;
+        return;
+      case 'training-cluster.leader-failure': {
+        this.evaluate();
+        const leader = this.nodes.find((n) => n.name === this.leader);
+        if (!leader) throw new Error(`${this.cluster} has no leader to fail; heal the mesh first (lab status)`);
+        await this.stopProc(leader); // a crash: no stop effect, nobody asked for it
+        this.leader = null;
+        this.electionBlocked = true;
+        return;
+      }
+      default:
+        throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
+    }
+  }
+
+  async health(): Promise<ClusterHealth> {
+    this.evaluate();
+    const now = Date.now();
+    const nodes: NodeHealth[] = this.nodes.map((n) => {
+      if (!n.proc) return { node: n.name, state: 'down', detail: 'orchestrator not running' };
+      if (!n.proc.hearing) return { node: n.name, state: 'collapsed', detail: 'running, hears no heartbeats' };
+      if (!this.inMesh(n, now)) return { node: n.name, state: 'joining', detail: 'booting, not yet in the mesh' };
+      return { node: n.name, state: 'up', detail: n.name === this.leader ? 'leader' : n.roles.join(',') };
+    });
+    const alive = nodes.filter((x) => x.state === 'up').length;
+    const healthy = this.leader !== null && alive === this.nodes.length;
+    return {
+      cluster: this.cluster,
+      system: this.system,
+      healthy,
+      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${this.nodes.length} alive in the mesh`,
+      nodes,
+    };
+  }
+
+  // ------------------------------------------------------------- the mesh ----
+
+  private inMesh(n: NodeState, now = Date.now()): boolean {
+    return !!n.proc && n.proc.hearing && now - n.proc.startedAt >= this.bootMs;
+  }
+
+  /** Re-derive the leader from who is in the mesh; called on a short timer and before every read. */
+  private evaluate(): void {
+    const now = Date.now();
+    const current = this.nodes.find((n) => n.name === this.leader);
+    if (current && !this.inMesh(current, now)) this.leader = null;
+    if (this.leader || this.electionBlocked) return;
+    const voters = this.nodes.filter((n) => n.roles.includes('voter'));
+    const present = voters.filter((n) => this.inMesh(n, now));
+    if (present.length * 2 <= voters.length) return; // no quorum of voters
+    this.leader = (present.find((n) => n.roles.includes('coordinator')) ?? present[0])!.name;
+  }
+
+  private async startProc(n: NodeState, startedAt = Date.now()): Promise<Proc> {
+    const server = createServer((req, res) => {
+      this.handleHttp(n, req, res).catch((err: unknown) => json(res, 500, { error: (err as Error).message }));
+    });
+    server.keepAliveTimeout = 500;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(n.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    if (typeof addr === 'object' && addr) n.port = addr.port; // keep the first port for later restarts
+    const proc: Proc = { pid: this.nextPid++, startedAt, hearing: true, server };
+    n.proc = proc;
+    return proc;
+  }
+
+  private async stopProc(n: NodeState): Promise<boolean> {
+    const proc = n.proc;
+    if (!proc) return false;
+    n.proc = null;
+    await new Promise<void>((resolve) => {
+      proc.server.close(() => resolve());
+      proc.server.closeAllConnections();
+    });
+    this.evaluate();
+    return true;
+  }
+
+  private async stopByOperator(n: NodeState, how: string): Promise<boolean> {
+    const pid = n.proc?.pid;
+    if (!(await this.stopProc(n))) return false;
+    n.lastStopAt = Date.now();
+    this.record(n, 'orchestrator.stop', { pid, how });
+    return true;
+  }
+
+  private async startByOperator(n: NodeState, how: string): Promise<ShimResult> {
+    if (n.proc) {
+      // What a second python process does when the first holds the port.
+      return { stdout: '', stderr: `OSError: [Errno 98] Address already in use: ('0.0.0.0', ${RUNBOOK_P2P_PORT})\n`, exitCode: 1 };
+    }
+    try {
+      const proc = await this.startProc(n);
+      this.record(n, 'orchestrator.start', { pid: proc.pid, how });
+      if (n.lastStopAt !== undefined && Date.now() - n.lastStopAt <= RESTART_WINDOW_MS) {
+        this.record(n, 'orchestrator.restart', { pid: proc.pid });
+      }
+      n.lastStopAt = undefined;
+      return { stdout: `P2P orchestrator ${n.name} listening on 127.0.0.1:${n.port} (pid ${proc.pid})\n`, exitCode: 0 };
+    } catch (err) {
+      return { stdout: '', stderr: `orchestrator failed to start: ${(err as Error).message}\n`, exitCode: 1 };
+    }
+  }
+
+  private async systemctl(n: NodeState, args: string[]): Promise<ShimResult> {
+    const verb = args.find((a) => !a.startsWith('-'));
+    const unit = args.filter((a) => !a.startsWith('-'))[1]?.replace(/\.service$/, '');
+    if (!verb || unit !== SERVICE) {
+      return { stdout: '', stderr: `Unit ${unit ?? ''}.service could not be found.\n`, exitCode: 5 };
+    }
+    switch (verb) {
+      case 'start':
+        return n.proc ? { stdout: '', exitCode: 0 } : this.startByOperator(n, `systemctl start ${SERVICE}`);
+      case 'stop':
+        await this.stopByOperator(n, `systemctl stop ${SERVICE}`);
+        return { stdout: '', exitCode: 0 };
+      case 'restart':
+        await this.stopByOperator(n, `systemctl restart ${SERVICE}`);
+        return this.startByOperator(n, `systemctl restart ${SERVICE}`);
+      case 'is-active':
+        return n.proc ? { stdout: 'active\n', exitCode: 0 } : { stdout: 'inactive\n', exitCode: 3 };
+      case 'status':
+        return n.proc
+          ? { stdout: `● ${SERVICE}.service - P2P orchestrator\n     Active: active (running)\n   Main PID: ${n.proc.pid}\n`, exitCode: 0 }
+          : { stdout: `○ ${SERVICE}.service - P2P orchestrator\n     Active: inactive (dead)\n`, exitCode: 3 };
+      default:
+        return { stdout: '', stderr: `lab: systemctl ${verb} is not simulated\n`, exitCode: 1 };
+    }
+  }
+
+  private rewriteLocalUrl(n: NodeState, arg: string): string {
+    return arg.replace(new RegExp(`^(https?://)(localhost|127\\.0\\.0\\.1):${RUNBOOK_P2P_PORT}(?=/|$)`), `$1127.0.0.1:${n.port}`);
+  }
+
+  private record(n: NodeState, effect: string, detail?: Record<string, unknown>): void {
+    this.effects?.record({ cluster: this.cluster, node: n.name, effect, detail });
+  }
+
+  // ------------------------------------------------------------- HTTP API ----
+
+  private async handleHttp(n: NodeState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.evaluate();
+    const proc = n.proc;
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const route = `${req.method ?? 'GET'} ${path}`;
+    const now = Date.now();
+    const inMesh = this.inMesh(n, now);
+    const alive = this.nodes.filter((x) => this.inMesh(x, now)).map((x) => x.name);
+    switch (route) {
+      case 'GET /status':
+        return json(res, 200, {
+          node_id: n.name,
+          leader_id: inMesh ? this.leader : null,
+          alive_peers: inMesh ? alive : [],
+          election_state: !proc?.hearing ? 'stalled' : !inMesh ? 'joining' : this.leader ? 'stable' : this.electionBlocked ? 'stalled' : 'electing',
+          voters: this.nodes.filter((x) => x.roles.includes('voter')).map((x) => x.name),
+          role: n.roles[0],
+          started_at: proc ? new Date(proc.startedAt).toISOString() : null,
+        });
+      case 'GET /health':
+        return proc?.hearing
+          ? json(res, 200, { status: 'ok', node_id: n.name })
+          : json(res, 503, { status: 'unhealthy', node_id: n.name, reason: 'no heartbeats received from peers' });
+      case 'GET /jobs': {
+        const workers = this.nodes.filter((x) => alive.includes(x.name) && x.name !== this.leader);
+        const active = inMesh && this.leader ? workers.map((x, i) => ({ job_id: `selfplay-${i + 1}`, node_id: x.name, type: 'selfplay', board: 'hex8' })) : [];
+        return json(res, 200, { active_jobs: active });
+      }
+      case 'POST /admin/election/reset':
+        if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
+        await drain(req);
+        this.leader = null;
+        this.electionBlocked = false;
+        this.record(n, 'election.reset');
+        this.evaluate();
+        return json(res, 200, { ok: true, election_state: 'electing' });
+      case 'POST /admin/set-leader': {
+        if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
+        let body: { node_id?: unknown };
+        try {
+          body = JSON.parse((await drain(req)) || '{}') as { node_id?: unknown };
+        } catch {
+          return json(res, 400, { error: 'body must be JSON {"node_id": "..."}' });
+        }
+        const target = this.nodes.find((x) => x.name === body.node_id);
+        if (!target) return json(res, 400, { error: `unknown node_id ${JSON.stringify(body.node_id)}` });
+        if (!this.inMesh(target)) return json(res, 409, { error: `${target.name} is not alive in the mesh` });
+        this.leader = target.name;
+        this.electionBlocked = false;
+        this.record(n, 'election.set-leader', { node_id: target.name });
+        return json(res, 200, { ok: true, leader_id: target.name });
+      }
+      default:
+        return json(res, 404, { error: `no route ${route}` });
+    }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (!m) return false;
+    const got = Buffer.from(m[1]!.trim());
+    const want = Buffer.from(this.token);
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}
+
+/** The last argument that is not an option: pgrep's/pkill's pattern. */
+function lastOperand(args: string[]): string | undefined {
+  return [...args].reverse().find((a) => !a.startsWith('-'));
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+async function drain(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > 64 * 1024) break;
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
