@@ -3,10 +3,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as net from 'node:net';
 import { TransportError } from '../../src/activities/errors';
 import { httpJson, httpText, parsePrometheus } from '../../src/activities/http';
+import { tcpProbe } from '../../src/activities/probe';
 
 const TOKEN = 'tok-7f3a9c2e-very-secret';
 let server: http.Server;
@@ -82,7 +84,7 @@ before(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 });
 
 after(async () => {
@@ -190,7 +192,7 @@ test('refused port -> Unavailable, retryable', async () => {
   // A port that was just free: bind, note, close.
   const probe = http.createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
+  const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 
   const err = await failure(() => httpJson({ url: `http://127.0.0.1:${port}/status`, timeoutMs: 2_000 }));
@@ -249,3 +251,66 @@ test('metrics text fetched and parsed', async () => {
     { name: 'ok_metric', labels: {}, value: 2 },
   ]);
 });
+
+// ------------------------------------------------- tcpProbe (same loopback)
+
+test('tcpProbe: open port reports latency; a freed port is refused, as a result not an error', async () => {
+  const port = Number(new URL(base).port);
+  const open = await tcpProbe('127.0.0.1', port, { timeoutMs: 2_000 });
+  assert.equal(open.open, true);
+  assert.equal(typeof open.latencyMs, 'number');
+  assert.equal(open.error, undefined);
+
+  const probe = http.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const freed = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  assert.deepEqual(await tcpProbe('127.0.0.1', freed, { timeoutMs: 2_000 }), { open: false, error: 'refused' });
+});
+
+test('tcpProbe: a connect that is never answered is a timeout at the deadline; abort is Cancelled', async (t) => {
+  // A listener with backlog 0 that never accept()s: once its queue is full,
+  // Linux drops further SYNs, so connect() hangs as with a silent host.
+  // Node always accepts, so a tiny python3 process holds the socket.
+  const holder = spawn('python3', ['-c', BACKLOG_HOLDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => holder.kill('SIGKILL'));
+  const port = await new Promise<number>((resolve, reject) => {
+    holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    holder.once('error', reject);
+  });
+  const fillers: net.Socket[] = [];
+  t.after(() => fillers.forEach((s) => s.destroy()));
+  for (let i = 0; i < 8; i++) {
+    const s = net.connect(port, '127.0.0.1');
+    fillers.push(s);
+    const connected = await new Promise<boolean>((resolve) => {
+      s.once('connect', () => resolve(true));
+      s.once('error', () => resolve(false));
+      setTimeout(() => resolve(false), 200);
+    });
+    if (!connected) break; // the queue is full now
+  }
+
+  const started = Date.now();
+  assert.deepEqual(await tcpProbe('127.0.0.1', port, { timeoutMs: 300 }), { open: false, error: 'timeout' });
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 250 && elapsed < 1_500, `took ${elapsed} ms`);
+
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 100);
+  const cancelled = await failure(() => tcpProbe('127.0.0.1', port, { timeoutMs: 5_000, signal: controller.signal }));
+  assert.equal(cancelled.type, 'Cancelled');
+  assert.equal(cancelled.retryable, false);
+
+  const bad = await failure(() => tcpProbe('127.0.0.1', 70_000, { timeoutMs: 1_000 }));
+  assert.equal(bad.type, 'InvalidArgument');
+});
+
+const BACKLOG_HOLDER = [
+  'import socket, sys',
+  's = socket.socket()',
+  "s.bind(('127.0.0.1', 0))",
+  's.listen(0)',
+  'print(s.getsockname()[1], flush=True)',
+  'sys.stdin.read()',
+].join('\n');
