@@ -1,10 +1,34 @@
 #!/usr/bin/env node
 'use strict';
-// The CLI is compiled to dist/ by `npm run build` (scripts/setup.sh runs it).
-require('../dist/src/cli/main.js').main(process.argv).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err);
-    process.exit(70);
-  },
-);
+// Entry point of the `lifeboat` command: routes `lifeboat lab ...` to the
+// lab's CLI and everything else to the main CLI, then exits with the code
+// they return. The only place that exits the process.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const isLab = args[0] === 'lab';
+const entry = path.join(root, 'dist', isLab ? 'lab/main.js' : 'src/cli/main.js');
+
+if (!fs.existsSync(entry)) {
+  console.error(`error: Lifeboat is not built (${path.relative(process.cwd(), entry) || entry} is missing)`);
+  console.error('fix: run `npm run setup` first');
+  process.exit(2);
+}
+
+// `lifeboat lab up` -> lab main(['up']).
+require(entry)
+  .main(isLab ? args.slice(1) : args)
+  .then(
+    (code) => {
+      process.exitCode = typeof code === 'number' ? code : 0;
+      // Let stdout drain, then leave even if a library left a handle open.
+      setImmediate(() => process.exit(process.exitCode));
+    },
+    (err) => {
+      console.error(`internal error: ${err && err.stack ? err.stack : err}`);
+      console.error('This is a bug in Lifeboat; please report it with the output above.');
+      process.exit(70);
+    },
+  );

@@ -1,0 +1,619 @@
+/**
+ * The typed client of Lifeboat: start, list, watch, approve, decide and
+ * cancel recoveries. These are plain service functions over a Temporal
+ * {@link Client}; they know nothing of command-line flags, so the CLI, tests
+ * and scripts share them.
+ *
+ * Everything a caller can get wrong is checked before the first network call
+ * and reported as a {@link UsageError} naming the field and the fix.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig();
+ * const inventory = loadInventory(config.inventoryPath);
+ * const client = await connectClient(config);
+ * const { workflowId } = await startRecovery(client, inventory, {
+ *   scenario: 'ledger.quorum-loss', cluster: 'ledger-prod', set: { survivor: 'node1' }, startedBy: 'alice',
+ * });
+ * ```
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { z } from 'zod';
+import { SCENARIOS, findScenario, type ScenarioSpec } from './catalog';
+import { clusterOf, topologyOf, type Inventory } from './inventory/load';
+import {
+  SA_AWAITING_APPROVAL,
+  SA_CLUSTER,
+  SA_SCENARIO,
+  SA_STEP,
+  approveUpdate,
+  decideUpdate,
+  progressQuery,
+  rejectUpdate,
+  type ApproveArgs,
+  type DecideArgs,
+  type GateRecord,
+  type PendingDecision,
+  type Progress,
+  type RecoveryInput,
+  type RecoveryOptions,
+  type RejectArgs,
+} from './workflows/kit/defs';
+
+// ------------------------------------------------------------------ errors ----
+
+/** The request is wrong (unknown scenario, bad parameter, refused by a validator). Exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    /** What the operator should do next. */
+    readonly fix: string,
+    /** The input at fault (`scenario`, `cluster`, `set.survivor`, `--as`...). */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The cluster already has a recovery running. Exit code 3. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+  constructor(
+    message: string,
+    readonly fix: string,
+    readonly workflowId: string,
+    readonly runId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No recovery with this id. Exit code 3. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An approve/reject/decide found nothing waiting for it. Exit code 4. */
+export class NothingWaitingError extends Error {
+  override readonly name = 'NothingWaitingError';
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A recovery's live state could not be read (no worker answers queries). Exit code 1. */
+export class OperationFailedError extends Error {
+  override readonly name = 'OperationFailedError';
+  constructor(
+    message: string,
+    readonly fix: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ------------------------------------------------------------------- start ----
+
+/** What the operator asks for: `lifeboat run <scenario> --cluster C --set k=v`. */
+export interface StartRequest {
+  scenario: string;
+  cluster: string;
+  /** `--set` values as typed (strings); coerced to the schema's types. */
+  set: Record<string, string>;
+  dryRun?: boolean;
+  /** Who starts the recovery (recorded in history and the report). */
+  startedBy: string;
+  options?: RecoveryOptions;
+}
+
+/** A validated start: everything needed to start the workflow, built without any network call. */
+export interface PlannedRecovery {
+  spec: ScenarioSpec;
+  workflowId: string;
+  taskQueue: string;
+  input: RecoveryInput;
+}
+
+export interface StartedRecovery {
+  workflowId: string;
+  runId: string;
+  taskQueue: string;
+  input: RecoveryInput;
+}
+
+/** The workflow id of a cluster's recovery: one recovery per cluster at a time. */
+export function recoveryWorkflowId(cluster: string): string {
+  return `recovery-${cluster}`;
+}
+
+/**
+ * A scenario of the catalogue.
+ *
+ * @throws {@link UsageError} `unknown scenario "x"; known: ...`
+ */
+export function scenarioSpec(id: string): ScenarioSpec {
+  const spec = findScenario(id);
+  if (!spec) {
+    throw new UsageError(
+      `unknown scenario "${id}"; known: ${SCENARIOS.map((s) => s.id).join(', ')}`,
+      'pick one of the scenarios above (`lifeboat scenarios` describes them)',
+      'scenario',
+    );
+  }
+  return spec;
+}
+
+/**
+ * Validates a start request and builds the workflow input. Pure: no network.
+ *
+ * @throws {@link UsageError} naming the field at fault: unknown scenario (lists the known ones),
+ * unknown cluster, cluster of another system, unknown or invalid parameter, node not in the cluster
+ */
+export function planRecovery(inventory: Inventory, req: StartRequest): PlannedRecovery {
+  const spec = scenarioSpec(req.scenario);
+  const known = Object.keys(inventory.clusters);
+  const cluster = Object.prototype.hasOwnProperty.call(inventory.clusters, req.cluster) ? clusterOf(inventory, req.cluster) : undefined;
+  if (!cluster) {
+    throw new UsageError(
+      `unknown cluster "${req.cluster}"; known: ${known.length ? known.join(', ') : '(none: the inventory is empty)'}`,
+      known.length ? `use --cluster with one of: ${known.join(', ')}` : 'add the cluster to the inventory',
+      'cluster',
+    );
+  }
+  if (cluster.system !== spec.system) {
+    const fitting = known.filter((k) => inventory.clusters[k]?.system === spec.system);
+    throw new UsageError(
+      `cluster "${req.cluster}" is a ${cluster.system} cluster, but ${spec.id} recovers ${spec.system} clusters`,
+      fitting.length
+        ? `use a ${spec.system} cluster (${fitting.join(', ')}) or a ${cluster.system} scenario`
+        : `pick a ${cluster.system} scenario (\`lifeboat scenarios\`)`,
+      'cluster',
+    );
+  }
+  const nodes = cluster.nodes.map((n) => n.name);
+  const params = parseParams(spec, req.set, nodes, req.cluster);
+  if (!req.startedBy || !req.startedBy.trim()) {
+    throw new UsageError('who starts the recovery is unknown', 'pass --as NAME (or set $USER)', 'as');
+  }
+  const input: RecoveryInput = {
+    scenario: spec.id,
+    cluster: topologyOf(inventory, req.cluster),
+    params,
+    startedBy: req.startedBy.trim(),
+    dryRun: req.dryRun === true,
+  };
+  if (req.options && Object.values(req.options).some((v) => v !== undefined)) input.options = { ...req.options };
+  return { spec, workflowId: recoveryWorkflowId(req.cluster), taskQueue: cluster.taskQueue, input };
+}
+
+/**
+ * Starts a recovery: validates ({@link planRecovery}) before any network
+ * call, then starts the scenario's workflow as `recovery-<cluster>` on the
+ * cluster's task queue, with search attributes, a summary and details for the
+ * Web UI.
+ *
+ * @returns workflow id, run id, task queue and the exact input recorded in history
+ * @throws {@link UsageError} bad request; {@link ConflictError} when the cluster already has a recovery running
+ */
+export async function startRecovery(client: Client, inventory: Inventory, req: StartRequest): Promise<StartedRecovery> {
+  const plan = planRecovery(inventory, req);
+  const { spec, workflowId, taskQueue, input } = plan;
+  try {
+    const handle = await client.workflow.start(spec.workflowType, {
+      workflowId,
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      // A cluster can be recovered again once its previous recovery closed, whatever its outcome.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: SA_SCENARIO, value: spec.id },
+        { key: SA_CLUSTER, value: req.cluster },
+        { key: SA_AWAITING_APPROVAL, value: false },
+        { key: SA_STEP, value: 'starting' },
+      ],
+      staticSummary: `${input.dryRun ? '[dry run] ' : ''}${spec.title} — ${req.cluster} (started by ${input.startedBy})`,
+      staticDetails: staticDetails(plan),
+    });
+    return { workflowId, runId: handle.firstExecutionRunId, taskQueue, input };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw await describeConflict(client, req.cluster, workflowId);
+    throw err;
+  }
+}
+
+function staticDetails({ spec, input }: PlannedRecovery): string {
+  const params = Object.entries(input.params);
+  const lines = [
+    `**${spec.title}**`,
+    '',
+    `- Scenario: \`${spec.id}\` (seed ${spec.seed})`,
+    `- Cluster: \`${input.cluster.name}\` (${input.cluster.system}, ${input.cluster.nodes.length} nodes)`,
+    `- Started by: ${input.startedBy}`,
+    `- Dry run: ${input.dryRun ? 'yes — nothing will be changed' : 'no'}`,
+    `- RTO: target ${spec.rto.targetMinutes === 0 ? 'automatic' : `${spec.rto.targetMinutes} min`}, max ${spec.rto.maxMinutes} min`,
+    `- Parameters: ${params.length ? params.map(([k, v]) => `\`${k}=${String(v)}\``).join(', ') : '(defaults)'}`,
+  ];
+  if (spec.dangerousGates.length) lines.push(`- Dangerous gates (cluster name typed back): ${spec.dangerousGates.map((g) => `\`${g}\``).join(', ')}`);
+  return lines.join('\n');
+}
+
+async function describeConflict(client: Client, cluster: string, workflowId: string): Promise<ConflictError> {
+  const fix = `Watch it: \`lifeboat watch ${workflowId}\`; stop it: \`lifeboat cancel ${workflowId}\``;
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    const scenario = d.typedSearchAttributes.get(SA_SCENARIO) ?? d.type;
+    const step = d.typedSearchAttributes.get(SA_STEP) ?? 'unknown';
+    let who = 'unknown';
+    try {
+      who = (await getProgress(client, workflowId, d.runId, { timeoutMs: 3000 })).startedBy;
+    } catch {
+      // No worker to answer the query: the rest of the description still helps.
+    }
+    return new ConflictError(
+      `cluster ${cluster} already has a recovery running: ${scenario} (workflow ${workflowId}, run ${d.runId}) ` +
+        `started by ${who} at ${d.startTime.toISOString()}, now at step ${step}. ${fix}`,
+      fix,
+      workflowId,
+      d.runId,
+    );
+  } catch {
+    return new ConflictError(`cluster ${cluster} already has a recovery running (workflow ${workflowId}). ${fix}`, fix, workflowId);
+  }
+}
+
+// ---------------------------------------------------------------- params ----
+
+/** The node-name pattern of the catalogue: a string param constrained to it names a node. */
+const NODE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+
+interface ZodInternals {
+  _zod: { def: { type: string; innerType?: unknown; element?: unknown; checks?: Array<{ _zod: { def: { format?: string; pattern?: RegExp } } }> } };
+}
+
+/** Strips optional/default/nullable wrappers. */
+function unwrap(schema: unknown): ZodInternals {
+  let s = schema as ZodInternals;
+  for (let i = 0; i < 10 && s._zod.def.innerType; i++) s = s._zod.def.innerType as ZodInternals;
+  return s;
+}
+
+function isNodeParam(schema: unknown): boolean {
+  const meta = z.globalRegistry.get(schema as z.ZodType) as { kind?: unknown } | undefined;
+  if (meta?.kind === 'node') return true;
+  const base = unwrap(schema);
+  return (
+    base._zod.def.type === 'string' &&
+    (base._zod.def.checks ?? []).some((c) => c._zod.def.format === 'regex' && c._zod.def.pattern?.source === NODE_NAME_PATTERN)
+  );
+}
+
+/** `--set` values are text: turn them into what the schema expects. */
+function coerce(schema: unknown, raw: string): unknown {
+  const base = unwrap(schema);
+  switch (base._zod.def.type) {
+    case 'boolean':
+      if (/^(true|yes|1)$/i.test(raw)) return true;
+      if (/^(false|no|0)$/i.test(raw)) return false;
+      return raw;
+    case 'number':
+    case 'int':
+    case 'bigint':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    case 'array':
+      return raw === '' ? [] : raw.split(',').map((x) => coerce(base._zod.def.element, x.trim()));
+    default:
+      return raw;
+  }
+}
+
+function parseParams(spec: ScenarioSpec, set: Record<string, string>, nodes: string[], cluster: string): Record<string, unknown> {
+  const shape = spec.params.shape as Record<string, unknown>;
+  const knownKeys = Object.keys(shape);
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(set)) {
+    if (!Object.prototype.hasOwnProperty.call(shape, key)) {
+      throw new UsageError(
+        `${spec.id} has no parameter "${key}"; parameters: ${knownKeys.length ? knownKeys.join(', ') : '(none)'}`,
+        knownKeys.length ? `use --set with one of: ${knownKeys.map((k) => `${k}=...`).join(', ')}` : 'drop --set',
+        `set.${key}`,
+      );
+    }
+    raw[key] = coerce(shape[key], value);
+  }
+  const parsed = spec.params.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.map(String).join('.') ?? '';
+    const help = spec.paramHelp[key.split('.')[0] ?? ''];
+    throw new UsageError(
+      `--set ${key}: ${issue?.message ?? 'invalid value'}${parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more)` : ''}`,
+      help ? `${key}: ${help}` : `see \`lifeboat scenarios\` for ${spec.id}'s parameters`,
+      `set.${key}`,
+    );
+  }
+  const params = parsed.data as Record<string, unknown>;
+  for (const key of knownKeys) {
+    if (!isNodeParam(shape[key])) continue;
+    const values = ([] as unknown[]).concat(params[key] ?? []);
+    for (const v of values) {
+      if (typeof v === 'string' && !nodes.includes(v)) {
+        throw new UsageError(
+          `--set ${key}=${v}: ${v} is not a node of cluster ${cluster}; nodes: ${nodes.join(', ')}`,
+          `use one of: ${nodes.join(', ')}`,
+          `set.${key}`,
+        );
+      }
+    }
+  }
+  return params;
+}
+
+// ------------------------------------------------------------------- read ----
+
+/** One recovery as listed by `lifeboat list`. */
+export interface RecoveryRow {
+  workflowId: string;
+  runId: string;
+  scenario: string;
+  cluster: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT... */
+  status: string;
+  startTime: string;
+  closeTime?: string;
+  step?: string;
+  awaitingApproval: boolean;
+}
+
+/** Visibility query over Lifeboat's search attributes. Values are quoted for the query language. */
+export function recoveriesQuery(opts: { open?: boolean; cluster?: string; awaitingApproval?: boolean }): string {
+  const clauses = ['LifeboatScenario IS NOT NULL'];
+  if (opts.cluster) clauses.push(`LifeboatCluster = ${quote(opts.cluster)}`);
+  if (opts.open) clauses.push(`ExecutionStatus = 'Running'`);
+  if (opts.awaitingApproval) clauses.push('LifeboatAwaitingApproval = true');
+  return clauses.join(' AND ');
+}
+
+function quote(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function rowOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'typedSearchAttributes' | 'type' | 'status' | 'startTime' | 'closeTime'>): RecoveryRow {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    scenario: sa.get(SA_SCENARIO) ?? info.type,
+    cluster: sa.get(SA_CLUSTER) ?? '',
+    status: info.status.name,
+    startTime: info.startTime.toISOString(),
+    closeTime: info.closeTime?.toISOString(),
+    step: sa.get(SA_STEP),
+    awaitingApproval: sa.get(SA_AWAITING_APPROVAL) === true,
+  };
+}
+
+/**
+ * Lists recoveries, newest first, through the visibility API (no worker needed).
+ *
+ * @param opts `open` only running ones; `cluster` only that cluster's; `limit` at most this many (default 50)
+ */
+export async function listRecoveries(
+  client: Client,
+  opts: { open?: boolean; cluster?: string; limit?: number } = {},
+): Promise<RecoveryRow[]> {
+  const limit = opts.limit ?? 50;
+  const rows: RecoveryRow[] = [];
+  for await (const info of client.workflow.list({ query: recoveriesQuery(opts), pageSize: Math.min(limit, 100) })) {
+    rows.push(rowOf(info));
+    if (rows.length >= limit) break;
+  }
+  return rows;
+}
+
+/**
+ * The live state of a recovery (the `progress` query). Works on closed
+ * recoveries too: Temporal answers by replaying the history on a worker, so a
+ * worker for the cluster's task queue must be running.
+ *
+ * @param runId a specific run (default: the latest)
+ * @param opts.timeoutMs how long to wait for a worker to answer (default 10 s)
+ * @throws {@link NotFoundError} unknown id; {@link OperationFailedError} when no worker answers in time
+ */
+export async function getProgress(client: Client, workflowId: string, runId?: string, opts: { timeoutMs?: number } = {}): Promise<Progress> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  try {
+    return await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(workflowId, runId).query(progressQuery));
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'read its progress');
+  }
+}
+
+/** Describes a recovery (status, times, search attributes) without needing a worker. */
+export async function describeRecovery(client: Client, workflowId: string, runId?: string): Promise<RecoveryRow & { taskQueue: string }> {
+  try {
+    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    return { ...rowOf(d), taskQueue: d.taskQueue };
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'describe it');
+  }
+}
+
+/** A gate waiting for a human, with what the approver needs to decide. */
+export interface PendingApproval {
+  workflowId: string;
+  runId: string;
+  cluster: string;
+  scenario: string;
+  /** The recovery's title. */
+  recovery: string;
+  startedBy: string;
+  gate: string;
+  title: string;
+  dangerous: boolean;
+  evidence: Record<string, string>;
+  choices?: string[];
+  requestedAt: string;
+  deadline: string;
+  /** The exact command that approves (fill in NAME and TEXT). */
+  approveCommand: string;
+  rejectCommand: string;
+}
+
+/** The commands that approve or reject a gate, with the confirmation and choice it needs. */
+export function approvalCommands(workflowId: string, cluster: string, gate: Pick<GateRecord, 'gate' | 'dangerous' | 'choices'>): { approve: string; reject: string } {
+  const extra = `${gate.dangerous ? ` --confirm ${cluster}` : ''}${gate.choices?.length ? ` --choice ${gate.choices.join('|')}` : ''}`;
+  return {
+    approve: `lifeboat approve ${workflowId} ${gate.gate} --as NAME --reason "TEXT"${extra}`,
+    reject: `lifeboat reject ${workflowId} ${gate.gate} --as NAME --reason "TEXT"`,
+  };
+}
+
+/**
+ * Every gate waiting for a human across all open recoveries. Finds the
+ * recoveries through the `LifeboatAwaitingApproval` search attribute, then
+ * reads each one's progress for the gate details.
+ *
+ * @returns the waiting gates, oldest request first; recoveries whose progress
+ * cannot be read (no worker) are reported in `unreadable`
+ */
+export async function listApprovals(client: Client): Promise<{ approvals: PendingApproval[]; unreadable: Array<{ workflowId: string; error: string }> }> {
+  const approvals: PendingApproval[] = [];
+  const unreadable: Array<{ workflowId: string; error: string }> = [];
+  const rows: RecoveryRow[] = [];
+  for await (const info of client.workflow.list({ query: recoveriesQuery({ open: true, awaitingApproval: true }), pageSize: 100 })) {
+    rows.push(rowOf(info));
+    if (rows.length >= 500) break; // bounded: far more than any team has waiting
+  }
+  const results = await Promise.allSettled(rows.map((r) => getProgress(client, r.workflowId, r.runId, { timeoutMs: 5000 })));
+  results.forEach((res, i) => {
+    const row = rows[i] as RecoveryRow;
+    if (res.status === 'rejected') {
+      unreadable.push({ workflowId: row.workflowId, error: res.reason instanceof Error ? res.reason.message : String(res.reason) });
+      return;
+    }
+    const p = res.value;
+    for (const g of p.gates.filter((x) => x.status === 'waiting')) {
+      const cmds = approvalCommands(row.workflowId, p.cluster, g);
+      approvals.push({
+        workflowId: row.workflowId,
+        runId: row.runId,
+        cluster: p.cluster,
+        scenario: p.scenario,
+        recovery: p.title,
+        startedBy: p.startedBy,
+        gate: g.gate,
+        title: g.title,
+        dangerous: g.dangerous,
+        evidence: g.evidence,
+        choices: g.choices,
+        requestedAt: g.requestedAt,
+        deadline: g.deadline,
+        approveCommand: cmds.approve,
+        rejectCommand: cmds.reject,
+      });
+    }
+  });
+  approvals.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  return { approvals, unreadable };
+}
+
+// ------------------------------------------------------------------ write ----
+
+/**
+ * Approves a waiting gate. The workflow's validator decides at once; its
+ * refusal comes back verbatim.
+ *
+ * @throws {@link UsageError} refused (missing reason, confirmation, choice...);
+ * {@link NothingWaitingError} when the gate is not waiting; {@link NotFoundError} unknown id
+ */
+export async function approveGate(client: Client, workflowId: string, args: ApproveArgs): Promise<GateRecord> {
+  return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [args] }));
+}
+
+/** Rejects a waiting gate (the recovery stops before the gated action). Errors as {@link approveGate}. */
+export async function rejectGate(client: Client, workflowId: string, args: RejectArgs): Promise<GateRecord> {
+  return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(rejectUpdate, { args: [args] }));
+}
+
+/** Answers a failed step that waits for `retry | skip | abort`. Errors as {@link approveGate}. */
+export async function decide(client: Client, workflowId: string, args: DecideArgs): Promise<PendingDecision> {
+  return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [args] }));
+}
+
+async function update<R>(client: Client, workflowId: string, fn: () => Promise<R>): Promise<R> {
+  try {
+    // Updates need a worker to run the validator; do not hang forever when none polls.
+    return await client.withDeadline(Date.now() + 30_000, fn);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const message = (err.cause?.message ?? err.message).trim();
+      if (/no gate is waiting|nothing is waiting|no longer waiting/i.test(message)) {
+        throw new NothingWaitingError(message, `see what is waiting: \`lifeboat watch ${workflowId} --once\` or \`lifeboat approvals\``);
+      }
+      throw new UsageError(message, `see the gate: \`lifeboat watch ${workflowId} --once\``);
+    }
+    throw mapHandleError(err, workflowId, 'deliver the update');
+  }
+}
+
+/**
+ * Requests cancellation of a recovery; the workflow records it and stops at
+ * the current step (its steps' cleanup runs).
+ *
+ * @param reason recorded in the workflow history
+ */
+export async function cancelRecovery(client: Client, workflowId: string, reason: string): Promise<void> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.status.name !== 'RUNNING') {
+      throw new NothingWaitingError(`recovery ${workflowId} is not running (it is ${d.status.name.toLowerCase()})`, 'nothing to cancel; `lifeboat list --all` shows past recoveries');
+    }
+    await client.workflowService.requestCancelWorkflowExecution({
+      namespace: client.options.namespace,
+      workflowExecution: { workflowId, runId: d.runId },
+      identity: client.options.identity,
+      requestId: randomUUID(),
+      reason,
+    });
+  } catch (err) {
+    if (err instanceof NothingWaitingError) throw err;
+    throw mapHandleError(err, workflowId, 'cancel it');
+  }
+}
+
+function mapHandleError(err: unknown, workflowId: string, what: string): Error {
+  if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5) {
+    return new NotFoundError(`no recovery ${workflowId}`, 'list recoveries with `lifeboat list --all`');
+  }
+  const e = err as { code?: number; message?: string; cause?: { code?: number } };
+  const code = e?.code ?? e?.cause?.code;
+  // DEADLINE_EXCEEDED, or the server's "no poller" answer to a query: no worker for the task queue.
+  if (code === 4 || /deadline|no poller|not.*poll/i.test(e?.message ?? '')) {
+    return new OperationFailedError(
+      `could not ${what} for ${workflowId}: no worker answered (${e?.message ?? 'timeout'})`,
+      'start a worker for the cluster\'s task queue (`lifeboat worker`, or `lifeboat dev`)',
+      { cause: err },
+    );
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,200 @@
+/**
+ * The incident record of a recovery, as Markdown in the shape of the
+ * runbooks' template (seed 003, "Recovery Runbook Template"): timeline,
+ * impact, root cause, resolution, prevention, monitoring improvements, plus
+ * what Lifeboat knows better than a human scribe: who approved what, and the
+ * RTO target against the actual recovery time.
+ *
+ * @module
+ */
+import type { GateRecord, Progress, StepRecord, TimelineEntry } from './workflows/kit/defs';
+
+/**
+ * Renders a recovery's progress as an incident record. Pure: the same
+ * progress gives the same text.
+ *
+ * Facts the workflow recorded feed the free-text sections: `description`,
+ * `rootCause`, `diagnosis`, `nodesAffected`, `messagesAffected`, `impact`,
+ * `prevention`, `monitoring` (several lines or "; "-separated items become
+ * bullets). Other facts are listed under "Findings".
+ *
+ * @param p the answer of the recovery's `progress` query
+ * @returns Markdown text ending with a newline
+ */
+export function renderReport(p: Progress): string {
+  const out: string[] = [];
+  const facts = p.facts ?? {};
+  out.push(`## Incident: ${facts.description ?? facts.incident ?? `${p.title} (${p.cluster})`}`);
+  out.push('');
+  if (p.dryRun) {
+    out.push('> **DRY RUN** — nothing was changed on any system. The steps below record the exact commands and calls');
+    out.push('> that a real recovery would have made.');
+    out.push('');
+  }
+  out.push(`- Scenario: \`${p.scenario}\` — ${p.title} (seed ${p.seed})`);
+  out.push(`- Cluster: \`${p.cluster}\``);
+  out.push(`- Started by: ${p.startedBy} at ${p.startedAt}`);
+  out.push(`- Status: **${p.status}**${p.outcome ? ` — ${p.outcome}` : ''}`);
+  out.push('');
+
+  out.push('### Timeline');
+  out.push(`All times UTC. Started ${p.startedAt}${p.endedAt ? `, ended ${p.endedAt}` : ' (still running)'}.`);
+  out.push('');
+  for (const e of p.timeline) out.push(`- ${hhmm(e.at)} - ${timelineText(e)}`);
+  if (p.timeline.length === 0) out.push('- (no events recorded)');
+  out.push('');
+
+  out.push('### Impact');
+  out.push(`- Duration: ${durationText(durationMs(p))}${p.endedAt ? '' : ' so far'}`);
+  if (facts.messagesAffected) out.push(`- Messages affected: ${facts.messagesAffected}`);
+  out.push(`- Nodes affected: ${facts.nodesAffected ?? nodesFromSteps(p.steps) ?? 'not recorded'}`);
+  if (facts.impact) out.push(...bullets(facts.impact));
+  out.push('');
+
+  out.push('### Root Cause');
+  out.push(facts.rootCause ?? facts.diagnosis ?? 'Not determined by the recovery; to be completed in the post-incident review.');
+  out.push('');
+
+  out.push('### Resolution');
+  if (p.steps.length === 0) out.push('No steps ran.');
+  p.steps.forEach((s, i) => out.push(`${i + 1}. ${stepLine(s)}`));
+  if (p.pendingDecision) {
+    out.push('');
+    out.push(`Waiting for an operator decision on "${p.pendingDecision.step}" since ${p.pendingDecision.since}: ${p.pendingDecision.error}`);
+  }
+  out.push('');
+
+  out.push('### Approvals');
+  if (p.gates.length === 0) {
+    out.push('No human gates were requested.');
+  } else {
+    out.push('| Gate | Decision | By | When (UTC) | Reason | Confirmation |');
+    out.push('|---|---|---|---|---|---|');
+    for (const g of p.gates) out.push(gateRow(g, p.cluster));
+  }
+  out.push('');
+
+  out.push('### RTO');
+  out.push(rtoText(p));
+  out.push('');
+
+  const findings = Object.entries(facts).filter(([k]) => !REPORTED_FACTS.has(k));
+  if (findings.length) {
+    out.push('### Findings');
+    for (const [k, v] of findings) out.push(`- ${k}: ${cell(v, false)}`);
+    out.push('');
+  }
+
+  out.push('### Prevention');
+  out.push(...(facts.prevention ? bullets(facts.prevention) : ['- [To be completed in the post-incident review]']));
+  out.push('');
+  out.push('### Monitoring Improvements');
+  out.push(...(facts.monitoring ? bullets(facts.monitoring) : ['- [To be completed in the post-incident review]']));
+  out.push('');
+  return out.join('\n');
+}
+
+const REPORTED_FACTS = new Set([
+  'description',
+  'incident',
+  'rootCause',
+  'diagnosis',
+  'nodesAffected',
+  'messagesAffected',
+  'impact',
+  'prevention',
+  'monitoring',
+]);
+
+/** "14:03 (2024-05-01T14:03:27.120Z)": the template's HH:MM plus the full date. */
+function hhmm(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(11, 16)} (${d.toISOString()})`;
+}
+
+function timelineText(e: TimelineEntry): string {
+  return oneLine(e.text);
+}
+
+function durationMs(p: Progress): number {
+  if (p.endedAt) {
+    const ms = Date.parse(p.endedAt) - Date.parse(p.startedAt);
+    if (Number.isFinite(ms)) return ms;
+  }
+  return p.elapsedMs;
+}
+
+/** "12 min 5 s" / "45 s" / "1 h 02 min". */
+export function durationText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+function nodesFromSteps(steps: StepRecord[]): string | undefined {
+  const nodes = new Set<string>();
+  for (const s of steps) for (const t of Object.keys(s.targets ?? {})) nodes.add(t);
+  return nodes.size ? [...nodes].sort().join(', ') : undefined;
+}
+
+function stepLine(s: StepRecord): string {
+  const took = s.endedAt ? `, ${durationText(Date.parse(s.endedAt) - Date.parse(s.startedAt))}` : '';
+  const attempts = s.attempts > 1 ? `, ${s.attempts} attempts` : '';
+  let line = `${oneLine(s.title)} — **${s.status}**${took}${attempts}`;
+  if (s.detail) line += `: ${oneLine(s.detail)}`;
+  if (s.error && s.status !== 'succeeded') line += ` (error: ${oneLine(s.error)})`;
+  if (s.targets) {
+    const entries = Object.entries(s.targets);
+    const failed = entries.filter(([, v]) => v === 'failed').map(([k]) => k);
+    line += ` [${entries.length} targets${failed.length ? `, failed: ${failed.join(', ')}` : ''}]`;
+  }
+  return line;
+}
+
+function gateRow(g: GateRecord, cluster: string): string {
+  const decision = g.status === 'waiting' ? 'waiting' : g.status + (g.choice ? ` (${g.choice})` : '');
+  const confirmation = g.dangerous ? (g.status === 'approved' ? `dangerous: cluster name "${cluster}" typed back` : 'dangerous') : '—';
+  const when = g.decidedAt ? hhmm(g.decidedAt) : `requested ${hhmm(g.requestedAt)}`;
+  const title = `\`${g.gate}\` ${g.title}${g.escalations ? ` (escalated ${g.escalations}×)` : ''}`;
+  return `| ${cell(title)} | ${cell(decision)} | ${cell(g.by ?? '—')} | ${cell(when)} | ${cell(g.reason ?? '—')} | ${cell(confirmation)} |`;
+}
+
+function rtoText(p: Progress): string {
+  const actual = durationMs(p);
+  const { targetMinutes, maxMinutes, targetCrossedAt, maxCrossedAt } = p.rto;
+  const lines: string[] = [];
+  lines.push(`- Target: ${targetMinutes === 0 ? 'automatic (no manual target)' : `${targetMinutes} min`}; maximum: ${maxMinutes} min`);
+  lines.push(`- Actual: ${durationText(actual)}${p.endedAt ? '' : ' (still running)'}`);
+  const targetMs = targetMinutes * 60_000;
+  const maxMs = maxMinutes * 60_000;
+  let verdict: string;
+  if (maxCrossedAt || actual > maxMs) verdict = '**MAXIMUM exceeded**';
+  else if (targetCrossedAt || (targetMs > 0 && actual > targetMs)) verdict = '**target missed** (within the maximum)';
+  else verdict = p.endedAt ? 'target met' : 'within target so far';
+  lines.push(`- Verdict: ${verdict}`);
+  if (targetCrossedAt) lines.push(`- Target crossed at ${hhmm(targetCrossedAt)}`);
+  if (maxCrossedAt) lines.push(`- Maximum crossed at ${hhmm(maxCrossedAt)}`);
+  return lines.join('\n');
+}
+
+/** Turns "a; b" or multi-line text into Markdown bullets. */
+function bullets(text: string): string[] {
+  const items = text
+    .split(/\n|;\s+/)
+    .map((x) => x.replace(/^\s*[-*]\s*/, '').trim())
+    .filter(Boolean);
+  return items.map((x) => `- ${x}`);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Escapes a value for a Markdown table cell. */
+function cell(s: string, table = true): string {
+  const t = oneLine(s);
+  return table ? t.replace(/\|/g, '\\|') : t;
+}
