@@ -492,7 +492,9 @@ export class LedgerFamily implements LabFamily {
         return fail(1, `inferadb-ledger: cannot listen on 127.0.0.1:${rt.grpcPort}: address already in use (the service runs in ${rt.startedAs} mode; stop it first: systemctl stop ledger)`);
       }
       // The service's configuration becomes this command (what `systemctl start` reruns).
-      return this.launch(rt, cfg, 'inferadb-ledger', true);
+      // Only an explicit --single mints a new identity and only an explicit JOIN asks a peer;
+      // a bare `inferadb-ledger` resumes what its data directory holds.
+      return this.launch(rt, cfg, 'inferadb-ledger', single || joinMode);
     });
   }
 
@@ -749,7 +751,10 @@ export class LedgerFamily implements LabFamily {
   /** The cluster's leader as seen from this node, if its cluster has one. */
   private leaderOf(rt: NodeRuntime): string | undefined {
     if (!rt.running || !rt.state.cluster_id) return undefined;
-    return this.leaders.get(rt.state.cluster_id)?.leader;
+    const rec = this.leaders.get(rt.state.cluster_id);
+    // A node the leader no longer counts as a voter (removed by LeaveCluster) follows no one.
+    if (!rec || !this.nodes.get(rec.leader)?.state.members.includes(rt.name)) return undefined;
+    return rec.leader;
   }
 
   private termOf(rt: NodeRuntime): number {
@@ -1016,8 +1021,8 @@ export class LedgerFamily implements LabFamily {
   private write(rt: NodeRuntime, req: { organization_slug?: { id?: string } | null; vault?: { slug?: string } | null; idempotency_key?: string; payload?: Buffer }): object {
     const { org, slug } = this.vaultRef(rt, req);
     const cid = rt.state.cluster_id;
-    const rec = cid ? this.leaders.get(cid) : undefined;
-    const l = rec && this.nodes.get(rec.leader);
+    const leader = this.leaderOf(rt);
+    const l = leader ? this.nodes.get(leader) : undefined;
     if (!l || !l.running) {
       throw new RpcError(
         grpc.status.UNAVAILABLE,

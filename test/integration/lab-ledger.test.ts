@@ -389,6 +389,18 @@ test('node failure: LeaveCluster on a healthy node, then the replacement joins',
   assert.deepEqual((await lab.info('node1')).members.map((m: Json) => m.node_id.id), ['node1', 'node2', 'node3']);
   await waitUntil('healthy', async () => (await lab.fam.health()).healthy);
   assert.deepEqual(lab.effectLines(), ['node3 ledger.leave', 'node3 ledger.start:join']);
+
+  // Removing a running voter shuts it down; restarted with its old configuration it follows no one.
+  assert.deepEqual(await rpc(lab.addr('node1'), 'AdminService', 'LeaveCluster', { node_id: { id: 'node3' } }), { removed: true });
+  await waitUntil('node3 shut down', async () => !(await portOpen(lab.addr('node3'))));
+  assert.equal((await lab.sh('node3', 'systemctl', ['start', 'ledger'])).exitCode, 0);
+  const i3 = await lab.info('node3');
+  assert.equal(i3.leader_id, null);
+  assert.equal(await lab.serving('node3'), 'NOT_SERVING');
+  const err = await rpcError(lab.addr('node3'), 'WriteService', 'Write', { ...vaultReq('audit'), payload: Buffer.from('x') });
+  assert.equal(err.code, grpc.status.UNAVAILABLE);
+  assert.deepEqual((await lab.info('node1')).members.map((m: Json) => m.node_id.id), ['node1', 'node2']);
+  assert.equal(await lab.serving('node1'), 'SERVING');
 });
 
 test('vault divergence: the bug metric, DIVERGED status, failed integrity, RecoverVault from a replica', async (t) => {
@@ -450,10 +462,37 @@ test('shims: usage errors, paths outside the host, idempotent start and stop', a
   for (let i = 0; i < 2; i++) assert.equal((await lab.sh('node2', 'systemctl', ['stop', 'ledger'])).exitCode, 0);
   for (let i = 0; i < 2; i++) assert.equal((await lab.sh('node2', 'systemctl', ['start', 'ledger'])).exitCode, 0);
   assert.equal((await lab.info('node2')).cluster_id, id);
+  // A bare `inferadb-ledger` or `systemctl start` resumes a single-node cluster; only --single mints an identity.
+  assert.equal((await lab.sh('node1', 'systemctl', ['stop', 'ledger'])).exitCode, 0);
+  assert.equal((await lab.sh('node1', 'inferadb-ledger', ['--single'])).exitCode, 0);
+  const singleId = (await lab.info('node1')).cluster_id;
+  assert.notEqual(singleId, id);
+  assert.equal((await lab.sh('node1', 'systemctl', ['restart', 'ledger'])).exitCode, 0);
+  assert.equal((await lab.info('node1')).cluster_id, singleId);
+  assert.equal((await lab.sh('node1', 'systemctl', ['stop', 'ledger'])).exitCode, 0);
+  assert.equal((await lab.sh('node1', 'inferadb-ledger', [])).exitCode, 0);
+  assert.equal((await lab.info('node1')).cluster_id, singleId);
+  assert.equal((await lab.info('node1')).mode, 'single');
+  assert.equal((await lab.sh('node1', 'systemctl', ['stop', 'ledger'])).exitCode, 0);
+  assert.equal((await lab.sh('node1', 'inferadb-ledger', ['--single'])).exitCode, 0);
+  assert.notEqual((await lab.info('node1')).cluster_id, singleId, 'each --single is a new identity');
+  assert.deepEqual(lab.effectLines(), [
+    'node2 ledger.stop:cluster',
+    'node2 ledger.start:cluster',
+    'node1 ledger.stop:cluster',
+    'node1 ledger.start:single',
+    'node1 ledger.stop:single',
+    'node1 ledger.start:single',
+    'node1 ledger.stop:single',
+    'node1 ledger.start:single',
+    'node1 ledger.stop:single',
+    'node1 ledger.start:single',
+  ]);
+  lab.effects.clear();
   // Concurrent starts and stops serialize per node.
   await Promise.all([lab.sh('node3', 'systemctl', ['stop', 'ledger']), lab.sh('node3', 'systemctl', ['stop', 'ledger'])]);
   await Promise.all([lab.sh('node3', 'systemctl', ['start', 'ledger']), lab.sh('node3', 'systemctl', ['start', 'ledger'])]);
-  assert.deepEqual(lab.effectLines(), ['node2 ledger.stop:cluster', 'node2 ledger.start:cluster', 'node3 ledger.stop:cluster', 'node3 ledger.start:cluster']);
-  await waitUntil('healthy', async () => (await lab.fam.health()).healthy);
+  assert.deepEqual(lab.effectLines(), ['node3 ledger.stop:cluster', 'node3 ledger.start:cluster']);
+  assert.equal((await lab.fam.health()).nodes[0]!.state, 'single');
   await assert.rejects(lab.fam.breakFault('ledger.nope'), /unknown fault/);
 });
