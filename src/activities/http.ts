@@ -99,15 +99,21 @@ export async function httpJson<T = unknown>(req: HttpJsonRequest): Promise<{ sta
 /**
  * Sends a request and returns the body as text (for Prometheus `/metrics`
  * and other plain-text endpoints). Same deadline, cancellation and status
- * mapping as {@link httpJson}.
+ * mapping as {@link httpJson}; an optional `body` is still sent as JSON.
  *
- * @param req - URL, method, auth and deadline
+ * @param req - URL, method, optional JSON body, auth and deadline
  * @returns the status and the body text
  * @throws TransportError
  */
-export async function httpText(req: HttpRequest): Promise<{ status: number; body: string }> {
-  const method = req.method ?? 'GET';
-  const { status, text } = await send(req, method, { accept: 'text/plain, */*' }, undefined);
+export async function httpText(req: HttpJsonRequest): Promise<{ status: number; body: string }> {
+  const method = req.method ?? (req.body !== undefined ? 'POST' : 'GET');
+  const headers: Record<string, string> = { accept: 'text/plain, */*' };
+  let payload: string | undefined;
+  if (req.body !== undefined) {
+    payload = JSON.stringify(req.body);
+    headers['content-type'] = 'application/json';
+  }
+  const { status, text } = await send(req, method, headers, payload);
   return { status, body: text };
 }
 
