@@ -81,9 +81,13 @@ export interface ExecOptions {
 
 /** What a remote command did. */
 export interface ExecResult {
-  /** Exit status; null when the command was ended by a signal. */
+  /**
+   * Exit status of the script. A command killed by a signal usually shows as
+   * 128 + the signal number (143 for TERM), as in any shell, because it runs
+   * in a subshell; null only when the remote shell itself was killed.
+   */
   exitCode: number | null;
-  /** Signal name (e.g. "KILL") when the command was ended by a signal. */
+  /** Signal name (e.g. "KILL") when the remote shell itself was ended by a signal. */
   signal?: string;
   /** Bounded tail of standard output (at most `tailBytes` bytes). */
   stdout: string;
@@ -656,15 +660,18 @@ export class SshPool {
           // Channel already gone.
         }
       };
+      let stopError: Error | undefined;
       const stop = (err: Error): void => {
         if (settled || stopping) return;
         stopping = true;
+        stopError = err;
         if (timer) clearTimeout(timer);
         void killRemote().finally(() => finish(err));
       };
 
       const onAbort = (): void => stop(abortReason(opts.signal!));
-      const onLost = (err: TransportError): void => finish(err);
+      // A cancel or timeout already under way keeps its own error: the caller asked for (or hit) that.
+      const onLost = (err: TransportError): void => finish(stopError ?? err);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       c.onLost.add(onLost);
       if (opts.signal?.aborted) {

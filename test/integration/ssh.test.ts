@@ -108,6 +108,8 @@ describe('SshPool against a real sshd', () => {
   test('a non-zero exit is returned, not thrown; a sequence stops at the first failure', async () => {
     const res = await pool.exec(connOf(sshd), { argv: ['sh', '-c', 'exit 3'] }, { timeoutMs: 10_000 });
     assert.equal(res.exitCode, 3);
+    const killed = await pool.exec(connOf(sshd), { argv: ['sh', '-c', 'kill -TERM $$'] }, { timeoutMs: 10_000 });
+    assert.equal(killed.exitCode, 143, 'a signal shows as 128 + N');
 
     const seq = await pool.exec(connOf(sshd), [{ argv: ['false'] }, { argv: ['echo', 'not reached'] }], { timeoutMs: 10_000 });
     assert.equal(seq.exitCode, 1);
@@ -387,6 +389,28 @@ describe('SshPool when the peer goes silent', () => {
       const again = await pool.exec(conn, { argv: ['echo', 'back'] }, { timeoutMs: 10_000 });
       assert.equal(again.stdout, 'back\n');
       assert.equal(pool.connects, 2, 'reconnected');
+    } finally {
+      sshd.stopProcess('SIGCONT');
+      await pool.closeAll();
+    }
+  });
+
+  test('an idle pooled connection whose peer froze is dropped quietly and replaced', async () => {
+    const pool = new SshPool();
+    try {
+      const conn = connOf(sshd, { keepaliveIntervalMs: 200, keepaliveCountMax: 1 });
+      await pool.exec(conn, { argv: ['true'] }, { timeoutMs: 10_000 });
+      assert.equal(pool.size, 1);
+      sshd.stopProcess('SIGSTOP');
+      try {
+        // No exec is running: the keepalive failure must not surface as an unhandled 'error'.
+        assert.ok(await waitFor(() => pool.size === 0, 3_000), 'dead idle connection dropped');
+      } finally {
+        sshd.stopProcess('SIGCONT');
+      }
+      const res = await pool.exec(conn, { argv: ['echo', 'fresh'] }, { timeoutMs: 10_000 });
+      assert.equal(res.stdout, 'fresh\n');
+      assert.equal(pool.connects, 2);
     } finally {
       sshd.stopProcess('SIGCONT');
       await pool.closeAll();
