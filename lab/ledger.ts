@@ -160,6 +160,24 @@ const SYSTEMCTL_USAGE = `usage: systemctl [--no-pager] [--quiet] {start|stop|res
  * and found the data file it last ran with gone, not by a lab fault).
  * Stopping a stopped service or starting a running one is a no-op that
  * records nothing; the lab's own start and faults record nothing either.
+ *
+ * Shims: `systemctl {start|stop|restart|is-active|status} ledger[.service]`
+ * (is-active/status exit 3 when stopped; unknown verbs, units or flags exit
+ * 2). `inferadb-ledger [--single] [--data DIR]` with INFERADB__LEDGER__{DATA,
+ * CLUSTER,PEERS,JOIN,LISTEN} starts the service and returns at once:
+ * `--single` mints a new cluster id every time; JOIN asks the first running
+ * peer (node names or 127.0.0.1:port; a node name resolves whatever port is
+ * written) and is refused if our data belongs to another cluster, if the
+ * peer runs `--single`, or if the peer has no leader and does not list us;
+ * CLUSTER/PEERS keeps our own identity when we have data and otherwise
+ * adopts a peer's; with no mode at all the data directory's own mode
+ * resumes. `systemctl start` reruns the last successful invocation as a
+ * resume (no new identity, no new join once the node has data). The same
+ * mode again while running exits 0; another mode fails with "address already
+ * in use". Data paths: absolute ones live under the host root ("/data" is
+ * `<root>/data`, default), relative ones under the caller's cwd; a path that
+ * escapes the host root is refused. LISTEN is validated and ignored: each
+ * node keeps its lab port.
  */
 export class LedgerFamily implements LabFamily {
   readonly system = 'ledger';
@@ -652,7 +670,7 @@ export class LedgerFamily implements LabFamily {
         }
       }
     }
-    const joined = this.replicaOf(source.state, s);
+    const joined = this.replicaOf(source.state);
     joined.members = members;
     return {
       ok: true,
@@ -796,7 +814,7 @@ export class LedgerFamily implements LabFamily {
         .filter((m): m is NodeRuntime => !!m && m !== n && m.running && !!m.state.cluster_id && m.state.mode === 'cluster' && m.state.members.includes(n.name));
       const src = sources.find((m) => this.leaders.get(m.state.cluster_id)?.leader === m.name) ?? sources.sort((a, b) => b.state.commit_index - a.state.commit_index)[0];
       if (src) {
-        n.state = this.replicaOf(src.state, n.state);
+        n.state = this.replicaOf(src.state);
         this.persist(n);
         this.logLine(n, `adopted cluster ${n.state.cluster_id} from ${src.name}; replicated up to commit index ${n.state.commit_index}`);
       }
@@ -847,7 +865,7 @@ export class LedgerFamily implements LabFamily {
         const behind = m.state.commit_index !== l.state.commit_index || m.state.members.join() !== l.state.members.join() || m.state.term !== rec.term;
         if (behind) {
           const caughtUp = m.state.commit_index !== l.state.commit_index;
-          m.state = caughtUp ? this.replicaOf(l.state, m.state) : { ...m.state, members: [...l.state.members], term: rec.term };
+          m.state = caughtUp ? this.replicaOf(l.state) : { ...m.state, members: [...l.state.members], term: rec.term };
           this.persist(m);
           if (caughtUp) this.logLine(m, `caught up with leader ${l.name} to commit index ${m.state.commit_index}`);
         }
@@ -874,8 +892,8 @@ export class LedgerFamily implements LabFamily {
     this.reconcile();
   }
 
-  /** A copy of `src`'s replicated state (identity, membership, vaults) for another node, keeping nothing of `_own`. */
-  private replicaOf(src: LedgerState, _own: LedgerState): LedgerState {
+  /** A copy of `src`'s replicated state (identity, membership, term, vaults, idempotency keys) for another node. */
+  private replicaOf(src: LedgerState): LedgerState {
     const c = cloneState(src);
     c.mode = 'cluster';
     return c;
@@ -1046,7 +1064,7 @@ export class LedgerFamily implements LabFamily {
         m.state.commit_index = l.state.commit_index;
         if (key) rememberKey(m.state, key, { organization: org, vault: slug, height: block.height });
       } else {
-        m.state = this.replicaOf(l.state, m.state);
+        m.state = this.replicaOf(l.state);
       }
       this.persist(m);
     }

@@ -22,7 +22,7 @@ const v1 = (
     .ledger as grpc.GrpcObject
 ).v1 as grpc.GrpcObject;
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 /** One unary call on a fresh channel (a restarted node never sees a stale channel's backoff). */
 async function rpc(address: string, service: string, method: string, req: object = {}): Promise<Json> {
