@@ -35,9 +35,7 @@ import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
-// TEMP until lab/ledger.ts lands
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const LedgerFamily = function (this: unknown, o: unknown) { const m = require('./ledger') as { LedgerFamily: new (o: unknown) => LabFamily }; return new m.LedgerFamily(o); } as unknown as new (o: Record<string, unknown>) => LabFamily;
+import { LedgerFamily } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainingClusterFamily } from './training-cluster';
@@ -83,6 +81,7 @@ export const HOST_FAULT_HELP = 'host.<hang|drop|slow|refuse-auth|heal>:<cluster>
 
 /** The families' scenario faults, plus the host-fault pattern. */
 export const LAB_FAULTS: readonly string[] = [
+  ...new LedgerFamily({ cluster: 'lab-ledger', nodes: 3 }).faults,
   ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
   HOST_FAULT_HELP,
 ];

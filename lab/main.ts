@@ -289,7 +289,7 @@ async function effectsCmd(dir: string, o: { json?: boolean; cluster?: string; no
     console.log(JSON.stringify(list, null, 2));
     return 0;
   }
-  const table = new Table({ head: ['at', 'cluster', 'node', 'effect', 'detail'] });
+  const table = new Table({ head: ['at', 'cluster', 'node', 'effect', 'detail'], ...plain() });
   for (const e of list) table.push([e.at, e.cluster, e.node, e.effect, e.detail ? JSON.stringify(e.detail) : '']);
   console.log(list.length ? table.toString() : 'no effects recorded.');
   return 0;
@@ -298,7 +298,7 @@ async function effectsCmd(dir: string, o: { json?: boolean; cluster?: string; no
 // ------------------------------------------------------------- helpers ----
 
 function printHealth(state: LabState, health: ClusterHealth[]): number {
-  const table = new Table({ head: ['cluster', 'system', 'healthy', 'summary', 'nodes'] });
+  const table = new Table({ head: ['cluster', 'system', 'healthy', 'summary', 'nodes'], ...plain() });
   for (const c of health) {
     table.push([c.cluster, c.system, c.healthy ? 'yes' : 'NO', c.summary, c.nodes.map((n) => `${n.node}:${n.state}`).join(' ')]);
   }
@@ -306,6 +306,11 @@ function printHealth(state: LabState, health: ClusterHealth[]): number {
   console.log(`inventory: ${state.inventoryPath}`);
   console.log(`control:   ${state.controlUrl}`);
   return 0;
+}
+
+/** No colours when the output is not a terminal (logs, pipes, tests). */
+function plain(): { style?: { head: string[]; border: string[] } } {
+  return process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
 }
 
 function notRunning(dir: string): number {

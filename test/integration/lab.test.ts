@@ -362,6 +362,45 @@ describe('lab core with the training cluster', () => {
   });
 });
 
+describe('lab core with every family', () => {
+  it('runs the ledger and the training cluster side by side, one valid inventory', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-lab-all-'));
+    const lab = await startLab({ dir, bootMs: BOOT_MS });
+    t.after(async () => {
+      await lab.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    assert.deepEqual(lab.clusters, ['lab-ledger', 'lab-training']);
+    const inv = Inventory.parse(parseYaml(readFileSync(lab.inventoryPath, 'utf8')));
+    assert.deepEqual(Object.keys(inv.clusters), ['lab-ledger', 'lab-training']);
+    assert.equal(inv.clusters['lab-ledger']?.system, 'ledger');
+    for (const n of inv.clusters['lab-ledger']!.nodes) assert.match(n.grpc?.address ?? '', /^127\.0\.0\.1:\d+$/);
+    const health = await lab.health();
+    assert.deepEqual(health.map((h) => h.cluster), ['lab-ledger', 'lab-training']);
+    // The ledger's shims reach the ledger family through the same core.
+    const c = await connect({
+      host: '127.0.0.1',
+      port: lab.host('lab-ledger', 'node1').port,
+      username: 'lifeboat',
+      privateKey: readFileSync(join(dir, 'keys', 'id_ed25519')),
+      readyTimeout: 5000,
+    });
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        c.exec('command -v systemctl; systemctl is-active ledger', (err, stream) => {
+          if (err) return reject(err);
+          let o = '';
+          stream.on('data', (d: Buffer) => (o += d.toString()));
+          stream.on('close', () => resolve(o));
+        });
+      });
+      assert.equal(out, `${join(dir, 'bin', 'lab-ledger', 'node1', 'systemctl')}\nactive\n`);
+    } finally {
+      c.end();
+    }
+  });
+});
+
 describe('lab CLI (dist/lab/main.js) as processes', () => {
   const mainJs = join(__dirname, '..', '..', 'lab', 'main.js');
   let dir: string;
