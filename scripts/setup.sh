@@ -66,8 +66,19 @@ fi
 # files' times tells whether package-lock.json changed since (git pull).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   note "installing npm dependencies (npm ci)..."
-  quietly npm-ci npm ci --no-audit --no-fund --loglevel=error ||
-    die "npm ci failed." "Check the npm registry is reachable (npm ping) and that package-lock.json matches package.json."
+  if ! quietly npm-ci npm ci --no-audit --no-fund --loglevel=error; then
+    # npm ci refuses a lockfile that omits other platforms' optional packages
+    # ("Missing: @swc/core-darwin-arm64@ from lock file"), which npm itself
+    # writes at times. `npm install --no-save` installs the same locked tree
+    # without rewriting package-lock.json.
+    if grep -q 'EUSAGE' "$LOG_DIR/npm-ci.log"; then
+      note "npm ci refused the lockfile (see above); installing the locked tree with npm install --no-save instead"
+      quietly npm-install npm install --no-save --no-audit --no-fund --loglevel=error ||
+        die "npm install failed." "Check the npm registry is reachable (npm ping); see .tools/logs/npm-install.log."
+    else
+      die "npm ci failed." "Check the npm registry is reachable (npm ping) and that package-lock.json matches package.json."
+    fi
+  fi
 fi
 
 # --- 3. Temporal CLI and time-skipping test server -----------------------------
