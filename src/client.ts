@@ -258,7 +258,8 @@ function staticDetails({ spec, input }: PlannedRecovery): string {
 }
 
 async function describeConflict(client: Client, cluster: string, workflowId: string): Promise<ConflictError> {
-  const fix = `Watch it: \`lifeboat watch ${workflowId}\`; stop it: \`lifeboat cancel ${workflowId}\``;
+  const next = `Watch it: \`lifeboat watch ${workflowId}\`; stop it: \`lifeboat cancel ${workflowId}\``;
+  const fix = 'one recovery per cluster at a time: let the running one finish, or cancel it before starting another';
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
     const scenario = d.typedSearchAttributes.get(SA_SCENARIO) ?? d.type;
@@ -271,13 +272,13 @@ async function describeConflict(client: Client, cluster: string, workflowId: str
     }
     return new ConflictError(
       `cluster ${cluster} already has a recovery running: ${scenario} (workflow ${workflowId}, run ${d.runId}) ` +
-        `started by ${who} at ${d.startTime.toISOString()}, now at step ${step}. ${fix}`,
+        `started by ${who} at ${d.startTime.toISOString()}, now at step ${step}. ${next}`,
       fix,
       workflowId,
       d.runId,
     );
   } catch {
-    return new ConflictError(`cluster ${cluster} already has a recovery running (workflow ${workflowId}). ${fix}`, fix, workflowId);
+    return new ConflictError(`cluster ${cluster} already has a recovery running (workflow ${workflowId}). ${next}`, fix, workflowId);
   }
 }
 
@@ -605,12 +606,13 @@ function mapHandleError(err: unknown, workflowId: string, what: string): Error {
   if (err instanceof WorkflowNotFoundError || (err as { code?: number })?.code === 5) {
     return new NotFoundError(`no recovery ${workflowId}`, 'list recoveries with `lifeboat list --all`');
   }
-  const e = err as { code?: number; message?: string; cause?: { code?: number } };
+  const e = err as { code?: number; message?: string; cause?: { code?: number; details?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code;
-  // DEADLINE_EXCEEDED, or the server's "no poller" answer to a query: no worker for the task queue.
-  if (code === 4 || /deadline|no poller|not.*poll/i.test(e?.message ?? '')) {
+  const text = [e?.message, e?.cause?.details, e?.cause?.message].filter(Boolean).join(': ');
+  // DEADLINE_EXCEEDED, or the server's "no poller seen" answer to a query: no worker for the task queue.
+  if (code === 4 || /deadline|no poller|worker may be down/i.test(text)) {
     return new OperationFailedError(
-      `could not ${what} for ${workflowId}: no worker answered (${e?.message ?? 'timeout'})`,
+      `could not ${what} for ${workflowId}: no worker answered (${e?.cause?.details ?? e?.message ?? 'timeout'})`,
       'start a worker for the cluster\'s task queue (`lifeboat worker`, or `lifeboat dev`)',
       { cause: err },
     );

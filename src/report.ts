@@ -14,16 +14,18 @@ import type { GateRecord, Progress, StepRecord, TimelineEntry } from './workflow
  * progress gives the same text.
  *
  * Facts the workflow recorded feed the free-text sections: `description`,
- * `rootCause`, `diagnosis`, `nodesAffected`, `messagesAffected`, `impact`,
- * `prevention`, `monitoring` (several lines or "; "-separated items become
- * bullets). Other facts are listed under "Findings".
+ * `root cause` (else `diagnosis`), `nodes affected`, `messages affected`,
+ * `impact`, `prevention`, `monitoring` — keys match whatever their case and
+ * separators (`rootCause`, `root cause`, `root_cause`); several lines or
+ * "; "-separated items become bullets. Other facts are listed under
+ * "Findings".
  *
  * @param p the answer of the recovery's `progress` query
  * @returns Markdown text ending with a newline
  */
 export function renderReport(p: Progress): string {
   const out: string[] = [];
-  const facts = p.facts ?? {};
+  const facts = knownFacts(p.facts ?? {});
   out.push(`## Incident: ${facts.description ?? facts.incident ?? `${p.title} (${p.cluster})`}`);
   out.push('');
   if (p.dryRun) {
@@ -47,7 +49,7 @@ export function renderReport(p: Progress): string {
   out.push('### Impact');
   out.push(`- Duration: ${durationText(durationMs(p))}${p.endedAt ? '' : ' so far'}`);
   if (facts.messagesAffected) out.push(`- Messages affected: ${facts.messagesAffected}`);
-  out.push(`- Nodes affected: ${facts.nodesAffected ?? nodesFromSteps(p.steps) ?? 'not recorded'}`);
+  out.push(`- Nodes affected: ${facts.nodesAffected ?? 'not recorded by the recovery'}`);
   if (facts.impact) out.push(...bullets(facts.impact));
   out.push('');
 
@@ -78,7 +80,7 @@ export function renderReport(p: Progress): string {
   out.push(rtoText(p));
   out.push('');
 
-  const findings = Object.entries(facts).filter(([k]) => !REPORTED_FACTS.has(k));
+  const findings = Object.entries(p.facts ?? {}).filter(([k]) => !REPORTED_FACTS.has(normalizeKey(k)));
   if (findings.length) {
     out.push('### Findings');
     for (const [k, v] of findings) out.push(`- ${k}: ${cell(v, false)}`);
@@ -94,17 +96,35 @@ export function renderReport(p: Progress): string {
   return out.join('\n');
 }
 
-const REPORTED_FACTS = new Set([
-  'description',
-  'incident',
-  'rootCause',
-  'diagnosis',
-  'nodesAffected',
-  'messagesAffected',
-  'impact',
-  'prevention',
-  'monitoring',
-]);
+/** The facts with a section of their own, by normalized key. */
+const SECTION_FACTS = {
+  description: 'description',
+  incident: 'incident',
+  rootcause: 'rootCause',
+  diagnosis: 'diagnosis',
+  nodesaffected: 'nodesAffected',
+  messagesaffected: 'messagesAffected',
+  impact: 'impact',
+  prevention: 'prevention',
+  monitoring: 'monitoring',
+  monitoringimprovements: 'monitoring',
+} as const;
+type SectionFact = (typeof SECTION_FACTS)[keyof typeof SECTION_FACTS];
+const REPORTED_FACTS = new Set(Object.keys(SECTION_FACTS));
+
+/** "root cause", "root-cause", "rootCause" and "root_cause" are the same fact. */
+function normalizeKey(k: string): string {
+  return k.toLowerCase().replace(/[\s_-]+/g, '');
+}
+
+function knownFacts(facts: Record<string, string>): Partial<Record<SectionFact, string>> {
+  const out: Partial<Record<SectionFact, string>> = {};
+  for (const [k, v] of Object.entries(facts)) {
+    const name = (SECTION_FACTS as Record<string, SectionFact>)[normalizeKey(k)];
+    if (name && out[name] === undefined) out[name] = v;
+  }
+  return out;
+}
 
 /** "14:03 (2024-05-01T14:03:27.120Z)": the template's HH:MM plus the full date. */
 function hhmm(iso: string): string {
@@ -132,12 +152,6 @@ export function durationText(ms: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${s % 60} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
-
-function nodesFromSteps(steps: StepRecord[]): string | undefined {
-  const nodes = new Set<string>();
-  for (const s of steps) for (const t of Object.keys(s.targets ?? {})) nodes.add(t);
-  return nodes.size ? [...nodes].sort().join(', ') : undefined;
 }
 
 function stepLine(s: StepRecord): string {

@@ -155,6 +155,7 @@ function isSecretField(p: ReadonlyArray<PropertyKey>): boolean {
 /** Zod's messages, made specific where the default says too little. */
 function issueMessage(i: z.core.$ZodIssue): string {
   if (i.code === 'invalid_type' && i.input === undefined) return `required (${i.expected})`;
+  if (i.code === 'invalid_key') return `bad name: ${i.issues.map((x) => x.message).join('; ')}`;
   if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
   return i.message;
 }
