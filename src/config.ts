@@ -71,9 +71,12 @@ export class TemporalUnavailableError extends Error {
   constructor(
     readonly address: string,
     cause?: unknown,
+    tls = false,
   ) {
     super(`Temporal at ${address} is not reachable: start it with \`lifeboat dev\` or set TEMPORAL_ADDRESS`, { cause });
-    this.fix = 'run `lifeboat dev` (embedded server, lab and worker), or point TEMPORAL_ADDRESS at your Temporal frontend';
+    this.fix =
+      'run `lifeboat dev` (embedded server, lab and worker), or point TEMPORAL_ADDRESS at your Temporal frontend' +
+      (tls ? '; TLS is on (TEMPORAL_TLS_* or an API key): check that the server speaks TLS at that address' : '');
   }
 }
 
@@ -186,7 +189,7 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     connection = await Connection.connect({ ...opts, connectTimeout: '5s' });
   } catch (err) {
-    if (isUnreachable(err)) throw new TemporalUnavailableError(config.temporal.address, err);
+    if (isUnreachable(err)) throw new TemporalUnavailableError(config.temporal.address, err, opts.tls !== undefined);
     // The server answered but refused us (auth, TLS): a configuration problem, not an outage.
     throw new ConfigError(
       `Temporal at ${config.temporal.address} refused the connection: ${err instanceof Error ? err.message : String(err)}`,

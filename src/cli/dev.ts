@@ -242,10 +242,12 @@ async function runDev(ctx: Context, flags: DevFlags): Promise<number> {
   say(`Inventory:        ${inventoryPath}`);
   say(`Logs:             ${logs}/`);
   say('');
+  // The CLI finds the lab's inventory by default from this directory; elsewhere it must be named.
+  const inv = inventoryPath === config.inventoryPath ? '' : `LIFEBOAT_INVENTORY=${inventoryPath} `;
   say('Try:');
-  say(`  LIFEBOAT_INVENTORY=${inventoryPath} lifeboat run ledger.quorum-loss --cluster lab-ledger --dry-run`);
+  say(`  ${inv}lifeboat run ledger.quorum-loss --cluster lab-ledger --dry-run`);
   if (flags.lab) say('  lifeboat lab break ledger.quorum-loss');
-  say(`  LIFEBOAT_INVENTORY=${inventoryPath} lifeboat run ledger.quorum-loss --cluster lab-ledger`);
+  say(`  ${inv}lifeboat run ledger.quorum-loss --cluster lab-ledger`);
   say('  lifeboat approvals');
   say('');
 
@@ -304,10 +306,14 @@ export function register(program: Command, ctx: Context): void {
     .option('--task-queue <name...>', 'only these task queues')
     .action(async (flags: { taskQueue?: string[] }) => {
       // Lazy: the worker (and its bundler) is heavy and not needed by any other command.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runWorker } = require('../worker') as {
-        runWorker(config: LifeboatConfig, opts?: { taskQueues?: string[] }): Promise<void>;
-      };
+      let runWorker: (config: LifeboatConfig, opts?: { taskQueues?: string[] }) => Promise<void>;
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        ({ runWorker } = require('../worker') as { runWorker: typeof runWorker });
+      } catch (err) {
+        if (!/Cannot find module '\.\.\/worker'/.test((err as Error).message)) throw err;
+        throw new ConfigError('the worker is not built (dist/src/worker.js is missing)', 'run `npm run setup` first');
+      }
       await runWorker(ctx.config(), { taskQueues: flags.taskQueue });
     });
 }
