@@ -21,6 +21,8 @@ export interface Io {
   err(text: string): void;
   /** Whether stdout is an interactive terminal (live redraw) or a pipe/file (print changes only). */
   isTTY: boolean;
+  /** Terminal width, when a terminal (to count wrapped lines when redrawing). */
+  columns?: number;
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
@@ -31,6 +33,7 @@ export function processIo(): Io {
     out: (t) => void process.stdout.write(t),
     err: (t) => void process.stderr.write(t),
     isTTY: process.stdout.isTTY === true,
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     env: process.env,
     cwd: process.cwd(),
   };

@@ -133,7 +133,9 @@ export async function watchRecovery(
     // Move up over the previous frame and clear to the end of the screen.
     const prefix = drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : '';
     ctx.io.out(`${prefix}${lines.join('\n')}\n`);
-    drawn = lines.length;
+    // A line longer than the terminal wraps onto several rows; count rows, not lines.
+    const cols = ctx.io.columns && ctx.io.columns > 0 ? ctx.io.columns : Infinity;
+    drawn = lines.reduce((n, l) => n + Math.max(1, Math.ceil([...l].length / cols)), 0);
   };
 
   try {
