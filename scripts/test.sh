@@ -2,7 +2,8 @@
 # Lifeboat's test command (`npm test`): setup + build, lint, then every
 # compiled test under dist/test with Node's built-in runner.
 #
-#   npm test                                   everything (lint included)
+#   npm test                                   everything (lint, and `docker compose
+#                                              config` where that plugin exists)
 #   npm test -- dist/test/unit/foo.test.js     a subset (no lint); test/**/*.ts
 #   npm test -- test/unit/foo.test.ts          paths and directories work too
 #
@@ -35,6 +36,18 @@ lint_status=skipped
 if [ "$#" -eq 0 ] && [ -f eslint.config.mjs ]; then
   echo "test: lint (npm run lint)"
   if npm run --silent lint; then lint_status=ok; else lint_status=FAILED; fi
+fi
+
+# Where Docker's compose plugin is installed, let it validate docker-compose.yml
+# too (test/unit/compose.test.ts checks its wiring without Docker). The
+# password is a placeholder: `config` only interpolates it.
+compose_status=skipped
+if [ "$#" -eq 0 ] && docker compose version >/dev/null 2>&1; then
+  if POSTGRES_PASSWORD=placeholder docker compose -f docker-compose.yml config -q; then
+    compose_status=ok
+  else
+    compose_status=FAILED
+  fi
 fi
 
 # --- which files ---------------------------------------------------------------
@@ -153,6 +166,12 @@ if [ "$lint_status" = FAILED ]; then
   status=1
 elif [ "$lint_status" = ok ]; then
   echo "test: lint ok"
+fi
+if [ "$compose_status" = FAILED ]; then
+  echo "test: docker compose config FAILED for docker-compose.yml (see above)"
+  status=1
+elif [ "$compose_status" = ok ]; then
+  echo "test: docker compose config ok"
 fi
 [ "$total_fail" -gt 0 ] && status=1
 echo "$total_pass passed, $total_fail failed"
