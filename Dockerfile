@@ -10,8 +10,10 @@ ARG NODE_IMAGE=node:20.19.5-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Dependencies first, so that a source change does not reinstall them.
+# npm ci refuses a lockfile that lacks other platforms' optional packages;
+# npm install --no-save then installs the same locked tree (see scripts/setup.sh).
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY lab ./lab
@@ -27,7 +29,8 @@ RUN apt-get update \
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN (npm ci --omit=dev --no-audit --no-fund || npm install --no-save --omit=dev --no-audit --no-fund) \
+ && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 # The gRPC activities load the ledger's .proto files at run time.
