@@ -1,0 +1,9 @@
+/**
+ * Every recovery workflow, for the worker's bundle. One scenario per file,
+ * `src/workflows/<system>/<scenario>.ts`, each written in the runbook kit's
+ * verbs.
+ *
+ * @module
+ */
+export { ledgerQuorumLoss } from './ledger/quorum-loss';
+export { trainingClusterMeshCollapse } from './training-cluster/mesh-collapse';

@@ -1,0 +1,315 @@
+/**
+ * Human gates and operator decisions: `approve(gate)` waits for an approve or
+ * reject update; a step that failed under the `ask` policy waits for
+ * `retry | skip | abort`. Both are Temporal Updates whose synchronous
+ * validators refuse bad requests at once, so the caller learns immediately
+ * whether it was accepted.
+ *
+ * @module
+ */
+import { ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
+import { activities } from './activities';
+import type { ApproveArgs, DecideArgs, GateRecord, PendingDecision, RejectArgs } from './defs';
+import { isDryRun, nowIso, publish, runtime, timeline } from './state';
+
+export interface ApproveOptions {
+  /** What the approver is asked to allow, in words. */
+  title: string;
+  /** Facts the approver needs: what will happen, evidence, risks. */
+  evidence?: Record<string, string>;
+  /** Overrides the catalogue's dangerous-gate list. Dangerous gates need the cluster name typed back and a second person. */
+  dangerous?: boolean;
+  /** Options the approver picks from (e.g. which node becomes leader); the approval must name one. */
+  choices?: string[];
+  /** How long to wait before escalating; default the recovery's `approvalTimeout` or 30 minutes. */
+  timeout?: string;
+  /** After escalating: fail the recovery, or ask the operator (retry the wait, skip the gate, abort). */
+  onTimeout?: 'fail' | 'ask';
+}
+
+/** The approver's answer. */
+export interface Approval {
+  approved: boolean;
+  by: string;
+  reason: string;
+  choice?: string;
+}
+
+const DEFAULT_APPROVAL_TIMEOUT = '30 minutes';
+
+/** Parses the small set of duration strings the kit accepts ("90s", "30m", "2h", "30 minutes", ms number). */
+export function durationMs(d: string | number): number {
+  if (typeof d === 'number') return d;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$/.exec(d);
+  if (!m) throw ApplicationFailure.nonRetryable(`invalid duration "${d}": use e.g. "90s", "30m", "2h"`, 'InvalidArgument');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  if (unit === 'ms') return n;
+  if (unit.startsWith('s')) return n * 1000;
+  if (unit.startsWith('m')) return n * 60_000;
+  return n * 3_600_000;
+}
+
+/** Validator of the `approve` update (synchronous: throws to refuse). */
+export function validateApprove(args: ApproveArgs): void {
+  const { progress, input } = runtime();
+  const gate = findWaitingGate(args?.gate);
+  requireIdentity(args.by);
+  if (!args.reason || !args.reason.trim()) throw new Error('a reason is required: say why this is safe (--reason)');
+  if (gate.dangerous) {
+    if (args.by.trim() === input.startedBy) {
+      throw new Error(
+        `gate "${gate.gate}" is dangerous: ${args.by} started this recovery and cannot also approve it; ask a second person`,
+      );
+    }
+    if (args.confirm !== progress.cluster) {
+      throw new Error(
+        `gate "${gate.gate}" is dangerous: type the cluster's name back to confirm (--confirm ${progress.cluster})`,
+      );
+    }
+  }
+  if (gate.choices && gate.choices.length > 0) {
+    if (!args.choice || !gate.choices.includes(args.choice)) {
+      throw new Error(`gate "${gate.gate}" needs a choice: one of ${gate.choices.join(', ')} (--choice)`);
+    }
+  } else if (args.choice !== undefined) {
+    throw new Error(`gate "${gate.gate}" offers no choices; drop --choice`);
+  }
+}
+
+/** Validator of the `reject` update. */
+export function validateReject(args: RejectArgs): void {
+  findWaitingGate(args?.gate);
+  requireIdentity(args.by);
+  if (!args.reason || !args.reason.trim()) throw new Error('a reason is required when rejecting (--reason)');
+}
+
+/** Validator of the `decide` update. */
+export function validateDecide(args: DecideArgs): void {
+  const { progress } = runtime();
+  if (!progress.pendingDecision) {
+    throw new Error('nothing is waiting for a decision: no step has failed awaiting retry|skip|abort');
+  }
+  if (!['retry', 'skip', 'abort'].includes(args?.decision)) {
+    throw new Error(`decision must be retry, skip or abort (got "${String(args?.decision)}")`);
+  }
+  requireIdentity(args.by);
+}
+
+function requireIdentity(by: unknown): void {
+  if (typeof by !== 'string' || !by.trim()) throw new Error('an identity is required: who decides (--as NAME)');
+}
+
+function findWaitingGate(name: unknown): GateRecord {
+  const { progress } = runtime();
+  const waiting = progress.gates.filter((g) => g.status === 'waiting');
+  const gate = progress.gates.filter((g) => g.gate === name).at(-1);
+  if (!gate) {
+    const known = waiting.map((g) => g.gate);
+    throw new Error(
+      `unknown gate "${String(name)}"; ${known.length ? `waiting: ${known.join(', ')}` : 'no gate is waiting'}`,
+    );
+  }
+  if (gate.status !== 'waiting') {
+    const who = gate.by ? ` by ${gate.by}` : '';
+    throw new Error(`gate "${gate.gate}" is no longer waiting: it was ${gate.status}${who} at ${gate.decidedAt ?? '?'}`);
+  }
+  return gate;
+}
+
+/** Handler of the `approve` / `reject` updates: records the answer for the waiting `approve()`. */
+export function answerGate(approved: boolean, args: ApproveArgs | RejectArgs): GateRecord {
+  const r = runtime();
+  const gate = findWaitingGate(args.gate);
+  r.gateAnswers[gate.gate] = { approved, args };
+  return gate;
+}
+
+/** Handler of the `decide` update. */
+export function answerDecision(args: DecideArgs): PendingDecision {
+  const r = runtime();
+  const pending = r.progress.pendingDecision;
+  if (!pending) throw new Error('nothing is waiting for a decision');
+  r.decision = args;
+  return pending;
+}
+
+/**
+ * A human gate. Waits for an `approve` or `reject` update carrying who and
+ * why; escalates when nobody answers within the timeout (notify, then fail or
+ * ask the operator). In a dry run the gate is recorded and passes.
+ *
+ * @param gate stable gate name (what operators type), e.g. "single-node-bootstrap"
+ * @returns the approval; a rejection throws `GateRejected` (nothing after it runs)
+ *
+ * @example
+ * ```ts
+ * await approve('single-node-bootstrap', {
+ *   title: 'Start node1 with --single: a NEW cluster identity',
+ *   evidence: { survivor: 'node1', 'commit index': '1042' },
+ * });
+ * ```
+ */
+export async function approve(gate: string, opts: ApproveOptions): Promise<Approval> {
+  const r = runtime();
+  const { progress, meta, input } = r;
+  const dangerous = opts.dangerous ?? meta.dangerousGates.includes(gate);
+  const timeoutMs = durationMs(opts.timeout ?? input.options?.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT);
+  const onTimeout = opts.onTimeout ?? input.options?.approvalEscalation ?? 'ask';
+  const record: GateRecord = {
+    gate,
+    title: opts.title,
+    dangerous,
+    status: 'waiting',
+    requestedAt: nowIso(),
+    deadline: new Date(Date.now() + timeoutMs).toISOString(),
+    evidence: opts.evidence ?? {},
+    choices: opts.choices,
+    escalations: 0,
+  };
+  progress.gates.push(record);
+  delete r.gateAnswers[gate];
+
+  if (isDryRun()) {
+    record.status = 'approved';
+    record.by = 'dry-run';
+    record.reason = 'dry run: gates are recorded, not awaited';
+    record.decidedAt = nowIso();
+    record.choice = opts.choices?.[0];
+    timeline('gate-approved', `Dry run: would ask for approval of "${gate}" (${opts.title})`);
+    return { approved: true, by: 'dry-run', reason: record.reason, choice: record.choice };
+  }
+
+  timeline('gate-requested', `Approval requested: ${gate} — ${opts.title}${dangerous ? ' (dangerous)' : ''}`);
+  await notifyQuietly(
+    dangerous ? 'critical' : 'warning',
+    `Approval needed on ${progress.cluster}: ${gate}`,
+    `${opts.title}\nApprove: lifeboat approve ${workflowInfo().workflowId} ${gate} --as NAME --reason TEXT` +
+      (dangerous ? ` --confirm ${progress.cluster}` : ''),
+  );
+
+  for (;;) {
+    const answered = await waitUntil(
+      { kind: 'approval', title: `approval of ${gate}`, until: record.deadline, status: 'waiting-approval' },
+      () => r.gateAnswers[gate] !== undefined,
+      timeoutMs,
+    );
+    if (answered) break;
+    record.escalations += 1;
+    timeline('gate-timed-out', `No answer on "${gate}" within ${Math.round(timeoutMs / 60000)} min: escalated`);
+    await notifyQuietly(
+      'critical',
+      `ESCALATION: approval of ${gate} on ${progress.cluster} is overdue`,
+      `Nobody answered "${opts.title}" since ${record.requestedAt}.`,
+    );
+    if (onTimeout === 'fail') {
+      record.status = 'timed-out';
+      record.decidedAt = nowIso();
+      publish();
+      throw ApplicationFailure.nonRetryable(
+        `Approval of "${gate}" timed out after ${record.escalations} escalation(s); nothing after this gate was done. ` +
+          `Start the recovery again when an approver is available.`,
+        'ApprovalTimedOut',
+      );
+    }
+    const { decision, by } = await askOperator(
+      `approval of "${gate}" timed out`,
+      `Nobody approved "${gate}". retry = wait again for approval, skip = proceed without this gate's action, abort = stop`,
+    );
+    if (decision === 'abort') {
+      record.status = 'timed-out';
+      record.decidedAt = nowIso();
+      publish();
+      throw ApplicationFailure.nonRetryable(`Recovery aborted by the operator at gate "${gate}"`, 'RecoveryAborted');
+    }
+    if (decision === 'skip') {
+      record.status = 'timed-out';
+      record.decidedAt = nowIso();
+      publish();
+      return { approved: false, by, reason: 'gate skipped by the operator after its approval timed out' };
+    }
+    record.deadline = new Date(Date.now() + timeoutMs).toISOString();
+  }
+
+  const answer = r.gateAnswers[gate]!;
+  record.by = answer.args.by.trim();
+  record.reason = answer.args.reason;
+  record.decidedAt = nowIso();
+  if (!answer.approved) {
+    record.status = 'rejected';
+    timeline('gate-rejected', `${record.by} rejected "${gate}": ${record.reason}`);
+    publish();
+    throw ApplicationFailure.nonRetryable(
+      `${record.by} rejected "${gate}" (${record.reason}); the recovery stopped before "${opts.title}". ` +
+        `The cluster is as the steps before the gate left it: see the report.`,
+      'GateRejected',
+    );
+  }
+  record.status = 'approved';
+  record.choice = (answer.args as ApproveArgs).choice;
+  timeline(
+    'gate-approved',
+    `${record.by} approved "${gate}"${record.choice ? ` choosing ${record.choice}` : ''}: ${record.reason}`,
+  );
+  publish();
+  return { approved: true, by: record.by, reason: record.reason, choice: record.choice };
+}
+
+/**
+ * Waits for an operator's `retry | skip | abort` decision (after a step failed
+ * past its retries, or a gate timed out).
+ */
+export async function askOperator(what: string, error: string): Promise<DecideArgs> {
+  const r = runtime();
+  const { progress } = r;
+  const stepId = progress.steps.at(-1)?.id ?? 0;
+  progress.pendingDecision = { stepId, step: what, error, since: nowIso() };
+  r.decision = undefined;
+  await notifyQuietly(
+    'critical',
+    `Decision needed on ${progress.cluster}: ${what}`,
+    `${error}\nDecide: lifeboat decide ${workflowInfo().workflowId} retry|skip|abort --as NAME`,
+  );
+  await waitUntil({ kind: 'decision', title: `decision on: ${what}`, status: 'waiting-decision' }, () => r.decision !== undefined);
+  const d = r.decision!;
+  timeline('decision', `${d.by} decided ${d.decision} on "${what}"${d.reason ? `: ${d.reason}` : ''}`);
+  progress.pendingDecision = undefined;
+  r.decision = undefined;
+  publish();
+  return d;
+}
+
+/**
+ * Parks the recovery on a condition with the wait shown in progress and UI.
+ * @returns false when the timeout elapsed first
+ */
+async function waitUntil(
+  wait: { kind: 'approval' | 'decision'; title: string; until?: string; status: 'waiting-approval' | 'waiting-decision' },
+  done: () => boolean,
+  timeoutMs?: number,
+): Promise<boolean> {
+  const { progress } = runtime();
+  const before = progress.status;
+  progress.status = wait.status;
+  progress.wait = { kind: wait.kind, title: wait.title, since: nowIso(), until: wait.until };
+  publish();
+  try {
+    if (timeoutMs === undefined) {
+      await condition(done);
+      return true;
+    }
+    return await condition(done, timeoutMs, { summary: `waiting for ${wait.title}` });
+  } finally {
+    progress.status = before === wait.status ? 'running' : before;
+    progress.wait = undefined;
+  }
+}
+
+/** Sends a notification; a failing notifier never fails the recovery. */
+export async function notifyQuietly(severity: 'info' | 'warning' | 'critical', subject: string, text: string): Promise<void> {
+  try {
+    await activities().notify({ cluster: runtime().progress.cluster, severity, subject, text });
+  } catch {
+    timeline('note', `notification failed: ${subject}`);
+  }
+}

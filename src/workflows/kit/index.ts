@@ -1,0 +1,23 @@
+/**
+ * The runbook kit: the few verbs every Lifeboat scenario is written in, so
+ * that all recoveries read alike and behave alike.
+ *
+ * - {@link runRecovery}: the frame (progress, handlers, RTO budget, outcome).
+ * - {@link step}: one runbook step with a failure policy (`fail | continue | ask`).
+ * - {@link approve}: a human gate (Update with a synchronous validator, timeout, escalation).
+ * - {@link waitFor}: "watch until ...", a bounded durable poll.
+ * - {@link stabilize}: a durable timer with a reason.
+ * - {@link fanOut}: the same step on many nodes, bounded concurrency, error budget.
+ * - {@link activities}: the typed activity proxies (summaries, dry-run flag).
+ *
+ * Deterministic code only: no I/O, no Node APIs. Everything here runs inside
+ * the workflow sandbox.
+ *
+ * @module
+ */
+export { runRecovery, fact, note, recoveryInput, type RecoveryResult } from './recovery';
+export { step, fanOut, waitFor, stabilize, errorMessage, type StepOptions, type FanOutOptions, type FanOutResult, type WaitForOptions, type ProbeResult } from './steps';
+export { approve, askOperator, durationMs, type ApproveOptions, type Approval } from './gates';
+export { activities } from './activities';
+export { isDryRun } from './state';
+export * from './defs';

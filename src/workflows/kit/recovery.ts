@@ -1,0 +1,177 @@
+/**
+ * `runRecovery`: the frame every scenario workflow runs in. It sets up the
+ * progress record, the update and query handlers, the live RTO budget
+ * (crossing the target or the maximum is recorded and notified), and turns
+ * the scenario body's end into a clear outcome.
+ *
+ * @module
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ScenarioMeta } from '../scenarios';
+import {
+  approveUpdate,
+  decideUpdate,
+  progressQuery,
+  rejectUpdate,
+  SA_SCENARIO,
+  type Progress,
+  type RecoveryInput,
+} from './defs';
+import { answerDecision, answerGate, notifyQuietly, validateApprove, validateDecide, validateReject } from './gates';
+import { errorMessage } from './steps';
+import { initRuntime, nowIso, publish, runtime, timeline } from './state';
+
+/** What a recovery workflow returns when it completes. */
+export interface RecoveryResult {
+  status: 'completed';
+  outcome: string;
+  dryRun: boolean;
+  elapsedMs: number;
+  rtoTargetMet: boolean;
+  facts: Record<string, string>;
+}
+
+/** Records a fact for the report (impact, root cause, findings): plain strings only. */
+export function fact(key: string, value: string): void {
+  runtime().progress.facts[key] = value;
+}
+
+/** Adds a free-text line to the incident timeline. */
+export function note(text: string): void {
+  timeline('note', text);
+}
+
+/** The recovery's input (cluster topology, parameters, who started it). */
+export function recoveryInput<P>(): RecoveryInput<P> {
+  return runtime().input as RecoveryInput<P>;
+}
+
+/**
+ * Runs a scenario body inside the runbook kit.
+ *
+ * @param meta the scenario's catalogue entry (title, seed, RTO, dangerous gates)
+ * @param input the workflow's one input object
+ * @param body the runbook, written with `step`, `approve`, `waitFor`, `stabilize`, `fanOut`; returns the outcome in words
+ *
+ * @example
+ * ```ts
+ * export async function ledgerQuorumLoss(input: RecoveryInput<Params>): Promise<RecoveryResult> {
+ *   return runRecovery(LEDGER_QUORUM_LOSS, input, async () => { ...; return 'cluster rebuilt'; });
+ * }
+ * ```
+ */
+export async function runRecovery<P>(
+  meta: ScenarioMeta,
+  input: RecoveryInput<P>,
+  body: () => Promise<string>,
+): Promise<RecoveryResult> {
+  const startedAtMs = Date.now();
+  const progress: Progress = {
+    scenario: meta.id,
+    title: meta.title,
+    seed: meta.seed,
+    cluster: input.cluster.name,
+    startedBy: input.startedBy,
+    startedAt: new Date(startedAtMs).toISOString(),
+    dryRun: input.dryRun === true,
+    status: 'running',
+    steps: [],
+    gates: [],
+    rto: { ...meta.rto },
+    elapsedMs: 0,
+    timeline: [],
+    facts: {},
+  };
+  initRuntime({
+    meta,
+    input: input as RecoveryInput,
+    progress,
+    gateAnswers: {},
+    nextStepId: 1,
+    // Keep search attributes current only when started with them (the server has them registered).
+    searchAttributes: workflowInfo().typedSearchAttributes.get(SA_SCENARIO) !== undefined,
+  });
+
+  setHandler(progressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAtMs }));
+  setHandler(approveUpdate, (args) => answerGate(true, args), { validator: validateApprove });
+  setHandler(rejectUpdate, (args) => answerGate(false, args), { validator: validateReject });
+  setHandler(decideUpdate, (args) => answerDecision(args), { validator: validateDecide });
+
+  timeline(
+    'started',
+    `${input.dryRun ? 'Dry run of' : 'Recovery'} ${meta.id} on ${input.cluster.name} started by ${input.startedBy} ` +
+      `(workflow ${workflowInfo().workflowId})`,
+  );
+  publish();
+
+  // The live RTO budget runs beside the runbook and ends with it.
+  const rtoScope = new CancellationScope();
+  const rtoWatch = rtoScope.run(() => watchRto(startedAtMs)).catch((err) => {
+    if (!isCancellation(err)) throw err;
+  });
+
+  try {
+    const outcome = await body();
+    progress.status = 'completed';
+    progress.outcome = outcome;
+    return finish(startedAtMs, outcome);
+  } catch (err) {
+    const failure = err instanceof ApplicationFailure ? err : undefined;
+    progress.status = isCancellation(err) || failure?.type === 'RecoveryAborted' || failure?.type === 'GateRejected' ? 'aborted' : 'failed';
+    progress.outcome = isCancellation(err) ? 'cancelled by an operator' : errorMessage(err);
+    progress.endedAt = nowIso();
+    progress.currentStep = undefined;
+    timeline('finished', `Recovery ${progress.status}: ${progress.outcome}`);
+    if (!isCancellation(err)) {
+      publish();
+      await notifyQuietly('critical', `Recovery ${progress.status} on ${progress.cluster}`, progress.outcome);
+    }
+    throw err;
+  } finally {
+    rtoScope.cancel();
+    await rtoWatch;
+  }
+}
+
+function finish(startedAtMs: number, outcome: string): RecoveryResult {
+  const { progress } = runtime();
+  const elapsedMs = Date.now() - startedAtMs;
+  progress.endedAt = nowIso();
+  progress.currentStep = undefined;
+  progress.wait = undefined;
+  const targetMs = progress.rto.targetMinutes * 60_000;
+  const met = targetMs === 0 ? elapsedMs <= progress.rto.maxMinutes * 60_000 : elapsedMs <= targetMs;
+  timeline(
+    'finished',
+    `Recovery completed in ${Math.round(elapsedMs / 1000)} s (RTO target ${progress.rto.targetMinutes} min, ` +
+      `max ${progress.rto.maxMinutes} min: ${met ? 'met' : 'missed'}): ${outcome}`,
+  );
+  publish();
+  return { status: 'completed', outcome, dryRun: progress.dryRun, elapsedMs, rtoTargetMet: met, facts: progress.facts };
+}
+
+/** Records and notifies the crossing of the RTO target, then of the maximum. */
+async function watchRto(startedAtMs: number): Promise<void> {
+  const { progress } = runtime();
+  const marks: Array<{ minutes: number; kind: 'rto-target-crossed' | 'rto-max-crossed'; key: 'targetCrossedAt' | 'maxCrossedAt' }> = [
+    { minutes: progress.rto.targetMinutes, kind: 'rto-target-crossed', key: 'targetCrossedAt' },
+    { minutes: progress.rto.maxMinutes, kind: 'rto-max-crossed', key: 'maxCrossedAt' },
+  ];
+  for (const mark of marks) {
+    if (mark.minutes <= 0) continue; // "automatic": no target to cross
+    const left = startedAtMs + mark.minutes * 60_000 - Date.now();
+    if (left > 0) await sleep(left, { summary: `RTO ${mark.key === 'targetCrossedAt' ? 'target' : 'maximum'} of ${mark.minutes} min` });
+    progress.rto[mark.key] = nowIso();
+    const text = `Recovery has run ${mark.minutes} min: RTO ${mark.key === 'targetCrossedAt' ? 'target' : 'MAXIMUM'} crossed`;
+    timeline(mark.kind, text);
+    publish();
+    await notifyQuietly(mark.kind === 'rto-max-crossed' ? 'critical' : 'warning', `${progress.cluster}: ${text}`, `Recovery ${progress.scenario}, now at: ${progress.currentStep ?? progress.status}`);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The per-recovery state of the kit: one {@link Progress} record, the input,
+ * and the operator messages received but not yet consumed. Each workflow
+ * execution runs in its own isolate, so module state is per recovery.
+ *
+ * Internal to the kit: scenarios use the verbs in {@link ./index}.
+ *
+ * @module
+ */
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { ScenarioMeta } from '../scenarios';
+import {
+  SA_AWAITING_APPROVAL,
+  SA_STEP,
+  type ApproveArgs,
+  type DecideArgs,
+  type Progress,
+  type RecoveryInput,
+  type RejectArgs,
+  type TimelineKind,
+} from './defs';
+
+export interface Runtime {
+  meta: ScenarioMeta;
+  input: RecoveryInput;
+  progress: Progress;
+  /** Decisions received by the update handlers, keyed by gate name. */
+  gateAnswers: Record<string, { approved: boolean; args: ApproveArgs | RejectArgs }>;
+  decision?: DecideArgs;
+  nextStepId: number;
+  /** Whether search attributes are kept up to date (off only where the server lacks them). */
+  searchAttributes: boolean;
+}
+
+let rt: Runtime | undefined;
+
+/** The current recovery's runtime; throws when a kit verb is used outside {@link runRecovery}. */
+export function runtime(): Runtime {
+  if (!rt) throw new Error('Lifeboat kit used outside runRecovery(): wrap the scenario body in runRecovery');
+  return rt;
+}
+
+export function initRuntime(r: Runtime): void {
+  rt = r;
+}
+
+/** Workflow-clock time as ISO text (deterministic inside a workflow). */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+export function timeline(kind: TimelineKind, text: string): void {
+  runtime().progress.timeline.push({ at: nowIso(), kind, text });
+}
+
+/** Scales a duration in ms by the recovery's `timeScale` (rehearsals run faster). */
+export function scaled(ms: number): number {
+  const scale = runtime().input.options?.timeScale ?? 1;
+  return Math.max(1, Math.round(ms * scale));
+}
+
+export function isDryRun(): boolean {
+  return runtime().input.dryRun === true;
+}
+
+/**
+ * Pushes the state to the UI: current details (Markdown) and search
+ * attributes. Called at every step, wait and gate transition.
+ */
+export function publish(): void {
+  const { progress, searchAttributes } = runtime();
+  const waitingGates = progress.gates.filter((g) => g.status === 'waiting');
+  const lines = [
+    `**${progress.title}** on \`${progress.cluster}\`${progress.dryRun ? ' (dry run)' : ''}`,
+    '',
+    `Status: ${progress.status}${progress.currentStep ? ` — step: ${progress.currentStep}` : ''}`,
+  ];
+  if (progress.wait) {
+    lines.push(`Waiting: ${progress.wait.title}${progress.wait.until ? ` (until ${progress.wait.until})` : ''}`);
+  }
+  for (const g of waitingGates) {
+    lines.push(
+      `Approval needed: \`${g.gate}\` — ${g.title}. ` +
+        `\`lifeboat approve ${workflowInfo().workflowId} ${g.gate} --as NAME --reason TEXT${g.dangerous ? ` --confirm ${progress.cluster}` : ''}\``,
+    );
+  }
+  if (progress.pendingDecision) {
+    lines.push(
+      `Step failed: ${progress.pendingDecision.step}: ${progress.pendingDecision.error}. ` +
+        `Decide: \`lifeboat decide ${workflowInfo().workflowId} retry|skip|abort --as NAME\``,
+    );
+  }
+  lines.push(`Steps done: ${progress.steps.filter((s) => s.endedAt).length}`);
+  setCurrentDetails(lines.join('\n'));
+  if (searchAttributes) {
+    upsertSearchAttributes([
+      { key: SA_STEP, value: progress.currentStep ?? progress.status },
+      { key: SA_AWAITING_APPROVAL, value: waitingGates.length > 0 },
+    ]);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * Runbook steps: `step` (one step with a failure policy), `fanOut` (the same
+ * step on many nodes with bounded concurrency and an error budget),
+ * `waitFor` (a bounded durable poll) and `stabilize` (a durable timer with a
+ * reason).
+ *
+ * @module
+ */
+import { ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
+import type { FailurePolicy, StepRecord } from './defs';
+import { askOperator, durationMs } from './gates';
+import { isDryRun, nowIso, publish, runtime, scaled, timeline } from './state';
+
+export interface StepOptions {
+  /** What happens when the step fails after its activities' retries: default `fail`. */
+  onFailure?: FailurePolicy;
+  /** Turns the step's result into a line for the report. */
+  describe?: (result: never) => string;
+  /** What the operator should do if the step fails, appended to the failure message. */
+  hint?: string;
+}
+
+/** The message of an error, unwrapping Temporal's ActivityFailure to its cause. */
+export function errorMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  // ActivityFailure("Activity task failed") wraps the ApplicationFailure that says what happened.
+  while (e && e.cause && typeof e.cause === 'object' && /activity task failed|Activity function .* failed/i.test(e.message ?? '')) {
+    e = e.cause as typeof e;
+  }
+  return e?.message ?? String(err);
+}
+
+function startStep(title: string): StepRecord {
+  const r = runtime();
+  const rec: StepRecord = { id: r.nextStepId++, title, status: 'running', startedAt: nowIso(), attempts: 0 };
+  r.progress.steps.push(rec);
+  r.progress.currentStep = title;
+  timeline('step-started', title);
+  publish();
+  return rec;
+}
+
+function endStep(rec: StepRecord, status: StepRecord['status'], detail?: string): void {
+  rec.status = status;
+  rec.endedAt = nowIso();
+  if (detail !== undefined) rec.detail = detail;
+  const kind = status === 'failed' ? 'step-failed' : status === 'skipped' || status === 'continued' ? 'step-skipped' : 'step-succeeded';
+  timeline(kind, `${rec.title}: ${status}${detail ? ` — ${detail}` : ''}${rec.error && status !== 'succeeded' ? ` (${rec.error})` : ''}`);
+  publish();
+}
+
+/**
+ * Runs one runbook step: records start, end, outcome and attempts in the
+ * progress and the incident timeline, and shows the step in the UI. When the
+ * step fails after its activities' retries, applies its policy: `fail` ends
+ * the recovery, `continue` records the failure and goes on, `ask` waits for
+ * an operator's `retry | skip | abort`.
+ *
+ * @returns the step's result; `undefined` when a `continue`/`ask` step was skipped
+ *
+ * @example
+ * ```ts
+ * await step('Stop surviving nodes', () => ledgerStop({ cluster, node }), { onFailure: 'ask' });
+ * ```
+ */
+export async function step<T>(title: string, fn: () => Promise<T>, opts?: StepOptions & { onFailure?: 'fail' }): Promise<T>;
+export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOptions & { onFailure: 'continue' | 'ask' }): Promise<T | undefined>;
+export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOptions = {}): Promise<T | undefined> {
+  const policy = opts.onFailure ?? 'fail';
+  const rec = startStep(title);
+  for (;;) {
+    rec.attempts += 1;
+    try {
+      const result = await fn();
+      const detail = opts.describe ? (opts.describe as (r: T) => string)(result) : undefined;
+      endStep(rec, isDryRun() ? 'dry-run' : 'succeeded', detail);
+      return result;
+    } catch (err) {
+      if (isCancellation(err)) {
+        endStep(rec, 'failed', 'cancelled');
+        throw err;
+      }
+      rec.error = errorMessage(err);
+      const failure = err instanceof ApplicationFailure ? err : undefined;
+      // Failures of the kit itself (rejected gate, operator abort) end the recovery whatever the policy.
+      if (failure && ['GateRejected', 'RecoveryAborted', 'ApprovalTimedOut'].includes(failure.type ?? '')) {
+        endStep(rec, 'failed');
+        throw err;
+      }
+      if (policy === 'continue') {
+        endStep(rec, 'continued');
+        return undefined;
+      }
+      if (policy === 'ask') {
+        publish();
+        const { decision } = await askOperator(title, rec.error);
+        if (decision === 'retry') continue;
+        if (decision === 'skip') {
+          endStep(rec, 'skipped');
+          return undefined;
+        }
+        endStep(rec, 'failed', 'aborted by the operator');
+        throw ApplicationFailure.nonRetryable(`Recovery aborted by the operator at step "${title}": ${rec.error}`, 'RecoveryAborted');
+      }
+      endStep(rec, 'failed');
+      throw ApplicationFailure.nonRetryable(
+        `Step "${title}" failed: ${rec.error}${opts.hint ? `. Next: ${opts.hint}` : ''}`,
+        'StepFailed',
+      );
+    }
+  }
+}
+
+export interface FanOutOptions {
+  /** How many targets run at once (never more nodes disrupted than the cluster can lose). */
+  concurrency: number;
+  /** How many targets may fail before the step fails (the error budget); default 0. */
+  maxFailures?: number;
+  /** Policy when the budget is exceeded; `ask` + retry re-runs only the failed targets. */
+  onFailure?: FailurePolicy;
+}
+
+export interface FanOutResult<R> {
+  succeeded: Record<string, R>;
+  failed: Record<string, string>;
+}
+
+/**
+ * Runs the same step on many targets with bounded concurrency and an error
+ * budget. Each target's outcome is visible in the step record; an operator
+ * `retry` re-runs only the targets that failed.
+ *
+ * @example
+ * ```ts
+ * await fanOut('Restart the other voters', voters, (node) => p2pRestart({ cluster, node }), { concurrency: 3 });
+ * ```
+ */
+export async function fanOut<R>(
+  title: string,
+  targets: string[],
+  fn: (target: string) => Promise<R>,
+  opts: FanOutOptions,
+): Promise<FanOutResult<R>> {
+  const maxFailures = opts.maxFailures ?? 0;
+  const concurrency = Math.max(1, Math.floor(opts.concurrency));
+  const result: FanOutResult<R> = { succeeded: {}, failed: {} };
+  let pending = [...targets];
+  let rec: StepRecord | undefined;
+
+  const outcome = await step(
+    title,
+    async () => {
+      rec = runtime().progress.steps.at(-1);
+      if (rec) rec.targets ??= Object.fromEntries(targets.map((t) => [t, 'pending' as const]));
+      const queue = [...pending];
+      const worker = async (): Promise<void> => {
+        for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+          if (rec?.targets) rec.targets[t] = 'running';
+          try {
+            result.succeeded[t] = await fn(t);
+            delete result.failed[t];
+            if (rec?.targets) rec.targets[t] = 'succeeded';
+          } catch (err) {
+            if (isCancellation(err)) throw err;
+            result.failed[t] = errorMessage(err);
+            if (rec?.targets) rec.targets[t] = 'failed';
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      const failedNames = Object.keys(result.failed);
+      pending = failedNames; // an operator retry re-runs only these
+      if (failedNames.length > maxFailures) {
+        throw ApplicationFailure.retryable(
+          `${failedNames.length} of ${targets.length} targets failed (error budget ${maxFailures}): ` +
+            failedNames.map((n) => `${n}: ${result.failed[n]}`).join('; '),
+          'FanOutBudgetExceeded',
+        );
+      }
+      return result;
+    },
+    {
+      onFailure: opts.onFailure ?? 'fail',
+      describe: ((r: FanOutResult<R>) => {
+        const failed = Object.keys(r.failed);
+        return `${Object.keys(r.succeeded).length}/${targets.length} succeeded${failed.length ? `; failed within budget: ${failed.join(', ')}` : ''}`;
+      }) as never,
+    } as StepOptions & { onFailure: 'ask' },
+  );
+  return outcome ?? result;
+}
+
+export interface WaitForOptions {
+  /** Pause between probes (durable timer), e.g. "5s". Scaled by the recovery's timeScale. */
+  every: string;
+  /** Give up after this long, e.g. "2m". Scaled by the recovery's timeScale. */
+  within: string;
+  /** Upper bound on probes, keeping the history small whatever the durations (default 60). */
+  maxProbes?: number;
+}
+
+/** One probe's verdict. */
+export interface ProbeResult<T> {
+  done: boolean;
+  /** What the probe saw, in words ("leader: node1, 3/3 voters"). */
+  detail: string;
+  value?: T;
+}
+
+/**
+ * "Watch until the leader is elected": re-runs a probe with durable sleeps in
+ * between, bounded in time and in count. Fails with `WaitTimedOut` (wrap it in
+ * a `step` with `onFailure: 'ask'` to let an operator retry). In a dry run
+ * the probe runs once.
+ *
+ * @example
+ * ```ts
+ * await waitFor('a leader is elected', async () => {
+ *   const s = await p2pStatus({ cluster, node });
+ *   return { done: !!s.leaderId, detail: `leader: ${s.leaderId ?? 'none'}` };
+ * }, { every: '5s', within: '2m' });
+ * ```
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<T>>, opts: WaitForOptions): Promise<ProbeResult<T>> {
+  const { progress } = runtime();
+  const everyMs = scaled(durationMs(opts.every));
+  const withinMs = scaled(durationMs(opts.within));
+  const maxProbes = opts.maxProbes ?? 60;
+  const start = Date.now();
+  const until = new Date(start + withinMs).toISOString();
+  let last: ProbeResult<T> = { done: false, detail: 'not probed yet' };
+  for (let n = 1; n <= maxProbes; n++) {
+    last = await probe();
+    if (last.done || isDryRun()) {
+      timeline('wait', `${what}: ${last.detail}${isDryRun() && !last.done ? ' (dry run: not waited for)' : ''}`);
+      return last;
+    }
+    const left = start + withinMs - Date.now();
+    if (left <= 0) break;
+    progress.wait = { kind: 'poll', title: `${what} (probe ${n}: ${last.detail})`, since: nowIso(), until };
+    publish();
+    await sleep(Math.min(everyMs, left), { summary: `until ${what}` });
+    progress.wait = undefined;
+  }
+  progress.wait = undefined;
+  throw ApplicationFailure.nonRetryable(
+    `Gave up waiting until ${what} after ${Math.round((Date.now() - start) / 1000)} s: last seen ${last.detail}`,
+    'WaitTimedOut',
+  );
+}
+
+/**
+ * A durable pause with a reason ("let the mesh reform"): survives worker and
+ * server restarts; shown as the current wait; recorded in the timeline. In a
+ * dry run it is recorded, not waited.
+ */
+export async function stabilize(duration: string, why: string): Promise<void> {
+  const { progress } = runtime();
+  const ms = scaled(durationMs(duration));
+  timeline('stabilize', `${isDryRun() ? 'Dry run: would wait' : 'Waiting'} ${duration}${ms !== durationMs(duration) ? ` (scaled to ${Math.round(ms / 1000)} s)` : ''}: ${why}`);
+  if (isDryRun()) return;
+  progress.wait = { kind: 'timer', title: why, since: nowIso(), until: new Date(Date.now() + ms).toISOString() };
+  publish();
+  try {
+    await sleep(ms, { summary: why });
+  } finally {
+    progress.wait = undefined;
+    publish();
+  }
+}

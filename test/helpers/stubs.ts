@@ -1,0 +1,51 @@
+/**
+ * Stub activities for workflow-logic tests: every activity of
+ * {@link LifeboatActivities} with a harmless default, overridable per test,
+ * and a call log (an "effect log" for stubs).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { LifeboatActivities } from '../../src/activities/types';
+
+export interface StubCall {
+  name: string;
+  arg: Record<string, unknown>;
+}
+
+export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { activities: LifeboatActivities; calls: StubCall[]; effects: () => StubCall[] } {
+  const calls: StubCall[] = [];
+  const plan = (name: string, a: Record<string, unknown>) => ({ plan: `${name} ${String(a.node ?? '')}`.trim(), dryRun: a.dryRun === true || undefined });
+  const base: LifeboatActivities = {
+    sshCheck: async (a) => ({ node: a.node, reachable: true, latencyMs: 1 }),
+    notify: async () => undefined,
+    ledgerNodeInfo: async (a) => ({ node: a.node, reachable: true, serving: true, leader: 'node1', clusterId: 'c1', mode: 'cluster', commitIndex: 10, members: [] }),
+    ledgerStop: async (a) => plan('ledgerStop', a as never),
+    ledgerStart: async (a) => plan('ledgerStart', a as never),
+    ledgerClearData: async (a) => plan('ledgerClearData', a as never),
+    ledgerListVaults: async () => [{ organization: '1', vault: 'payments', status: 'ACTIVE', height: 5 }],
+    ledgerCheckIntegrity: async (a) => ({ organization: a.organization, vault: a.vault, ok: true, blocksChecked: 5, problems: [] }),
+    ledgerWriteRead: async (a) => ({ ...plan('ledgerWriteRead', a as never), height: 6 }),
+    ledgerMetricsFlowing: async () => true,
+    p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'node1', alivePeers: [], electionState: 'stable', voters: [] }),
+    p2pDaemonStatus: async (a) => ({ node: a.node, running: true, healthy: true, detail: 'ok' }),
+    p2pRestart: async (a) => plan('p2pRestart', a as never),
+  };
+  const merged = { ...base, ...overrides } as unknown as Record<string, (a: Record<string, unknown>) => Promise<unknown>>;
+  const wrapped: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(merged)) {
+    wrapped[name] = async (a) => {
+      calls.push({ name, arg: a });
+      return fn(a);
+    };
+  }
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerWriteRead', 'p2pRestart']);
+  return {
+    activities: wrapped as unknown as LifeboatActivities,
+    calls,
+    effects: () => calls.filter((c) => EFFECTS.has(c.name) && c.arg.dryRun !== true),
+  };
+}
+
+/** A failure retrying cannot fix, as a real activity would raise it. */
+export function hardFailure(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, 'CommandFailed');
+}
