@@ -273,7 +273,9 @@ export class LedgerFamily implements LabFamily {
     return {
       service: SERVICE_UNIT,
       binary: 'inferadb-ledger',
-      dataDir: '/data',
+      // Relative: the lab's hosts are directories, not chroots, so an absolute
+      // /data would be this machine's own. Real clusters use the runbook's /data.
+      dataDir: 'data',
       stateFile: STATE_FILE,
       organization: '1',
       clusterSize: this.nodeNames.length,

@@ -1,0 +1,596 @@
+/**
+ * The activities recovery workflows call, built on the transports of this
+ * directory. {@link createActivities} returns one object per worker; its
+ * functions resolve the cluster and node of each call from the inventory file
+ * (re-read when it changes, so an operator can fix an address without
+ * restarting the worker), resolve secrets only here, stream remote output
+ * into heartbeats, honour cancellation, and map every failure to an
+ * `ApplicationFailure` that is non-retryable when retrying cannot help.
+ *
+ * Idempotency, per activity:
+ * - reads (`*Status`, `*Info`, `ListVaults`, `CheckIntegrity`) have no effect;
+ * - `ledgerStop`/`ledgerStart`/`ledgerClearData` check the node first and
+ *   report `alreadyDone` when the effect is already in place;
+ * - `ledgerWriteRead` writes with an idempotency key derived from the
+ *   workflow and activity ids, so a retry never writes twice;
+ * - `p2pRestart` leaves a marker in the node's workdir once the restart is
+ *   launched; a retried attempt of the same activity finds it and only
+ *   verifies, so a node is restarted once per step even across worker crashes.
+ *
+ * @module
+ */
+import { statSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { clusterOf, InventoryError, loadInventory, nodeOf, type Inventory } from '../inventory/load';
+import type { ClusterSpec, NodeSpec } from '../inventory/schema';
+import { toFailure, TransportError } from './errors';
+import { LedgerGrpcPool } from './grpc';
+import { httpJson, httpText, parsePrometheus } from './http';
+import { redact, resolveSecret } from './secrets';
+import { quoteArgv, renderScript, type RemoteCommand } from './shell';
+import { SshPool, type ExecResult, type SshConnectOptions } from './ssh';
+import type {
+  EffectResult,
+  LedgerIntegrity,
+  LedgerNodeInfo,
+  LedgerStartMode,
+  LedgerVault,
+  LifeboatActivities,
+  NodeRef,
+  NotifyInput,
+  P2pStatus,
+  SshCheckResult,
+} from './types';
+
+export type { LifeboatActivities } from './types';
+
+/** What the activities need from their worker. */
+export interface ActivityDeps {
+  /** The clusters file. */
+  inventoryPath: string;
+  /** Optional webhook that receives every notification as JSON (`LIFEBOAT_NOTIFY_URL`). */
+  notifyUrl?: string;
+  /** Shared pools (tests pass their own to count connections). */
+  ssh?: SshPool;
+  grpc?: LedgerGrpcPool;
+}
+
+/** The activities plus the pools behind them, to close on worker shutdown. */
+export interface ActivitySet {
+  activities: LifeboatActivities;
+  close(): Promise<void>;
+}
+
+/** How often a long activity heartbeats when its transport is silent. */
+const HEARTBEAT_EVERY_MS = 5_000;
+/** The runbook's `timeout 5 ssh host "echo OK"`. */
+const SSH_CHECK_MS = 5_000;
+const GRPC_READ_MS = 3_000;
+const HTTP_READ_MS = 5_000;
+
+/** Per-cluster settings with their defaults (the runbooks' values). */
+const DEFAULTS = {
+  service: 'ledger',
+  binary: 'inferadb-ledger',
+  dataDir: '/data',
+  startLog: 'ledger-start.log',
+  startTimeoutSeconds: 60,
+  sudo: false,
+  processPattern: 'p2p_orchestrator',
+  p2pStart: 'python -m app.p2p.orchestrator',
+  p2pLog: 'logs/p2p.log',
+  localP2pPort: 8770,
+  restartTimeoutSeconds: 60,
+} as const;
+
+type SettingKey = keyof typeof DEFAULTS;
+
+/**
+ * Builds the activities of one worker.
+ *
+ * @example
+ * const { activities, close } = createActivities({ inventoryPath: 'clusters.yaml' });
+ * const worker = await Worker.create({ ..., activities });
+ */
+export function createActivities(deps: ActivityDeps): ActivitySet {
+  const ssh = deps.ssh ?? new SshPool();
+  const grpcPool = deps.grpc ?? new LedgerGrpcPool();
+  let cached: { mtimeMs: number; size: number; inv: Inventory } | undefined;
+
+  // ------------------------------------------------------------ plumbing --
+
+  function inventory(): Inventory {
+    let st;
+    try {
+      st = statSync(deps.inventoryPath);
+    } catch {
+      st = undefined;
+    }
+    if (cached && st && st.mtimeMs === cached.mtimeMs && st.size === cached.size) return cached.inv;
+    const inv = loadInventory(deps.inventoryPath);
+    if (st) cached = { mtimeMs: st.mtimeMs, size: st.size, inv };
+    return inv;
+  }
+
+  function lookup(ref: NodeRef): { cluster: ClusterSpec; node: NodeSpec } {
+    const inv = inventory();
+    return { cluster: clusterOf(inv, ref.cluster), node: nodeOf(inv, ref.cluster, ref.node) };
+  }
+
+  function setting<K extends SettingKey>(cluster: ClusterSpec, key: K): (typeof DEFAULTS)[K] {
+    const v = cluster.settings[key];
+    if (v === undefined) return DEFAULTS[key];
+    const want = typeof DEFAULTS[key];
+    if (typeof v !== want) {
+      throw new TransportError(
+        'BadInventory',
+        `inventory setting ${key} must be a ${want}, got ${JSON.stringify(v)}; fix it under the cluster's settings`,
+        false,
+      );
+    }
+    return v as (typeof DEFAULTS)[K];
+  }
+
+  function missing(ref: NodeRef, what: string, example: string): TransportError {
+    return new TransportError(
+      'BadInventory',
+      `node ${ref.node} of cluster ${ref.cluster} has no ${what} in the inventory; add ${example} and run \`lifeboat inventory check\``,
+      false,
+    );
+  }
+
+  async function sshOptions(ref: NodeRef, readyTimeoutMs?: number): Promise<{ conn: SshConnectOptions; secrets: string[]; workdir?: string; sudo: boolean }> {
+    const { cluster, node } = lookup(ref);
+    if (!node.ssh) throw missing(ref, 'ssh block', 'ssh: {host, user, privateKey: "file:/path", hostKeys: [...]}');
+    const privateKey = await resolveSecret(node.ssh.privateKey);
+    const passphrase = node.ssh.passphrase ? await resolveSecret(node.ssh.passphrase) : undefined;
+    return {
+      conn: { target: node.ssh, privateKey, passphrase, readyTimeoutMs },
+      secrets: [privateKey, ...(passphrase ? [passphrase] : [])],
+      workdir: node.ssh.workdir,
+      sudo: setting(cluster, 'sudo'),
+    };
+  }
+
+  /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
+  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult> {
+    const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
+    const ctx = Context.current();
+    const res = await ssh.exec(conn, cmds, {
+      timeoutMs,
+      signal: ctx.cancellationSignal,
+      onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
+    });
+    return { ...res, stdout: redact(res.stdout, secrets), stderr: redact(res.stderr, secrets) };
+  }
+
+  /** A command that must succeed: a non-zero exit fails non-retryably with the output and the next step. */
+  function check(ref: NodeRef, res: ExecResult, what: string, next: string): string {
+    const out = `${res.stdout}${res.stderr}`.trim();
+    if (res.exitCode !== 0) {
+      throw new TransportError(
+        'CommandFailed',
+        `${what} on ${ref.node} exited with ${res.exitCode ?? `signal ${res.signal ?? '?'}`}${out ? `: ${lastLines(out, 8)}` : ''}; ${next}`,
+        false,
+        { node: ref.node, exitCode: res.exitCode },
+      );
+    }
+    return lastLines(out, 20);
+  }
+
+  function root(argv: string[], sudo: boolean): string[] {
+    return sudo ? ['sudo', '-n', '--', ...argv] : argv;
+  }
+
+  /** Heartbeats every few seconds while `p` runs (transports that do not stream). */
+  async function beating<T>(p: Promise<T>, details?: unknown): Promise<T> {
+    const ctx = Context.current();
+    const t = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    try {
+      return await p;
+    } finally {
+      clearInterval(t);
+    }
+  }
+
+  /** Sleeps, failing early with the cancellation reason. */
+  function sleep(ms: number): Promise<void> {
+    return Context.current().sleep(ms);
+  }
+
+  /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
+  async function run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CancelledFailure || Context.current().cancellationSignal.aborted) throw err;
+      if (err instanceof InventoryError) {
+        throw ApplicationFailure.create({ type: 'BadInventory', message: `${err.message}; ${err.fix}`, nonRetryable: true });
+      }
+      throw toFailure(err);
+    }
+  }
+
+  function grpcAddress(ref: NodeRef): { address: string; tls: boolean } {
+    const { node } = lookup(ref);
+    if (!node.grpc) throw missing(ref, 'grpc address', 'grpc: {address: "host:50051"}');
+    return { address: node.grpc.address, tls: node.grpc.tls };
+  }
+
+  function grpcCall<T>(ref: NodeRef, service: 'AdminService' | 'ReadService' | 'WriteService' | 'HealthService', method: string, req: object, deadlineMs = GRPC_READ_MS): Promise<T> {
+    const { address, tls } = grpcAddress(ref);
+    return grpcPool.call<T>(address, service, method, req, { deadlineMs, tls, signal: Context.current().cancellationSignal });
+  }
+
+  /** Unreachable-type failures: a node that is down is a finding, not an activity failure. */
+  function isUnreachable(err: unknown): boolean {
+    return err instanceof TransportError && err.retryable;
+  }
+
+  function stableKey(prefix: string): string {
+    const info = Context.current().info;
+    return `${prefix}-${info.workflowExecution?.workflowId ?? 'standalone'}-${info.workflowExecution?.runId ?? ''}-${info.activityId}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  }
+
+  // -------------------------------------------------------------- common --
+
+  async function sshCheck(ref: NodeRef): Promise<SshCheckResult> {
+    return run(async () => {
+      const started = Date.now();
+      try {
+        const res = await exec(ref, [{ argv: ['echo', 'OK'] }], SSH_CHECK_MS, SSH_CHECK_MS);
+        if (res.exitCode === 0 && res.stdout.trim() === 'OK') return { node: ref.node, reachable: true, latencyMs: Date.now() - started };
+        return { node: ref.node, reachable: false, error: `echo OK answered ${JSON.stringify(lastLines(res.stdout + res.stderr, 2))} (exit ${res.exitCode})` };
+      } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
+        if (err instanceof TransportError && (err.type === 'BadInventory' || err.type === 'SecretUnavailable')) throw err;
+        return { node: ref.node, reachable: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    });
+  }
+
+  async function notify(n: NotifyInput): Promise<void> {
+    return run(async () => {
+      const ctx = Context.current();
+      const wf = ctx.info.workflowExecution?.workflowId;
+      const attrs = { cluster: n.cluster, severity: n.severity, workflowId: wf };
+      const line = `[${n.severity.toUpperCase()}] ${n.subject}: ${n.text}`;
+      if (n.severity === 'critical') ctx.log.error(line, attrs);
+      else if (n.severity === 'warning') ctx.log.warn(line, attrs);
+      else ctx.log.info(line, attrs);
+      if (deps.notifyUrl) {
+        await httpJson({
+          url: deps.notifyUrl,
+          method: 'POST',
+          body: { ...n, workflowId: wf, text: n.text },
+          timeoutMs: 10_000,
+          signal: ctx.cancellationSignal,
+        });
+      }
+    });
+  }
+
+  // -------------------------------------------------------------- ledger --
+
+  async function ledgerNodeInfo(ref: NodeRef): Promise<LedgerNodeInfo> {
+    return run(async () => {
+      type Info = {
+        cluster_id?: string;
+        leader_id?: { id?: string } | null;
+        term?: number;
+        mode?: string;
+        commit_index?: number;
+        members?: Array<{ node_id?: { id?: string } | null; role?: string; reachable?: boolean }>;
+      };
+      try {
+        const [info, health] = await Promise.all([
+          grpcCall<Info>(ref, 'AdminService', 'GetClusterInfo', {}),
+          grpcCall<{ status?: string }>(ref, 'HealthService', 'Check', { service: '' }),
+        ]);
+        return {
+          node: ref.node,
+          reachable: true,
+          clusterId: info.cluster_id || undefined,
+          leader: info.leader_id?.id || undefined,
+          term: info.term,
+          mode: info.mode === 'single' ? 'single' : 'cluster',
+          commitIndex: info.commit_index,
+          members: (info.members ?? []).map((m) => ({ node: m.node_id?.id ?? '?', role: m.role ?? '', reachable: !!m.reachable })),
+          serving: health.status === 'SERVING',
+        };
+      } catch (err) {
+        if (isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message };
+        throw err;
+      }
+    });
+  }
+
+  function serviceArgv(cluster: ClusterSpec, verb: string): string[] {
+    return root(['systemctl', verb, setting(cluster, 'service')], setting(cluster, 'sudo'));
+  }
+
+  async function serviceActive(ref: NodeRef, cluster: ClusterSpec): Promise<boolean> {
+    const res = await exec(ref, [{ argv: serviceArgv(cluster, 'is-active') }], 30_000);
+    return res.exitCode === 0;
+  }
+
+  async function ledgerStop(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const argv = serviceArgv(cluster, 'stop');
+      const plan = `${input.node}: ${quoteArgv(argv)}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      if (!(await serviceActive(input, cluster))) return { alreadyDone: true, plan, output: `${setting(cluster, 'service')} is not active` };
+      const res = await exec(input, [{ argv }], 120_000);
+      const output = check(input, res, quoteArgv(argv), `check \`systemctl status ${setting(cluster, 'service')}\` on ${input.node}`);
+      return { plan, output };
+    });
+  }
+
+  function peerAddress(ref: NodeRef, peer: string): string {
+    const { node } = lookup({ cluster: ref.cluster, node: peer });
+    return node.grpc?.address ?? peer;
+  }
+
+  function startCommand(ref: NodeRef, cluster: ClusterSpec, start: LedgerStartMode): RemoteCommand {
+    const dataDir = setting(cluster, 'dataDir');
+    const env: Record<string, string> = { INFERADB__LEDGER__DATA: dataDir };
+    if (start.mode === 'cluster') {
+      if (!Number.isInteger(start.size) || start.size < 1 || start.peers.length !== start.size) {
+        throw new TransportError('InvalidArgument', `cluster start needs size = number of peers (size ${start.size}, peers ${start.peers.join(',')})`, false);
+      }
+      env.INFERADB__LEDGER__CLUSTER = String(start.size);
+      env.INFERADB__LEDGER__PEERS = start.peers.map((p) => peerAddress(ref, p)).join(',');
+    } else if (start.mode === 'join') {
+      if (start.peers.length === 0) throw new TransportError('InvalidArgument', 'join needs at least one running peer', false);
+      env.INFERADB__LEDGER__JOIN = 'true';
+      env.INFERADB__LEDGER__PEERS = start.peers.map((p) => peerAddress(ref, p)).join(',');
+    }
+    const argv = [setting(cluster, 'binary'), ...(start.mode === 'single' ? ['--single'] : []), '--data', dataDir];
+    return { argv: root(argv, setting(cluster, 'sudo')), env, detach: { logFile: setting(cluster, 'startLog') } };
+  }
+
+  async function ledgerStart(input: NodeRef & { dryRun?: boolean; start: LedgerStartMode }): Promise<EffectResult> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const cmd = startCommand(input, cluster, input.start);
+      const plan = `${input.node}: ${renderScript(cmd)}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const want = input.start.mode === 'single' ? 'single' : 'cluster';
+      const before = await ledgerNodeInfo(input);
+      if (before.reachable) {
+        if (before.mode === want) return { alreadyDone: true, plan, output: `already running in ${want} mode (cluster ${before.clusterId ?? '?'})` };
+        throw new TransportError(
+          'FailedPrecondition',
+          `${input.node} already runs the ledger in ${before.mode ?? '?'} mode, not ${want}; stop it first (systemctl stop ${setting(cluster, 'service')})`,
+          false,
+        );
+      }
+      const res = await exec(input, [cmd], 60_000);
+      check(input, res, `starting ${setting(cluster, 'binary')}`, `see ${setting(cluster, 'startLog')} on ${input.node}`);
+      // The daemon runs detached: confirm it came up (single mode must also lead) before reporting success.
+      const deadline = Date.now() + setting(cluster, 'startTimeoutSeconds') * 1000;
+      let last: LedgerNodeInfo = before;
+      while (Date.now() < deadline) {
+        await sleep(1_000);
+        last = await ledgerNodeInfo(input);
+        Context.current().heartbeat({ node: input.node, waiting: 'ledger to come up', reachable: last.reachable });
+        if (last.reachable && last.mode === want && (want === 'cluster' || last.serving)) {
+          return { plan, output: `${input.node} up in ${want} mode, cluster ${last.clusterId ?? '?'}, leader ${last.leader ?? 'none yet'}` };
+        }
+      }
+      const log = await exec(input, [{ argv: ['tail', '-n', '20', setting(cluster, 'startLog')], ignoreExit: true }], 15_000).catch(() => undefined);
+      throw new TransportError(
+        'StartTimeout',
+        `${input.node} did not come up in ${want} mode within ${setting(cluster, 'startTimeoutSeconds')} s (last: ${last.reachable ? `mode ${last.mode}, serving ${String(last.serving)}` : last.error ?? 'unreachable'})` +
+          `${log ? `; ${setting(cluster, 'startLog')}: ${lastLines(log.stdout + log.stderr, 8)}` : ''}; check \`systemctl status ${setting(cluster, 'service')}\` and the log on ${input.node}`,
+        false,
+      );
+    });
+  }
+
+  async function ledgerClearData(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const dataDir = setting(cluster, 'dataDir').replace(/\/+$/, '');
+      const normalized = dataDir.split('/').filter((p) => p && p !== '.');
+      if (normalized.length === 0 || normalized.includes('..')) {
+        throw new TransportError('BadInventory', `refusing to clear data directory ${JSON.stringify(setting(cluster, 'dataDir'))}: set settings.dataDir of ${input.cluster} to the ledger's own data directory`, false);
+      }
+      const sudo = setting(cluster, 'sudo');
+      const argv = root(['find', dataDir, '-mindepth', '1', '-delete'], sudo);
+      const plan = `${input.node}: rm -rf ${dataDir}/* (${quoteArgv(argv)})`;
+      if (input.dryRun) return { dryRun: true, plan };
+      if (await serviceActive(input, cluster)) {
+        throw new TransportError(
+          'FailedPrecondition',
+          `the ledger still runs on ${input.node}: its data is not cleared while in use; stop it first (systemctl stop ${setting(cluster, 'service')})`,
+          false,
+        );
+      }
+      const probe = await exec(input, [{ argv: root(['find', dataDir, '-mindepth', '1', '-maxdepth', '1'], sudo) }], 30_000);
+      if (probe.exitCode === 0 && probe.stdout.trim() === '') return { alreadyDone: true, plan, output: `${dataDir} is already empty` };
+      const res = await exec(input, [{ argv }], 120_000);
+      return { plan, output: check(input, res, `clearing ${dataDir}`, `check permissions on ${dataDir} (settings.sudo) on ${input.node}`) };
+    });
+  }
+
+  async function ledgerListVaults(ref: NodeRef): Promise<LedgerVault[]> {
+    return run(async () => {
+      type V = { vault?: { vault?: { slug?: string }; organization_slug?: { id?: string }; status?: string; height?: number } };
+      const res = await grpcCall<{ vaults?: V[] }>(ref, 'AdminService', 'ListVaults', {}, 30_000);
+      return (res.vaults ?? []).map((v) => ({
+        organization: v.vault?.organization_slug?.id ?? '',
+        vault: v.vault?.vault?.slug ?? '',
+        status: v.vault?.status ?? '',
+        height: Number(v.vault?.height ?? 0),
+      }));
+    });
+  }
+
+  async function ledgerCheckIntegrity(input: NodeRef & { organization: string; vault: string; fullCheck: boolean }): Promise<LedgerIntegrity> {
+    return run(async () => {
+      const res = await beating(
+        grpcCall<{ ok?: boolean; blocks_checked?: number; problems?: string[] }>(
+          input,
+          'AdminService',
+          'CheckIntegrity',
+          { organization_slug: { id: input.organization }, vault: { slug: input.vault }, full_check: input.fullCheck },
+          4 * 60_000,
+        ),
+        { node: input.node, vault: input.vault },
+      );
+      return { organization: input.organization, vault: input.vault, ok: !!res.ok, blocksChecked: Number(res.blocks_checked ?? 0), problems: res.problems ?? [] };
+    });
+  }
+
+  async function ledgerWriteRead(input: NodeRef & { dryRun?: boolean; organization: string; vault: string }): Promise<EffectResult & { height?: number }> {
+    return run(async () => {
+      const key = stableKey('lifeboat-check');
+      const plan = `${input.node}: WriteService.Write ${input.organization}/${input.vault} (idempotency key ${key}), then ReadService.GetTip`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const ref = { organization_slug: { id: input.organization }, vault: { slug: input.vault } };
+      const payload = Buffer.from(JSON.stringify({ lifeboat: 'post-recovery write check', key }));
+      const w = await grpcCall<{ height?: number; duplicate?: boolean }>(input, 'WriteService', 'Write', { ...ref, idempotency_key: key, payload }, 15_000);
+      const tip = await grpcCall<{ height?: number; hash?: string }>(input, 'ReadService', 'GetTip', ref, 15_000);
+      const height = Number(w.height ?? 0);
+      if (Number(tip.height ?? 0) < height) {
+        throw new TransportError('ReadBehindWrite', `${input.node} reads height ${tip.height} after a write at ${height}: the node is lagging; it will be retried`, true);
+      }
+      return { plan, height, alreadyDone: !!w.duplicate, output: `wrote at height ${height}, tip ${tip.height} (${tip.hash ?? ''})` };
+    });
+  }
+
+  async function ledgerMetricsFlowing(ref: NodeRef): Promise<boolean> {
+    return run(async () => {
+      const { node } = lookup(ref);
+      if (!node.metricsUrl) throw missing(ref, 'metricsUrl', 'metricsUrl: "http://host:9090/metrics"');
+      try {
+        const res = await httpText({ url: node.metricsUrl, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal });
+        return parsePrometheus(res.body).some((s) => s.name.startsWith('ledger_'));
+      } catch (err) {
+        if (isUnreachable(err)) return false;
+        throw err;
+      }
+    });
+  }
+
+  // ---------------------------------------------------- training cluster --
+
+  async function p2pStatus(ref: NodeRef): Promise<P2pStatus> {
+    return run(async () => {
+      const { node } = lookup(ref);
+      if (!node.http) throw missing(ref, 'http baseUrl', 'http: {baseUrl: "http://host:8770"}');
+      type S = { leader_id?: string | null; alive_peers?: string[]; election_state?: string; voters?: string[] };
+      try {
+        const bearer = node.http.authToken ? await resolveSecret(node.http.authToken) : undefined;
+        const res = await httpJson<S>({
+          url: new URL('/status', node.http.baseUrl).toString(),
+          bearer,
+          authRef: node.http.authToken,
+          timeoutMs: HTTP_READ_MS,
+          signal: Context.current().cancellationSignal,
+        });
+        const b = res.body ?? {};
+        return { node: ref.node, reachable: true, leaderId: b.leader_id ?? null, alivePeers: b.alive_peers ?? [], electionState: b.election_state, voters: b.voters };
+      } catch (err) {
+        if (isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message };
+        throw err;
+      }
+    });
+  }
+
+  async function daemonStatus(ref: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }> {
+    const { cluster, node } = lookup(ref);
+    const cwd = node.ssh?.workdir;
+    const pattern = setting(cluster, 'processPattern');
+    const pg = await exec(ref, [{ argv: ['pgrep', '-f', pattern], cwd }], 30_000);
+    const running = pg.exitCode === 0;
+    const url = `http://localhost:${setting(cluster, 'localP2pPort')}/health`;
+    const hc = await exec(ref, [{ argv: ['curl', '-sf', '-m', '5', url], cwd }], 30_000);
+    const healthy = hc.exitCode === 0;
+    const pids = pg.stdout.trim().split(/\s+/).filter(Boolean).join(',');
+    const detail = `${running ? `running (pid ${pids})` : 'not running'}; /health ${healthy ? 'ok' : `failed (curl exit ${hc.exitCode}${hc.stdout.trim() ? `: ${lastLines(hc.stdout, 1)}` : ''})`}`;
+    return { node: ref.node, running, healthy, detail };
+  }
+
+  async function p2pDaemonStatus(ref: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }> {
+    return run(() => daemonStatus(ref));
+  }
+
+  async function p2pRestart(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+    return run(async () => {
+      const { cluster, node } = lookup(input);
+      if (!node.ssh) throw missing(input, 'ssh block', 'ssh: {host, user, privateKey, hostKeys, workdir}');
+      const cwd = node.ssh.workdir;
+      const pattern = setting(cluster, 'processPattern');
+      const startArgv = setting(cluster, 'p2pStart').split(/\s+/).filter(Boolean);
+      const log = setting(cluster, 'p2pLog');
+      const logDir = log.includes('/') ? log.slice(0, log.lastIndexOf('/')) : '.';
+      const marker = `.lifeboat/restarts/${stableKey('p2p')}`;
+      const cmds: RemoteCommand[] = [
+        { argv: ['pkill', '-f', pattern], cwd, ignoreExit: true },
+        { argv: ['mkdir', '-p', logDir], cwd },
+        { argv: startArgv, cwd, detach: { logFile: log } },
+        { argv: ['mkdir', '-p', '.lifeboat/restarts'], cwd },
+        { argv: ['touch', marker], cwd },
+      ];
+      const plan = `${input.node}: ${cwd ? `cd ${cwd} && ` : ''}pkill -f ${pattern}; nohup ${startArgv.join(' ')} > ${log} 2>&1 &`;
+      if (input.dryRun) return { dryRun: true, plan };
+
+      const seen = await exec(input, [{ argv: ['test', '-e', marker], cwd }], 30_000);
+      let alreadyDone = seen.exitCode === 0;
+      if (!alreadyDone) {
+        const res = await exec(input, cmds, 60_000);
+        check(input, res, 'restarting the P2P orchestrator', `check ${log} in ${cwd ?? 'the home directory'} on ${input.node}`);
+      }
+      // Confirm the new process runs and answers /health before the step counts as done.
+      const deadline = Date.now() + setting(cluster, 'restartTimeoutSeconds') * 1000;
+      let last = await daemonStatus(input);
+      while (!(last.running && last.healthy) && Date.now() < deadline) {
+        Context.current().heartbeat({ node: input.node, waiting: 'orchestrator healthy', detail: last.detail });
+        await sleep(1_000);
+        last = await daemonStatus(input);
+      }
+      if (!last.running) {
+        alreadyDone = false;
+        const tail = await exec(input, [{ argv: ['tail', '-n', '20', log], cwd, ignoreExit: true }], 15_000).catch(() => undefined);
+        throw new TransportError(
+          'RestartFailed',
+          `the P2P orchestrator on ${input.node} is not running after the restart${tail ? `; ${log}: ${lastLines(tail.stdout + tail.stderr, 8)}` : ''}; fix the cause on the node, then retry the step`,
+          false,
+        );
+      }
+      // Running but not yet healthy is normal in a collapsed mesh: the stabilize wait and the verification decide.
+      return { plan, alreadyDone, output: last.detail };
+    });
+  }
+
+  const activities: LifeboatActivities = {
+    sshCheck,
+    notify,
+    ledgerNodeInfo,
+    ledgerStop,
+    ledgerStart,
+    ledgerClearData,
+    ledgerListVaults,
+    ledgerCheckIntegrity,
+    ledgerWriteRead,
+    ledgerMetricsFlowing,
+    p2pStatus,
+    p2pDaemonStatus,
+    p2pRestart,
+  };
+  return {
+    activities,
+    async close() {
+      await ssh.closeAll();
+      grpcPool.close();
+    },
+  };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}

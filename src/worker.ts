@@ -1,0 +1,128 @@
+/**
+ * The Lifeboat worker: runs every recovery workflow and the activities that
+ * reach the clusters. One process polls one task queue per distinct
+ * `taskQueue` of the inventory (or the ones given), sharing one connection,
+ * one workflow bundle and one set of SSH/gRPC pools.
+ *
+ * Run it with `lifeboat worker`, or `node dist/src/worker.js` (what
+ * `lifeboat dev` and the container image do). SIGINT/SIGTERM drain it:
+ * running activities are cancelled and reported, workflows stay durable and
+ * continue on whichever worker polls next.
+ *
+ * @module
+ */
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { ConfigError, connectionOptions, loadConfig, TemporalUnavailableError, type LifeboatConfig } from './config';
+import { InventoryError, loadInventory } from './inventory/load';
+
+/** Where the workflows are, seen from the compiled `dist/src/worker.js`. */
+export const WORKFLOWS_PATH = path.resolve(__dirname, 'workflows', 'index.js');
+
+export interface RunWorkerOptions {
+  /** Only these task queues (default: every cluster's `taskQueue` in the inventory). */
+  taskQueues?: string[];
+  /** Stop when this signal aborts (tests); SIGINT/SIGTERM always stop it. */
+  signal?: AbortSignal;
+  /** Called once every worker polls. */
+  onReady?: (taskQueues: string[]) => void;
+}
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundles the workflows once per process (a few seconds; reused by every task queue). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger() });
+  return bundlePromise;
+}
+
+/** The task queues to poll: explicit ones, else every cluster's in the inventory. */
+export function taskQueuesFor(config: LifeboatConfig, explicit?: string[]): string[] {
+  if (explicit?.length) return [...new Set(explicit)];
+  const inv = loadInventory(config.inventoryPath);
+  return [...new Set(Object.values(inv.clusters).map((c) => c.taskQueue))].sort();
+}
+
+/**
+ * Runs workers until a shutdown signal.
+ *
+ * @throws {@link InventoryError} when the inventory is missing or invalid
+ * @throws {@link TemporalUnavailableError} when Temporal does not answer
+ */
+export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions = {}): Promise<void> {
+  const taskQueues = taskQueuesFor(config, opts.taskQueues ?? envQueues());
+  const conn = await connectionOptions(config);
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect(conn);
+  } catch (err) {
+    throw new TemporalUnavailableError(config.temporal.address, err, conn.tls !== undefined);
+  }
+  const acts = createActivities({ inventoryPath: config.inventoryPath, notifyUrl: process.env.LIFEBOAT_NOTIFY_URL || undefined });
+  try {
+    const bundle = await workflowBundle();
+    const identity = `lifeboat-worker@${hostname()}:${process.pid}`;
+    const workers = await Promise.all(
+      taskQueues.map((taskQueue) =>
+        Worker.create({
+          connection,
+          namespace: config.temporal.namespace,
+          taskQueue,
+          identity,
+          workflowBundle: bundle,
+          activities: acts.activities,
+          // Recoveries are few and long: keep them cached, but cap memory.
+          maxCachedWorkflows: 200,
+          // Give running activities time to report their cancellation on shutdown.
+          shutdownGraceTime: '10s',
+        }),
+      ),
+    );
+    const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    process.stderr.write(
+      `lifeboat worker ${identity}: namespace ${config.temporal.namespace} at ${config.temporal.address}, task queue${taskQueues.length > 1 ? 's' : ''} ${taskQueues.join(', ')}, inventory ${config.inventoryPath}\n`,
+    );
+    const running = Promise.all(workers.map((w) => w.run()));
+    opts.onReady?.(taskQueues);
+    await running;
+  } finally {
+    await acts.close();
+    await connection.close();
+  }
+}
+
+function envQueues(): string[] | undefined {
+  const raw = process.env.LIFEBOAT_TASK_QUEUES;
+  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}
+
+function quietBundlerLogger() {
+  const noop = () => undefined;
+  return { trace: noop, debug: noop, info: noop, log: noop, warn: (m: string) => process.stderr.write(`bundler: ${m}\n`), error: (m: string) => process.stderr.write(`bundler: ${m}\n`) };
+}
+
+/** `node dist/src/worker.js`: exit 0 on a clean shutdown, 2 on bad configuration, 69 when Temporal is unreachable. */
+async function main(): Promise<number> {
+  try {
+    await runWorker(loadConfig());
+    return 0;
+  } catch (err) {
+    if (err instanceof InventoryError || err instanceof ConfigError) {
+      process.stderr.write(`lifeboat worker: ${err.message}\n  fix: ${err.fix}\n`);
+      return 2;
+    }
+    if (err instanceof TemporalUnavailableError) {
+      process.stderr.write(`lifeboat worker: ${err.message}\n  fix: ${err.fix}\n`);
+      return 69;
+    }
+    process.stderr.write(`lifeboat worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 70;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => process.exit(code));
+}
