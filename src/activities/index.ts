@@ -263,7 +263,7 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
         await httpJson({
           url: deps.notifyUrl,
           method: 'POST',
-          body: { ...n, workflowId: wf, text: n.text },
+          body: { ...n, workflowId: wf },
           timeoutMs: 10_000,
           signal: ctx.cancellationSignal,
         });
