@@ -213,7 +213,9 @@ async function runDev(ctx: Context, flags: DevFlags): Promise<number> {
     } else {
       rmSync(labState, { force: true });
       mkdirSync(labDir, { recursive: true });
-      const l = start('lab', process.execPath, [labMain, 'serve', '--dir', labDir]);
+      // LIFEBOAT_LAB_EPHEMERAL=1: ephemeral ports, so a second stack (tests) can run beside a user's lab.
+      const labArgs = [labMain, 'serve', '--dir', labDir, ...(ctx.io.env.LIFEBOAT_LAB_EPHEMERAL === '1' ? ['--ephemeral'] : [])];
+      const l = start('lab', process.execPath, labArgs);
       say(`Starting the lab (pid ${l.pid}) ...`);
       const ready = await waitUntil(() => !isAlive(l.pid) || readLab() !== undefined, 60_000);
       const st = readLab();
