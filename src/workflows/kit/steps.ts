@@ -72,7 +72,8 @@ export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOpt
     rec.attempts += 1;
     try {
       const result = await fn();
-      const detail = opts.describe ? (opts.describe as (r: T) => string)(result) : undefined;
+      // Without a describer, an effect's own plan (the exact command or call) is the detail.
+      const detail = opts.describe ? (opts.describe as (r: T) => string)(result) : planOf(result);
       endStep(rec, isDryRun() ? 'dry-run' : 'succeeded', detail);
       return result;
     } catch (err) {
@@ -86,6 +87,12 @@ export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOpt
       if (failure && ['GateRejected', 'RecoveryAborted', 'ApprovalTimedOut'].includes(failure.type ?? '')) {
         endStep(rec, 'failed');
         throw err;
+      }
+      if (isDryRun() && policy !== 'fail') {
+        // A dry run applies no effect, so checks that follow planned effects
+        // read the broken state: record what they saw instead of asking anyone.
+        endStep(rec, 'dry-run', `not checkable in a dry run (the planned effects were not applied): ${rec.error}`);
+        return undefined;
       }
       if (policy === 'continue') {
         endStep(rec, 'continued');
@@ -267,4 +274,12 @@ export async function stabilize(duration: string, why: string): Promise<void> {
     progress.wait = undefined;
     publish();
   }
+}
+
+/** The `plan` of an activity's EffectResult, if the value is one. */
+function planOf(result: unknown): string | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const plan = (result as { plan?: unknown; alreadyDone?: unknown }).plan;
+  if (typeof plan !== 'string') return undefined;
+  return (result as { alreadyDone?: unknown }).alreadyDone === true ? `already done: ${plan}` : plan;
 }
