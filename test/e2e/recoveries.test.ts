@@ -1,0 +1,176 @@
+/**
+ * Both scenarios end to end, as an operator drives them: the `lifeboat` CLI
+ * against a real Temporal dev server, a worker process, and the lab's real
+ * SSH / gRPC / HTTP targets. The split-brain gate is approved from the CLI,
+ * after the refusals an operator can run into; the incident record is
+ * produced; the lab's effect log shows exactly the runbook's effects.
+ *
+ * With LIFEBOAT_RECORD_HISTORIES=1 the two histories are written to
+ * test/replay/histories/ for the replay test (CI never writes them).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
+import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
+import { eventually, startStack, type Stack } from '../helpers/stack';
+
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+async function progress(workflowId: string): Promise<Progress> {
+  return stack.client.workflow.getHandle(workflowId).query(progressQuery);
+}
+
+async function finished(workflowId: string, timeoutMs: number): Promise<Progress> {
+  return eventually(
+    `${workflowId} to finish`,
+    async () => {
+      const p = await progress(workflowId);
+      return p.status === 'running' ? undefined : p;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/** Saves the history as `temporal workflow show --output json` writes it (what the replay API reads). */
+async function record(workflowId: string, scenario: string): Promise<void> {
+  if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
+  const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.address, '--output', 'json'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
+}
+
+describe('recoveries end to end through the CLI', () => {
+  test('ledger.quorum-loss: refusals, CLI approval of the split-brain gate, exact effects, healthy cluster, report', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-ledger';
+    await lab.break('ledger.quorum-loss');
+    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
+
+    const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`as ${id} \\(run `));
+    assert.match(run.stdout, new RegExp(`Web UI: +http://127\\.0\\.0\\.1:8233/namespaces/default/workflows/${id}/`));
+
+    // One recovery per cluster.
+    const again = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'carol']);
+    assert.equal(again.code, 3, again.stdout + again.stderr);
+    assert.match(again.stderr, new RegExp(`lab-ledger already has a recovery running: ledger\\.quorum-loss \\(workflow ${id}`));
+
+    await eventually('the split-brain gate to wait', async () => (await progress(id)).gates.some((g) => g.gate === 'single-node-bootstrap' && g.status === 'waiting'));
+    const approvals = await cli(['approvals']);
+    assert.equal(approvals.code, 0, approvals.stderr);
+    assert.match(approvals.stdout, /DANGEROUS gate single-node-bootstrap/);
+    assert.match(approvals.stdout, /SPLIT BRAIN/);
+    assert.match(approvals.stdout, /--confirm lab-ledger/);
+
+    // Nothing irreversible happened before the gate: survivors stopped, nobody started or wiped.
+    assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).length, 0);
+    assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.data-cleared' }).length, 0);
+
+    const own = await cli(['approve', id, 'single-node-bootstrap', '--as', 'bob', '--reason', 'gone', '--confirm', 'lab-ledger']);
+    assert.equal(own.code, 2, own.stdout + own.stderr);
+    assert.match(own.stderr, /bob started this recovery/i);
+    const unconfirmed = await cli(['approve', id, 'single-node-bootstrap', '--as', 'alice', '--reason', 'gone']);
+    assert.equal(unconfirmed.code, 2, unconfirmed.stdout + unconfirmed.stderr);
+    assert.match(unconfirmed.stderr, /confirm/i);
+    const unknown = await cli(['approve', id, 'no-such-gate', '--as', 'alice', '--reason', 'x']);
+    assert.equal(unknown.code, 2, unknown.stdout + unknown.stderr);
+
+    const ok = await cli(['approve', id, 'single-node-bootstrap', '--as', 'alice', '--reason', 'old nodes destroyed in the fire', '--confirm', 'lab-ledger']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+
+    const p = await finished(id, 180_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(p.outcome ?? '', /Quorum restored: 3-node cluster rebuilt from node1/);
+    const gate = p.gates.find((g) => g.gate === 'single-node-bootstrap');
+    assert.equal(gate?.status, 'approved');
+    assert.equal(gate?.by, 'alice');
+
+    // Exactly the runbook's effects: the survivor (node1) started --single once, the others wiped once and joined.
+    const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
+    const starts = effects.filter((e) => e.effect === 'ledger.start');
+    const singles = starts.filter((e) => e.detail?.mode === 'single');
+    assert.deepEqual(singles.map((e) => e.node), ['node1'], JSON.stringify(starts));
+    // node2 and node3 lost their machines (and data) in the fault: the wipe finds nothing, and they join empty.
+    assert.deepEqual(starts.filter((e) => e.detail?.mode === 'join').map((e) => e.node).sort(), ['node2', 'node3'], JSON.stringify(starts));
+    assert.equal(effects.filter((e) => e.effect === 'ledger.data-cleared').length, 0);
+    assert.equal(effects.filter((e) => e.effect === 'ledger.split-brain-refused').length, 0);
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
+    assert.ok(health?.healthy, JSON.stringify(health));
+
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /single-node-bootstrap/);
+    assert.match(report.stdout, /alice/);
+    assert.match(report.stdout, /old nodes destroyed in the fire/);
+    assert.match(report.stdout, /### RTO/);
+    assert.match(report.stdout, /Force a new cluster from node1/);
+
+    const list = await cli(['list', '--all', '--json']);
+    const rows = JSON.parse(list.stdout) as Array<{ workflowId: string; status: string }>;
+    assert.ok(rows.some((r) => r.workflowId === id && /completed/i.test(r.status)), list.stdout);
+    await record(id, 'ledger.quorum-loss');
+  });
+
+  test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-training';
+    await lab.break('training-cluster.mesh-collapse');
+    const before = lab.effects.list({ cluster: 'lab-training' }).length;
+    const run = await cli(['run', 'training-cluster.mesh-collapse', '--cluster', 'lab-training', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+
+    const p = await finished(id, 300_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps));
+    assert.match(p.outcome ?? '', /Mesh re-formed: leader tc-node1, alive 5\/5/);
+
+    const restarts = lab.effects.list({ cluster: 'lab-training', effect: 'orchestrator.restart' }).filter((e) => lab.effects.list({ cluster: 'lab-training' }).indexOf(e) >= before);
+    assert.deepEqual(restarts.map((e) => e.node).sort(), ['tc-node1', 'tc-node2', 'tc-node3', 'tc-node4', 'tc-node5']);
+    assert.equal(restarts[0]?.node, 'tc-node1', 'the coordinator is restarted first');
+    // The 30 s stabilization separates the coordinator from the other voters.
+    const t1 = Date.parse(restarts[0]!.at);
+    const voters = restarts.filter((e) => e.node === 'tc-node2' || e.node === 'tc-node3').map((e) => Date.parse(e.at));
+    for (const t of voters) assert.ok(t - t1 >= 29_000, `voters restarted ${t - t1} ms after the coordinator`);
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-training');
+    assert.ok(health?.healthy, JSON.stringify(health));
+
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /Restart P2P on the coordinator tc-node1 first/);
+    assert.match(report.stdout, /Stabilize|stabiliz/i);
+    await record(id, 'training-cluster.mesh-collapse');
+  });
+
+  test('dry run: every effect planned, none performed (the lab effect log does not move)', async () => {
+    const { lab, cli } = stack;
+    await lab.break('ledger.quorum-loss');
+    const before = lab.effects.list().length;
+    const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob', '--dry-run', '--watch']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const p = await progress('recovery-lab-ledger');
+    assert.equal(p.dryRun, true);
+    assert.equal(p.status, 'completed');
+    assert.equal(lab.effects.list().length, before, JSON.stringify(lab.effects.list().slice(before)));
+    const plans = p.steps.map((s) => s.detail ?? '').join('\n');
+    assert.match(plans, /inferadb-ledger' '--single'/);
+    assert.match(plans, /systemctl' 'stop' 'ledger'/);
+    assert.ok(p.gates.some((g) => g.gate === 'single-node-bootstrap'), 'the gate is recorded in the plan');
+  });
+});
