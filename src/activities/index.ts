@@ -157,11 +157,16 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
   async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult> {
     const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
     const ctx = Context.current();
-    const res = await ssh.exec(conn, cmds, {
-      timeoutMs,
-      signal: ctx.cancellationSignal,
-      onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
-    });
+    // Heartbeat with the output tail as it streams, and every few seconds
+    // anyway: a command that prints nothing must not look like a dead worker.
+    const res = await beating(
+      ssh.exec(conn, cmds, {
+        timeoutMs,
+        signal: ctx.cancellationSignal,
+        onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
+      }),
+      { node: ref.node, running: 'remote command' },
+    );
     return { ...res, stdout: redact(res.stdout, secrets), stderr: redact(res.stderr, secrets) };
   }
 
