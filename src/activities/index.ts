@@ -421,6 +421,20 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     });
   }
 
+  async function ledgerLeaveCluster(input: NodeRef & { dryRun?: boolean; leaving: string }): Promise<EffectResult> {
+    return run(async () => {
+      if (input.leaving === input.node) {
+        throw new TransportError('InvalidArgument', `a node cannot remove itself: send LeaveCluster for ${input.leaving} to another, healthy member`, false);
+      }
+      lookup({ cluster: input.cluster, node: input.leaving }); // the leaving node must be in the inventory
+      const { address } = grpcAddress(input);
+      const plan = `grpcurl -plaintext ${address} -d '{"node_id": {"id": "${input.leaving}"}}' ledger.v1.AdminService/LeaveCluster`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const res = await grpcCall<{ removed?: boolean }>(input, 'AdminService', 'LeaveCluster', { node_id: { id: input.leaving } }, 30_000);
+      return res.removed ? { plan, output: `${input.leaving} removed from the cluster via ${input.node}` } : { plan, alreadyDone: true, output: `${input.leaving} is not a member` };
+    });
+  }
+
   async function ledgerListVaults(ref: NodeRef): Promise<LedgerVault[]> {
     return run(async () => {
       type V = { vault?: { vault?: { slug?: string }; organization_slug?: { id?: string }; status?: string; height?: number } };
@@ -579,6 +593,7 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     ledgerStop,
     ledgerStart,
     ledgerClearData,
+    ledgerLeaveCluster,
     ledgerListVaults,
     ledgerCheckIntegrity,
     ledgerWriteRead,

@@ -99,6 +99,12 @@ export interface LedgerActivities {
   ledgerStop(input: NodeRef & Effectful): Promise<EffectResult>;
   /** Start the ledger service in the given mode over SSH; already running in that mode counts as done. */
   ledgerStart(input: NodeRef & Effectful & { start: LedgerStartMode }): Promise<EffectResult>;
+  /**
+   * `AdminService/LeaveCluster` for `leaving`, sent to the healthy member `node`
+   * (the runbook's `grpcurl healthy-node:50051 ... LeaveCluster`); a node that is
+   * no longer a member counts as done.
+   */
+  ledgerLeaveCluster(input: NodeRef & Effectful & { leaving: string }): Promise<EffectResult>;
   /** `rm -rf <data>/*` on a replacement node over SSH, so it can join without old state. */
   ledgerClearData(input: NodeRef & Effectful): Promise<EffectResult>;
   ledgerListVaults(input: NodeRef): Promise<LedgerVault[]>;

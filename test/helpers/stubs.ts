@@ -21,6 +21,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     ledgerStop: async (a) => plan('ledgerStop', a as never),
     ledgerStart: async (a) => plan('ledgerStart', a as never),
     ledgerClearData: async (a) => plan('ledgerClearData', a as never),
+    ledgerLeaveCluster: async (a) => plan('ledgerLeaveCluster', a as never),
     ledgerListVaults: async () => [{ organization: '1', vault: 'payments', status: 'ACTIVE', height: 5 }],
     ledgerCheckIntegrity: async (a) => ({ organization: a.organization, vault: a.vault, ok: true, blocksChecked: 5, problems: [] }),
     ledgerWriteRead: async (a) => ({ ...plan('ledgerWriteRead', a as never), height: 6 }),
@@ -37,7 +38,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerWriteRead', 'p2pRestart']);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerWriteRead', 'p2pRestart']);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

@@ -45,6 +45,7 @@ const GROUP: Record<Name, ActivityOptions> = {
   ledgerStop: EFFECT,
   ledgerStart: EFFECT,
   ledgerClearData: EFFECT,
+  ledgerLeaveCluster: EFFECT,
   ledgerListVaults: READ,
   ledgerCheckIntegrity: { ...READ, startToCloseTimeout: '5m', heartbeatTimeout: '30s' },
   ledgerWriteRead: EFFECT,
