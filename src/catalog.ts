@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
+import { LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
 
 export interface ScenarioSpec extends ScenarioMeta {
   /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
@@ -28,6 +28,16 @@ export const ledgerQuorumLossParams = z
   .strict();
 export type LedgerQuorumLossParams = z.infer<typeof ledgerQuorumLossParams>;
 
+export const ledgerNodeFailureParams = z
+  .object({
+    /** The failed node to replace; default: the one unreachable node. */
+    node: nodeName.optional(),
+    /** Organization whose vaults are verified afterwards. */
+    organization: z.string().min(1).default('1'),
+  })
+  .strict();
+export type LedgerNodeFailureParams = z.infer<typeof ledgerNodeFailureParams>;
+
 export const meshCollapseParams = z
   .object({
     /** Node restarted first; default: the node with the "coordinator" role. */
@@ -37,6 +47,14 @@ export const meshCollapseParams = z
 export type MeshCollapseParams = z.infer<typeof meshCollapseParams>;
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...LEDGER_NODE_FAILURE,
+    params: ledgerNodeFailureParams,
+    paramHelp: {
+      node: 'the failed node to replace (default: the one unreachable node)',
+      organization: 'organization whose vaults are verified (default "1")',
+    },
+  },
   {
     ...LEDGER_QUORUM_LOSS,
     params: ledgerQuorumLossParams,

@@ -5,5 +5,6 @@
  *
  * @module
  */
+export { ledgerNodeFailure } from './ledger/node-failure';
 export { ledgerQuorumLoss } from './ledger/quorum-loss';
 export { trainingClusterMeshCollapse } from './training-cluster/mesh-collapse';

@@ -30,6 +30,17 @@ export const LEDGER_QUORUM_LOSS: ScenarioMeta = {
   dangerousGates: ['single-node-bootstrap'],
 };
 
+export const LEDGER_NODE_FAILURE: ScenarioMeta = {
+  id: 'ledger.node-failure',
+  workflowType: 'ledgerNodeFailure',
+  system: 'ledger',
+  title: 'Ledger single node failure: remove the failed node, join its replacement',
+  seed: '002 Node Recovery',
+  // The seed's RTO is "automatic" (the cluster keeps serving); replacing the node is bounded by 5 min.
+  rto: { targetMinutes: 0, maxMinutes: 5 },
+  dangerousGates: [],
+};
+
 export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   id: 'training-cluster.mesh-collapse',
   workflowType: 'trainingClusterMeshCollapse',
@@ -40,4 +51,4 @@ export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   dangerousGates: [],
 };
 
-export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE];
+export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE];

@@ -129,6 +129,36 @@ describe('recoveries end to end through the CLI', () => {
     await record(id, 'ledger.quorum-loss');
   });
 
+  test('ledger.node-failure: LeaveCluster via the leader, the replacement joins, quorum never lost', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-ledger';
+    await lab.break('ledger.node-failure');
+    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
+    const run = await cli(['run', 'ledger.node-failure', '--cluster', 'lab-ledger', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const p = await finished(id, 180_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(p.outcome ?? '', /Node replaced: node3 rejoined the 3-node cluster as a voter/);
+    const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
+    assert.deepEqual(
+      effects.filter((e) => e.effect === 'ledger.leave').map((e) => [e.node, e.detail?.via]),
+      [['node3', 'node1']],
+    );
+    assert.deepEqual(
+      effects.filter((e) => e.effect === 'ledger.start').map((e) => [e.node, e.detail?.mode]),
+      [['node3', 'join']],
+    );
+    // Nothing else was disrupted: no stop, no --single, no wipe.
+    assert.deepEqual(effects.filter((e) => ['ledger.stop', 'ledger.data-cleared'].includes(e.effect)), []);
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
+    assert.ok(health?.healthy, JSON.stringify(health));
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /Remove node3 from the cluster \(LeaveCluster via node1\)/);
+    assert.match(report.stdout, /automatic/);
+    await record(id, 'ledger.node-failure');
+  });
+
   test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
     const { lab, cli } = stack;
     const id = 'recovery-lab-training';
