@@ -32,6 +32,7 @@ import { quoteArgv, renderScript, type RemoteCommand } from './shell';
 import { SshPool, type ExecResult, type SshConnectOptions } from './ssh';
 import type {
   EffectResult,
+  LedgerDeterminismBugs,
   LedgerIntegrity,
   LedgerNodeInfo,
   LedgerStartMode,
@@ -495,6 +496,56 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     });
   }
 
+  async function ledgerDeterminismBugs(ref: NodeRef): Promise<LedgerDeterminismBugs> {
+    return run(async () => {
+      const { node } = lookup(ref);
+      if (!node.metricsUrl) throw missing(ref, 'metricsUrl', 'metricsUrl: "http://host:9090/metrics"');
+      try {
+        const res = await httpText({ url: node.metricsUrl, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal });
+        const bugs = parsePrometheus(res.body)
+          .filter((s) => s.name === 'ledger_determinism_bug_total' && s.value > 0)
+          .map((s) => ({ organization: s.labels.organization ?? '', vault: s.labels.vault ?? '', count: s.value }));
+        return { node: ref.node, reachable: true, bugs };
+      } catch (err) {
+        if (isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, bugs: [] };
+        throw err;
+      }
+    });
+  }
+
+  function vaultRef(input: { organization: string; vault: string }) {
+    return { organization_slug: { id: input.organization }, vault: { slug: input.vault } };
+  }
+
+  async function ledgerGetVault(input: NodeRef & { organization: string; vault: string }): Promise<LedgerVault> {
+    return run(async () => {
+      const res = await grpcCall<{ vault?: { status?: string; height?: number } }>(input, 'AdminService', 'GetVault', vaultRef(input), 15_000);
+      return { organization: input.organization, vault: input.vault, status: res.vault?.status ?? '', height: Number(res.vault?.height ?? 0) };
+    });
+  }
+
+  async function ledgerRecoverVault(input: NodeRef & { dryRun?: boolean; organization: string; vault: string }): Promise<EffectResult & { recovered?: boolean; status?: string }> {
+    return run(async () => {
+      const { address } = grpcAddress(input);
+      const plan = `grpcurl -plaintext -d '{"organization_slug": {"id": "${input.organization}"}, "vault": {"slug": "${input.vault}"}}' ${address} ledger.v1.AdminService/RecoverVault`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const before = await grpcCall<{ vault?: { status?: string } }>(input, 'AdminService', 'GetVault', vaultRef(input), 15_000);
+      if (before.vault?.status === 'ACTIVE') return { plan, alreadyDone: true, recovered: true, status: 'ACTIVE', output: `${input.organization}/${input.vault} is already ACTIVE on ${input.node}` };
+      const res = await beating(grpcCall<{ recovered?: boolean; status?: string }>(input, 'AdminService', 'RecoverVault', vaultRef(input), 4 * 60_000), { node: input.node, vault: input.vault });
+      return { plan, recovered: !!res.recovered, status: res.status, output: `recovered ${String(!!res.recovered)}, status ${res.status ?? '?'}` };
+    });
+  }
+
+  async function ledgerCreateSnapshot(input: NodeRef & { dryRun?: boolean; organization: string; vault: string }): Promise<EffectResult & { snapshotId?: string; height?: number }> {
+    return run(async () => {
+      const { address } = grpcAddress(input);
+      const plan = `grpcurl -plaintext ${address} -d '{"organization_slug": {"id": "${input.organization}"}, "vault": {"slug": "${input.vault}"}}' ledger.v1.AdminService/CreateSnapshot`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const res = await beating(grpcCall<{ snapshot_id?: string; height?: number }>(input, 'AdminService', 'CreateSnapshot', vaultRef(input), 4 * 60_000), { node: input.node, vault: input.vault });
+      return { plan, snapshotId: res.snapshot_id, height: Number(res.height ?? 0), output: `snapshot ${res.snapshot_id ?? '?'} at height ${res.height ?? '?'}` };
+    });
+  }
+
   // ---------------------------------------------------- training cluster --
 
   async function p2pStatus(ref: NodeRef): Promise<P2pStatus> {
@@ -598,6 +649,10 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     ledgerCheckIntegrity,
     ledgerWriteRead,
     ledgerMetricsFlowing,
+    ledgerDeterminismBugs,
+    ledgerGetVault,
+    ledgerRecoverVault,
+    ledgerCreateSnapshot,
     p2pStatus,
     p2pDaemonStatus,
     p2pRestart,

@@ -84,6 +84,15 @@ export interface LedgerIntegrity {
   problems: string[];
 }
 
+export interface LedgerDeterminismBugs {
+  node: string;
+  /** False when the metrics endpoint did not answer (then `bugs` is empty). */
+  reachable: boolean;
+  error?: string;
+  /** Series with a count above zero. */
+  bugs: Array<{ organization: string; vault: string; count: number }>;
+}
+
 export type LedgerStartMode =
   /** `inferadb-ledger --single --data DIR`: a NEW cluster from this node's data. */
   | { mode: 'single' }
@@ -113,6 +122,14 @@ export interface LedgerActivities {
   ledgerWriteRead(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { height?: number }>;
   /** True when the metrics endpoint answers with ledger_* series. */
   ledgerMetricsFlowing(input: NodeRef): Promise<boolean>;
+  /** `ledger_determinism_bug_total` per vault from the node's metrics (the runbook's `curl .../metrics | grep determinism_bug`). */
+  ledgerDeterminismBugs(input: NodeRef): Promise<LedgerDeterminismBugs>;
+  /** `AdminService/GetVault`: the vault's status (ACTIVE, DIVERGED...) and height on one node. */
+  ledgerGetVault(input: NodeRef & { organization: string; vault: string }): Promise<LedgerVault>;
+  /** `AdminService/RecoverVault` on the node holding the diverged vault; an intact vault is left as it is. */
+  ledgerRecoverVault(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { recovered?: boolean; status?: string }>;
+  /** `AdminService/CreateSnapshot` of a vault on a healthy node. */
+  ledgerCreateSnapshot(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { snapshotId?: string; height?: number }>;
 }
 
 // ------------------------------------------------------ training cluster ----

@@ -26,6 +26,10 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     ledgerCheckIntegrity: async (a) => ({ organization: a.organization, vault: a.vault, ok: true, blocksChecked: 5, problems: [] }),
     ledgerWriteRead: async (a) => ({ ...plan('ledgerWriteRead', a as never), height: 6 }),
     ledgerMetricsFlowing: async () => true,
+    ledgerDeterminismBugs: async (a) => ({ node: a.node, reachable: true, bugs: [] }),
+    ledgerGetVault: async (a) => ({ organization: a.organization, vault: a.vault, status: 'ACTIVE', height: 5 }),
+    ledgerRecoverVault: async (a) => ({ ...plan('ledgerRecoverVault', a as never), recovered: true, status: 'ACTIVE' }),
+    ledgerCreateSnapshot: async (a) => ({ ...plan('ledgerCreateSnapshot', a as never), snapshotId: 'snap-1', height: 5 }),
     p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'node1', alivePeers: [], electionState: 'stable', voters: [] }),
     p2pDaemonStatus: async (a) => ({ node: a.node, running: true, healthy: true, detail: 'ok' }),
     p2pRestart: async (a) => plan('p2pRestart', a as never),
@@ -38,7 +42,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerWriteRead', 'p2pRestart']);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart']);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,
