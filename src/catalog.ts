@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
+import { LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
 
 export interface ScenarioSpec extends ScenarioMeta {
   /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
@@ -38,6 +38,16 @@ export const ledgerNodeFailureParams = z
   .strict();
 export type LedgerNodeFailureParams = z.infer<typeof ledgerNodeFailureParams>;
 
+export const ledgerVaultDivergenceParams = z
+  .object({
+    /** Only this vault (slug); default: every vault with a determinism bug. */
+    vault: z.string().min(1).optional(),
+    /** Organization whose vaults the closing checklist verifies. */
+    organization: z.string().min(1).default('1'),
+  })
+  .strict();
+export type LedgerVaultDivergenceParams = z.infer<typeof ledgerVaultDivergenceParams>;
+
 export const meshCollapseParams = z
   .object({
     /** Node restarted first; default: the node with the "coordinator" role. */
@@ -61,6 +71,14 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     paramHelp: {
       survivor: 'node to rebuild from (default: reachable node with the highest commit index)',
       organization: 'organization whose vaults are verified (default "1")',
+    },
+  },
+  {
+    ...LEDGER_VAULT_DIVERGENCE,
+    params: ledgerVaultDivergenceParams,
+    paramHelp: {
+      vault: 'only this vault slug (default: every vault with ledger_determinism_bug_total > 0)',
+      organization: 'organization whose vaults the checklist verifies (default "1")',
     },
   },
   {

@@ -7,4 +7,5 @@
  */
 export { ledgerNodeFailure } from './ledger/node-failure';
 export { ledgerQuorumLoss } from './ledger/quorum-loss';
+export { ledgerVaultDivergence } from './ledger/vault-divergence';
 export { trainingClusterMeshCollapse } from './training-cluster/mesh-collapse';

@@ -41,6 +41,16 @@ export const LEDGER_NODE_FAILURE: ScenarioMeta = {
   dangerousGates: [],
 };
 
+export const LEDGER_VAULT_DIVERGENCE: ScenarioMeta = {
+  id: 'ledger.vault-divergence',
+  workflowType: 'ledgerVaultDivergence',
+  system: 'ledger',
+  title: 'Ledger vault state divergence: RecoverVault, else resync the corrupted node from a healthy replica',
+  seed: '002 Data Corruption Recovery',
+  rto: { targetMinutes: 30, maxMinutes: 60 },
+  dangerousGates: ['resync-corrupted-node'],
+};
+
 export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   id: 'training-cluster.mesh-collapse',
   workflowType: 'trainingClusterMeshCollapse',
@@ -51,4 +61,4 @@ export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   dangerousGates: [],
 };
 
-export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, TRAINING_CLUSTER_MESH_COLLAPSE];
+export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE];

@@ -159,6 +159,33 @@ describe('recoveries end to end through the CLI', () => {
     await record(id, 'ledger.node-failure');
   });
 
+  test('ledger.vault-divergence: the determinism bug found in metrics, GetVault DIVERGED, RecoverVault repairs it', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-ledger';
+    await lab.break('ledger.vault-divergence');
+    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
+    const run = await cli(['run', 'ledger.vault-divergence', '--cluster', 'lab-ledger', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const p = await finished(id, 180_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(p.outcome ?? '', /Vault divergence resolved: 1\/payments on node\d: RecoverVault/);
+    const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
+    const recovered = effects.filter((e) => e.effect === 'ledger.recover-vault');
+    assert.equal(recovered.length, 1, JSON.stringify(effects));
+    assert.equal(recovered[0]!.detail?.changed, true);
+    assert.equal(recovered[0]!.detail?.vault, 'payments');
+    // The safe path: no node was removed, stopped or wiped, and no gate was needed.
+    assert.deepEqual(effects.filter((e) => ['ledger.leave', 'ledger.stop', 'ledger.data-cleared', 'ledger.snapshot'].includes(e.effect)), []);
+    assert.deepEqual(p.gates, []);
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
+    assert.ok(health?.healthy, JSON.stringify(health));
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /Attempt automatic recovery: RecoverVault 1\/payments/);
+    assert.match(report.stdout, /non-deterministic apply/);
+    await record(id, 'ledger.vault-divergence');
+  });
+
   test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
     const { lab, cli } = stack;
     const id = 'recovery-lab-training';
