@@ -20,10 +20,11 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { EffectLog } from './effects';
@@ -161,6 +162,11 @@ const SYSTEMCTL_USAGE = `usage: systemctl [--no-pager] [--quiet] {start|stop|res
  * Stopping a stopped service or starting a running one is a no-op that
  * records nothing; the lab's own start and faults record nothing either.
  *
+ * Backups: `s3://ledger-backups/latest/snapshot.tar.gz` (a real tar.gz of the
+ * seeded data directory, written at start) lives in `<lab>/s3/ledger-backups`,
+ * read over SSH through the `aws s3 ls|cp` shim. Fault `ledger.full-restore`
+ * loses every machine and its data; only the bucket remains.
+ *
  * Shims: `systemctl {start|stop|restart|is-active|status} ledger[.service]`
  * (is-active/status exit 3 when stopped; unknown verbs, units or flags exit
  * 2). `inferadb-ledger [--single] [--data DIR]` with INFERADB__LEDGER__{DATA,
@@ -183,8 +189,10 @@ export class LedgerFamily implements LabFamily {
   readonly system = 'ledger';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools = ['systemctl', 'inferadb-ledger'];
-  readonly faults = ['ledger.quorum-loss', 'ledger.node-failure', 'ledger.vault-divergence'];
+  readonly tools = ['systemctl', 'inferadb-ledger', 'aws'];
+  readonly faults = ['ledger.quorum-loss', 'ledger.node-failure', 'ledger.vault-divergence', 'ledger.full-restore'];
+  /** The "S3 bucket" of backups (seed 002's s3://ledger-backups), a directory beside the hosts. */
+  private bucketDir = '';
 
   private readonly basePort: number;
   private readonly electionMs: number;
@@ -216,6 +224,9 @@ export class LedgerFamily implements LabFamily {
     this.effects = ctx.effects;
     this.started = true;
     const seed = seedState(newClusterId(), this.nodeNames);
+    // The nightly backup of the seeded cluster: s3://ledger-backups/latest/snapshot.tar.gz.
+    this.bucketDir = resolve(ctx.hostRoot(this.nodeNames[0]!), '..', '..', '..', 's3', BUCKET);
+    writeBackup(join(this.bucketDir, 'latest'), seed);
     this.nodeNames.forEach((name, index) => {
       const root = resolve(ctx.hostRoot(name));
       const dataDir = join(root, 'data');
@@ -290,6 +301,8 @@ export class LedgerFamily implements LabFamily {
         return this.systemctl(rt, call.argv);
       case 'inferadb-ledger':
         return this.inferadbLedger(rt, call);
+      case 'aws':
+        return this.aws(rt, call);
       default:
         return { stdout: '', stderr: `${call.tool}: command not found\n`, exitCode: 127 };
     }
@@ -307,6 +320,11 @@ export class LedgerFamily implements LabFamily {
         for (const rt of all.slice(0, keep)) {
           if (!rt.running) await this.serial(rt, () => this.launch(rt, { ...rt.config, mode: 'cluster' }, 'lab', false));
         }
+        return;
+      }
+      case 'ledger.full-restore': {
+        // Total cluster loss: every machine and its data is gone; only the backup bucket remains.
+        for (const rt of all) await this.serial(rt, () => this.loseMachine(rt));
         return;
       }
       case 'ledger.node-failure': {
@@ -437,6 +455,40 @@ export class LedgerFamily implements LabFamily {
     }
     lines.push('', ...rt.log.slice(-10));
     return lines.join('\n') + '\n';
+  }
+
+  /**
+   * `aws s3 ls s3://ledger-backups/<prefix>` and `aws s3 cp s3://ledger-backups/<key> <dest>`,
+   * served from the lab's bucket directory (a read: no effect recorded).
+   */
+  private aws(rt: NodeRuntime, call: ShimCall): ShimResult {
+    const [svc, verb, src, dest] = call.argv;
+    if (svc !== 's3' || (verb !== 'ls' && verb !== 'cp')) return usage('lab aws: only `aws s3 ls s3://BUCKET/PREFIX` and `aws s3 cp s3://BUCKET/KEY DEST` are simulated');
+    const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(src ?? '');
+    if (!m) return usage(`lab aws: expected an s3:// URL, got "${src ?? ''}"`);
+    if (m[1] !== BUCKET) return fail(1, `An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist (${m[1]})`);
+    const key = m[2] ?? '';
+    const file = resolve(this.bucketDir, key);
+    if (file !== this.bucketDir && !file.startsWith(this.bucketDir + sep)) return usage(`lab aws: key "${key}" is outside the bucket`);
+    if (verb === 'ls') {
+      const files = existsSync(file) && statSync(file).isDirectory() ? readdirSync(file).map((f) => join(file, f)) : existsSync(file) ? [file] : [];
+      const lines = files
+        .filter((f) => statSync(f).isFile())
+        .map((f) => {
+          const st = statSync(f);
+          const t = st.mtime.toISOString().replace('T', ' ').slice(0, 19);
+          return `${t} ${String(st.size).padStart(10)} ${relative(dirname(f), f)}`;
+        });
+      return lines.length ? { stdout: lines.join('\n') + '\n', exitCode: 0 } : { stdout: '', exitCode: 1 };
+    }
+    if (!existsSync(file) || !statSync(file).isFile()) return fail(1, `fatal error: An error occurred (404) when calling the HeadObject operation: Key "${key}" does not exist`);
+    if (!dest) return usage('lab aws: s3 cp needs a destination');
+    const target = this.resolveDataDir(rt, call.cwd, dest);
+    if (typeof target !== 'string') return target;
+    const out = dest.endsWith('/') || (existsSync(target) && statSync(target).isDirectory()) ? join(target, relative(dirname(file), file)) : target;
+    mkdirSync(dirname(out), { recursive: true });
+    copyFileSync(file, out);
+    return { stdout: `download: ${src} to ${dest}\n`, exitCode: 0 };
   }
 
   /** `inferadb-ledger [--single] [--data DIR]` with INFERADB__LEDGER__* from the caller's environment. */
@@ -1166,6 +1218,20 @@ function usage(message: string): ShimResult {
 
 function fail(code: number, message: string): ShimResult {
   return { stdout: '', stderr: message + '\n', exitCode: code };
+}
+
+/** Seed 002's bucket name. */
+const BUCKET = 'ledger-backups';
+
+/** Writes `<dir>/snapshot.tar.gz` holding a data directory with `state` (a real gzip'd tar, as the runbook extracts it). */
+function writeBackup(dir: string, state: LedgerState): void {
+  const staging = join(dir, '.staging');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  saveState(staging, state);
+  const r = spawnSync('tar', ['-czf', join(dir, 'snapshot.tar.gz'), '-C', staging, '.'], { encoding: 'utf8' });
+  rmSync(staging, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`lab ledger: cannot write the backup (tar: ${r.stderr || r.error?.message})`);
 }
 
 /** `rm -rf dir/*` (and dot files): the directory stays, its content goes. */
