@@ -32,6 +32,7 @@ import { quoteArgv, renderScript, type RemoteCommand } from './shell';
 import { SshPool, type ExecResult, type SshConnectOptions } from './ssh';
 import type {
   EffectResult,
+  LedgerBackupInfo,
   LedgerDeterminismBugs,
   LedgerIntegrity,
   LedgerNodeInfo,
@@ -340,7 +341,7 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
   }
 
   function startCommand(ref: NodeRef, cluster: ClusterSpec, start: LedgerStartMode): RemoteCommand {
-    const dataDir = setting(cluster, 'dataDir');
+    const dataDir = (start.mode !== 'join' ? start.dataDir : undefined) ?? setting(cluster, 'dataDir');
     const env: Record<string, string> = { INFERADB__LEDGER__DATA: dataDir };
     if (start.mode === 'cluster') {
       if (!Number.isInteger(start.size) || start.size < 1 || start.peers.length !== start.size) {
@@ -513,6 +514,49 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     });
   }
 
+  async function ledgerBackupInfo(input: NodeRef & { source: string }): Promise<LedgerBackupInfo> {
+    return run(async () => {
+      const s3 = parseS3(input.source);
+      const res = await exec(input, [{ argv: ['aws', 's3', 'ls', input.source] }], 60_000);
+      const line = res.stdout.split('\n').find((l) => l.trim().endsWith(` ${s3.file}`));
+      if (res.exitCode !== 0 || !line) {
+        if (/NoSuchBucket|AccessDenied|InvalidAccessKeyId|credentials/i.test(res.stderr)) {
+          check(input, res, `aws s3 ls ${input.source}`, `check the bucket name and the node's AWS credentials`);
+        }
+        return { source: input.source, exists: false };
+      }
+      const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\s+(\d+)\s/.exec(line.trim());
+      return { source: input.source, exists: true, sizeBytes: m ? Number(m[3]) : undefined, takenAt: m ? `${m[1]}T${m[2]}Z` : undefined };
+    });
+  }
+
+  async function ledgerFetchBackup(input: NodeRef & { dryRun?: boolean; source: string; restoreDir?: string }): Promise<EffectResult & { restoreDir: string }> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const s3 = parseS3(input.source);
+      const restoreDir = input.restoreDir ?? `${setting(cluster, 'dataDir').replace(/\/+$/, '')}/restore`;
+      const sudo = setting(cluster, 'sudo');
+      const archive = `${restoreDir}/${s3.file}`;
+      const cmds: RemoteCommand[] = [
+        { argv: root(['mkdir', '-p', restoreDir], sudo) },
+        { argv: root(['aws', 's3', 'cp', input.source, `${restoreDir}/`], sudo) },
+        { argv: root(['tar', '-xzf', archive, '-C', restoreDir], sudo) },
+      ];
+      const plan = `${input.node}: ${renderScript(cmds)}`;
+      if (input.dryRun) return { dryRun: true, plan, restoreDir };
+      const res = await exec(input, cmds, 25 * 60_000);
+      const output = check(input, res, `fetching ${input.source}`, `check the backup path, the node's AWS credentials and free space in ${restoreDir}`);
+      return { plan, output, restoreDir };
+    });
+  }
+
+  async function ledgerGetTip(input: NodeRef & { organization: string; vault: string }): Promise<{ height: number; hash: string }> {
+    return run(async () => {
+      const res = await grpcCall<{ height?: number; hash?: string }>(input, 'ReadService', 'GetTip', vaultRef(input), 15_000);
+      return { height: Number(res.height ?? 0), hash: res.hash ?? '' };
+    });
+  }
+
   function vaultRef(input: { organization: string; vault: string }) {
     return { organization_slug: { id: input.organization }, vault: { slug: input.vault } };
   }
@@ -651,6 +695,9 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     ledgerMetricsFlowing,
     ledgerDeterminismBugs,
     ledgerGetVault,
+    ledgerBackupInfo,
+    ledgerFetchBackup,
+    ledgerGetTip,
     ledgerRecoverVault,
     ledgerCreateSnapshot,
     p2pStatus,
@@ -664,6 +711,14 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
       grpcPool.close();
     },
   };
+}
+
+/** `s3://bucket/key/file.tar.gz` -> its parts; anything else is refused with the expected shape. */
+function parseS3(source: string): { bucket: string; key: string; file: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,62})\/(.*[^/])$/.exec(source);
+  if (!m) throw new TransportError('InvalidArgument', `backup must be an S3 object URL like s3://ledger-backups/latest/snapshot.tar.gz, got ${JSON.stringify(source)}`, false);
+  const key = m[2]!;
+  return { bucket: m[1]!, key, file: key.slice(key.lastIndexOf('/') + 1) };
 }
 
 function lastLines(text: string, n: number): string {

@@ -84,6 +84,14 @@ export interface LedgerIntegrity {
   problems: string[];
 }
 
+export interface LedgerBackupInfo {
+  source: string;
+  exists: boolean;
+  sizeBytes?: number;
+  /** When the backup object was written (ISO), as `aws s3 ls` shows it (UTC). */
+  takenAt?: string;
+}
+
 export interface LedgerDeterminismBugs {
   node: string;
   /** False when the metrics endpoint did not answer (then `bugs` is empty). */
@@ -95,9 +103,9 @@ export interface LedgerDeterminismBugs {
 
 export type LedgerStartMode =
   /** `inferadb-ledger --single --data DIR`: a NEW cluster from this node's data. */
-  | { mode: 'single' }
+  | { mode: 'single'; dataDir?: string }
   /** `INFERADB__LEDGER__CLUSTER=N INFERADB__LEDGER__PEERS=... inferadb-ledger`. */
-  | { mode: 'cluster'; size: number; peers: string[] }
+  | { mode: 'cluster'; size: number; peers: string[]; dataDir?: string }
   /** `INFERADB__LEDGER__JOIN=true INFERADB__LEDGER__PEERS=seed:port inferadb-ledger`. */
   | { mode: 'join'; peers: string[] };
 
@@ -122,6 +130,12 @@ export interface LedgerActivities {
   ledgerWriteRead(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { height?: number }>;
   /** True when the metrics endpoint answers with ledger_* series. */
   ledgerMetricsFlowing(input: NodeRef): Promise<boolean>;
+  /** `aws s3 ls <source>` on the node: does the backup exist, how big, how old (the RPO). */
+  ledgerBackupInfo(input: NodeRef & { source: string }): Promise<LedgerBackupInfo>;
+  /** `mkdir -p R && aws s3 cp <source> R/ && tar -xzf R/<file> -C R` on the node; R defaults to `<dataDir>/restore`. */
+  ledgerFetchBackup(input: NodeRef & Effectful & { source: string; restoreDir?: string }): Promise<EffectResult & { restoreDir: string }>;
+  /** `ReadService/GetTip`: a vault's block height and tip hash. */
+  ledgerGetTip(input: NodeRef & { organization: string; vault: string }): Promise<{ height: number; hash: string }>;
   /** `ledger_determinism_bug_total` per vault from the node's metrics (the runbook's `curl .../metrics | grep determinism_bug`). */
   ledgerDeterminismBugs(input: NodeRef): Promise<LedgerDeterminismBugs>;
   /** `AdminService/GetVault`: the vault's status (ACTIVE, DIVERGED...) and height on one node. */

@@ -27,6 +27,9 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     ledgerWriteRead: async (a) => ({ ...plan('ledgerWriteRead', a as never), height: 6 }),
     ledgerMetricsFlowing: async () => true,
     ledgerDeterminismBugs: async (a) => ({ node: a.node, reachable: true, bugs: [] }),
+    ledgerBackupInfo: async (a) => ({ source: a.source, exists: true, sizeBytes: 2048, takenAt: '2026-11-22T02:00:00Z' }),
+    ledgerFetchBackup: async (a) => ({ ...plan('ledgerFetchBackup', a as never), restoreDir: a.restoreDir ?? '/data/restore' }),
+    ledgerGetTip: async () => ({ height: 5, hash: 'abc' }),
     ledgerGetVault: async (a) => ({ organization: a.organization, vault: a.vault, status: 'ACTIVE', height: 5 }),
     ledgerRecoverVault: async (a) => ({ ...plan('ledgerRecoverVault', a as never), recovered: true, status: 'ACTIVE' }),
     ledgerCreateSnapshot: async (a) => ({ ...plan('ledgerCreateSnapshot', a as never), snapshotId: 'snap-1', height: 5 }),
@@ -42,7 +45,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart']);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart']);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,
