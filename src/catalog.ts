@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
+import { LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
 
 export interface ScenarioSpec extends ScenarioMeta {
   /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
@@ -38,6 +38,20 @@ export const ledgerNodeFailureParams = z
   .strict();
 export type LedgerNodeFailureParams = z.infer<typeof ledgerNodeFailureParams>;
 
+export const ledgerFullRestoreParams = z
+  .object({
+    /** The backup object (the runbook's s3://ledger-backups/latest/snapshot.tar.gz). */
+    backup: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/.*[^/]$/, { message: 'must be an S3 object URL such as s3://ledger-backups/latest/snapshot.tar.gz' }).optional(),
+    /** Node the cluster is restored on; default: the first node. */
+    node: nodeName.optional(),
+    /** Where the backup is extracted on that node; default: <dataDir>/restore. */
+    restoreDir: z.string().regex(/^[^\0\n]+$/, { message: 'must be a directory path' }).optional(),
+    /** Organization whose vaults the closing checklist verifies. */
+    organization: z.string().min(1).default('1'),
+  })
+  .strict();
+export type LedgerFullRestoreParams = z.infer<typeof ledgerFullRestoreParams>;
+
 export const ledgerVaultDivergenceParams = z
   .object({
     /** Only this vault (slug); default: every vault with a determinism bug. */
@@ -57,6 +71,16 @@ export const meshCollapseParams = z
 export type MeshCollapseParams = z.infer<typeof meshCollapseParams>;
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...LEDGER_FULL_RESTORE,
+    params: ledgerFullRestoreParams,
+    paramHelp: {
+      backup: 'S3 object to restore (default s3://ledger-backups/latest/snapshot.tar.gz)',
+      node: 'node the cluster is restored on (default: the first node)',
+      restoreDir: 'where the backup is extracted (default: <dataDir>/restore)',
+      organization: 'organization whose vaults the checklist verifies (default "1")',
+    },
+  },
   {
     ...LEDGER_NODE_FAILURE,
     params: ledgerNodeFailureParams,

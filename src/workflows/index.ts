@@ -5,6 +5,7 @@
  *
  * @module
  */
+export { ledgerFullRestore } from './ledger/full-restore';
 export { ledgerNodeFailure } from './ledger/node-failure';
 export { ledgerQuorumLoss } from './ledger/quorum-loss';
 export { ledgerVaultDivergence } from './ledger/vault-divergence';

@@ -41,6 +41,16 @@ export const LEDGER_NODE_FAILURE: ScenarioMeta = {
   dangerousGates: [],
 };
 
+export const LEDGER_FULL_RESTORE: ScenarioMeta = {
+  id: 'ledger.full-restore',
+  workflowType: 'ledgerFullRestore',
+  system: 'ledger',
+  title: 'Ledger total loss: restore the latest backup as a new cluster, then expand',
+  seed: '002 Total Loss - Restore from Backup',
+  rto: { targetMinutes: 20, maxMinutes: 30 },
+  dangerousGates: ['new-cluster-identity', 'clear-new-nodes'],
+};
+
 export const LEDGER_VAULT_DIVERGENCE: ScenarioMeta = {
   id: 'ledger.vault-divergence',
   workflowType: 'ledgerVaultDivergence',
@@ -61,4 +71,4 @@ export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   dangerousGates: [],
 };
 
-export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE];
+export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE];

@@ -18,6 +18,8 @@ import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 let stack: Stack;
+/** Statuses of a recovery that has not ended. */
+const OPEN: string[] = ['running', 'waiting-approval', 'waiting-decision'];
 
 before(async () => {
   stack = await startStack();
@@ -35,7 +37,7 @@ async function finished(workflowId: string, timeoutMs: number): Promise<Progress
     `${workflowId} to finish`,
     async () => {
       const p = await progress(workflowId);
-      return p.status === 'running' ? undefined : p;
+      return OPEN.includes(p.status) ? undefined : p;
     },
     timeoutMs,
     500,
@@ -184,6 +186,49 @@ describe('recoveries end to end through the CLI', () => {
     assert.match(report.stdout, /Attempt automatic recovery: RecoverVault 1\/payments/);
     assert.match(report.stdout, /non-deterministic apply/);
     await record(id, 'ledger.vault-divergence');
+  });
+
+  test('ledger.full-restore: backup fetched, two CLI-approved gates, restored as a new cluster and expanded, RPO in the report', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-ledger';
+    await lab.break('ledger.full-restore');
+    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
+    const run = await cli(['run', 'ledger.full-restore', '--cluster', 'lab-ledger', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    for (const gate of ['new-cluster-identity', 'clear-new-nodes']) {
+      const p = await eventually(`gate ${gate}`, async () => {
+        const x = await progress(id);
+        if (!OPEN.includes(x.status)) throw new Error(`recovery ended early: ${x.status} ${x.outcome ?? ''} ${JSON.stringify(x.steps.filter((s) => s.status === 'failed'))}`);
+        return x.gates.some((g) => g.gate === gate && g.status === 'waiting') ? x : undefined;
+      }, 120_000);
+      if (gate === 'new-cluster-identity') {
+        const g = p.gates.find((x) => x.gate === gate)!;
+        assert.match(g.evidence['RPO gap (writes lost)'] ?? '', /min/);
+        // Nothing started before the first gate.
+        assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).length, lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).slice(0, before).length);
+      }
+      const ok = await cli(['approve', id, gate, '--as', 'alice', '--reason', 'total loss confirmed by the DC', '--confirm', 'lab-ledger']);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    }
+    const p = await finished(id, 180_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(p.outcome ?? '', /Cluster restored from backup .*RPO gap/);
+    const starts = lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).filter((e) => lab.effects.list({ cluster: 'lab-ledger' }).indexOf(e) >= before);
+    assert.deepEqual(starts.map((e) => [e.node, e.detail?.mode]), [
+      ['node1', 'single'],
+      ['node1', 'cluster'],
+      ['node2', 'join'],
+      ['node3', 'join'],
+    ]);
+    assert.match(String(starts[0]!.detail?.dataDir), /restore$/);
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
+    assert.ok(health?.healthy, JSON.stringify(health));
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /RPO gap/);
+    assert.match(report.stdout, /new-cluster-identity/);
+    assert.match(report.stdout, /clear-new-nodes/);
+    await record(id, 'ledger.full-restore');
   });
 
   test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
