@@ -642,33 +642,52 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
       const startArgv = setting(cluster, 'p2pStart').split(/\s+/).filter(Boolean);
       const log = setting(cluster, 'p2pLog');
       const logDir = log.includes('/') ? log.slice(0, log.lastIndexOf('/')) : '.';
-      const marker = `.lifeboat/restarts/${stableKey('p2p')}`;
-      const cmds: RemoteCommand[] = [
-        { argv: ['pkill', '-f', pattern], cwd, ignoreExit: true },
-        { argv: ['mkdir', '-p', logDir], cwd },
-        { argv: startArgv, cwd, detach: { logFile: log } },
-        { argv: ['mkdir', '-p', '.lifeboat/restarts'], cwd },
-        { argv: ['touch', marker], cwd },
-      ];
+      // Once-per-step markers in the node's workdir, keyed by workflow, run and activity id (stable across retries):
+      // `<key>.from-<old pids>` before the kill (intent), `<key>` once the new process is launched (done).
+      const dir = '.lifeboat/restarts';
+      const key = stableKey('p2p');
       const plan = `${input.node}: ${cwd ? `cd ${cwd} && ` : ''}pkill -f ${pattern}; nohup ${startArgv.join(' ')} > ${log} 2>&1 &`;
       if (input.dryRun) return { dryRun: true, plan };
 
-      const seen = await exec(input, [{ argv: ['test', '-e', marker], cwd }], 30_000);
-      let alreadyDone = seen.exitCode === 0;
+      const pids = async (): Promise<string[]> => {
+        const r = await exec(input, [{ argv: ['pgrep', '-f', pattern], cwd }], 30_000);
+        return r.exitCode === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)).sort() : [];
+      };
+      const listing = await exec(input, [{ argv: ['ls', '-1', dir], cwd }], 30_000);
+      const entries = listing.exitCode === 0 ? listing.stdout.split('\n').map((l) => l.trim()) : [];
+      const intent = entries.find((e) => e.startsWith(`${key}.from-`));
+      let alreadyDone = entries.includes(key);
+      const now = await pids();
+      if (!alreadyDone && intent) {
+        // An earlier attempt died between its kill and its done-marker: if the processes it meant
+        // to replace are gone and others run, the restart happened; do not restart twice.
+        const old = intent.slice(`${key}.from-`.length).split('_').filter(Boolean);
+        if (now.length > 0 && !now.some((p) => old.includes(p))) {
+          alreadyDone = true;
+          await exec(input, [{ argv: ['touch', `${dir}/${key}`], cwd }], 30_000);
+        }
+      }
       if (!alreadyDone) {
+        const cmds: RemoteCommand[] = [
+          { argv: ['mkdir', '-p', dir, logDir], cwd },
+          { argv: ['touch', `${dir}/${key}.from-${now.join('_')}`], cwd },
+          { argv: ['pkill', '-f', pattern], cwd, ignoreExit: true },
+          { argv: startArgv, cwd, detach: { logFile: log } },
+          { argv: ['touch', `${dir}/${key}`], cwd },
+        ];
         const res = await exec(input, cmds, 60_000);
         check(input, res, 'restarting the P2P orchestrator', `check ${log} in ${cwd ?? 'the home directory'} on ${input.node}`);
       }
-      // Confirm the new process runs and answers /health before the step counts as done.
+      // Confirm the new process runs (and, within a short grace, answers /health) before the step counts as done.
       const deadline = Date.now() + setting(cluster, 'restartTimeoutSeconds') * 1000;
       let last = await daemonStatus(input);
-      while (!(last.running && last.healthy) && Date.now() < deadline) {
-        Context.current().heartbeat({ node: input.node, waiting: 'orchestrator healthy', detail: last.detail });
+      const graceEnd = Date.now() + 10_000;
+      while ((!last.running || (!last.healthy && Date.now() < graceEnd)) && Date.now() < deadline) {
+        Context.current().heartbeat({ node: input.node, waiting: 'orchestrator running', detail: last.detail });
         await sleep(1_000);
         last = await daemonStatus(input);
       }
       if (!last.running) {
-        alreadyDone = false;
         const tail = await exec(input, [{ argv: ['tail', '-n', '20', log], cwd, ignoreExit: true }], 15_000).catch(() => undefined);
         throw new TransportError(
           'RestartFailed',
