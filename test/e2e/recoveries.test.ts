@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
@@ -258,6 +258,27 @@ describe('recoveries end to end through the CLI', () => {
     assert.match(report.stdout, /Restart P2P on the coordinator tc-node1 first/);
     assert.match(report.stdout, /Stabilize|stabiliz/i);
     await record(id, 'training-cluster.mesh-collapse');
+  });
+
+  test('no secret of the lab (SSH private key, API token) appears in any recovery history', async () => {
+    // The API token (secrets/) and the SSH client key (keys/id_ed25519) the inventory references.
+    const secretsDir = path.join(stack.lab.dir, 'secrets');
+    const secrets = [
+      ...readdirSync(secretsDir).map((f) => path.join(secretsDir, f)),
+      path.join(stack.lab.dir, 'keys', 'id_ed25519'),
+    ]
+      .map((f) => readFileSync(f, 'utf8').trim())
+      .filter((v) => v.length >= 16);
+    assert.ok(secrets.length >= 2, `the lab has its SSH key and API token (${secrets.length} found)`);
+    // The key's body lines are what would leak; check each one, not only the whole file.
+    const needles = secrets.flatMap((v) => v.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----')));
+    let histories = 0;
+    for await (const wf of stack.client.workflow.list()) {
+      const h = JSON.stringify(await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+      histories += 1;
+      for (const n of needles) assert.ok(!h.includes(n), `a secret line appears in the history of ${wf.workflowId}/${wf.runId}`);
+    }
+    assert.ok(histories >= 5, `histories checked: ${histories}`);
   });
 
   test('dry run: every effect planned, none performed (the lab effect log does not move)', async () => {
