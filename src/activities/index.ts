@@ -615,6 +615,58 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     });
   }
 
+  async function p2pJobs(ref: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; error?: string }> {
+    return run(async () => {
+      const { node } = lookup(ref);
+      if (!node.http) throw missing(ref, 'http baseUrl', 'http: {baseUrl: "http://host:8770"}');
+      try {
+        const bearer = node.http.authToken ? await resolveSecret(node.http.authToken) : undefined;
+        const res = await httpJson<{ active_jobs?: unknown[] }>({
+          url: new URL('/jobs', node.http.baseUrl).toString(),
+          bearer,
+          authRef: node.http.authToken,
+          timeoutMs: HTTP_READ_MS,
+          signal: Context.current().cancellationSignal,
+        });
+        return { node: ref.node, reachable: true, activeJobs: Array.isArray(res.body?.active_jobs) ? res.body.active_jobs.length : 0 };
+      } catch (err) {
+        if (isUnreachable(err)) return { node: ref.node, reachable: false, activeJobs: 0, error: (err as Error).message };
+        throw err;
+      }
+    });
+  }
+
+  /** A POST to the orchestrator's admin API with the cluster token. */
+  async function p2pAdmin(ref: NodeRef, path: string, body: unknown, dryRun: boolean | undefined, what: string): Promise<EffectResult> {
+    const { node } = lookup(ref);
+    if (!node.http) throw missing(ref, 'http baseUrl', 'http: {baseUrl: "http://host:8770"}');
+    if (!node.http.authToken) throw missing(ref, 'http.authToken', 'http: {authToken: "env:CLUSTER_AUTH_TOKEN"}');
+    const url = new URL(path, node.http.baseUrl).toString();
+    const plan = `${ref.node}: curl -X POST ${url} -H "Authorization: Bearer $CLUSTER_AUTH_TOKEN"${body === undefined ? '' : ` -d '${JSON.stringify(body)}'`}`;
+    if (dryRun) return { dryRun: true, plan };
+    const res = await httpJson({
+      url,
+      method: 'POST',
+      body,
+      bearer: await resolveSecret(node.http.authToken),
+      authRef: node.http.authToken,
+      timeoutMs: 15_000,
+      signal: Context.current().cancellationSignal,
+    });
+    return { plan, output: `${what}: ${JSON.stringify(res.body)}` };
+  }
+
+  async function p2pElectionReset(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+    return run(() => p2pAdmin(input, '/admin/election/reset', undefined, input.dryRun, 'election reset'));
+  }
+
+  async function p2pSetLeader(input: NodeRef & { dryRun?: boolean; leader: string }): Promise<EffectResult> {
+    return run(async () => {
+      lookup({ cluster: input.cluster, node: input.leader }); // the designated leader must be in the inventory
+      return p2pAdmin(input, '/admin/set-leader', { node_id: input.leader }, input.dryRun, `leader set to ${input.leader}`);
+    });
+  }
+
   async function daemonStatus(ref: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }> {
     const { cluster, node } = lookup(ref);
     const cwd = node.ssh?.workdir;
@@ -722,6 +774,9 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     p2pStatus,
     p2pDaemonStatus,
     p2pRestart,
+    p2pJobs,
+    p2pElectionReset,
+    p2pSetLeader,
   };
   return {
     activities,

@@ -163,6 +163,12 @@ export interface TrainingClusterActivities {
   p2pStatus(input: NodeRef): Promise<P2pStatus>;
   /** `pgrep -f p2p_orchestrator` and the local `/health` over SSH. */
   p2pDaemonStatus(input: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }>;
+  /** `GET /jobs` of the node's orchestrator: how many jobs are being distributed. */
+  p2pJobs(input: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; error?: string }>;
+  /** `POST /admin/election/reset` on a voter (bearer token from the inventory). */
+  p2pElectionReset(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `POST /admin/set-leader {"node_id": leader}` on a voter: manual leader designation (emergency only). */
+  p2pSetLeader(input: NodeRef & Effectful & { leader: string }): Promise<EffectResult>;
   /** `pkill -f p2p_orchestrator; nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &` in the node's workdir, once per step. */
   p2pRestart(input: NodeRef & Effectful): Promise<EffectResult>;
 }

@@ -36,6 +36,9 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'node1', alivePeers: [], electionState: 'stable', voters: [] }),
     p2pDaemonStatus: async (a) => ({ node: a.node, running: true, healthy: true, detail: 'ok' }),
     p2pRestart: async (a) => plan('p2pRestart', a as never),
+    p2pJobs: async (a) => ({ node: a.node, reachable: true, activeJobs: 2 }),
+    p2pElectionReset: async (a) => plan('p2pElectionReset', a as never),
+    p2pSetLeader: async (a) => plan('p2pSetLeader', a as never),
   };
   const merged = { ...base, ...overrides } as unknown as Record<string, (a: Record<string, unknown>) => Promise<unknown>>;
   const wrapped: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {};
@@ -45,7 +48,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart']);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader']);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

@@ -60,6 +60,9 @@ const GROUP: Record<Name, ActivityOptions> = {
   p2pStatus: READ,
   p2pDaemonStatus: READ,
   p2pRestart: EFFECT,
+  p2pJobs: READ,
+  p2pElectionReset: EFFECT,
+  p2pSetLeader: EFFECT,
 };
 
 function describeCall(name: string, arg: unknown): string {
