@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
+import { LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
 
 export interface ScenarioSpec extends ScenarioMeta {
   /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
@@ -62,6 +62,9 @@ export const ledgerVaultDivergenceParams = z
   .strict();
 export type LedgerVaultDivergenceParams = z.infer<typeof ledgerVaultDivergenceParams>;
 
+export const leaderFailureParams = z.object({}).strict();
+export type LeaderFailureParams = z.infer<typeof leaderFailureParams>;
+
 export const meshCollapseParams = z
   .object({
     /** Node restarted first; default: the node with the "coordinator" role. */
@@ -104,6 +107,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
       vault: 'only this vault slug (default: every vault with ledger_determinism_bug_total > 0)',
       organization: 'organization whose vaults the checklist verifies (default "1")',
     },
+  },
+  {
+    ...TRAINING_CLUSTER_LEADER_FAILURE,
+    params: leaderFailureParams,
+    paramHelp: {},
   },
   {
     ...TRAINING_CLUSTER_MESH_COLLAPSE,

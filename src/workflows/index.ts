@@ -9,4 +9,5 @@ export { ledgerFullRestore } from './ledger/full-restore';
 export { ledgerNodeFailure } from './ledger/node-failure';
 export { ledgerQuorumLoss } from './ledger/quorum-loss';
 export { ledgerVaultDivergence } from './ledger/vault-divergence';
+export { trainingClusterLeaderFailure } from './training-cluster/leader-failure';
 export { trainingClusterMeshCollapse } from './training-cluster/mesh-collapse';

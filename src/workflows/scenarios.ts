@@ -61,6 +61,16 @@ export const LEDGER_VAULT_DIVERGENCE: ScenarioMeta = {
   dangerousGates: ['resync-corrupted-node'],
 };
 
+export const TRAINING_CLUSTER_LEADER_FAILURE: ScenarioMeta = {
+  id: 'training-cluster.leader-failure',
+  workflowType: 'trainingClusterLeaderFailure',
+  system: 'training-cluster',
+  title: 'Training cluster leader failure: wait for an election, reset it, or designate a leader',
+  seed: '000 §1 Leader Node Failure',
+  rto: { targetMinutes: 5, maxMinutes: 10 },
+  dangerousGates: [],
+};
+
 export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   id: 'training-cluster.mesh-collapse',
   workflowType: 'trainingClusterMeshCollapse',
@@ -71,4 +81,4 @@ export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   dangerousGates: [],
 };
 
-export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_MESH_COLLAPSE];
+export const SCENARIO_METAS: readonly ScenarioMeta[] = [LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE];

@@ -260,6 +260,25 @@ describe('recoveries end to end through the CLI', () => {
     await record(id, 'training-cluster.mesh-collapse');
   });
 
+  test('training-cluster.leader-failure: no election within 60 s, an election reset elects a live voter, jobs flow again', async () => {
+    const { lab, cli } = stack;
+    const id = 'recovery-lab-training';
+    await lab.break('training-cluster.leader-failure');
+    const before = lab.effects.list({ cluster: 'lab-training' }).length;
+    const run = await cli(['run', 'training-cluster.leader-failure', '--cluster', 'lab-training', '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const p = await finished(id, 240_000);
+    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(p.outcome ?? '', /Leader restored by election reset on tc-node2: leader tc-node[23], [1-9]\d* active job/);
+    const effects = lab.effects.list({ cluster: 'lab-training' }).slice(before);
+    assert.deepEqual(effects.map((e) => `${e.effect}:${e.node}`), ['election.reset:tc-node2'], 'one reset, nothing restarted, no manual designation');
+    assert.deepEqual(p.gates, []);
+    const report = await cli(['report', id]);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /Option 2: force an election restart/);
+    await record(id, 'training-cluster.leader-failure');
+  });
+
   test('no secret of the lab (SSH private key, API token) appears in any recovery history', async () => {
     // The API token (secrets/) and the SSH client key (keys/id_ed25519) the inventory references.
     const secretsDir = path.join(stack.lab.dir, 'secrets');
