@@ -18,7 +18,8 @@
  *
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
- * HTTP 8770 + i, ledger gRPC 50051 + i, control API 8760.
+ * HTTP 8770 + i, ledger gRPC 50051 + i, gossip HTTP 8790 + i and seed TCP 7946 + i,
+ * control API 8760.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
@@ -35,12 +36,13 @@ import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
+import { GossipFamily } from './gossip';
 import { LedgerFamily } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainingClusterFamily } from './training-cluster';
 
-export type LabFamilyName = 'ledger' | 'training-cluster';
+export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip';
 
 export interface LabOptions {
   /** The lab directory (created if missing). */
@@ -83,11 +85,12 @@ export const HOST_FAULT_HELP = 'host.<hang|drop|slow|refuse-auth|heal>:<cluster>
 export const LAB_FAULTS: readonly string[] = [
   ...new LedgerFamily({ cluster: 'lab-ledger', nodes: 3 }).faults,
   ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
+  ...new GossipFamily({ cluster: 'lab-gossip' }).faults,
   HOST_FAULT_HELP,
 ];
 
 /** Fixed port bases used with `fixedPorts`. */
-export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledgerGrpc: 50051 } as const;
+export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledgerGrpc: 50051, gossipHttp: 8790, gossipSeed: 7946 } as const;
 
 /**
  * Start the lab.
@@ -98,7 +101,7 @@ export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledge
  */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const dir = resolve(opts.dir);
-  const wanted = opts.families ?? ['ledger', 'training-cluster'];
+  const wanted = opts.families ?? ['ledger', 'training-cluster', 'gossip'];
   const bootMs = opts.bootMs ?? 2000;
   const fixed = opts.fixedPorts ?? false;
   const secretsDir = join(dir, 'secrets');
@@ -126,7 +129,18 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }),
     );
   }
-  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster)`);
+  if (wanted.includes('gossip')) {
+    families.push(
+      new GossipFamily({
+        cluster: 'lab-gossip',
+        nodes: 5,
+        basePort: fixed ? FIXED_PORTS.gossipHttp : 0,
+        seedBasePort: fixed ? FIXED_PORTS.gossipSeed : 0,
+        secretsDir,
+      }),
+    );
+  }
+  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster, gossip)`);
 
   const hostRoot = (cluster: string, node: string): string => join(dir, 'hosts', cluster, node);
   const hosts = new Map<string, SshHost>(); // key "cluster/node"

@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(dirOpt())
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
-      .option('--families <list>', 'comma-separated families: ledger,training-cluster');
+      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -123,7 +123,7 @@ function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (n !== 'ledger' && n !== 'training-cluster') throw new Error(`unknown family "${n}"; known: ledger, training-cluster`);
+    if (n !== 'ledger' && n !== 'training-cluster' && n !== 'gossip') throw new Error(`unknown family "${n}"; known: ledger, training-cluster, gossip`);
   }
   return names as LabFamilyName[];
 }
