@@ -14,12 +14,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { SCENARIO_METAS } from '../../src/workflows/scenarios';
 import { bundle, WORKFLOWS_PATH } from '../helpers/temporal';
 
 const DIR = path.resolve(__dirname, '../../../test/replay/histories');
 const CHANGED = path.resolve(__dirname, '../fixtures/replay-changed/index.js');
+
+// Each replay starts and stops a worker; its INFO state changes would bury the results.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 function histories(): Array<{ file: string; workflowId: string; history: unknown }> {
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
