@@ -211,7 +211,11 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof CancelledFailure || Context.current().cancellationSignal.aborted) throw err;
+      if (err instanceof CancelledFailure) throw err;
+      // Transports report an aborted call as their own `Cancelled` error; the worker must see a
+      // CancelledFailure, or a cancelled activity is reported as failed (and may be retried).
+      const signal = Context.current().cancellationSignal;
+      if (signal.aborted) throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('activity cancelled', [], err as Error);
       if (err instanceof InventoryError) {
         throw ApplicationFailure.create({ type: 'BadInventory', message: `${err.message}; ${err.fix}`, nonRetryable: true });
       }
@@ -250,7 +254,7 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
         if (res.exitCode === 0 && res.stdout.trim() === 'OK') return { node: ref.node, reachable: true, latencyMs: Date.now() - started };
         return { node: ref.node, reachable: false, error: `echo OK answered ${JSON.stringify(lastLines(res.stdout + res.stderr, 2))} (exit ${res.exitCode})` };
       } catch (err) {
-        if (err instanceof CancelledFailure) throw err;
+        if (err instanceof CancelledFailure || err instanceof InventoryError) throw err; // an unknown node is not an unreachable one
         if (err instanceof TransportError && (err.type === 'BadInventory' || err.type === 'SecretUnavailable')) throw err;
         return { node: ref.node, reachable: false, error: err instanceof Error ? err.message : String(err) };
       }
