@@ -1,0 +1,628 @@
+/**
+ * The domain activities of src/activities/index.ts against the lab: real SSH
+ * to the lab hosts (shimmed systemctl, inferadb-ledger, pgrep, pkill, python,
+ * curl), real gRPC to the ledger nodes, real HTTP to the P2P orchestrators.
+ * Every activity runs inside Temporal's MockActivityEnvironment, so
+ * Context.current(), heartbeats and cancellation are the SDK's own; every
+ * effect is read back from the lab's effect log.
+ *
+ * The ledger tests run in order on one cluster: healthy reads, the write
+ * check, stop / clear-data idempotency on node3, then `ledger.quorum-loss`
+ * and the runbook's recovery sequence, step by step, ending healthy.
+ * Everything that leaves an activity (results, errors, heartbeats, log lines)
+ * is collected and checked at the end for the lab's SSH key and API token.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { ApplicationFailure, CancelledFailure, type LogLevel, type LogMetadata, type Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { createActivities, type ActivitySet } from '../../src/activities';
+import { createLedgerServer } from '../../src/activities/grpc';
+import type { LedgerNodeInfo } from '../../src/activities/types';
+import { startLab, type Lab } from '../../lab/index';
+
+const LEDGER = 'lab-ledger';
+const TRAINING = 'lab-training';
+const LEDGER_NODES = ['node1', 'node2', 'node3'];
+const TC_NODES = ['tc-node1', 'tc-node2', 'tc-node3', 'tc-node4', 'tc-node5'];
+const WF = { workflowId: 'wf-activities-test', runId: 'run-1' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const T = { timeout: 60_000 };
+
+const led = (node: string) => ({ cluster: LEDGER, node });
+const tc = (node: string) => ({ cluster: TRAINING, node });
+const vault = (node: string, v = 'payments') => ({ ...led(node), organization: '1', vault: v });
+
+// ------------------------------------------------ what leaves activities --
+
+/** Every result, error (inspected whole, cause and details included), heartbeat detail and log line. */
+const outbound: string[] = [];
+const heartbeats: unknown[] = [];
+const capture = (what: unknown): void => {
+  outbound.push(typeof what === 'string' ? what : inspect(what, { depth: 10, breakLength: Infinity }));
+};
+
+/** The activity context's logger (notify's log lines, the SDK's "Activity failed" with the error). */
+class CapturingLogger implements Logger {
+  readonly lines: string[] = [];
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    this.lines.push(`${level} ${message}`);
+    capture({ level, message, meta });
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+const logger = new CapturingLogger();
+
+let nextId = 0;
+function activityEnv(activityId = `act-${++nextId}`, workflowExecution = WF): MockActivityEnvironment {
+  const env = new MockActivityEnvironment({ activityId, workflowExecution }, { logger });
+  env.on('heartbeat', (d: unknown) => {
+    heartbeats.push(d);
+    capture(d);
+  });
+  return env;
+}
+
+/** Runs one activity in its own mock context (or `env`'s), recording what comes out. */
+async function run<I, O>(fn: (input: I) => Promise<O>, input: I, opts: { activityId?: string; env?: MockActivityEnvironment } = {}): Promise<O> {
+  const env = opts.env ?? activityEnv(opts.activityId);
+  try {
+    const out = (await env.run(fn, input)) as O;
+    capture(out);
+    return out;
+  } catch (err) {
+    capture(err);
+    throw err;
+  }
+}
+
+async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${inspect(err)}`);
+  return err;
+}
+
+async function waitFor<V>(what: string, probe: () => Promise<V | undefined>, withinMs: number): Promise<V> {
+  const deadline = Date.now() + withinMs;
+  let last: unknown;
+  for (;;) {
+    const v = await probe().catch((e: unknown) => ((last = e), undefined));
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${withinMs} ms waiting for ${what}${last ? ` (last error: ${inspect(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// --------------------------------------------------------------- the lab --
+
+interface InvNode {
+  name: string;
+  ssh: { hostKeys: string[]; privateKey: string };
+  grpc?: { address: string };
+  http?: { baseUrl: string; authToken?: string };
+}
+interface InvFile {
+  clusters: Record<string, { nodes: InvNode[] }>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-activities-'));
+let lab: Lab;
+let acts: ActivitySet;
+let a: ActivitySet['activities'];
+let inv: InvFile;
+const nodeOf = (cluster: string, node: string): InvNode => inv.clusters[cluster]!.nodes.find((n) => n.name === node)!;
+const effects = (node: string, effect: string, cluster = LEDGER) => lab.effects.list({ cluster, node, effect });
+const ledgerEffects = (effect: string) => lab.effects.list({ cluster: LEDGER, effect });
+const restarts = (node: string) => effects(node, 'orchestrator.restart', TRAINING).length;
+
+before(async () => {
+  lab = await startLab({ dir, families: ['ledger', 'training-cluster'], bootMs: 300 });
+  acts = createActivities({ inventoryPath: lab.inventoryPath });
+  a = acts.activities;
+  inv = parseYaml(readFileSync(lab.inventoryPath, 'utf8')) as InvFile;
+});
+
+after(async () => {
+  await acts?.close();
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- ledger --
+
+describe('ledger activities on the lab cluster', () => {
+  let clusterId = '';
+  let heightsAfterWrites: Record<string, number> = {};
+  const heights = async (node: string) => Object.fromEntries((await run(a.ledgerListVaults, led(node))).map((v) => [v.vault, v.height]));
+  const infoAll = () => Promise.all(LEDGER_NODES.map((n) => run(a.ledgerNodeInfo, led(n))));
+  const dataDir = (node: string) => join(lab.host(LEDGER, node).root, 'data');
+
+  test('ledgerNodeInfo: every node reachable, serving, in cluster mode, one cluster id, led by node1', T, async () => {
+    const infos = await infoAll();
+    clusterId = infos[0]!.clusterId ?? '';
+    assert.match(clusterId, UUID);
+    for (const i of infos) {
+      assert.equal(i.reachable, true, `${i.node}: ${i.error ?? ''}`);
+      assert.equal(i.error, undefined);
+      assert.equal(i.clusterId, clusterId, i.node);
+      assert.equal(i.leader, 'node1', i.node);
+      assert.equal(i.mode, 'cluster', i.node);
+      assert.equal(i.serving, true, i.node);
+      assert.ok((i.term ?? 0) >= 1, `${i.node} term ${i.term}`);
+      assert.deepEqual(
+        i.members?.map((m) => [m.node, m.role, m.reachable]),
+        LEDGER_NODES.map((n) => [n, 'voter', true]),
+      );
+    }
+  });
+
+  test('ledgerWriteRead: the same activity id writes once; another id writes again', T, async () => {
+    const writes = () => ledgerEffects('ledger.write').length;
+    const before = writes();
+    const w1 = await run(a.ledgerWriteRead, vault('node2'), { activityId: 'write-check' });
+    assert.equal(w1.alreadyDone, false);
+    assert.ok((w1.height ?? 0) > 1, `height ${w1.height}`);
+    assert.equal(writes(), before + 1);
+    const key = ledgerEffects('ledger.write').at(-1)?.detail?.idempotencyKey;
+    assert.match(String(key), /wf-activities-test-run-1-write-check$/, 'the key is derived from the workflow, run and activity ids');
+
+    const w2 = await run(a.ledgerWriteRead, vault('node2'), { activityId: 'write-check' });
+    assert.equal(w2.alreadyDone, true, 'a retried attempt finds its own write');
+    assert.equal(w2.height, w1.height);
+    assert.equal(writes(), before + 1, 'no second write');
+
+    const w3 = await run(a.ledgerWriteRead, vault('node3'), { activityId: 'write-check-2' });
+    assert.equal(w3.alreadyDone, false);
+    assert.equal(w3.height, w1.height! + 1);
+    assert.equal(writes(), before + 2);
+
+    const dry = await run(a.ledgerWriteRead, { ...vault('node1'), dryRun: true }, { activityId: 'write-check-3' });
+    assert.equal(dry.dryRun, true);
+    assert.match(dry.plan, /WriteService\.Write 1\/payments/);
+    assert.equal(writes(), before + 2, 'a dry run writes nothing');
+
+    heightsAfterWrites = await heights('node1');
+    assert.equal(heightsAfterWrites.payments, w3.height);
+    assert.deepEqual(await heights('node3'), heightsAfterWrites, 'the writes reached every node');
+  });
+
+  test('ledgerClearData refuses (FailedPrecondition) while the ledger runs on the node', T, async () => {
+    const f = await failure(run(a.ledgerClearData, led('node3')));
+    assert.equal(f.type, 'FailedPrecondition');
+    assert.equal(f.nonRetryable, true);
+    assert.match(f.message, /still runs on node3/);
+    assert.match(f.message, /stop it first/);
+    assert.ok(readdirSync(dataDir('node3')).length > 0, 'node3 keeps its data');
+  });
+
+  test('ledgerStop: a dry run only plans; a stop stops once; a second stop is alreadyDone', T, async () => {
+    const dry = await run(a.ledgerStop, { ...led('node2'), dryRun: true });
+    assert.deepEqual(dry, { dryRun: true, plan: "node2: 'systemctl' 'stop' 'ledger'" });
+    assert.equal(effects('node2', 'ledger.stop').length, 0, 'a dry run records nothing');
+    assert.equal((await run(a.ledgerNodeInfo, led('node2'))).reachable, true, 'node2 still runs');
+
+    const s1 = await run(a.ledgerStop, led('node3'));
+    assert.notEqual(s1.alreadyDone, true);
+    assert.equal(s1.plan, "node3: 'systemctl' 'stop' 'ledger'");
+    const stops = effects('node3', 'ledger.stop');
+    assert.equal(stops.length, 1);
+    assert.equal(stops[0]!.detail?.via, 'systemctl');
+
+    const s2 = await run(a.ledgerStop, led('node3'));
+    assert.equal(s2.alreadyDone, true);
+    assert.match(s2.output ?? '', /not active/);
+    assert.equal(effects('node3', 'ledger.stop').length, 1, 'the second stop records nothing');
+
+    const i3 = await run(a.ledgerNodeInfo, led('node3'));
+    assert.equal(i3.reachable, false);
+  });
+
+  test('ledgerMetricsFlowing: true on a running node, false on a stopped one', T, async () => {
+    assert.equal(await run(a.ledgerMetricsFlowing, led('node1')), true);
+    assert.equal(await run(a.ledgerMetricsFlowing, led('node3')), false);
+  });
+
+  test('ledgerClearData on the stopped node clears it; a second clear is alreadyDone', T, async () => {
+    const c1 = await run(a.ledgerClearData, led('node3'));
+    assert.notEqual(c1.alreadyDone, true);
+    assert.match(c1.plan, /^node3: rm -rf data\/\*/);
+    assert.deepEqual(readdirSync(dataDir('node3')), [], 'node3 data directory is empty');
+    const c2 = await run(a.ledgerClearData, led('node3'));
+    assert.equal(c2.alreadyDone, true);
+    assert.match(c2.output ?? '', /already empty/);
+  });
+
+  test('after ledger.quorum-loss the lost nodes come back reachable:false (a finding, not a throw)', T, async () => {
+    await lab.break('ledger.quorum-loss');
+    const [n1, n2, n3] = await infoAll();
+    for (const i of [n2!, n3!]) {
+      assert.equal(i.reachable, false, i.node);
+      assert.ok(i.error?.includes(nodeOf(LEDGER, i.node).grpc!.address), `${i.node}: error names its address: ${i.error}`);
+    }
+    assert.equal(n1!.reachable, true);
+    assert.equal(n1!.clusterId, clusterId);
+    assert.equal(n1!.leader, undefined, 'no leader without quorum');
+    assert.equal(n1!.serving, false);
+    assert.deepEqual(
+      n1!.members?.map((m) => [m.node, m.reachable]),
+      [
+        ['node1', true],
+        ['node2', false],
+        ['node3', false],
+      ],
+    );
+  });
+
+  test('quorum-loss recovery at activity level: stop, single, verify, stop, clear, cluster, join -> healthy 3-node cluster', T, async () => {
+    const startsBefore = ledgerEffects('ledger.start').length;
+
+    // 1. Stop the survivor, 2. restart it alone (a new cluster identity from its data).
+    await run(a.ledgerStop, led('node1'));
+    const single = await run(a.ledgerStart, { ...led('node1'), start: { mode: 'single' as const } });
+    assert.notEqual(single.alreadyDone, true);
+    assert.match(single.plan, /'inferadb-ledger' '--single' '--data' 'data'/);
+    const s = await run(a.ledgerNodeInfo, led('node1'));
+    assert.equal(s.mode, 'single');
+    assert.equal(s.serving, true);
+    assert.equal(s.leader, 'node1');
+    assert.match(s.clusterId ?? '', UUID);
+    assert.notEqual(s.clusterId, clusterId, '--single mints a new cluster identity');
+    const newId = s.clusterId!;
+
+    const again = await run(a.ledgerStart, { ...led('node1'), start: { mode: 'single' as const } });
+    assert.equal(again.alreadyDone, true, 'a repeated start is alreadyDone');
+    assert.equal(ledgerEffects('ledger.start').length, startsBefore + 1, 'and starts nothing');
+
+    // 3. Its vaults and their integrity: nothing lost, every chain intact.
+    const vaults = await run(a.ledgerListVaults, led('node1'));
+    assert.deepEqual(Object.fromEntries(vaults.map((v) => [v.vault, v.height])), heightsAfterWrites);
+    for (const v of vaults) {
+      assert.equal(v.status, 'ACTIVE', v.vault);
+      const integrity = await run(a.ledgerCheckIntegrity, { ...led('node1'), organization: v.organization, vault: v.vault, fullCheck: true });
+      assert.equal(integrity.ok, true, `${v.vault}: ${integrity.problems.join('; ')}`);
+      assert.equal(integrity.blocksChecked, v.height, v.vault);
+    }
+
+    // 4. Stop it, 5. clear the others (the fault already emptied them), 6. cluster mode, 7. join.
+    await run(a.ledgerStop, led('node1'));
+    for (const n of ['node2', 'node3']) {
+      const c = await run(a.ledgerClearData, led(n));
+      assert.equal(c.alreadyDone, true, `${n} was emptied by the fault`);
+    }
+    const cl = await run(a.ledgerStart, { ...led('node1'), start: { mode: 'cluster' as const, size: 3, peers: LEDGER_NODES } });
+    assert.notEqual(cl.alreadyDone, true);
+    assert.match(cl.plan, /INFERADB__LEDGER__CLUSTER='3'/);
+    for (const n of ['node2', 'node3']) {
+      const j = await run(a.ledgerStart, { ...led(n), start: { mode: 'join' as const, peers: ['node1'] } });
+      assert.notEqual(j.alreadyDone, true, n);
+      assert.match(j.plan, /INFERADB__LEDGER__JOIN='true'/);
+    }
+
+    assert.deepEqual(
+      ledgerEffects('ledger.start')
+        .slice(startsBefore)
+        .map((e) => [e.node, e.detail?.mode, e.detail?.clusterId]),
+      [
+        ['node1', 'single', newId],
+        ['node1', 'cluster', newId],
+        ['node2', 'join', newId],
+        ['node3', 'join', newId],
+      ],
+    );
+
+    const healthy = await waitFor(
+      'three voters serving one cluster with a leader',
+      async () => {
+        const infos = await infoAll();
+        const ok = infos.every(
+          (i) => i.reachable && i.serving && i.mode === 'cluster' && i.clusterId === newId && i.leader === infos[0]!.leader && i.members?.length === 3 && i.members.every((m) => m.reachable),
+        );
+        return ok ? infos : undefined;
+      },
+      15_000,
+    );
+    assert.ok(healthy[0]!.leader && LEDGER_NODES.includes(healthy[0]!.leader));
+    for (const n of LEDGER_NODES) assert.deepEqual(await heights(n), heightsAfterWrites, `${n} holds every vault at its pre-fault height`);
+    const w = await run(a.ledgerWriteRead, vault('node3'), { activityId: 'write-after-recovery' });
+    assert.equal(w.alreadyDone, false);
+    assert.equal(w.height, heightsAfterWrites.payments! + 1, 'writes work again');
+  });
+
+  test('ledgerStart: a repeated join is alreadyDone; another mode on a running node fails FailedPrecondition, stop it first', T, async () => {
+    const startsBefore = ledgerEffects('ledger.start').length;
+    const j = await run(a.ledgerStart, { ...led('node2'), start: { mode: 'join' as const, peers: ['node1'] } });
+    assert.equal(j.alreadyDone, true);
+    assert.match(j.output ?? '', /already running in cluster mode/);
+
+    const f = await failure(run(a.ledgerStart, { ...led('node1'), start: { mode: 'single' as const } }));
+    assert.equal(f.type, 'FailedPrecondition');
+    assert.equal(f.nonRetryable, true);
+    assert.match(f.message, /node1 already runs the ledger in cluster mode, not single/);
+    assert.match(f.message, /stop it first/);
+    assert.equal(ledgerEffects('ledger.start').length, startsBefore, 'neither call started anything');
+    const i: LedgerNodeInfo = await run(a.ledgerNodeInfo, led('node1'));
+    assert.equal(i.mode, 'cluster');
+    assert.equal(i.serving, true);
+  });
+});
+
+// ------------------------------------------------------ training cluster --
+
+describe('training-cluster activities on the lab mesh', () => {
+  test('p2pStatus / p2pDaemonStatus on the healthy mesh', T, async () => {
+    for (const n of TC_NODES) {
+      const st = await run(a.p2pStatus, tc(n));
+      assert.equal(st.reachable, true, `${n}: ${st.error ?? ''}`);
+      assert.equal(st.leaderId, 'tc-node1', n);
+      assert.deepEqual([...(st.alivePeers ?? [])].sort(), TC_NODES, n);
+      assert.equal(st.electionState, 'stable', n);
+      assert.deepEqual(st.voters, ['tc-node1', 'tc-node2', 'tc-node3']);
+    }
+    const d = await run(a.p2pDaemonStatus, tc('tc-node2'));
+    assert.equal(d.running, true);
+    assert.equal(d.healthy, true);
+    assert.match(d.detail, /^running \(pid \d+\); \/health ok$/);
+    const jobs = await run(a.p2pJobs, tc('tc-node1'));
+    assert.equal(jobs.reachable, true);
+    assert.equal(jobs.activeJobs, 4, 'one job per non-leader node');
+  });
+
+  test('after training-cluster.mesh-collapse: processes run, no leader, /health fails', T, async () => {
+    await lab.break('training-cluster.mesh-collapse');
+    for (const n of TC_NODES) {
+      const st = await run(a.p2pStatus, tc(n));
+      assert.equal(st.reachable, true, n);
+      assert.equal(st.leaderId, null, n);
+      assert.deepEqual(st.alivePeers, [], n);
+      assert.equal(st.electionState, 'stalled', n);
+    }
+    const d = await run(a.p2pDaemonStatus, tc('tc-node2'));
+    assert.equal(d.running, true);
+    assert.equal(d.healthy, false);
+    assert.match(d.detail, /\/health failed \(curl exit 22/);
+    assert.equal((await run(a.p2pJobs, tc('tc-node1'))).activeJobs, 0);
+  });
+
+  test('p2pRestart restarts once per step: the same ids again are alreadyDone, another activity id restarts again', T, async () => {
+    const node = tc('tc-node2');
+    const dry = await run(a.p2pRestart, { ...node, dryRun: true }, { activityId: 'restart-dry' });
+    assert.equal(dry.dryRun, true);
+    assert.match(dry.plan, /pkill -f p2p_orchestrator; nohup python -m app\.p2p\.orchestrator > logs\/p2p\.log/);
+    assert.equal(restarts('tc-node2'), 0);
+
+    const r1 = await run(a.p2pRestart, node, { activityId: 'restart-a' });
+    assert.equal(r1.alreadyDone, false);
+    assert.equal(restarts('tc-node2'), 1);
+    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 1);
+    assert.match(r1.output ?? '', /\/health ok/, 'the new process hears the mesh again');
+
+    const r2 = await run(a.p2pRestart, node, { activityId: 'restart-a' });
+    assert.equal(r2.alreadyDone, true, 'same workflow, run and activity id: the step already happened');
+    assert.equal(restarts('tc-node2'), 1);
+    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 1, 'not even killed again');
+
+    const r3 = await run(a.p2pRestart, node, { activityId: 'restart-b' });
+    assert.equal(r3.alreadyDone, false);
+    assert.equal(restarts('tc-node2'), 2);
+  });
+
+  test('restarting the voters heals the election: p2pStatus shows tc-node1 leading again', T, async () => {
+    for (const n of ['tc-node1', 'tc-node3']) {
+      const r = await run(a.p2pRestart, tc(n), { activityId: `heal-${n}` });
+      assert.equal(r.alreadyDone, false, n);
+    }
+    const st = await waitFor(
+      'tc-node1 leading after the restarts',
+      async () => {
+        const s = await run(a.p2pStatus, tc('tc-node1'));
+        return s.leaderId === 'tc-node1' && s.alivePeers?.length === 3 ? s : undefined;
+      },
+      10_000,
+    );
+    assert.deepEqual([...(st.alivePeers ?? [])].sort(), ['tc-node1', 'tc-node2', 'tc-node3'], 'only the restarted nodes hear each other');
+    assert.equal(st.electionState, 'stable');
+    const reset = await run(a.p2pElectionReset, { ...tc('tc-node1'), dryRun: true });
+    assert.match(reset.plan, /Authorization: Bearer \$CLUSTER_AUTH_TOKEN/, 'the plan names the token, never its value');
+  });
+});
+
+// --------------------------------------------------------------- sshCheck --
+
+describe('sshCheck', () => {
+  let tamperedPath = '';
+  let tampered: ActivitySet | undefined;
+  let hangingGrpc: grpc.Server | undefined;
+  const pendingIntegrity: unknown[] = [];
+
+  before(async () => {
+    // A gRPC "ledger node" whose CheckIntegrity never answers (for the cancellation test).
+    hangingGrpc = createLedgerServer({ AdminService: { CheckIntegrity: (call: unknown) => void pendingIntegrity.push(call) } });
+    const port = await new Promise<number>((ok, ko) =>
+      hangingGrpc!.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? ko(err) : ok(p))),
+    );
+    // The lab inventory, with node1's pinned host key replaced by node2's and node2's gRPC address pointing at that server.
+    const copy = parseYaml(readFileSync(lab.inventoryPath, 'utf8')) as InvFile;
+    const nodes = copy.clusters[LEDGER]!.nodes;
+    const n1 = nodes.find((n) => n.name === 'node1')!;
+    const n2 = nodes.find((n) => n.name === 'node2')!;
+    assert.notDeepEqual(n1.ssh.hostKeys, n2.ssh.hostKeys);
+    n1.ssh.hostKeys = [...n2.ssh.hostKeys];
+    n2.grpc = { address: `127.0.0.1:${port}` };
+    tamperedPath = join(dir, 'tampered-inventory.yaml');
+    writeFileSync(tamperedPath, stringifyYaml(copy));
+    tampered = createActivities({ inventoryPath: tamperedPath });
+  });
+  after(async () => {
+    await tampered?.close();
+    hangingGrpc?.forceShutdown();
+  });
+
+  test('reachable with a latency', T, async () => {
+    for (const ref of [led('node1'), tc('tc-node3')]) {
+      const r = await run(a.sshCheck, ref);
+      assert.equal(r.reachable, true, `${ref.node}: ${r.error ?? ''}`);
+      assert.equal(r.node, ref.node);
+      assert.equal(typeof r.latencyMs, 'number');
+      assert.ok(r.latencyMs! >= 0 && r.latencyMs! < 5000, `latency ${r.latencyMs}`);
+      assert.equal(r.error, undefined);
+    }
+  });
+
+  test('a hung host is reachable:false with an error within the 5 s deadline, and reachable again once healed', T, async () => {
+    await lab.break(`host.hang:${TRAINING}/tc-node4`);
+    const t0 = Date.now();
+    const r = await run(a.sshCheck, tc('tc-node4'));
+    const took = Date.now() - t0;
+    assert.equal(r.reachable, false);
+    assert.match(r.error ?? '', /no SSH session with .* within 5000 ms/);
+    assert.ok(took >= 4_000 && took < 10_000, `took ${took} ms`);
+    await lab.break(`host.heal:${TRAINING}/tc-node4`);
+    assert.equal((await run(a.sshCheck, tc('tc-node4'))).reachable, true, 'a failed connection is not cached');
+  });
+
+  test('a host presenting another key than the pinned one is reachable:false with a host-key message', T, async () => {
+    const r = await run(tampered!.activities.sshCheck, led('node1'));
+    assert.equal(r.reachable, false);
+    assert.match(r.error ?? '', /host key of .* is not the one pinned in the inventory/);
+    // The same host with the right pin (the lab inventory) answers.
+    assert.equal((await run(a.sshCheck, led('node1'))).reachable, true);
+  });
+
+  test('a node missing from the inventory fails non-retryably with BadInventory naming it', T, async () => {
+    const f = await failure(run(a.sshCheck, led('node9')));
+    assert.equal(f.type, 'BadInventory');
+    assert.equal(f.nonRetryable, true);
+    assert.match(f.message, /node9/);
+    assert.match(f.message, /node1, node2, node3/, 'and lists the known nodes');
+  });
+
+  // ----------------------------------------------------------- cancellation --
+
+  test('cancelling an SSH command slowed by the host rejects promptly with a CancelledFailure, before any effect', T, async () => {
+    await lab.break(`host.slow:${TRAINING}/tc-node5=10000`);
+    try {
+      const env = activityEnv('restart-cancelled');
+      const p = run(a.p2pRestart, tc('tc-node5'), { env });
+      p.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 800));
+      const t0 = Date.now();
+      env.cancel();
+      const err = await p.then(
+        () => assert.fail('the cancelled restart resolved'),
+        (e: unknown) => e,
+      );
+      const took = Date.now() - t0;
+      assert.ok(err instanceof CancelledFailure, `expected a CancelledFailure, got ${inspect(err)}`);
+      assert.ok(took < 5_000, `cancellation took ${took} ms`);
+      assert.equal(effects('tc-node5', 'orchestrator.stop', TRAINING).length, 0, 'nothing was killed');
+      assert.equal(restarts('tc-node5'), 0);
+    } finally {
+      await lab.break(`host.heal:${TRAINING}/tc-node5`);
+    }
+  });
+
+  test('cancelling a long ledgerCheckIntegrity rejects promptly with a CancelledFailure', T, async () => {
+    const env = activityEnv('integrity-cancelled');
+    const p = run(tampered!.activities.ledgerCheckIntegrity, { ...vault('node2'), fullCheck: true }, { env });
+    p.catch(() => undefined);
+    await waitFor('the CheckIntegrity call to reach the server', async () => (pendingIntegrity.length > 0 ? true : undefined), 5_000);
+    const t0 = Date.now();
+    env.cancel();
+    const err = await p.then(
+      () => assert.fail('the cancelled check resolved'),
+      (e: unknown) => e,
+    );
+    const took = Date.now() - t0;
+    assert.ok(err instanceof CancelledFailure, `expected a CancelledFailure, got ${inspect(err)}`);
+    assert.ok(took < 2_000, `cancellation took ${took} ms`);
+  });
+});
+
+// ----------------------------------------------------------------- notify --
+
+describe('notify', () => {
+  test('POSTs the notification as JSON to notifyUrl', T, async () => {
+    const bodies: Array<{ method?: string; type?: string; body: string }> = [];
+    const server: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        bodies.push({ method: req.method, type: req.headers['content-type'], body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const withHook = createActivities({ inventoryPath: lab.inventoryPath, notifyUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` });
+    try {
+      const n = { cluster: LEDGER, severity: 'warning' as const, subject: 'quorum lost', text: 'node2 and node3 are down; recovery starts' };
+      await run(withHook.activities.notify, n);
+      assert.equal(bodies.length, 1);
+      assert.equal(bodies[0]!.method, 'POST');
+      assert.match(bodies[0]!.type ?? '', /^application\/json/);
+      assert.deepEqual(JSON.parse(bodies[0]!.body), { ...n, workflowId: WF.workflowId });
+      assert.ok(logger.lines.includes('WARN [WARNING] quorum lost: node2 and node3 are down; recovery starts'), 'and logs it');
+    } finally {
+      await withHook.close();
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
+
+// ---------------------------------------------------------------- secrets --
+
+describe('secrets', () => {
+  test('neither the SSH private key nor the training API token appears in any result, error, heartbeat or log line', () => {
+    const keyFile = nodeOf(LEDGER, 'node1').ssh.privateKey.replace(/^file:/, '');
+    const keyText = readFileSync(keyFile, 'utf8');
+    const keyLines = keyText
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length >= 16 && !l.startsWith('-----'));
+    assert.ok(keyLines.length >= 3, 'the key has body lines');
+    const tokenRef = nodeOf(TRAINING, 'tc-node1').http!.authToken!;
+    assert.match(tokenRef, /^file:\//);
+    const token = readFileSync(tokenRef.slice('file:'.length), 'utf8').trim();
+    assert.ok(token.length >= 16);
+
+    // Enough was collected for the check to mean something.
+    assert.ok(outbound.length > 100, `only ${outbound.length} items collected`);
+    assert.ok(
+      heartbeats.some((h) => typeof (h as { tail?: unknown }).tail === 'string'),
+      'remote output was streamed in heartbeats',
+    );
+    assert.ok(outbound.some((o) => /FailedPrecondition/.test(o)) && outbound.some((o) => /CancelledFailure/.test(o)), 'errors were collected');
+
+    for (const [i, text] of outbound.entries()) {
+      assert.ok(!text.includes(token), `item ${i} contains the API token`);
+      for (const line of keyLines) assert.ok(!text.includes(line), `item ${i} contains a line of the SSH private key`);
+    }
+  });
+});
