@@ -10,6 +10,11 @@
  *
  * @module
  */
+import type { GossipActivities } from './types-gossip';
+import type { TrainServerActivities } from './types-train-server';
+
+export type { GossipActivities } from './types-gossip';
+export type { TrainServerActivities } from './types-train-server';
 
 /** Addresses one node of one inventory cluster. */
 export interface NodeRef {
@@ -183,4 +188,4 @@ export interface CommonActivities {
 }
 
 /** Everything a workflow may proxy. */
-export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities;
+export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities & GossipActivities & TrainServerActivities;

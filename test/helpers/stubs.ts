@@ -5,6 +5,11 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { LifeboatActivities } from '../../src/activities/types';
+import { GOSSIP_EFFECTS, gossipStubs } from './stubs-gossip';
+import { TRAIN_SERVER_EFFECTS, trainServerStubs } from './stubs-train-server';
+
+/** Builds the default EffectResult of a stubbed effect. */
+export type PlanOf = (name: string, a: Record<string, unknown>) => { plan: string; dryRun?: true };
 
 export interface StubCall {
   name: string;
@@ -13,7 +18,7 @@ export interface StubCall {
 
 export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { activities: LifeboatActivities; calls: StubCall[]; effects: () => StubCall[] } {
   const calls: StubCall[] = [];
-  const plan = (name: string, a: Record<string, unknown>) => ({ plan: `${name} ${String(a.node ?? '')}`.trim(), dryRun: a.dryRun === true || undefined });
+  const plan: PlanOf = (name, a) => ({ plan: `${name} ${String(a.node ?? '')}`.trim(), dryRun: a.dryRun === true || undefined });
   const base: LifeboatActivities = {
     sshCheck: async (a) => ({ node: a.node, reachable: true, latencyMs: 1 }),
     notify: async () => undefined,
@@ -39,6 +44,8 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     p2pJobs: async (a) => ({ node: a.node, reachable: true, activeJobs: 2 }),
     p2pElectionReset: async (a) => plan('p2pElectionReset', a as never),
     p2pSetLeader: async (a) => plan('p2pSetLeader', a as never),
+    ...gossipStubs(plan),
+    ...trainServerStubs(plan),
   };
   const merged = { ...base, ...overrides } as unknown as Record<string, (a: Record<string, unknown>) => Promise<unknown>>;
   const wrapped: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {};
@@ -48,7 +55,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader']);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS]);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

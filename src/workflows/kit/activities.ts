@@ -7,62 +7,22 @@
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { LifeboatActivities } from '../../activities/types';
+import { COMMON_OPTIONS } from './options/common';
+import { GOSSIP_OPTIONS } from './options/gossip';
+import { LEDGER_OPTIONS } from './options/ledger';
+import { TRAIN_SERVER_OPTIONS } from './options/train-server';
+import { TRAINING_CLUSTER_OPTIONS } from './options/training-cluster';
 import { isDryRun, runtime } from './state';
 
 type Name = keyof LifeboatActivities;
 
-/**
- * Reads and diagnosis: short, retried a few times. An unreachable node is a
- * result of these activities, not a failure, so retries cover only
- * transport hiccups of the worker itself.
- */
-const READ: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
-};
-
-/**
- * Effects (stop, start, restart, clear): idempotent on the activity side,
- * so retried more; heartbeating so a dead worker is noticed within 30 s.
- * Failures retrying cannot fix are marked non-retryable by the activities.
- */
-const EFFECT: ActivityOptions = {
-  startToCloseTimeout: '5m',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-};
-
-/** Notifications must never hold a recovery up. */
-const NOTIFY: ActivityOptions = {
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
-};
-
+/** Timeouts and retries of every activity, one table per system (see ./options/policies). */
 const GROUP: Record<Name, ActivityOptions> = {
-  sshCheck: READ,
-  notify: NOTIFY,
-  ledgerNodeInfo: READ,
-  ledgerStop: EFFECT,
-  ledgerStart: EFFECT,
-  ledgerClearData: EFFECT,
-  ledgerLeaveCluster: EFFECT,
-  ledgerListVaults: READ,
-  ledgerCheckIntegrity: { ...READ, startToCloseTimeout: '5m', heartbeatTimeout: '30s' },
-  ledgerWriteRead: EFFECT,
-  ledgerMetricsFlowing: READ,
-  ledgerDeterminismBugs: READ,
-  ledgerGetVault: READ,
-  ledgerBackupInfo: READ,
-  ledgerFetchBackup: { ...EFFECT, startToCloseTimeout: '30m' },
-  ledgerGetTip: READ,
-  ledgerRecoverVault: EFFECT,
-  ledgerCreateSnapshot: EFFECT,
-  p2pStatus: READ,
-  p2pDaemonStatus: READ,
-  p2pRestart: EFFECT,
-  p2pJobs: READ,
-  p2pElectionReset: EFFECT,
-  p2pSetLeader: EFFECT,
+  ...COMMON_OPTIONS,
+  ...LEDGER_OPTIONS,
+  ...TRAINING_CLUSTER_OPTIONS,
+  ...GOSSIP_OPTIONS,
+  ...TRAIN_SERVER_OPTIONS,
 };
 
 function describeCall(name: string, arg: unknown): string {

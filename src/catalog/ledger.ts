@@ -1,22 +1,11 @@
 /**
- * The scenario catalogue: scenario id -> workflow type, input schema, title,
- * seed reference and recovery-time objective. The CLI validates `--set`
- * inputs against these schemas before anything starts, and the workflow
- * carries the RTO figures into its progress and report.
+ * The ledger's scenarios (seed 002): input schemas and parameter help.
  *
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_FULL_RESTORE, LEDGER_NODE_FAILURE, LEDGER_QUORUM_LOSS, LEDGER_VAULT_DIVERGENCE, TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, type ScenarioMeta } from './workflows/scenarios';
-
-export interface ScenarioSpec extends ScenarioMeta {
-  /** Scenario parameters (`--set key=value`). Unknown keys are refused. */
-  params: z.ZodObject;
-  /** One line per parameter for `lifeboat scenarios`. */
-  paramHelp: Record<string, string>;
-}
-
-const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'must be a node name from the inventory' });
+import { LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE } from '../workflows/scenarios';
+import { nodeName, type ScenarioSpec } from './spec';
 
 export const ledgerQuorumLossParams = z
   .object({
@@ -62,18 +51,7 @@ export const ledgerVaultDivergenceParams = z
   .strict();
 export type LedgerVaultDivergenceParams = z.infer<typeof ledgerVaultDivergenceParams>;
 
-export const leaderFailureParams = z.object({}).strict();
-export type LeaderFailureParams = z.infer<typeof leaderFailureParams>;
-
-export const meshCollapseParams = z
-  .object({
-    /** Node restarted first; default: the node with the "coordinator" role. */
-    coordinator: nodeName.optional(),
-  })
-  .strict();
-export type MeshCollapseParams = z.infer<typeof meshCollapseParams>;
-
-export const SCENARIOS: readonly ScenarioSpec[] = [
+export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
   {
     ...LEDGER_FULL_RESTORE,
     params: ledgerFullRestoreParams,
@@ -108,21 +86,4 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
       organization: 'organization whose vaults the checklist verifies (default "1")',
     },
   },
-  {
-    ...TRAINING_CLUSTER_LEADER_FAILURE,
-    params: leaderFailureParams,
-    paramHelp: {},
-  },
-  {
-    ...TRAINING_CLUSTER_MESH_COLLAPSE,
-    params: meshCollapseParams,
-    paramHelp: {
-      coordinator: 'node restarted first (default: the node with the "coordinator" role)',
-    },
-  },
 ];
-
-/** Looks a scenario up by id; `undefined` when unknown. */
-export function findScenario(id: string): ScenarioSpec | undefined {
-  return SCENARIOS.find((s) => s.id === id);
-}

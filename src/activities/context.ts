@@ -1,0 +1,232 @@
+/**
+ * The plumbing every activity module shares: the inventory (re-read when the
+ * file changes, so an operator can fix an address without restarting the
+ * worker), per-cluster settings with their defaults, SSH execution with
+ * heartbeats and secret redaction, gRPC calls, cancellation-aware sleeps, and
+ * {@link ActivityContext.run}, which turns whatever an activity body throws
+ * into an `ApplicationFailure` that is non-retryable when retrying cannot help.
+ *
+ * One context per worker, built by {@link createContext}; each system's
+ * activity factory (`ledgerActivities(ctx)`, ...) takes it.
+ *
+ * @module
+ */
+import { statSync } from 'node:fs';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { clusterOf, InventoryError, loadInventory, nodeOf, type Inventory } from '../inventory/load';
+import type { ClusterSpec, NodeSpec } from '../inventory/schema';
+import { toFailure, TransportError } from './errors';
+import { LedgerGrpcPool } from './grpc';
+import { redact, resolveSecret } from './secrets';
+import type { RemoteCommand } from './shell';
+import { SshPool, type ExecResult, type SshConnectOptions } from './ssh';
+import type { NodeRef } from './types';
+
+/** What the activities need from their worker. */
+export interface ActivityDeps {
+  /** The clusters file. */
+  inventoryPath: string;
+  /** Optional webhook that receives every notification as JSON (`LIFEBOAT_NOTIFY_URL`). */
+  notifyUrl?: string;
+  /** Shared pools (tests pass their own to count connections). */
+  ssh?: SshPool;
+  grpc?: LedgerGrpcPool;
+}
+
+/** How often a long activity heartbeats when its transport is silent. */
+export const HEARTBEAT_EVERY_MS = 5_000;
+const GRPC_READ_MS = 3_000;
+/** Deadline of an HTTP read (status, metrics). */
+export const HTTP_READ_MS = 5_000;
+
+export type GrpcService = 'AdminService' | 'ReadService' | 'WriteService' | 'HealthService';
+
+/** The shared plumbing of one worker's activities. */
+export interface ActivityContext {
+  deps: ActivityDeps;
+  ssh: SshPool;
+  grpcPool: LedgerGrpcPool;
+  inventory(): Inventory;
+  /** The cluster and node of a call; an unknown one fails as BadInventory. */
+  lookup(ref: NodeRef): { cluster: ClusterSpec; node: NodeSpec };
+  /** A per-cluster setting (`settings.<key>` in the inventory), type-checked against its default. */
+  setting<T extends string | number | boolean>(cluster: ClusterSpec, key: string, fallback: T): T;
+  /** A non-retryable BadInventory error naming the missing field and an example. */
+  missing(ref: NodeRef, what: string, example: string): TransportError;
+  sshOptions(ref: NodeRef, readyTimeoutMs?: number): Promise<{ conn: SshConnectOptions; secrets: string[]; workdir?: string; sudo: boolean }>;
+  /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
+  exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult>;
+  /** A command that must succeed: a non-zero exit fails non-retryably with the output and the next step. */
+  check(ref: NodeRef, res: ExecResult, what: string, next: string): string;
+  /** `sudo -n --` before argv when the cluster's `settings.sudo` is set. */
+  root(argv: string[], sudo: boolean): string[];
+  /** Heartbeats every few seconds while `p` runs (transports that do not stream). */
+  beating<T>(p: Promise<T>, details?: unknown): Promise<T>;
+  /** Sleeps, failing early with the cancellation reason. */
+  sleep(ms: number): Promise<void>;
+  /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  grpcAddress(ref: NodeRef): { address: string; tls: boolean };
+  grpcCall<T>(ref: NodeRef, service: GrpcService, method: string, req: object, deadlineMs?: number): Promise<T>;
+  /** Unreachable-type failures: a node that is down is a finding, not an activity failure. */
+  isUnreachable(err: unknown): boolean;
+  /** A key stable across retries of one activity (workflow id, run id, activity id). */
+  stableKey(prefix: string): string;
+}
+
+/** Builds the shared plumbing of one worker's activities. */
+export function createContext(deps: ActivityDeps): ActivityContext {
+  const ssh = deps.ssh ?? new SshPool();
+  const grpcPool = deps.grpc ?? new LedgerGrpcPool();
+  let cached: { mtimeMs: number; size: number; inv: Inventory } | undefined;
+
+  function inventory(): Inventory {
+    let st;
+    try {
+      st = statSync(deps.inventoryPath);
+    } catch {
+      st = undefined;
+    }
+    if (cached && st && st.mtimeMs === cached.mtimeMs && st.size === cached.size) return cached.inv;
+    const inv = loadInventory(deps.inventoryPath);
+    if (st) cached = { mtimeMs: st.mtimeMs, size: st.size, inv };
+    return inv;
+  }
+
+  function lookup(ref: NodeRef): { cluster: ClusterSpec; node: NodeSpec } {
+    const inv = inventory();
+    return { cluster: clusterOf(inv, ref.cluster), node: nodeOf(inv, ref.cluster, ref.node) };
+  }
+
+  function setting<T extends string | number | boolean>(cluster: ClusterSpec, key: string, fallback: T): T {
+    const v = cluster.settings[key];
+    if (v === undefined) return fallback;
+    const want = typeof fallback;
+    if (typeof v !== want) {
+      throw new TransportError(
+        'BadInventory',
+        `inventory setting ${key} must be a ${want}, got ${JSON.stringify(v)}; fix it under the cluster's settings`,
+        false,
+      );
+    }
+    return v as T;
+  }
+
+  function missing(ref: NodeRef, what: string, example: string): TransportError {
+    return new TransportError(
+      'BadInventory',
+      `node ${ref.node} of cluster ${ref.cluster} has no ${what} in the inventory; add ${example} and run \`lifeboat inventory check\``,
+      false,
+    );
+  }
+
+  async function sshOptions(ref: NodeRef, readyTimeoutMs?: number): Promise<{ conn: SshConnectOptions; secrets: string[]; workdir?: string; sudo: boolean }> {
+    const { cluster, node } = lookup(ref);
+    if (!node.ssh) throw missing(ref, 'ssh block', 'ssh: {host, user, privateKey: "file:/path", hostKeys: [...]}');
+    const privateKey = await resolveSecret(node.ssh.privateKey);
+    const passphrase = node.ssh.passphrase ? await resolveSecret(node.ssh.passphrase) : undefined;
+    return {
+      conn: { target: node.ssh, privateKey, passphrase, readyTimeoutMs },
+      secrets: [privateKey, ...(passphrase ? [passphrase] : [])],
+      workdir: node.ssh.workdir,
+      sudo: setting(cluster, 'sudo', false),
+    };
+  }
+
+  /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
+  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult> {
+    const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
+    const ctx = Context.current();
+    // Heartbeat with the output tail as it streams, and every few seconds
+    // anyway: a command that prints nothing must not look like a dead worker.
+    const res = await beating(
+      ssh.exec(conn, cmds, {
+        timeoutMs,
+        signal: ctx.cancellationSignal,
+        onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
+      }),
+      { node: ref.node, running: 'remote command' },
+    );
+    return { ...res, stdout: redact(res.stdout, secrets), stderr: redact(res.stderr, secrets) };
+  }
+
+  /** A command that must succeed: a non-zero exit fails non-retryably with the output and the next step. */
+  function check(ref: NodeRef, res: ExecResult, what: string, next: string): string {
+    const out = `${res.stdout}${res.stderr}`.trim();
+    if (res.exitCode !== 0) {
+      throw new TransportError(
+        'CommandFailed',
+        `${what} on ${ref.node} exited with ${res.exitCode ?? `signal ${res.signal ?? '?'}`}${out ? `: ${lastLines(out, 8)}` : ''}; ${next}`,
+        false,
+        { node: ref.node, exitCode: res.exitCode },
+      );
+    }
+    return lastLines(out, 20);
+  }
+
+  function root(argv: string[], sudo: boolean): string[] {
+    return sudo ? ['sudo', '-n', '--', ...argv] : argv;
+  }
+
+  /** Heartbeats every few seconds while `p` runs (transports that do not stream). */
+  async function beating<T>(p: Promise<T>, details?: unknown): Promise<T> {
+    const ctx = Context.current();
+    const t = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
+    try {
+      return await p;
+    } finally {
+      clearInterval(t);
+    }
+  }
+
+  /** Sleeps, failing early with the cancellation reason. */
+  function sleep(ms: number): Promise<void> {
+    return Context.current().sleep(ms);
+  }
+
+  /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
+  async function run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
+      // Transports report an aborted call as their own `Cancelled` error; the worker must see a
+      // CancelledFailure, or a cancelled activity is reported as failed (and may be retried).
+      const signal = Context.current().cancellationSignal;
+      if (signal.aborted) throw signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('activity cancelled', [], err as Error);
+      if (err instanceof InventoryError) {
+        throw ApplicationFailure.create({ type: 'BadInventory', message: `${err.message}; ${err.fix}`, nonRetryable: true });
+      }
+      throw toFailure(err);
+    }
+  }
+
+  function grpcAddress(ref: NodeRef): { address: string; tls: boolean } {
+    const { node } = lookup(ref);
+    if (!node.grpc) throw missing(ref, 'grpc address', 'grpc: {address: "host:50051"}');
+    return { address: node.grpc.address, tls: node.grpc.tls };
+  }
+
+  function grpcCall<T>(ref: NodeRef, service: GrpcService, method: string, req: object, deadlineMs = GRPC_READ_MS): Promise<T> {
+    const { address, tls } = grpcAddress(ref);
+    return grpcPool.call<T>(address, service, method, req, { deadlineMs, tls, signal: Context.current().cancellationSignal });
+  }
+
+  /** Unreachable-type failures: a node that is down is a finding, not an activity failure. */
+  function isUnreachable(err: unknown): boolean {
+    return err instanceof TransportError && err.retryable;
+  }
+
+  function stableKey(prefix: string): string {
+    const info = Context.current().info;
+    return `${prefix}-${info.workflowExecution?.workflowId ?? 'standalone'}-${info.workflowExecution?.runId ?? ''}-${info.activityId}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  }
+
+  return { deps, ssh, grpcPool, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, sleep, run, grpcAddress, grpcCall, isUnreachable, stableKey };
+}
+
+/** The last `n` lines of a text, joined with " | " (for one-line messages). */
+export function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}

@@ -1,0 +1,2 @@
+/** The gossip cluster's recovery workflows (seed 003). @module */
+export {};

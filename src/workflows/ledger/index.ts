@@ -1,0 +1,5 @@
+/** The ledger's recovery workflows (seed 002). @module */
+export { ledgerFullRestore } from './full-restore';
+export { ledgerNodeFailure } from './node-failure';
+export { ledgerQuorumLoss } from './quorum-loss';
+export { ledgerVaultDivergence } from './vault-divergence';

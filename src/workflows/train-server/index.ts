@@ -1,0 +1,2 @@
+/** The train server's recovery workflows (seed 004). @module */
+export {};
