@@ -16,6 +16,8 @@ import { gossipActivities } from './gossip';
 import { ledgerActivities } from './ledger';
 import { trainServerActivities } from './train-server';
 import { trainingClusterActivities } from './training-cluster';
+import { trainingDataActivities } from './training-data';
+import { trainingOpsActivities } from './training-ops';
 import type { LifeboatActivities } from './types';
 
 export type { LifeboatActivities } from './types';
@@ -42,6 +44,8 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     ...trainingClusterActivities(ctx),
     ...gossipActivities(ctx),
     ...trainServerActivities(ctx),
+    ...trainingDataActivities(ctx),
+    ...trainingOpsActivities(ctx),
   };
   return {
     activities,

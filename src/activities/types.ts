@@ -12,9 +12,13 @@
  */
 import type { GossipActivities } from './types-gossip';
 import type { TrainServerActivities } from './types-train-server';
+import type { TrainingDataActivities } from './types-training-data';
+import type { TrainingOpsActivities } from './types-training-ops';
 
 export type { GossipActivities } from './types-gossip';
 export type { TrainServerActivities } from './types-train-server';
+export type { TrainingDataActivities } from './types-training-data';
+export type { TrainingOpsActivities } from './types-training-ops';
 
 /** Addresses one node of one inventory cluster. */
 export interface NodeRef {
@@ -188,4 +192,4 @@ export interface CommonActivities {
 }
 
 /** Everything a workflow may proxy. */
-export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities & GossipActivities & TrainServerActivities;
+export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities & GossipActivities & TrainServerActivities & TrainingDataActivities & TrainingOpsActivities;

@@ -7,6 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { GOSSIP_EFFECTS, gossipStubs } from './stubs-gossip';
 import { TRAIN_SERVER_EFFECTS, trainServerStubs } from './stubs-train-server';
+import { TRAINING_DATA_EFFECTS, trainingDataStubs } from './stubs-training-data';
+import { TRAINING_OPS_EFFECTS, trainingOpsStubs } from './stubs-training-ops';
 
 /** Builds the default EffectResult of a stubbed effect. */
 export type PlanOf = (name: string, a: Record<string, unknown>) => { plan: string; dryRun?: true };
@@ -46,6 +48,8 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     p2pSetLeader: async (a) => plan('p2pSetLeader', a as never),
     ...gossipStubs(plan),
     ...trainServerStubs(plan),
+    ...trainingDataStubs(plan),
+    ...trainingOpsStubs(plan),
   };
   const merged = { ...base, ...overrides } as unknown as Record<string, (a: Record<string, unknown>) => Promise<unknown>>;
   const wrapped: Record<string, (a: Record<string, unknown>) => Promise<unknown>> = {};
@@ -55,7 +59,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS]);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

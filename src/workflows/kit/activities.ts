@@ -12,6 +12,8 @@ import { GOSSIP_OPTIONS } from './options/gossip';
 import { LEDGER_OPTIONS } from './options/ledger';
 import { TRAIN_SERVER_OPTIONS } from './options/train-server';
 import { TRAINING_CLUSTER_OPTIONS } from './options/training-cluster';
+import { TRAINING_DATA_OPTIONS } from './options/training-data';
+import { TRAINING_OPS_OPTIONS } from './options/training-ops';
 import { isDryRun, runtime } from './state';
 
 type Name = keyof LifeboatActivities;
@@ -23,6 +25,8 @@ const GROUP: Record<Name, ActivityOptions> = {
   ...TRAINING_CLUSTER_OPTIONS,
   ...GOSSIP_OPTIONS,
   ...TRAIN_SERVER_OPTIONS,
+  ...TRAINING_DATA_OPTIONS,
+  ...TRAINING_OPS_OPTIONS,
 };
 
 function describeCall(name: string, arg: unknown): string {
