@@ -235,7 +235,7 @@ export function gossipActivities(ctx: ActivityContext): GossipActivities {
           if (err instanceof TransportError && (err.type === 'HttpServerError' || err.type === 'HttpClientError')) {
             throw new TransportError(
               'JoinFailed',
-              `${input.node} could not join through ${seeds.join(', ')}: ${err.message}; check that the seeds run and port ${seeds[0]?.split(':').pop() ?? '?'} is open from ${input.node}, or restart plumtree on it`,
+              `${input.node} could not join through ${seeds.join(', ')} (${err.message.split('; ')[0]}); check that the seeds run and port ${seeds[0]?.split(':').pop() ?? '?'} is open from ${input.node}, or restart plumtree on it`,
               false,
             );
           }
