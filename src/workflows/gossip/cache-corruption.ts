@@ -22,7 +22,7 @@ import type { GossipCacheCorruptionParams } from '../../catalog';
 import type { GossipMalformed } from '../../activities/types-gossip';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_CACHE_CORRUPTION } from '../scenarios';
-import { disruptConcurrency, quorumGuard } from './cluster';
+import { disruptConcurrency, notePlans, quorumGuard } from './cluster';
 
 export type CacheCorruptionInput = RecoveryInput<Partial<GossipCacheCorruptionParams>>;
 
@@ -64,10 +64,10 @@ async function cacheCorruption(): Promise<string> {
   };
 
   // 2. Clear the cache through the API.
-  await fanOut('Clear the message cache via the API on the affected nodes (clear_cache())', affected, (node) => gossipClearCache({ cluster, node }), {
+  notePlans(await fanOut('Clear the message cache via the API on the affected nodes (clear_cache())', affected, (node) => gossipClearCache({ cluster, node }), {
     concurrency: affected.length,
     maxFailures: affected.length, // a node whose API refuses goes on to the next option
-  });
+  }));
   let remaining = await stillCorrupt('Check: is the malformed counter still rising after the API clear?', affected);
   let how = 'clearing the message cache through the API';
 
@@ -75,7 +75,7 @@ async function cacheCorruption(): Promise<string> {
     // 3. Restart the affected nodes: an in-memory cache does not survive it.
     note(`the API clear did not heal ${remaining.join(', ')}: restarting them (an in-memory cache is cleared by a restart)`);
     const toRestart = remaining;
-    await fanOut(
+    notePlans(await fanOut(
       'Restart the affected nodes (systemctl restart plumtree), never more than the cluster can lose at once',
       toRestart,
       async (node) => {
@@ -83,7 +83,7 @@ async function cacheCorruption(): Promise<string> {
         return gossipService({ cluster, node, action: 'restart' });
       },
       { concurrency: disruptConcurrency(nodes.length, down.length), onFailure: 'ask' },
-    );
+    ));
     remaining = await stillCorrupt('Check: is the malformed counter still rising after the restart?', toRestart);
     how = 'restarting the affected nodes';
   }

@@ -8,7 +8,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
-import { activities } from '../kit';
+import { activities, isDryRun, note, type FanOutResult } from '../kit';
 
 /** Nodes a cluster of `n` can lose while a majority stays connected. */
 export function tolerance(n: number): number {
@@ -111,4 +111,13 @@ export async function quorumGuard(cluster: string, nodes: string[], target: stri
     );
   }
   return `${action}: ${others.length} other node(s) healthy, ${need} needed`;
+}
+
+/**
+ * In a dry run, puts each target's planned command or request of a fan-out
+ * into the timeline (the fan-out's own step line only counts targets).
+ */
+export function notePlans<R extends { plan: string }>(res: FanOutResult<R>): FanOutResult<R> {
+  if (isDryRun()) for (const [target, r] of Object.entries(res.succeeded)) note(`dry run, ${target}: ${r.plan}`);
+  return res;
 }

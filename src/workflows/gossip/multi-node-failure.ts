@@ -19,7 +19,7 @@ import type { GossipMultiNodeFailureParams } from '../../catalog';
 import type { GossipMetrics, GossipServiceState } from '../../activities/types-gossip';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_MULTI_NODE_FAILURE } from '../scenarios';
-import { describePeers, healthy, majority, metric, readMetrics, readPeers, tolerance } from './cluster';
+import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers, tolerance } from './cluster';
 
 export type MultiNodeFailureInput = RecoveryInput<Partial<GossipMultiNodeFailureParams>>;
 
@@ -78,10 +78,10 @@ async function multiNodeFailure(): Promise<string> {
     if (running.length) note(`plumtree runs on ${running.join(', ')} but the node has no peers: see gossip.isolated-node`);
     if (startable.length) {
       // Starting a node takes nothing down: a few at a time, so the joins do not storm the seeds.
-      await fanOut('Replace failed nodes: start plumtree where the host answers (systemctl start plumtree)', startable, (node) => gossipService({ cluster, node, action: 'start' }), {
+      notePlans(await fanOut('Replace failed nodes: start plumtree where the host answers (systemctl start plumtree)', startable, (node) => gossipService({ cluster, node, action: 'start' }), {
         concurrency: Math.max(1, tolerance(nodes.length)),
         onFailure: 'ask',
-      });
+      }));
       await step('Verify: the restarted nodes have eager peers', () => eagerEverywhere('the restarted nodes rejoined', [...survivors, ...startable], '3m'), {
         onFailure: 'ask',
         describe: ((r: { detail: string }) => r.detail) as never,
@@ -105,9 +105,9 @@ async function multiNodeFailure(): Promise<string> {
     },
   });
   // The one deliberate exception to "never more nodes down than the cluster can lose": the approved restart stops them all.
-  await fanOut('Coordinated restart: stop plumtree on every node', nodes, (node) => gossipService({ cluster, node, action: 'stop' }), { concurrency: nodes.length, onFailure: 'ask' });
+  notePlans(await fanOut('Coordinated restart: stop plumtree on every node', nodes, (node) => gossipService({ cluster, node, action: 'stop' }), { concurrency: nodes.length, onFailure: 'ask' }));
   await stabilize('10s', 'every node stopped: let the old membership expire before starting fresh');
-  await fanOut('Coordinated restart: start plumtree on every node', nodes, (node) => gossipService({ cluster, node, action: 'start' }), { concurrency: nodes.length, onFailure: 'ask' });
+  notePlans(await fanOut('Coordinated restart: start plumtree on every node', nodes, (node) => gossipService({ cluster, node, action: 'start' }), { concurrency: nodes.length, onFailure: 'ask' }));
   const final = await step('Verify: every node has eager peers again', () => eagerEverywhere('the cluster re-formed', nodes, '3m'), {
     onFailure: 'ask',
     describe: ((r: { detail: string }) => r.detail) as never,

@@ -20,7 +20,7 @@ import type { GossipPartitionParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_PARTITION } from '../scenarios';
-import { components, describeComponents, describePeers, disruptConcurrency, metric, readMetrics, readPeers, unreachable } from './cluster';
+import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, readMetrics, readPeers, unreachable } from './cluster';
 
 export type PartitionInput = RecoveryInput<Partial<GossipPartitionParams>>;
 
@@ -89,10 +89,10 @@ async function partition(): Promise<string> {
         risk: 'every node drops and rebuilds its eager/lazy peer sets: a burst of GRAFT/PRUNE traffic and brief delivery delays',
       },
     });
-    await fanOut('Force a rebalance on every node (rebalance_peers)', up, (node) => gossipRebalance({ cluster, node }), {
+    notePlans(await fanOut('Force a rebalance on every node (rebalance_peers)', up, (node) => gossipRebalance({ cluster, node }), {
       concurrency: disruptConcurrency(nodes.length, nodes.length - up.length),
       onFailure: 'ask',
-    });
+    }));
     how = `a forced rebalance on ${up.length} nodes, approved by ${a.by}`;
   }
 

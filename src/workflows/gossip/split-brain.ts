@@ -19,7 +19,7 @@ import type { GossipSplitBrainParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
 import { activities, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
-import { components, describeComponents, metric, readMetrics, readPeers } from './cluster';
+import { components, describeComponents, metric, notePlans, readMetrics, readPeers } from './cluster';
 
 export type SplitBrainInput = RecoveryInput<Partial<GossipSplitBrainParams>>;
 
@@ -64,10 +64,10 @@ async function splitBrain(): Promise<string> {
   fact('root cause', `split brain: ${describeComponents(components(view))} diverged while they could not communicate`);
 
   // 1. Enable anti-entropy sync.
-  const enabled = await fanOut('Enable anti-entropy sync on every node (SyncConfig::enabled())', up, (node) => gossipEnableSync({ cluster, node }), {
+  const enabled = notePlans(await fanOut('Enable anti-entropy sync on every node (SyncConfig::enabled())', up, (node) => gossipEnableSync({ cluster, node }), {
     concurrency: up.length,
     onFailure: 'ask',
-  });
+  }));
   const unsupported = Object.entries(enabled.succeeded)
     .filter(([, r]) => !r.supported)
     .map(([n]) => n);

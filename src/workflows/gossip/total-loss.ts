@@ -20,7 +20,7 @@ import type { GossipTotalLossParams } from '../../catalog';
 import type { GossipServiceState } from '../../activities/types-gossip';
 import { activities, approve, fact, fanOut, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_TOTAL_LOSS } from '../scenarios';
-import { describePeers, healthy, majority, metric, readMetrics, readPeers } from './cluster';
+import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers } from './cluster';
 
 export type TotalLossInput = RecoveryInput<Partial<GossipTotalLossParams>>;
 
@@ -54,7 +54,7 @@ async function totalLoss(): Promise<string> {
   fact('root cause', ok.length === 0 ? 'every node is down or without peers (total loss or corrupted cluster state)' : `only ${ok.join(', ')} still deliver: the cluster state is lost`);
 
   // 1. Stop all nodes: the cluster is already lost, so stopping the rest costs nothing more.
-  await fanOut('Stop all nodes (systemctl stop plumtree)', nodes, (node) => gossipService({ cluster, node, action: 'stop' }), { concurrency: nodes.length, onFailure: 'ask' });
+  notePlans(await fanOut('Stop all nodes (systemctl stop plumtree)', nodes, (node) => gossipService({ cluster, node, action: 'stop' }), { concurrency: nodes.length, onFailure: 'ask' }));
 
   // 2. Clear persistent state.
   const a = await approve('clear-persistent-state', {
@@ -66,10 +66,10 @@ async function totalLoss(): Promise<string> {
       risk: 'every node\'s stored state (and message cache) is deleted; the cluster starts from nothing and re-forms through the seeds',
     },
   });
-  await fanOut('Clear persistent state on every node (rm -rf <dataDir>/*)', nodes, (node) => gossipClearDir({ cluster, node, dir: 'data' }), { concurrency: nodes.length, onFailure: 'ask' });
+  notePlans(await fanOut('Clear persistent state on every node (rm -rf <dataDir>/*)', nodes, (node) => gossipClearDir({ cluster, node, dir: 'data' }), { concurrency: nodes.length, onFailure: 'ask' }));
 
   // 3. Restart seed nodes first.
-  await fanOut(`Start the seed nodes first (${seeds.join(', ')})`, seeds, (node) => gossipService({ cluster, node, action: 'start' }), { concurrency: seeds.length, onFailure: 'ask' });
+  notePlans(await fanOut(`Start the seed nodes first (${seeds.join(', ')})`, seeds, (node) => gossipService({ cluster, node, action: 'start' }), { concurrency: seeds.length, onFailure: 'ask' }));
   await stabilize('10s', 'let the seeds form the cluster before the other nodes join');
 
   // 4. Start remaining nodes, staggered.
