@@ -196,7 +196,8 @@ export function gossipActivities(ctx: ActivityContext): GossipActivities {
         for (const seed of seeds) {
           const m = /^(.+):(\d{1,5})$/.exec(seed);
           if (!m) throw new TransportError('BadInventory', `seed ${JSON.stringify(seed)} is not host:port; fix settings.seeds of ${ref.cluster}`, false);
-          const argv = ['timeout', secs, 'bash', '-c', TCP_PROBE, 'seed-check', m[1]!, m[2]!];
+          const host = m[1]!.replace(/^\[(.*)\]$/, '$1'); // [::1]:7946 -> ::1
+          const argv = ['timeout', secs, 'bash', '-c', TCP_PROBE, 'seed-check', host, m[2]!];
           try {
             const res = await exec(ref, [{ argv }], 30_000);
             const open = res.exitCode === 0;

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
@@ -214,5 +214,19 @@ describe('gossip recoveries end to end through the CLI', () => {
     assert.equal(e.length, 10, e.join(', '));
     await assertHealthy();
     record('gossip.total-loss');
+  });
+
+  test('no secret of the lab (API token, SSH key) appears in any gossip recovery history', T, async () => {
+    const secretsDir = path.join(stack.lab.dir, 'secrets');
+    const values = [...readdirSync(secretsDir).map((f) => path.join(secretsDir, f)), path.join(stack.lab.dir, 'keys', 'id_ed25519')].map((f) => readFileSync(f, 'utf8').trim());
+    const needles = values.flatMap((v) => v.split('\n')).filter((l) => l.length >= 16 && !l.startsWith('-----'));
+    assert.ok(needles.length >= 2, 'the lab has its token and key');
+    let histories = 0;
+    for await (const wf of stack.client.workflow.list()) {
+      const h = JSON.stringify(await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+      histories += 1;
+      for (const n of needles) assert.ok(!h.includes(n), `a secret line appears in the history of ${wf.workflowId}/${wf.runId}`);
+    }
+    assert.ok(histories >= 8, `histories checked: ${histories}`);
   });
 });

@@ -17,7 +17,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipSplitBrainParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
-import { activities, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
 import { components, describeComponents, metric, notePlans, readMetrics, readPeers } from './cluster';
 
@@ -81,6 +81,9 @@ async function splitBrain(): Promise<string> {
         { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
       );
 
+  if (synced && !synced.done && isDryRun()) {
+    return `Dry run: anti-entropy would be enabled on ${up.length} node(s), then Lifeboat waits up to 10 min for convergence (now: ${synced.detail})`;
+  }
   if (!synced) {
     // 3. Sync unavailable or not converging: application-level reconciliation.
     const why = unsupported.length ? `anti-entropy sync is not available on ${unsupported.join(', ')}` : 'anti-entropy did not converge within 10 minutes';
