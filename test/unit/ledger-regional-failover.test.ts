@@ -28,19 +28,20 @@ const DR = 'c1-dr';
 
 /**
  * The primary (cluster c1) answers per `primary(probe)` (probe = how many
- * times node1 was asked, from 1); DR voters answer once started.
+ * times that node was asked, from 1); DR voters answer once started.
  */
 function region(opts: { primary?: (probe: number) => 'down' | 'up' | 'no-leader' } = {}) {
   const primary = opts.primary ?? (() => 'down');
   const started = new Set<string>();
-  let probe = 0;
+  const asked = new Map<string, number>();
   const overrides: Partial<LifeboatActivities> = {
     ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
       if (a.cluster === DR) {
         if (!started.has(a.node)) return { node: a.node, reachable: false, error: 'UNAVAILABLE' };
         return { node: a.node, reachable: true, serving: true, leader: 'dr-node1', clusterId: 'c-primary', mode: 'cluster', members: [] };
       }
-      if (a.node === 'node1') probe += 1;
+      const probe = (asked.get(a.node) ?? 0) + 1;
+      asked.set(a.node, probe);
       const s = primary(probe);
       if (s === 'down') return { node: a.node, reachable: false, error: 'UNAVAILABLE: connection refused' };
       if (s === 'no-leader') return { node: a.node, reachable: a.node === 'node1', serving: false, clusterId: 'c-primary', mode: 'cluster', members: [] };

@@ -26,7 +26,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { LedgerRegionalFailoverParams } from '../../catalog';
 import type { LedgerEngineRollout, LedgerNodeInfo, LedgerReplicaInfo } from '../../activities/types';
-import { activities, approve, errorMessage, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, errorMessage, fact, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { LEDGER_REGIONAL_FAILOVER } from '../scenarios';
 import { ledgerPostRecoveryChecklist } from './checklist';
 
@@ -120,15 +120,16 @@ async function regionalFailover(): Promise<string> {
 
   // 2. Activate the DR cluster.
   const inDir = dr.workdir ? `cd ${dr.workdir} && ` : '';
-  await fanOut(`Sync the latest snapshots to the DR region (${inDir}aws s3 sync ${source} ${dr.dataDir}/)`, dr.voters, (node) => ledgerDrSync({ cluster: drCluster, node, source }), {
-    concurrency: dr.voters.length,
-    onFailure: 'ask',
-  });
-  await fanOut(
+  // On every DR voter at once; both effects are idempotent, so an operator retry reruns them safely.
+  await step(
+    `Sync the latest snapshots to the DR region (${inDir}aws s3 sync ${source} ${dr.dataDir}/)`,
+    () => Promise.all(dr.voters.map((node) => ledgerDrSync({ cluster: drCluster, node, source }))),
+    { onFailure: 'ask', describe: plans as never },
+  );
+  await step(
     `Start the DR cluster (INFERADB__LEDGER__DATA=${dr.dataDir} INFERADB__LEDGER__CLUSTER=${dr.voters.length} inferadb-ledger)`,
-    dr.voters,
-    (node) => ledgerStart({ cluster: drCluster, node, start: { mode: 'cluster', size: dr.voters.length, peers: dr.voters, dataDir: dr.dataDir } }),
-    { concurrency: dr.voters.length, onFailure: 'ask' },
+    () => Promise.all(dr.voters.map((node) => ledgerStart({ cluster: drCluster, node, start: { mode: 'cluster', size: dr.voters.length, peers: dr.voters, dataDir: dr.dataDir } }))),
+    { onFailure: 'ask', describe: plans as never },
   );
   const serving = await step(
     'Wait until the DR cluster serves with a leader',
@@ -204,6 +205,11 @@ async function clusterProbe(cluster: string, nodes: string[]): Promise<{ done: b
     done: bad.length === 0 && ids.size === 1 && leaders.size === 1,
     detail: `${nodes.length - bad.length}/${nodes.length} serving, leader ${[...leaders].join('/') || 'none'}${bad.length ? `, not serving: ${bad.join(', ')}` : ''}`,
   };
+}
+
+/** Each node's plan (the exact command), or that it was already done. */
+function plans(results: Array<{ plan: string; alreadyDone?: boolean }>): string {
+  return results.map((r) => (r.alreadyDone ? `already done: ${r.plan}` : r.plan)).join('\n');
 }
 
 function describeNodes(infos: LedgerNodeInfo[]): string {
