@@ -172,8 +172,15 @@ const SYSTEMCTL_USAGE = `usage: systemctl [--no-pager] [--quiet] {start|stop|res
  *
  * Backups: `s3://ledger-backups/latest/snapshot.tar.gz` (a real tar.gz of the
  * seeded data directory, written at start) lives in `<lab>/s3/ledger-backups`,
- * read over SSH through the `aws s3 ls|cp` shim. Fault `ledger.full-restore`
+ * read over SSH through the `aws s3 ls|cp|sync` shim (every directory of
+ * `<lab>/s3` is a bucket; the DR region adds `ledger-primary-backups`; a sync
+ * that copied files records `ledger.dr-sync`). Fault `ledger.full-restore`
  * loses every machine and its data; only the bucket remains.
+ *
+ * Standby (`standby: true`, the DR region of lab/ledger-dr.ts): machines and
+ * ports provisioned, data directories empty, nothing running until an
+ * `inferadb-ledger` start; `regionDown()` stops every node of a cluster
+ * without touching its disks (the regional-failover fault).
  *
  * Shims: `systemctl {start|stop|restart|is-active|status} ledger[.service]`
  * (is-active/status exit 3 when stopped; unknown verbs, units or flags exit
