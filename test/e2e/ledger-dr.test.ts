@@ -15,6 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
 import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
 import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
 import { eventually, startStack, type Stack } from '../helpers/stack';
@@ -168,5 +170,34 @@ describe('ledger.regional-failover end to end through the CLI', () => {
     assert.match(report.stdout, /eu-west is down/);
     assert.match(report.stdout, /failed over to lab-ledger-dr/);
     await record(ID, 'ledger.regional-failover');
+  });
+
+  test('after the failover, retried effects find their work done: no second sync, patch or restart', async (t) => {
+    const { lab } = stack;
+    const { activities: a, close } = createActivities({ inventoryPath: lab.inventoryPath });
+    t.after(close);
+    const wf = { workflowId: 'recovery-lab-ledger', runId: 'retry-check' };
+    const run = <I, O>(fn: (i: I) => Promise<O>, input: I, activityId: string): Promise<O> =>
+      new MockActivityEnvironment({ activityId, workflowExecution: wf }).run(fn, input) as Promise<O>;
+    const before = lab.effects.list().length;
+
+    const topo = await run(a.ledgerDrTopology, { cluster: 'lab-ledger' }, 'topology');
+    assert.deepEqual([topo.drCluster, topo.voters, topo.bastion, topo.endpoint, topo.dataDir], [DR, ['dr-node1', 'dr-node2', 'dr-node3'], 'bastion', 'ledger.dr-region.internal:50051', './data']);
+    await assert.rejects(run(a.ledgerDrTopology, { cluster: DR }, 'topology-2'), /names no DR region: add settings\.drCluster/);
+    const replica = await run(a.ledgerReplicaInfo, { cluster: DR, node: 'dr-node1', source: topo.replicaSource }, 'replica');
+    assert.equal(replica.exists, true);
+
+    const sync = await run(a.ledgerDrSync, { cluster: DR, node: 'dr-node1', source: topo.replicaSource }, 'sync');
+    assert.equal(sync.alreadyDone, true, 'never synced under a running ledger');
+    const patch = await run(a.ledgerSwitchEndpoint, { cluster: DR, node: 'bastion', endpoint: topo.endpoint }, 'patch');
+    assert.equal(patch.alreadyDone, true);
+    assert.equal((await run(a.ledgerEngineEndpoint, { cluster: DR, node: 'bastion' }, 'endpoint')).endpoint, topo.endpoint);
+    const r1 = await run(a.ledgerRestartEngine, { cluster: DR, node: 'bastion' }, 'restart-a');
+    assert.ok(!r1.alreadyDone);
+    const r2 = await run(a.ledgerRestartEngine, { cluster: DR, node: 'bastion' }, 'restart-a');
+    assert.equal(r2.alreadyDone, true, 'a retry of the same step does not restart again');
+    const rollout = await run(a.ledgerEngineRollout, { cluster: DR, node: 'bastion', timeoutSeconds: 30 }, 'rollout');
+    assert.equal(rollout.complete, true, rollout.detail);
+    assert.deepEqual(lab.effects.list().slice(before).map((e) => `${e.node} ${e.effect}`), ['bastion k8s.rollout-restarted']);
   });
 });
