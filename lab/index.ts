@@ -217,7 +217,17 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }
     }
     for (const family of families) {
-      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects });
+      const hostControl = {
+        setOffline(node: string, offline: boolean): void {
+          const h = hosts.get(`${family.cluster}/${node}`);
+          if (offline) {
+            h?.setFault('drop', true);
+            h?.disconnectAll();
+          }
+          else h?.heal();
+        },
+      };
+      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
       started.push(() => family.stop());
     }
 
