@@ -87,6 +87,8 @@ export class SyncCoordinator {
   private readonly games = new Map<string, number>(); // file -> game count cache
   /** Selfplay of the coordinator's daemons: false after an outage until launch_daemons runs. */
   private daemonsDown = false;
+  /** Selfplay on the coordinator itself (it is not a sync host). */
+  private coordinatorSelfplay = true;
 
   constructor(private readonly o: SyncCoordinatorOptions) {
     const now = Date.now();
@@ -175,6 +177,7 @@ export class SyncCoordinator {
   /** After a complete outage every node's selfplay stopped until the daemons are relaunched. */
   outage(): void {
     this.daemonsDown = true;
+    this.coordinatorSelfplay = false;
     for (const h of this.hosts) h.selfplay = false;
   }
 
@@ -246,7 +249,7 @@ export class SyncCoordinator {
     const h = this.hosts.find((x) => x.name === node);
     if (h?.agent === 'running') lines.push(`ubuntu      ${pid++}  0.3  0.4 300000 40000 ?        Sl   08:00   0:20 python -m app.coordination.sync_agent`);
     if (node === this.o.coordinator) lines.push(`ubuntu      ${pid++}  0.5  0.6 400000 50000 ?        Sl   08:00   0:30 python -m app.coordination.sync_coordinator`);
-    if (h?.selfplay) lines.push(`ubuntu      ${pid++} 95.0  8.0 4000000 900000 ?      Rl   08:00  80:00 python scripts/run_selfplay.py --board hex8 --num-players 2`);
+    if (h ? h.selfplay : node === this.o.coordinator && this.coordinatorSelfplay) lines.push(`ubuntu      ${pid++} 95.0  8.0 4000000 900000 ?      Rl   08:00  80:00 python scripts/run_selfplay.py --board hex8 --num-players 2`);
     return { stdout: lines.join('\n') + '\n', exitCode: 0 };
   }
 
@@ -308,8 +311,9 @@ export class SyncCoordinator {
     const started = this.hosts.filter((h) => this.o.online(h.name) && !h.retired);
     for (const h of started) h.selfplay = true;
     this.daemonsDown = false;
-    this.record(call.node, 'daemons.launched', { nodes: started.length });
-    return { stdout: `Launched selfplay, sync and training daemons on ${started.length} node(s)\n`, exitCode: 0 };
+    this.coordinatorSelfplay = true;
+    this.record(call.node, 'daemons.launched', { nodes: started.length + 1 });
+    return { stdout: `Launched selfplay, sync and training daemons on ${started.length + 1} node(s)\n`, exitCode: 0 };
   }
 
   // -------------------------------------------------------------- agents ----
