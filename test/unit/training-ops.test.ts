@@ -12,6 +12,7 @@ import type { LifeboatActivities } from '../../src/activities/types';
 import type { SyncHostStatus } from '../../src/activities/types-training-ops';
 import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput } from '../../src/workflows/kit/defs';
 import { stubActivities } from '../helpers/stubs';
+import { TRAINING_OPS_EFFECTS } from '../helpers/stubs-training-ops';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -268,12 +269,16 @@ describe('training-cluster.sync-host-critical', () => {
   test('nobody answers the gate: it escalates, and an operator skip leaves the host critical, not retired', async () => {
     const stubs = sync({ 'tc-node5': { state: 'critical', reachable: false } });
     const r = await withWorker(SHC, stubs.activities, shc({ options: { approvalTimeout: '10 minutes' } }), async (h) => {
-      const result = h.result();
-      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      // Advance time by hand (not by awaiting the result): the test server may skip past an in-flight update otherwise.
+      let p = await h.query(progressQuery);
+      for (let i = 0; i < 60 && !p.pendingDecision; i++) {
+        await env.sleep('1 minute');
+        p = await h.query(progressQuery);
+      }
       assert.equal(p.gates[0]?.escalations, 1);
       assert.match(p.pendingDecision?.step ?? '', /approval of "retire-host" timed out/);
       await h.executeUpdate(decideUpdate, { args: [{ decision: 'skip', by: 'carol', reason: 'wait for the provider' }] });
-      return result;
+      return h.result();
     });
     assert.match(r.outcome, /tc-node5: still critical, NOT retired/);
     assert.deepEqual(names(stubs), ['syncForce:tc-node5']);
@@ -293,6 +298,15 @@ describe('training-cluster.sync-host-critical', () => {
     assert.ok(page < stubs.calls.findIndex((c) => c.name === 'syncForce'), 'paged before any recovery');
     assert.deepEqual(names(stubs), ['syncForce:tc-node4', 'syncAgentRestart:tc-node4', 'syncForce:tc-node5', 'syncAgentRestart:tc-node5']);
     assert.match(r.facts['for humans: escalation'] ?? '', /pausing selfplay on tc-node4, tc-node5/);
+  });
+
+  test('dry run: every option up to the retirement is planned, nothing applied', async () => {
+    const stubs = sync({ 'tc-node5': { state: 'critical' } });
+    const r = await withWorker(SHC, stubs.activities, shc({ dryRun: true }), (h) => h.result());
+    assert.equal(r.dryRun, true);
+    assert.deepEqual(names(stubs), []);
+    const planned = stubs.calls.filter((c) => c.arg.dryRun === true && TRAINING_OPS_EFFECTS.includes(c.name)).map((c) => c.name);
+    assert.deepEqual(planned, ['syncForce', 'syncAgentRestart', 'syncRecoverData', 'syncImport', 'syncRetireHost']);
   });
 
   test('several hosts critical and no node answers: a cluster outage, nothing done', async () => {

@@ -129,9 +129,9 @@ async function recoverHost(cluster: string, coordinator: string, h: SyncHostStat
   });
   fact(`${host}: diagnosis`, `ssh ${ssh.reachable ? 'OK' : 'unreachable'}; last_sync ${h.lastSync ?? 'never'}; ${h.retired ? 'retired by the coordinator; ' : ''}~${games ?? '?'} games pending`);
 
-  /** The coordinator no longer reports the host critical (bounded durable poll). */
-  const recovered = (title: string, within: string) =>
-    step(
+  /** The coordinator no longer reports the host critical (bounded durable poll; in a dry run: not yet, so every option is planned). */
+  const recovered = async (title: string, within: string): Promise<boolean> => {
+    const r = await step(
       title,
       () =>
         waitFor(
@@ -146,6 +146,8 @@ async function recoverHost(cluster: string, coordinator: string, h: SyncHostStat
         ),
       { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
     );
+    return r?.done === true;
+  };
 
   // Option 4 first when it applies: a retired host is skipped by every sync.
   if (h.retired && ssh.reachable) {
