@@ -18,8 +18,8 @@
  *
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
- * HTTP 8770 + i, ledger gRPC 50051 + i, gossip HTTP 8790 + i and seed TCP 7946 + i,
- * control API 8760.
+ * HTTP 8770 + i (and its sync coordinator 8870), ledger gRPC 50051 + i, gossip HTTP 8790 + i
+ * and seed TCP 7946 + i, control API 8760.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`

@@ -309,6 +309,23 @@ describe('training-cluster.sync-host-critical', () => {
     assert.deepEqual(planned, ['syncForce', 'syncAgentRestart', 'syncRecoverData', 'syncImport', 'syncRetireHost']);
   });
 
+  test('--set host=tc-node4: only that host is recovered, no escalation', async () => {
+    const stubs = sync({ 'tc-node4': { state: 'critical', healedBy: 'force' }, 'tc-node5': { state: 'critical', healedBy: 'force' } });
+    const r = await withWorker(SHC, stubs.activities, shc({ params: { host: 'tc-node4' } }), (h) => h.result());
+    assert.match(r.outcome, /^Sync hosts recovered: tc-node4: manual sync forced$/);
+    assert.deepEqual(names(stubs), ['syncForce:tc-node4']);
+    assert.equal(r.facts.escalation, undefined);
+  });
+
+  test('the sync coordinator does not answer: a clear failure, nothing done', async () => {
+    const stubs = sync({});
+    const acts = { ...stubs.activities, syncHosts: async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }) } as LifeboatActivities;
+    const err = await withWorker(SHC, acts, shc(), failed);
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.equal((err.cause as { type?: string }).type, 'CoordinatorUnreachable');
+    assert.deepEqual(names(stubs), []);
+  });
+
   test('several hosts critical and no node answers: a cluster outage, nothing done', async () => {
     const stubs = sync({ 'tc-node4': { state: 'critical' }, 'tc-node5': { state: 'critical' } });
     const acts = { ...stubs.activities, sshCheck: async (a: { node: string }) => ({ node: a.node, reachable: false }) } as LifeboatActivities;
