@@ -18,9 +18,9 @@
  *
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
- * HTTP 8770 + i, ledger gRPC 50051 + i, gossip HTTP 8790 + i and seed TCP 7946 + i,
- * the ledger's DR region (`lab-ledger-dr`, after every other family) gRPC 50061 + i,
- * control API 8760.
+ * HTTP 8770 + i (and its sync coordinator 8870), ledger gRPC 50051 + i, gossip HTTP 8790 + i
+ * and seed TCP 7946 + i, the ledger's DR region (`lab-ledger-dr`, after every other family)
+ * gRPC 50061 + i, control API 8760.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
@@ -230,7 +230,17 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }
     }
     for (const family of families) {
-      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects });
+      const hostControl = {
+        setOffline(node: string, offline: boolean): void {
+          const h = hosts.get(`${family.cluster}/${node}`);
+          if (offline) {
+            h?.setFault('drop', true);
+            h?.disconnectAll();
+          }
+          else h?.heal();
+        },
+      };
+      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
       started.push(() => family.stop());
     }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod';
-import { TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE } from '../workflows/scenarios';
+import { TRAINING_CLUSTER_CLUSTER_OUTAGE, TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, TRAINING_CLUSTER_SYNC_HOST_CRITICAL } from '../workflows/scenarios';
 import { nodeName, type ScenarioSpec } from './spec';
 
 export const leaderFailureParams = z.object({}).strict();
@@ -17,6 +17,42 @@ export const meshCollapseParams = z
   })
   .strict();
 export type MeshCollapseParams = z.infer<typeof meshCollapseParams>;
+
+// ---- training-ops (seed 000 §5, seed 001) -------------------------------------
+export const clusterOutageParams = z
+  .object({
+    /** Node brought up first; default: the node with the "coordinator" role. */
+    coordinator: nodeName.optional(),
+  })
+  .strict();
+export type ClusterOutageParams = z.infer<typeof clusterOutageParams>;
+
+export const syncHostCriticalParams = z
+  .object({
+    /** Node running the sync coordinator; default: the node with the "coordinator" role. */
+    coordinator: nodeName.optional(),
+    /** Recover only this host (default: every host the coordinator reports critical). */
+    host: nodeName.optional(),
+  })
+  .strict();
+export type SyncHostCriticalParams = z.infer<typeof syncHostCriticalParams>;
+
+const TRAINING_OPS_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...TRAINING_CLUSTER_CLUSTER_OUTAGE,
+    params: clusterOutageParams,
+    paramHelp: { coordinator: 'node brought up first (default: the node with the "coordinator" role)' },
+  },
+  {
+    ...TRAINING_CLUSTER_SYNC_HOST_CRITICAL,
+    params: syncHostCriticalParams,
+    paramHelp: {
+      coordinator: 'node running the sync coordinator (default: the node with the "coordinator" role)',
+      host: 'recover only this host (default: every host the coordinator reports critical)',
+    },
+  },
+];
+// ---- end training-ops ------------------------------------------------------------
 
 export const TRAINING_CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
   {
@@ -31,4 +67,5 @@ export const TRAINING_CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
       coordinator: 'node restarted first (default: the node with the "coordinator" role)',
     },
   },
+  ...TRAINING_OPS_SCENARIOS,
 ];
