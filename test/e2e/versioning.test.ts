@@ -209,5 +209,7 @@ describe('versioning a workflow change with patched()', () => {
     await replays('v4', onV3, 'run-on-v3');
     await replays('v3', onV3, 'run-on-v3');
     await refusesReplay('v4', oldRunDone, 'old-run-done');
+    // A run from v2 (a marker that is not deprecated) needs the patch call: v4 refuses it.
+    await refusesReplay('v4', newRunOnV2, 'new-run-on-v2');
   });
 });
