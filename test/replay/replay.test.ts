@@ -57,6 +57,12 @@ describe('replay', () => {
     assert.deepEqual(missing, [], `no recorded history for: ${missing.join(', ')} (run its e2e test with LIFEBOAT_RECORD_HISTORIES=1 to write ${HISTORIES_DIR}/<scenario-id>.json)`);
     const strangers = [...new Set(all.map((h) => h.scenario))].filter((s) => !ids.includes(s));
     assert.deepEqual(strangers, [], `histories of scenarios that are not in the catalogue: ${strangers.join(', ')}`);
+    // A history filed under the wrong scenario would replay against the wrong expectations.
+    const misfiled = all
+      .map((h) => ({ h, type: (h.history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }> }).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name }))
+      .filter(({ h, type }) => type !== SCENARIO_METAS.find((s) => s.id === h.scenario)?.workflowType)
+      .map(({ h, type }) => `histories/${h.file} is a ${type ?? 'history without a start event'}`);
+    assert.deepEqual(misfiled, []);
   });
 
   test('every branch the recorder knows has its recorded history', () => {
