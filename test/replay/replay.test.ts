@@ -1,60 +1,95 @@
 /**
- * Replays every recorded history (test/replay/histories/*.json, written by
- * the e2e test with LIFEBOAT_RECORD_HISTORIES=1) against today's workflow
- * code. A change that would break a recovery in flight (different commands
- * for the same history) fails here, naming the workflow; the negative case
+ * Replays every recorded history against today's workflow code. A change
+ * that would break a recovery in flight (different commands for the same
+ * history) fails here, naming the scenario and the branch; the negative case
  * proves this test can fail.
  *
- * When a workflow must change shape, guard the new code with `patched()`
- * (see the Temporal docs on versioning), keep the old histories here, and
- * add a new recording.
+ * Layout (test/helpers/history.ts):
+ *   histories/<scenario-id>.json           happy path, recorded by the e2e tests
+ *                                          (LIFEBOAT_RECORD_HISTORIES=1), one per catalogued scenario
+ *   histories/<scenario-id>/<branch>.json  every branch of ./branches.ts, recorded by
+ *                                          `node dist/test/replay/record-branches.js`
+ *
+ * When a workflow must change shape, guard the new code with `patched()`,
+ * keep the old histories here and add new recordings: docs/versioning.md.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { SCENARIO_METAS } from '../../src/workflows/scenarios';
+import { HAPPY_PATH, HISTORIES_DIR, historyExists, historyFile, historyName, readHistories, type RecordedHistory } from '../helpers/history';
 import { bundle, WORKFLOWS_PATH } from '../helpers/temporal';
+import { BRANCHES } from './branches';
 
-const DIR = path.resolve(__dirname, '../../../test/replay/histories');
 const CHANGED = path.resolve(__dirname, '../fixtures/replay-changed/index.js');
 
 // Each replay starts and stops a worker; its INFO state changes would bury the results.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-function histories(): Array<{ file: string; workflowId: string; history: unknown }> {
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
-  return files.map((file) => ({ file, workflowId: file.replace(/\.json$/, ''), history: JSON.parse(readFileSync(path.join(DIR, file), 'utf8')) as unknown }));
+/** Replays all of `histories`; returns one line per history that does not replay, naming scenario, branch and file. */
+async function replayAll(workflowBundle: WorkflowBundleWithSourceMap, histories: RecordedHistory[]): Promise<{ replayed: number; failures: Array<{ name: string; error: Error; line: string }> }> {
+  const byName = new Map(histories.map((h) => [h.name, h]));
+  const results = Worker.runReplayHistories({ workflowBundle, replayName: 'lifeboat-replay' }, histories.map((h) => ({ workflowId: h.name, history: h.history })));
+  const failures: Array<{ name: string; error: Error; line: string }> = [];
+  let replayed = 0;
+  for await (const r of results) {
+    replayed += 1;
+    if (r.error) {
+      const h = byName.get(r.workflowId);
+      const err = r.error as Error;
+      failures.push({
+        name: r.workflowId,
+        error: err,
+        line: `${h ? `scenario ${h.scenario}, branch ${h.branch} (histories/${h.file})` : r.workflowId} no longer replays: ${err.name}: ${err.message.split('\n')[0]}`,
+      });
+    }
+  }
+  return { replayed, failures };
 }
 
 describe('replay', () => {
-  test('every scenario of the catalogue has a recorded history', () => {
-    const names = histories().map((h) => h.workflowId);
-    assert.deepEqual(names, SCENARIO_METAS.map((s) => s.id).sort());
+  test('every scenario of the catalogue has a recorded happy path, and every history belongs to one', () => {
+    const all = readHistories();
+    const ids = SCENARIO_METAS.map((s) => s.id).sort();
+    const missing = ids.filter((id) => !historyExists(id, HAPPY_PATH));
+    assert.deepEqual(missing, [], `no recorded history for: ${missing.join(', ')} (run its e2e test with LIFEBOAT_RECORD_HISTORIES=1 to write ${HISTORIES_DIR}/<scenario-id>.json)`);
+    const strangers = [...new Set(all.map((h) => h.scenario))].filter((s) => !ids.includes(s));
+    assert.deepEqual(strangers, [], `histories of scenarios that are not in the catalogue: ${strangers.join(', ')}`);
+    // A history filed under the wrong scenario would replay against the wrong expectations.
+    const misfiled = all
+      .map((h) => ({ h, type: (h.history as { events: Array<{ workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }> }).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name }))
+      .filter(({ h, type }) => type !== SCENARIO_METAS.find((s) => s.id === h.scenario)?.workflowType)
+      .map(({ h, type }) => `histories/${h.file} is a ${type ?? 'history without a start event'}`);
+    assert.deepEqual(misfiled, []);
   });
 
-  test('every recorded history replays on the current workflows', async () => {
-    const all = histories();
-    assert.ok(all.length > 0, `no histories in ${DIR}`);
-    const workflowBundle = await bundle(WORKFLOWS_PATH);
-    const results = Worker.runReplayHistories({ workflowBundle, replayName: 'lifeboat-replay' }, all.map((h) => ({ workflowId: h.workflowId, history: h.history })));
-    let n = 0;
-    for await (const r of results) {
-      n += 1;
-      assert.equal(r.error, undefined, `${r.workflowId} no longer replays: ${String(r.error)}`);
-    }
-    assert.equal(n, all.length);
+  test('every branch the recorder knows has its recorded history', () => {
+    assert.ok(BRANCHES.length > 0);
+    const missing = BRANCHES.filter((b) => !historyExists(b.scenario, b.branch)).map((b) => historyFile(b.scenario, b.branch));
+    assert.deepEqual(missing, [], `not recorded: ${missing.join(', ')} (run node dist/test/replay/record-branches.js)`);
+    const names = BRANCHES.map((b) => historyName(b.scenario, b.branch));
+    assert.equal(new Set(names).size, names.length, 'branch names are unique per scenario');
   });
 
-  test('a changed workflow is caught: replay reports a determinism violation', async () => {
-    const h = histories().find((x) => x.workflowId === 'ledger.quorum-loss');
-    assert.ok(h, 'the quorum-loss history is recorded');
-    const workflowBundle = await bundle(CHANGED);
-    await assert.rejects(Worker.runReplayHistory({ workflowBundle, replayName: 'lifeboat-replay-changed' }, h.history, h.workflowId), (err: Error) => {
-      assert.ok(err instanceof DeterminismViolationError, `${err.name}: ${err.message}`);
-      return true;
-    });
+  test('every recorded history, happy path and branches, replays on the current workflows', async () => {
+    const all = readHistories();
+    assert.ok(all.length >= SCENARIO_METAS.length + BRANCHES.length, `only ${all.length} histories in ${HISTORIES_DIR}`);
+    const { replayed, failures } = await replayAll(await bundle(WORKFLOWS_PATH), all);
+    assert.deepEqual(failures.map((f) => f.line), [], `${failures.length} of ${all.length} histories no longer replay`);
+    assert.equal(replayed, all.length);
+  });
+
+  test('a changed workflow is caught: replay reports a determinism violation naming scenario and branch', async () => {
+    const quorumLoss = readHistories().filter((x) => x.scenario === 'ledger.quorum-loss');
+    assert.ok(quorumLoss.some((h) => h.branch === HAPPY_PATH), 'the quorum-loss happy path is recorded');
+    assert.ok(quorumLoss.some((h) => h.branch === 'bootstrap-rejected'), 'the quorum-loss rejected gate is recorded');
+    const { replayed, failures } = await replayAll(await bundle(CHANGED), quorumLoss);
+    assert.equal(replayed, quorumLoss.length);
+    assert.equal(failures.length, quorumLoss.length, 'every quorum-loss history fails on the changed workflow');
+    for (const f of failures) assert.ok(f.error instanceof DeterminismViolationError, `${f.name}: ${f.error.name}: ${f.error.message}`);
+    const rejected = failures.find((f) => f.name === 'ledger.quorum-loss/bootstrap-rejected');
+    assert.match(rejected?.line ?? '', /^scenario ledger\.quorum-loss, branch bootstrap-rejected \(histories\/ledger\.quorum-loss\/bootstrap-rejected\.json\) no longer replays: DeterminismViolationError/);
   });
 });

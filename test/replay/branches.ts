@@ -1,0 +1,387 @@
+/**
+ * Every branch a gate, an `ask` decision, an option or a dry run creates, per
+ * scenario: stub activities that steer the workflow into it, the operator's
+ * answers in order, and the outcome that proves the branch was taken.
+ * test/replay/record-branches.ts runs them on the time-skipping server and
+ * saves each history as test/replay/histories/<scenario-id>/<branch>.json;
+ * replay.test.ts replays them all and checks that none of these is missing.
+ */
+import type { LifeboatActivities, LedgerNodeInfo, NodeRef, P2pStatus } from '../../src/activities/types';
+import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
+import { hardFailure, stubActivities } from '../helpers/stubs';
+import { fakeGossip, type FakeOptions } from '../helpers/stubs-gossip';
+
+/** What the operator does, in order. A `decide` after a waiting gate means: let the approval time out first. */
+export type Answer = { approve: string; choice?: string } | { reject: string } | { decide: Decision };
+
+export interface Branch {
+  scenario: string;
+  branch: string;
+  workflowType: string;
+  /** Fresh stubs and input per run. */
+  make: () => { activities: LifeboatActivities; input: RecoveryInput };
+  answers: Answer[];
+  /** Completed with an outcome matching this (a dry run: and marked dryRun), or failed with this ApplicationFailure type. */
+  expect: { outcome: RegExp } | { failure: string };
+}
+
+const input = (scenario: string, system: string, nodes: Array<{ name: string; roles: string[] }>, extra: { params?: Record<string, unknown>; options?: RecoveryOptions; dryRun?: boolean } = {}): RecoveryInput => ({
+  scenario,
+  cluster: { name: 'c1', system, nodes },
+  params: extra.params ?? {},
+  startedBy: 'bob',
+  ...(extra.options ? { options: extra.options } : {}),
+  ...(extra.dryRun ? { dryRun: true } : {}),
+});
+
+/** The first call fails (non-retryable, so the step's `ask` policy is reached at once); later calls succeed. */
+function failOnce<A, R>(fn: (a: A) => Promise<R>, message: string): (a: A) => Promise<R> {
+  let failed = false;
+  return async (a: A) => {
+    if (!failed && !(a as { dryRun?: boolean }).dryRun) {
+      failed = true;
+      throw hardFailure(message);
+    }
+    return fn(a);
+  };
+}
+
+const TIMEOUT_ASK: RecoveryOptions = { approvalTimeout: '10m', approvalEscalation: 'ask' };
+const TIMEOUT_FAIL: RecoveryOptions = { approvalTimeout: '10m', approvalEscalation: 'fail' };
+
+// ---------------------------------------------------------------- ledger
+
+const LEDGER_NODES = ['node1', 'node2', 'node3'].map((name) => ({ name, roles: ['voter'] }));
+const unreachable = (node: string): LedgerNodeInfo => ({ node, reachable: false, error: 'UNAVAILABLE' });
+
+/** node1 survives alone (no quorum) until it is started --single; the others come back when they join. */
+function quorumLoss(tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+  const down = new Set(['node2', 'node3']);
+  let started = false;
+  const o: Partial<LifeboatActivities> = {
+    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
+      if (down.has(a.node)) return unreachable(a.node);
+      return { node: a.node, reachable: true, serving: started, leader: started ? 'node1' : undefined, clusterId: started ? 'new' : 'old', mode: 'cluster', commitIndex: 10, members: [] };
+    },
+    ledgerStart: async (a) => {
+      if (!a.dryRun) {
+        if (a.node === 'node1') started = true;
+        else down.delete(a.node);
+      }
+      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
+    },
+    ledgerStop: async (a) => {
+      if (!a.dryRun && a.node === 'node1') started = false;
+      return { plan: `stop ${a.node}`, dryRun: a.dryRun };
+    },
+  };
+  tweak(o);
+  return stubActivities(o).activities;
+}
+
+/** Copied from test/unit/ledger-node-failure.test.ts: `down` nodes are unreachable until a join start. */
+function nodeFailure(down: string[], tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+  const gone = new Set(down);
+  const members = new Set(LEDGER_NODES.map((n) => n.name));
+  const o: Partial<LifeboatActivities> = {
+    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
+      if (gone.has(a.node)) return unreachable(a.node);
+      const quorum = LEDGER_NODES.length - gone.size >= 2;
+      return { node: a.node, reachable: true, serving: quorum, leader: quorum ? 'node1' : undefined, clusterId: 'c1', mode: 'cluster', commitIndex: 10, members: [...members].map((n) => ({ node: n, role: 'voter', reachable: !gone.has(n) })) };
+    },
+    ledgerLeaveCluster: async (a) => {
+      if (!a.dryRun) members.delete(a.leaving);
+      return { plan: `LeaveCluster ${a.leaving} via ${a.node}`, dryRun: a.dryRun };
+    },
+    ledgerStart: async (a) => {
+      if (!a.dryRun) {
+        gone.delete(a.node);
+        members.add(a.node);
+      }
+      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
+    },
+  };
+  tweak(o);
+  return stubActivities(o).activities;
+}
+
+/** Copied from test/unit/ledger-vault-divergence.test.ts. */
+function divergence(opts: { recoverable: boolean; healthy?: string[] }): LifeboatActivities {
+  const status = new Map<string, string>([['node2', 'DIVERGED']]);
+  const healthy = new Set(opts.healthy ?? ['node1', 'node3']);
+  return stubActivities({
+    ledgerDeterminismBugs: async (a) => ({ node: a.node, reachable: true, bugs: a.node === 'node2' ? [{ organization: '1', vault: 'payments', count: 1 }] : [] }),
+    ledgerGetVault: async (a) => ({ organization: a.organization, vault: a.vault, status: status.get(a.node) ?? 'ACTIVE', height: 7 }),
+    ledgerRecoverVault: async (a) => {
+      if (opts.recoverable && !a.dryRun) status.set(a.node, 'ACTIVE');
+      return { plan: `RecoverVault ${a.vault} on ${a.node}`, dryRun: a.dryRun, recovered: opts.recoverable, status: status.get(a.node) };
+    },
+    ledgerCheckIntegrity: async (a) => {
+      const ok = a.node === 'node2' ? status.get('node2') === 'ACTIVE' : healthy.has(a.node);
+      return { organization: a.organization, vault: a.vault, ok, blocksChecked: 7, problems: ok ? [] : ['block 2 hash mismatch'] };
+    },
+    ledgerStart: async (a) => {
+      if (a.node === 'node2' && !a.dryRun) status.set('node2', 'ACTIVE');
+      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
+    },
+  }).activities;
+}
+
+/** Copied from test/unit/ledger-full-restore.test.ts: every node down until started; `alive` answer from the start. */
+function fullRestore(alive: string[] = []): LifeboatActivities {
+  const up = new Map<string, string>(alive.map((n) => [n, 'cluster']));
+  return stubActivities({
+    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
+      const mode = up.get(a.node);
+      if (!mode) return unreachable(a.node);
+      return { node: a.node, reachable: true, serving: true, leader: 'node1', clusterId: 'new', mode: mode as 'single' | 'cluster', members: [] };
+    },
+    ledgerStart: async (a) => {
+      if (!a.dryRun) up.set(a.node, a.start.mode === 'single' ? 'single' : 'cluster');
+      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
+    },
+  }).activities;
+}
+
+/** Copied from test/unit/ledger-regional-failover.test.ts: the primary region c1 per `primary`, DR voters answer once started. */
+function region(primary: 'down' | 'up' = 'down'): LifeboatActivities {
+  const started = new Set<string>();
+  return stubActivities({
+    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
+      if (a.cluster === 'c1-dr') {
+        if (!started.has(a.node)) return unreachable(a.node);
+        return { node: a.node, reachable: true, serving: true, leader: 'dr-node1', clusterId: 'c-primary', mode: 'cluster', members: [] };
+      }
+      if (primary === 'down') return { node: a.node, reachable: false, error: 'UNAVAILABLE: connection refused' };
+      return { node: a.node, reachable: true, serving: true, leader: 'node1', clusterId: 'c-primary', mode: 'cluster', members: [] };
+    },
+    ledgerStart: async (a) => {
+      if (!a.dryRun) started.add(a.node);
+      return { plan: `start ${a.cluster}/${a.node} ${a.start.mode}`, dryRun: a.dryRun };
+    },
+  }).activities;
+}
+
+// Probes 20 s apart become 200 ms, as in the unit test.
+const RF = { timeScale: 0.01 };
+
+const LEDGER: Branch[] = [
+  // ledger.quorum-loss: one dangerous gate; every later step asks on failure.
+  { scenario: 'ledger.quorum-loss', branch: 'bootstrap-rejected', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'single-node-bootstrap' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-abort', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-retry-approved', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'retry' }, { approve: 'single-node-bootstrap' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
+  // The escalation's `skip` ("proceed without this gate's action"): today quorum-loss goes on with the --single bootstrap anyway.
+  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-skip', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
+  {
+    scenario: 'ledger.quorum-loss',
+    branch: 'clear-fails-retry',
+    workflowType: 'ledgerQuorumLoss',
+    make: () => ({ activities: quorumLoss((o) => (o.ledgerClearData = failOnce(async (a) => ({ plan: `clear ${a.node}` }), 'rm -rf failed: device busy'))), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }),
+    answers: [{ approve: 'single-node-bootstrap' }, { decide: 'retry' }],
+    expect: { outcome: /Quorum restored/ },
+  },
+  { scenario: 'ledger.quorum-loss', branch: 'quorum-holds', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: stubActivities().activities, input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Quorum holds/ } },
+  { scenario: 'ledger.quorum-loss', branch: 'dry-run', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  // ledger.node-failure: no gate; the effects ask on failure.
+  {
+    scenario: 'ledger.node-failure',
+    branch: 'leave-fails-retry',
+    workflowType: 'ledgerNodeFailure',
+    make: () => ({ activities: nodeFailure(['node3'], (o) => (o.ledgerLeaveCluster = failOnce(o.ledgerLeaveCluster!, 'LeaveCluster: DEADLINE_EXCEEDED'))), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }),
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /Node replaced: node3 rejoined/ },
+  },
+  {
+    scenario: 'ledger.node-failure',
+    branch: 'join-fails-abort',
+    workflowType: 'ledgerNodeFailure',
+    make: () => ({ activities: nodeFailure(['node3'], (o) => (o.ledgerStart = failOnce(o.ledgerStart!, 'systemctl start ledger failed'))), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }),
+    answers: [{ decide: 'abort' }],
+    expect: { failure: 'RecoveryAborted' },
+  },
+  { scenario: 'ledger.node-failure', branch: 'quorum-lost', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure(['node2', 'node3']), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'ledger.node-failure', branch: 'nothing-down', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure([]), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Nothing to replace/ } },
+  { scenario: 'ledger.node-failure', branch: 'dry-run', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure(['node3']), input: input('ledger.node-failure', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  // ledger.vault-divergence: RecoverVault first; when it fails the gated resync.
+  { scenario: 'ledger.vault-divergence', branch: 'recover-vault-repairs', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: true }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Vault divergence resolved: 1\/payments on node2: RecoverVault/ } },
+  { scenario: 'ledger.vault-divergence', branch: 'recover-vault-fails-resync', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [{ approve: 'resync-corrupted-node' }], expect: { outcome: /resynced from a healthy replica/ } },
+  { scenario: 'ledger.vault-divergence', branch: 'resync-rejected', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'resync-corrupted-node' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.vault-divergence', branch: 'approval-timeout-fail', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'ledger.vault-divergence', branch: 'no-healthy-replica', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false, healthy: [] }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'NoHealthyReplica' } },
+  { scenario: 'ledger.vault-divergence', branch: 'dry-run', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  // ledger.full-restore: two dangerous gates.
+  { scenario: 'ledger.full-restore', branch: 'identity-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'new-cluster-identity' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.full-restore', branch: 'clear-new-nodes-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [{ approve: 'new-cluster-identity' }, { reject: 'clear-new-nodes' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.full-restore', branch: 'approval-timeout-abort', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'ledger.full-restore', branch: 'a-node-answers', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(['node2']), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'ledger.full-restore', branch: 'dry-run', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  // ledger.regional-failover: accept-rpo-gap, then dns-switch.
+  { scenario: 'ledger.regional-failover', branch: 'rpo-gap-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [{ reject: 'accept-rpo-gap' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.regional-failover', branch: 'dns-switch-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [{ approve: 'accept-rpo-gap' }, { reject: 'dns-switch' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.regional-failover', branch: 'approval-timeout-fail', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: { ...RF, ...TIMEOUT_FAIL } }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'ledger.regional-failover', branch: 'primary-healthy', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region('up'), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [], expect: { outcome: /No failover: the primary region answers/ } },
+  { scenario: 'ledger.regional-failover', branch: 'dry-run', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF, dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+];
+
+// ---------------------------------------------------------------- training-cluster
+
+const TC_NODES = [
+  { name: 'tc-node1', roles: ['coordinator', 'voter'] },
+  { name: 'tc-node2', roles: ['voter'] },
+  { name: 'tc-node3', roles: ['voter'] },
+  { name: 'tc-node4', roles: ['worker'] },
+];
+
+/** Copied from test/unit/training-leader-failure.test.ts: tc-node1 (the old leader) is down. */
+function leaderFailure(electsAfter: 'polls' | 'reset' | 'set-leader' | 'present', tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+  let leader: string | null = electsAfter === 'present' ? 'tc-node1' : null;
+  let n = 0;
+  const o: Partial<LifeboatActivities> = {
+    p2pStatus: async (a): Promise<P2pStatus> => {
+      if (a.node === 'tc-node1' && electsAfter !== 'present') return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
+      n += 1;
+      if (electsAfter === 'polls' && n > 3) leader = 'tc-node2';
+      return { node: a.node, reachable: true, leaderId: leader, electionState: leader ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers: [] };
+    },
+    p2pElectionReset: async (a) => {
+      if (electsAfter === 'reset' && !a.dryRun) leader = 'tc-node3';
+      return { plan: `reset on ${a.node}` };
+    },
+    p2pSetLeader: async (a) => {
+      if (!a.dryRun) leader = a.leader;
+      return { plan: `set-leader ${a.leader} on ${a.node}` };
+    },
+  };
+  tweak(o);
+  return stubActivities(o).activities;
+}
+
+/** Every node answers SSH; the mesh has no leader and no alive peers until P2P is restarted on a node. */
+function meshCollapse(tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+  const restarted = new Set<string>();
+  const o: Partial<LifeboatActivities> = {
+    p2pStatus: async (a): Promise<P2pStatus> => {
+      const back = restarted.has('tc-node1');
+      return { node: a.node, reachable: true, leaderId: back && restarted.has(a.node) ? 'tc-node1' : null, electionState: back ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers: back ? [...restarted] : [] };
+    },
+    p2pRestart: async (a) => {
+      if (!a.dryRun) restarted.add(a.node);
+      return { plan: `systemctl restart p2p on ${a.node}`, dryRun: a.dryRun };
+    },
+  };
+  tweak(o);
+  return stubActivities(o).activities;
+}
+
+const TRAINING: Branch[] = [
+  { scenario: 'training-cluster.leader-failure', branch: 'automatic-election', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by automatic election/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'election-reset', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /election reset on tc-node2: leader tc-node3/ } },
+  {
+    scenario: 'training-cluster.leader-failure',
+    branch: 'election-reset-fails-retry',
+    workflowType: 'trainingClusterLeaderFailure',
+    make: () => ({ activities: leaderFailure('reset', (o) => (o.p2pElectionReset = failOnce(o.p2pElectionReset!, 'POST /admin/election/reset: 503'))), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }),
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /election reset on tc-node2: leader tc-node3/ },
+  },
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node3' }], expect: { outcome: /manual designation of tc-node3 by alice/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
+  // The escalation's `skip`: today set-leader runs anyway (on the first live voter).
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  {
+    scenario: 'training-cluster.mesh-collapse',
+    branch: 'coordinator-restart-fails-retry',
+    workflowType: 'trainingClusterMeshCollapse',
+    make: () => ({ activities: meshCollapse((o) => (o.p2pRestart = failOnce(o.p2pRestart!, 'systemctl restart p2p: timeout'))), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }),
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /Mesh re-formed/ },
+  },
+  {
+    scenario: 'training-cluster.mesh-collapse',
+    branch: 'coordinator-restart-fails-abort',
+    workflowType: 'trainingClusterMeshCollapse',
+    make: () => ({ activities: meshCollapse((o) => (o.p2pRestart = failOnce(o.p2pRestart!, 'systemctl restart p2p: timeout'))), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }),
+    answers: [{ decide: 'abort' }],
+    expect: { failure: 'RecoveryAborted' },
+  },
+  { scenario: 'training-cluster.mesh-collapse', branch: 'mesh-healthy', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: stubActivities({ p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'tc-node1', electionState: 'stable', voters: [], alivePeers: TC_NODES.map((n) => n.name) }) }).activities, input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Mesh is healthy/ } },
+  { scenario: 'training-cluster.mesh-collapse', branch: 'dry-run', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: meshCollapse(), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+];
+
+// ---------------------------------------------------------------- gossip
+
+type Fake = ReturnType<typeof fakeGossip>;
+
+/** A fake plumtree cluster (test/helpers/stubs-gossip.ts) in the state `mutate` leaves it. */
+function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, extra: { options?: RecoveryOptions; dryRun?: boolean } = {}): () => { activities: LifeboatActivities; input: RecoveryInput } {
+  return () => {
+    const fake = fakeGossip(opts);
+    mutate(fake);
+    const nodes = fakeGossip().nodes.map((n) => ({ name: n.name, roles: [n.seed ? 'seed' : 'member'] }));
+    return { activities: stubActivities(fake.activities).activities, input: input(scenario, 'gossip', nodes, extra) };
+  };
+}
+
+const isolate = (f: Fake) => (f.nodes[2]!.isolated = true);
+const partition = (f: Fake) => f.nodes.forEach((n, i) => (n.group = i < 3 ? 0 : 1));
+const minority = (f: Fake) => [2, 3, 4].forEach((i) => (f.nodes[i]!.up = false));
+const lose = (f: Fake) => f.nodes.forEach((n) => ((n.up = false), (n.stateCorrupt = true)));
+const corrupt = (f: Fake) => (f.nodes[2]!.cacheCorrupt = true);
+const split = (f: Fake) => f.nodes.forEach((n, i) => ((n.group = i < 3 ? 0 : 1), (n.version = i < 3 ? 2 : 3)));
+const none = () => undefined;
+
+const GOSSIP: Branch[] = [
+  { scenario: 'gossip.isolated-node', branch: 'rejoin-fails-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { joinWorks: false }, isolate), answers: [], expect: { outcome: /by a restart of plumtree/ } },
+  { scenario: 'gossip.isolated-node', branch: 'no-seed-abort', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { seedsOpen: false }, isolate), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.isolated-node', branch: 'not-isolated', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, none), answers: [], expect: { outcome: /No isolated node/ } },
+  { scenario: 'gossip.isolated-node', branch: 'dry-run', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, isolate, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: 'gossip.partition', branch: 'auto-heal', workflowType: 'gossipPartition', make: gossip('gossip.partition', { autoHealAfterReads: 15 }, partition), answers: [], expect: { outcome: /Partition healed by automatic recovery/ } },
+  { scenario: 'gossip.partition', branch: 'forced-rebalance', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rebalance on 5 nodes, approved by alice/ } },
+  { scenario: 'gossip.partition', branch: 'rebalance-rejected', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ reject: 'forced-rebalance' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.partition', branch: 'approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.partition', branch: 'dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: 'gossip.multi-node-failure', branch: 'majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, (f) => [3, 4].forEach((i) => (f.nodes[i]!.up = false))), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'coordinated-restart', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ approve: 'coordinated-restart' }], expect: { outcome: /coordinated restart of all 5 nodes/ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'restart-rejected', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ reject: 'coordinated-restart' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'approval-timeout-abort', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'dry-run', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: 'gossip.total-loss', branch: 'clear-rejected', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ reject: 'clear-persistent-state' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.total-loss', branch: 'approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.total-loss', branch: 'majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => (f.nodes[4]!.up = false)), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'gossip.total-loss', branch: 'dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: 'gossip.cache-corruption', branch: 'restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, corrupt), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'clear-storage', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ approve: 'clear-storage' }], expect: { outcome: /clearing the persistent cache of gossip3 \(approved by alice\)/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.cache-corruption', branch: 'approval-timeout-fail', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  {
+    scenario: 'gossip.cache-corruption',
+    branch: 'quorum-guard-abort',
+    workflowType: 'gossipCacheCorruption',
+    make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, (f) => {
+      corrupt(f);
+      f.nodes[3]!.up = false;
+      f.nodes[4]!.up = false;
+    }),
+    answers: [{ decide: 'abort' }],
+    expect: { failure: 'RecoveryAborted' },
+  },
+  { scenario: 'gossip.cache-corruption', branch: 'dry-run', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: 'gossip.split-brain', branch: 'sync-unavailable', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncSupported: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
+  { scenario: 'gossip.split-brain', branch: 'dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+];
+
+export const BRANCHES: readonly Branch[] = [...LEDGER, ...TRAINING, ...GOSSIP];
