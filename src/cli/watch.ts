@@ -73,7 +73,7 @@ export function renderWatch(p: Progress, workflowId: string, now: number = Date.
   }
   if (p.pendingDecision) {
     lines.push(`STEP FAILED, DECISION NEEDED: ${p.pendingDecision.step}: ${p.pendingDecision.error}`);
-    lines.push(`    lifeboat decide ${workflowId} retry|skip|abort --as NAME --reason "TEXT"`);
+    lines.push(`    lifeboat decide ${workflowId} ${(p.pendingDecision.choices ?? ['retry', 'skip', 'abort']).join('|')} --as NAME --reason "TEXT"`);
   }
   if (p.outcome) lines.push(`Outcome: ${p.outcome}`);
   return lines;
@@ -179,7 +179,7 @@ export async function watchRecovery(
           if (status !== lastStatus) {
             ctx.line(`status: ${p.status}${p.currentStep ? ` — ${p.currentStep}` : ''}`);
             for (const g of p.gates.filter((x) => x.status === 'waiting')) ctx.line(`  approval needed: ${approvalCommands(workflowId, p.cluster, g).approve}`);
-            if (p.pendingDecision) ctx.line(`  decision needed: lifeboat decide ${workflowId} retry|skip|abort --as NAME`);
+            if (p.pendingDecision) ctx.line(`  decision needed: lifeboat decide ${workflowId} ${(p.pendingDecision.choices ?? ['retry', 'skip', 'abort']).join('|')} --as NAME`);
           }
           lastStatus = status;
         }

@@ -170,7 +170,9 @@ const LEDGER: Branch[] = [
   { scenario: 'ledger.quorum-loss', branch: 'bootstrap-rejected', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'single-node-bootstrap' }], expect: { failure: 'GateRejected' } },
   { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-abort', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
   { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-retry-approved', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'retry' }, { approve: 'single-node-bootstrap' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
-  // The escalation's `skip` ("proceed without this gate's action"): today quorum-loss goes on with the --single bootstrap anyway.
+  // Recorded before gates became unskippable by default: the escalation's `skip` let quorum-loss go on with the --single
+  // bootstrap unapproved. The kit now refuses `skip` on gates that are not `skippable`; this history stays so that
+  // recoveries started on the old code still replay. (Re-recording it fails: the skip is refused.)
   { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-skip', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
   {
     scenario: 'ledger.quorum-loss',
@@ -290,7 +292,8 @@ const TRAINING: Branch[] = [
   },
   { scenario: 'training-cluster.leader-failure', branch: 'set-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node3' }], expect: { outcome: /manual designation of tc-node3 by alice/ } },
   { scenario: 'training-cluster.leader-failure', branch: 'set-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
-  // The escalation's `skip`: today set-leader runs anyway (on the first live voter).
+  // Recorded before gates became unskippable by default (set-leader ran unapproved on the first live voter); kept so
+  // that recoveries started on the old code still replay. (Re-recording it fails: the skip is refused.)
   { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
   { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
   { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },

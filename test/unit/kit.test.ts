@@ -189,6 +189,33 @@ describe('approve: timeout and escalation', () => {
       assert.equal(r.outcome, 'done by carol');
     });
   });
+  test('a timed-out gate cannot be skipped unless the scenario says what skipping means', async () => {
+    const stubs = stubActivities();
+    await run(stubs.activities, async (tq) => {
+      const h = await start(tq, 'kitGate', input({ gate: 'soft' }, { options: { approvalTimeout: '20m', approvalEscalation: 'ask' } }));
+      await until(h, (p) => p.gates[0]?.status === 'waiting');
+      await env.sleep('21 minutes');
+      await until(h, (p) => p.pendingDecision !== undefined);
+      const p = await h.query(progressQuery);
+      assert.deepEqual(p.pendingDecision?.choices, ['retry', 'abort']);
+      await rejectsWith(h.executeUpdate(decideUpdate, { args: [{ decision: 'skip', by: 'carol' }] }), /"skip" is not possible .*answer retry or abort.*without an approval/);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'carol' }] });
+      const err = await h.result().then(() => undefined, (e: unknown) => e);
+      assert.equal(failureType(err), 'RecoveryAborted');
+      assert.equal(stubs.effects().length, 0, 'nothing behind the gate ran');
+    });
+    await run(stubs.activities, async (tq) => {
+      const h = await start(tq, 'kitGate', input({ gate: 'soft', skippable: true }, { options: { approvalTimeout: '20m', approvalEscalation: 'ask' } }));
+      await until(h, (p) => p.gates[0]?.status === 'waiting');
+      await env.sleep('21 minutes');
+      await until(h, (p) => p.pendingDecision !== undefined);
+      assert.equal((await h.query(progressQuery)).pendingDecision?.choices, undefined);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'skip', by: 'carol' }] });
+      const r = await h.result();
+      assert.equal(r.outcome, 'gate skipped by carol: nothing wiped');
+      assert.equal(stubs.effects().length, 0);
+    });
+  });
 });
 
 describe('step: failure policies', () => {

@@ -77,6 +77,8 @@ export interface PendingDecision {
   step: string;
   error: string;
   since: string;
+  /** The decisions accepted here; absent means all three. */
+  choices?: Decision[];
 }
 
 export type TimelineKind =

@@ -9,7 +9,7 @@
  */
 import { ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
 import { activities } from './activities';
-import type { ApproveArgs, DecideArgs, GateRecord, PendingDecision, RejectArgs } from './defs';
+import type { ApproveArgs, Decision, DecideArgs, GateRecord, PendingDecision, RejectArgs } from './defs';
 import { isDryRun, nowIso, publish, runtime, timeline } from './state';
 
 export interface ApproveOptions {
@@ -23,8 +23,15 @@ export interface ApproveOptions {
   choices?: string[];
   /** How long to wait before escalating; default the recovery's `approvalTimeout` or 30 minutes. */
   timeout?: string;
-  /** After escalating: fail the recovery, or ask the operator (retry the wait, skip the gate, abort). */
+  /** After escalating: fail the recovery, or ask the operator (retry the wait, abort; skip only when `skippable`). */
   onTimeout?: 'fail' | 'ask';
+  /**
+   * Whether an operator may `skip` this gate after its approval timed out. The
+   * gate then returns `approved: false` and the scenario must not do the gated
+   * action (it checks `approved`). Default false: a gate that guards an action
+   * the scenario would still take can only be waited for again or aborted.
+   */
+  skippable?: boolean;
 }
 
 /** The approver's answer. */
@@ -92,6 +99,13 @@ export function validateDecide(args: DecideArgs): void {
   }
   if (!['retry', 'skip', 'abort'].includes(args?.decision)) {
     throw new Error(`decision must be retry, skip or abort (got "${String(args?.decision)}")`);
+  }
+  const allowed = progress.pendingDecision.choices;
+  if (allowed && !allowed.includes(args.decision)) {
+    throw new Error(
+      `"${args.decision}" is not possible on "${progress.pendingDecision.step}": answer ${allowed.join(' or ')}` +
+        (args.decision === 'skip' ? ' (skipping this gate would run the step it guards without an approval)' : ''),
+    );
   }
   requireIdentity(args.by);
 }
@@ -212,9 +226,13 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
         'ApprovalTimedOut',
       );
     }
+    const skippable = opts.skippable === true;
     const { decision, by } = await askOperator(
       `approval of "${gate}" timed out`,
-      `Nobody approved "${gate}". retry = wait again for approval, skip = proceed without this gate's action, abort = stop`,
+      skippable
+        ? `Nobody approved "${gate}". retry = wait again for approval, skip = go on without this gate's action, abort = stop`
+        : `Nobody approved "${gate}". retry = wait again for approval, abort = stop (this gate cannot be skipped: the step it guards needs an approval)`,
+      skippable ? undefined : ['retry', 'abort'],
     );
     if (decision === 'abort') {
       record.status = 'timed-out';
@@ -259,16 +277,16 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
  * Waits for an operator's `retry | skip | abort` decision (after a step failed
  * past its retries, or a gate timed out).
  */
-export async function askOperator(what: string, error: string): Promise<DecideArgs> {
+export async function askOperator(what: string, error: string, choices?: Decision[]): Promise<DecideArgs> {
   const r = runtime();
   const { progress } = r;
   const stepId = progress.steps.at(-1)?.id ?? 0;
-  progress.pendingDecision = { stepId, step: what, error, since: nowIso() };
+  progress.pendingDecision = { stepId, step: what, error, since: nowIso(), ...(choices ? { choices } : {}) };
   r.decision = undefined;
   await notifyQuietly(
     'critical',
     `Decision needed on ${progress.cluster}: ${what}`,
-    `${error}\nDecide: lifeboat decide ${workflowInfo().workflowId} retry|skip|abort --as NAME`,
+    `${error}\nDecide: lifeboat decide ${workflowInfo().workflowId} ${(choices ?? ['retry', 'skip', 'abort']).join('|')} --as NAME`,
   );
   await waitUntil({ kind: 'decision', title: `decision on: ${what}`, status: 'waiting-decision' }, () => r.decision !== undefined);
   const d = r.decision!;

@@ -87,7 +87,7 @@ export function publish(): void {
   if (progress.pendingDecision) {
     lines.push(
       `Step failed: ${progress.pendingDecision.step}: ${progress.pendingDecision.error}. ` +
-        `Decide: \`lifeboat decide ${workflowInfo().workflowId} retry|skip|abort --as NAME\``,
+        `Decide: \`lifeboat decide ${workflowInfo().workflowId} ${(progress.pendingDecision.choices ?? ['retry', 'skip', 'abort']).join('|')} --as NAME\``,
     );
   }
   lines.push(`Steps done: ${progress.steps.filter((s) => s.endedAt).length}`);

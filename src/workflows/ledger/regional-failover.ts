@@ -103,6 +103,7 @@ async function regionalFailover(): Promise<string> {
   const rpo = replica.lastModified ? rpoText(Date.now() - Date.parse(replica.lastModified)) : 'unknown (the replica has no timestamp)';
   fact('RPO gap', `${rpo}: data committed in the primary region after the last replication (${replica.lastModified ?? '?'}) is lost`);
   const accepted = await approve('accept-rpo-gap', {
+    skippable: true, // a skip after a timeout leaves the gated action undone (checked below)
     title: `Fail over to ${drCluster} and accept the loss of the writes after the last replication (${rpo})`,
     evidence: {
       'last replicated': replica.lastModified ?? 'unknown',
@@ -144,6 +145,7 @@ async function regionalFailover(): Promise<string> {
   let switchApproved: Awaited<ReturnType<typeof approve>>;
   try {
     switchApproved = await approve('dns-switch', {
+      skippable: true, // a skip after a timeout leaves the gated action undone (checked below)
       title: `Point the engine at the DR region: ${dr.endpointKey} ${current.endpoint ?? '(unset)'} -> ${endpoint}, then restart deployment/${dr.deployment}`,
       evidence: {
         from: current.endpoint ?? '(unset)',

@@ -193,6 +193,7 @@ async function recoverHost(cluster: string, coordinator: string, h: SyncHostStat
   const lost = `${games ?? 'unknown number of'} game(s), ${range}`;
   note(`${host}: every recovery option failed; retiring it loses ${lost}`);
   const a = await approve('retire-host', {
+    skippable: true, // a skip after a timeout leaves the gated action undone (checked below)
     title: `Retire ${host} permanently and acknowledge the loss of its unsynced data`,
     evidence: {
       host,
