@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import type { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
+import { TrainingData } from './training-data';
 
 export interface TrainingClusterOptions {
   /** Inventory cluster name; default "lab-training". */
@@ -73,8 +74,10 @@ export class TrainingClusterFamily implements LabFamily {
   readonly system = 'training-cluster';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl'];
-  readonly faults = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure'];
+  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl'];
+  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure'];
+  /** Game databases, backups and models (seed 000 §3, §4, §6): ./training-data. */
+  private readonly data: TrainingData;
 
   private readonly bootMs: number;
   private readonly basePort: number;
@@ -103,6 +106,10 @@ export class TrainingClusterFamily implements LabFamily {
       proc: null,
     }));
     this.nodeNames = this.nodes.map((x) => x.name);
+    // --- training-data hook: its tools and faults join the family's.
+    this.data = new TrainingData({ cluster: this.cluster, nodes: this.nodes.map((x) => ({ name: x.name, roles: x.roles })), workdir: 'ai-service' });
+    this.tools.push(...this.data.tools);
+    this.faults.push(...this.data.faults);
   }
 
   /** Where each node's service lives, relative to its host root (the inventory's `ssh.workdir`). */
@@ -121,6 +128,7 @@ export class TrainingClusterFamily implements LabFamily {
     }
     // The cluster comes up already formed: processes started one boot period ago.
     for (const n of this.nodes) await this.startProc(n, Date.now() - this.bootMs);
+    await this.data.start(ctx); // --- training-data hook
     this.evaluate();
     this.tick = setInterval(() => this.evaluate(), 50);
     this.tick.unref();
@@ -128,6 +136,7 @@ export class TrainingClusterFamily implements LabFamily {
 
   async stop(): Promise<void> {
     if (this.tick) clearInterval(this.tick);
+    this.data.stop(); // --- training-data hook
     await Promise.all(this.nodes.map((n) => this.stopProc(n)));
   }
 
@@ -146,12 +155,16 @@ export class TrainingClusterFamily implements LabFamily {
       startCommand: 'nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &',
       logFile: 'logs/p2p.log',
       localP2pPort: RUNBOOK_P2P_PORT,
+      ...this.data.settings(), // --- training-data hook
     };
   }
 
   async shim(call: ShimCall): Promise<ShimResult> {
     const node = this.nodes.find((n) => n.name === call.node);
     if (!node) return { stdout: '', stderr: `lab: ${call.node} is not a node of ${this.cluster}\n`, exitCode: 125 };
+    // --- training-data hook: selfplay, sync, aggregation, models, scp, sqlite3.
+    const data = await this.data.shim(call);
+    if (data) return data;
     const args = call.argv;
     switch (call.tool) {
       case 'pgrep': {
@@ -195,6 +208,7 @@ export class TrainingClusterFamily implements LabFamily {
         return;
       }
       default:
+        if (await this.data.breakFault(fault)) return; // --- training-data hook
         throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
     }
   }
@@ -209,12 +223,15 @@ export class TrainingClusterFamily implements LabFamily {
       return { node: n.name, state: 'up', detail: n.name === this.leader ? 'leader' : n.roles.join(',') };
     });
     const alive = nodes.filter((x) => x.state === 'up').length;
-    const healthy = this.leader !== null && alive === this.nodes.length;
+    // --- training-data hook: the game data and models count towards the cluster's health.
+    const data = await this.data.health();
+    for (const x of nodes) if (data.problems[x.node]?.length) x.detail = `${x.detail ?? ''}; ${data.problems[x.node]!.join(', ')}`;
+    const healthy = this.leader !== null && alive === this.nodes.length && data.healthy;
     return {
       cluster: this.cluster,
       system: this.system,
       healthy,
-      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${this.nodes.length} alive in the mesh`,
+      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${this.nodes.length} alive in the mesh; ${data.summary}`,
       nodes,
     };
   }
