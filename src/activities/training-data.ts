@@ -136,15 +136,17 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
     return setting(cluster, 'gamesBackup').replace(/\{node\}/g, node);
   }
 
-  async function gamesBackupInfo(ref: NodeRef): Promise<GamesBackupInfo> {
+  async function gamesBackupInfo(input: NodeRef & { via?: string }): Promise<GamesBackupInfo> {
     return run(async () => {
-      const { cluster, cwd } = where(ref);
-      const path = backupPath(cluster, ref.node);
+      const { cluster } = where(input);
+      const ref = { cluster: input.cluster, node: input.via ?? input.node };
+      const { cwd } = where(ref);
+      const path = backupPath(cluster, input.node);
       const st = await sh(ref, cwd, ['stat', '-c', '%Y', path]);
-      if (st.exitCode !== 0) return { node: ref.node, path, exists: false, integrity: 'missing' };
+      if (st.exitCode !== 0) return { node: input.node, path, exists: false, integrity: 'missing' };
       const takenAt = new Date(Number(st.stdout.trim()) * 1000).toISOString();
       const c = await sqliteCount(ref, cwd, path);
-      return { node: ref.node, path, exists: true, count: c.count, integrity: c.integrity, takenAt };
+      return { node: input.node, path, exists: true, count: c.count, integrity: c.integrity, takenAt };
     });
   }
 
@@ -321,10 +323,15 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
     };
   }
 
-  async function modelCheck(input: NodeRef & { path?: string }): Promise<ModelCheck> {
+  const backupModel = (cluster: ClusterSpec): string => {
+    const model = setting(cluster, 'model');
+    return `${setting(cluster, 'modelBackupDir').replace(/\/$/, '')}/${model.slice(model.lastIndexOf('/') + 1)}`;
+  };
+
+  async function modelCheck(input: NodeRef & { path?: string; backup?: boolean }): Promise<ModelCheck> {
     return run(async () => {
       const { cluster, cwd } = where(input);
-      const path = input.path ?? setting(cluster, 'model');
+      const path = input.path ?? (input.backup ? backupModel(cluster) : setting(cluster, 'model'));
       try {
         return await checkModel(input, cluster, cwd, path);
       } catch (err) {
@@ -357,7 +364,7 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
     return run(async () => {
       const { cluster, cwd } = where(input);
       const model = setting(cluster, 'model');
-      const backup = `${setting(cluster, 'modelBackupDir').replace(/\/$/, '')}/${model.slice(model.lastIndexOf('/') + 1)}`;
+      const backup = backupModel(cluster);
       const plan = `${input.node}: cp ${backup} ${model}`;
       if (input.dryRun) return { dryRun: true, plan };
       return replaceModel(input, cluster, cwd, backup, 'cp', plan);

@@ -64,8 +64,8 @@ export interface ModelCheck {
 export interface TrainingDataActivities {
   /** Game count, `PRAGMA integrity_check`, the `*.db` files and whether selfplay runs, over SSH in the node's workdir. */
   gamesDbStatus(input: NodeRef): Promise<GamesDbStatus>;
-  /** `ls -la` + count + integrity of the node's backup on the shared backup directory (`settings.gamesBackup`). */
-  gamesBackupInfo(input: NodeRef): Promise<GamesBackupInfo>;
+  /** Age, count and integrity of `node`'s backup on the shared backup directory (`settings.gamesBackup`), read on `via` (default the node). */
+  gamesBackupInfo(input: NodeRef & { via?: string }): Promise<GamesBackupInfo>;
   /** `mv data/games/selfplay.db data/games/selfplay.db.corrupt-<suffix>`: keeps the unreadable file for the post-mortem; absent counts as done. */
   gamesQuarantine(input: NodeRef & Effectful & { suffix: string }): Promise<EffectResult & { movedTo?: string }>;
   /** Seed §3 option 1 on `via` (the coordinator): `AutoSyncDaemon().sync_to_host(node)`, healthy peers' copies of the node's games. */
@@ -82,8 +82,8 @@ export interface TrainingDataActivities {
   gamesBackupAggregate(input: NodeRef & Effectful & { date: string }): Promise<EffectResult & { path: string }>;
   /** Seed §4 step 3 from the node: `python scripts/launch_selfplay_cluster.py --all-nodes`. */
   selfplayLaunchCluster(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** Seed §6 diagnosis of one model file (default the canonical model): loads, and its checksum against the manifest. */
-  modelCheck(input: NodeRef & { path?: string }): Promise<ModelCheck>;
+  /** Seed §6 diagnosis of one model file (the canonical model, its models/backup copy, or `path`): loads, and its checksum against the manifest. */
+  modelCheck(input: NodeRef & { path?: string; backup?: boolean }): Promise<ModelCheck>;
   /** Seed §6 option 1: `cp models/backup/<model> models/<model>`, refused unless the backup matches the manifest. */
   modelRestoreBackup(input: NodeRef & Effectful): Promise<EffectResult>;
   /** Seed §6 option 2, staging: `scp <from>:<workdir>/models/<model> models/<model>.incoming`, then checks the copy. */
