@@ -224,6 +224,9 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
       for (let i = 0; i < 15; i++) {
         const pids = await selfplayPids(input, cluster, cwd);
         if (pids.length > 0) return { plan, output: `selfplay running (pid ${pids.join(',')})` };
+        // A start that already failed says so in its log (the launch truncated it): no need to wait it out.
+        const early = await sh(input, cwd, ['tail', '-n', '5', log]);
+        if (early.exitCode === 0 && /Error|Traceback/.test(early.stdout)) break;
         await sleep(1_000);
       }
       const tail = await sh(input, cwd, ['tail', '-n', '20', log]).catch(() => undefined);
