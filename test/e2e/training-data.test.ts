@@ -87,9 +87,27 @@ async function labHealthy(): Promise<void> {
 }
 
 describe('training-cluster data scenarios end to end through the CLI', () => {
-  test('training-cluster.node-data-loss: moved aside, re-sync too thin, backup restored after a second person approves, selfplay back', async () => {
+  test('training-cluster.node-data-loss, rejected: the backup gate is refused from the CLI, the database is not overwritten', async () => {
     const { lab, cli } = stack;
     await lab.break('training-cluster.node-data-loss');
+    const from = lab.effects.list({ cluster: CLUSTER }).length;
+    const run = await cli(['run', 'training-cluster.node-data-loss', '--cluster', CLUSTER, '--as', 'bob']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    await eventually('the backup gate to wait', async () => (await progress(ID)).gates.some((g) => g.gate === 'overwrite-db-from-backup' && g.status === 'waiting'), 120_000);
+    const no = await cli(['reject', ID, 'overwrite-db-from-backup', '--as', 'alice', '--reason', 'keep the node as it is for the post-mortem']);
+    assert.equal(no.code, 0, no.stdout + no.stderr);
+    const p = await finished(ID, 60_000);
+    assert.equal(p.status, 'aborted');
+    assert.match(p.outcome ?? '', /alice rejected "overwrite-db-from-backup"/);
+    // Only the safe option reached the node: no restore, selfplay not restarted.
+    assert.deepEqual(effectsSince(from), ['games.sync-to-host:tc-node5']);
+    const h = (await lab.health()).find((c) => c.cluster === CLUSTER);
+    assert.match(h?.summary ?? '', /tc-node5 selfplay not running/);
+  });
+
+  test('training-cluster.node-data-loss: moved aside, re-sync too thin, backup restored after a second person approves, selfplay back', async () => {
+    const { lab, cli } = stack;
+    await lab.break('training-cluster.node-data-loss'); // again: the database corrupted, selfplay crashed
     const from = lab.effects.list({ cluster: CLUSTER }).length;
     const run = await cli(['run', 'training-cluster.node-data-loss', '--cluster', CLUSTER, '--as', 'bob']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
