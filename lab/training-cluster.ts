@@ -21,6 +21,8 @@
  *   stops hearing heartbeats; only restarting it heals a node),
  *   `training-cluster.leader-failure` (the leader's process dies; no re-election
  *   until `/admin/election/reset` or `/admin/set-leader`).
+ * - Game databases, backups and models (seed 000 §3, §4, §6) live in ./training-data, which
+ *   this family delegates to (its shims first, its faults, start, settings and health).
  *
  * @module
  */

@@ -319,6 +319,16 @@ describe('training-cluster.multi-node-data-loss', () => {
     assert.deepEqual(names(stubs), []);
   });
 
+  test('dry run: the plan through the gate to the relaunch, and no effect', async () => {
+    const stubs = multiLoss();
+    const inp = { ...input('training-cluster.multi-node-data-loss'), dryRun: true };
+    const r = await withWorker('trainingClusterMultiNodeDataLoss', stubs.activities, inp, (h) => h.result());
+    assert.equal(r.dryRun, true);
+    assert.deepEqual(names(stubs), []);
+    const planned = stubs.calls.filter((c) => c.arg.dryRun === true).map((c) => c.name);
+    for (const n of ['selfplayStop', 'gamesAggregate', 'gamesBackupAggregate', 'selfplayLaunchCluster']) assert.ok(planned.includes(n), planned.join(','));
+  });
+
   test('only one node lost data: refused with a pointer to node-data-loss', async () => {
     const stubs = multiLoss({ oneOnly: true });
     const err = await start(stubs, failed);
@@ -421,6 +431,15 @@ describe('training-cluster.model-corruption', () => {
     })) as { outcome: string };
     assert.match(r.outcome, /retrained from models\/checkpoints\/hex8_2p_epoch_45\.pth/);
     assert.deepEqual(names(stubs), ['modelResumeTraining:tc-node1']);
+  });
+
+  test('dry run: the staged copy and the swap are planned, nothing is replaced', async () => {
+    const stubs = models({ backup: false, healthyOn: ['tc-node2'] });
+    const inp = { ...input('training-cluster.model-corruption'), dryRun: true };
+    const r = await withWorker('trainingClusterModelCorruption', stubs.activities, inp, (h) => h.result());
+    assert.equal(r.dryRun, true);
+    assert.deepEqual(names(stubs), []);
+    assert.ok(stubs.calls.some((c) => c.name === 'modelSwap' && c.arg.dryRun === true));
   });
 
   test('an intact model: nothing to recover', async () => {
