@@ -51,6 +51,12 @@ export interface ClusterHealth {
   nodes: NodeHealth[];
 }
 
+/** A family's handle on its nodes' SSH hosts (see lab/ssh-host.ts faults). */
+export interface HostControl {
+  /** Make a node's SSH host refuse connections (`drop`) or heal it. */
+  setOffline(node: string, offline: boolean): void;
+}
+
 export interface LabFamily {
   /** Inventory system name: "ledger" | "training-cluster" | ... */
   readonly system: string;
@@ -62,8 +68,11 @@ export interface LabFamily {
   readonly tools: string[];
   /** Fault names this family can inject (scenario ids of the catalogue, e.g. "ledger.quorum-loss"). */
   readonly faults: string[];
-  /** Start the family's servers; `hostRoot(node)` gives each node's host directory. */
-  start(ctx: { hostRoot(node: string): string; effects: EffectLog }): Promise<void>;
+  /**
+   * Start the family's servers; `hostRoot(node)` gives each node's host directory; `hosts`, when given,
+   * lets a family's faults take its own SSH hosts offline (a whole-cluster outage).
+   */
+  start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void>;
   stop(): Promise<void>;
   endpoints(): LabNodeEndpoint[];
   /** Extra `settings` for the inventory cluster entry (data dirs, service names...). */

@@ -18,8 +18,9 @@
  *
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
- * HTTP 8770 + i, ledger gRPC 50051 + i, gossip HTTP 8790 + i and seed TCP 7946 + i,
- * control API 8760.
+ * HTTP 8770 + i (and its sync coordinator 8870), ledger gRPC 50051 + i, gossip HTTP 8790 + i
+ * and seed TCP 7946 + i, the ledger's DR region (`lab-ledger-dr`, after every other family)
+ * gRPC 50061 + i, control API 8760.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
@@ -38,11 +39,15 @@ import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
 import { GossipFamily } from './gossip';
 import { LedgerFamily } from './ledger';
+import { LedgerDrFamily, LEDGER_DR_FAULTS } from './ledger-dr';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainingClusterFamily } from './training-cluster';
 
-export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip';
+export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'ledger-dr';
+
+/** Every family name, in start order (`ledger-dr`, the ledger's DR region, needs `ledger`). */
+export const LAB_FAMILY_NAMES: readonly LabFamilyName[] = ['ledger', 'training-cluster', 'gossip', 'ledger-dr'];
 
 export interface LabOptions {
   /** The lab directory (created if missing). */
@@ -86,11 +91,12 @@ export const LAB_FAULTS: readonly string[] = [
   ...new LedgerFamily({ cluster: 'lab-ledger', nodes: 3 }).faults,
   ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
   ...new GossipFamily({ cluster: 'lab-gossip' }).faults,
+  ...LEDGER_DR_FAULTS,
   HOST_FAULT_HELP,
 ];
 
 /** Fixed port bases used with `fixedPorts`. */
-export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledgerGrpc: 50051, gossipHttp: 8790, gossipSeed: 7946 } as const;
+export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledgerGrpc: 50051, gossipHttp: 8790, gossipSeed: 7946, ledgerDrGrpc: 50061 } as const;
 
 /**
  * Start the lab.
@@ -101,7 +107,7 @@ export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledge
  */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const dir = resolve(opts.dir);
-  const wanted = opts.families ?? ['ledger', 'training-cluster', 'gossip'];
+  const wanted = opts.families ?? [...LAB_FAMILY_NAMES];
   const bootMs = opts.bootMs ?? 2000;
   const fixed = opts.fixedPorts ?? false;
   const secretsDir = join(dir, 'secrets');
@@ -115,8 +121,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   effects.clear(); // one lab run, one log
 
   const families: LabFamily[] = [];
+  let ledger: LedgerFamily | undefined;
   if (wanted.includes('ledger')) {
-    families.push(new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) }));
+    ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
+    families.push(ledger);
   }
   if (wanted.includes('training-cluster')) {
     families.push(
@@ -140,7 +148,12 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }),
     );
   }
-  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster, gossip)`);
+  if (wanted.includes('ledger-dr')) {
+    // Last, so the other families keep their fixed SSH ports.
+    if (!ledger) throw new Error('lab: family ledger-dr (the ledger\'s DR region) needs family ledger');
+    families.push(new LedgerDrFamily({ primary: ledger, cluster: 'lab-ledger-dr', ...(fixed ? { basePort: FIXED_PORTS.ledgerDrGrpc } : {}) }));
+  }
+  if (families.length === 0) throw new Error(`lab: no families selected (known: ${LAB_FAMILY_NAMES.join(', ')})`);
 
   const hostRoot = (cluster: string, node: string): string => join(dir, 'hosts', cluster, node);
   const hosts = new Map<string, SshHost>(); // key "cluster/node"
@@ -217,7 +230,17 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }
     }
     for (const family of families) {
-      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects });
+      const hostControl = {
+        setOffline(node: string, offline: boolean): void {
+          const h = hosts.get(`${family.cluster}/${node}`);
+          if (offline) {
+            h?.setFault('drop', true);
+            h?.disconnectAll();
+          }
+          else h?.heal();
+        },
+      };
+      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
       started.push(() => family.stop());
     }
 

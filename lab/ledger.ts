@@ -23,7 +23,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -73,6 +73,14 @@ export interface LedgerFamilyOptions {
   basePort?: number;
   /** How long a cluster that (re)gains a majority waits before it has a leader; default 500 ms. */
   electionMs?: number;
+  /** Node names are `<prefix>1..N`; default "node". */
+  nodePrefix?: string;
+  /**
+   * A standby cluster (the DR region): the machines are provisioned and reachable over SSH,
+   * but the ledger does not run and the data directories are empty until someone starts it.
+   * No backup is written and no leader is waited for. Default false.
+   */
+  standby?: boolean;
 }
 
 type StartMode = 'single' | 'cluster' | 'join';
@@ -164,8 +172,15 @@ const SYSTEMCTL_USAGE = `usage: systemctl [--no-pager] [--quiet] {start|stop|res
  *
  * Backups: `s3://ledger-backups/latest/snapshot.tar.gz` (a real tar.gz of the
  * seeded data directory, written at start) lives in `<lab>/s3/ledger-backups`,
- * read over SSH through the `aws s3 ls|cp` shim. Fault `ledger.full-restore`
+ * read over SSH through the `aws s3 ls|cp|sync` shim (every directory of
+ * `<lab>/s3` is a bucket; the DR region adds `ledger-primary-backups`; a sync
+ * that copied files records `ledger.dr-sync`). Fault `ledger.full-restore`
  * loses every machine and its data; only the bucket remains.
+ *
+ * Standby (`standby: true`, the DR region of lab/ledger-dr.ts): machines and
+ * ports provisioned, data directories empty, nothing running until an
+ * `inferadb-ledger` start; `regionDown()` stops every node of a cluster
+ * without touching its disks (the regional-failover fault).
  *
  * Shims: `systemctl {start|stop|restart|is-active|status} ledger[.service]`
  * (is-active/status exit 3 when stopped; unknown verbs, units or flags exit
@@ -191,8 +206,11 @@ export class LedgerFamily implements LabFamily {
   readonly nodeNames: string[];
   readonly tools = ['systemctl', 'inferadb-ledger', 'aws'];
   readonly faults = ['ledger.quorum-loss', 'ledger.node-failure', 'ledger.vault-divergence', 'ledger.full-restore'];
-  /** The "S3 bucket" of backups (seed 002's s3://ledger-backups), a directory beside the hosts. */
-  private bucketDir = '';
+  /** Where the lab's "S3" lives: one directory per bucket (seed 002's s3://ledger-backups, s3://ledger-primary-backups). */
+  private s3Root = '';
+  private readonly standby: boolean;
+  /** The inventory cluster of this cluster's DR region, when the lab runs one (`settings.drCluster`). */
+  drCluster?: string;
 
   private readonly basePort: number;
   private readonly electionMs: number;
@@ -207,9 +225,12 @@ export class LedgerFamily implements LabFamily {
     this.cluster = opts.cluster ?? 'lab-ledger';
     const count = opts.nodes ?? 3;
     if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`lab ledger: nodes must be 1..50, got ${count}`);
-    this.nodeNames = Array.from({ length: count }, (_, i) => `node${i + 1}`);
+    const prefix = opts.nodePrefix ?? 'node';
+    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(prefix)) throw new Error(`lab ledger: bad node prefix "${prefix}"`);
+    this.nodeNames = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
     this.basePort = opts.basePort ?? 0;
     this.electionMs = opts.electionMs ?? 500;
+    this.standby = opts.standby ?? false;
   }
 
   /**
@@ -224,14 +245,15 @@ export class LedgerFamily implements LabFamily {
     this.effects = ctx.effects;
     this.started = true;
     const seed = seedState(newClusterId(), this.nodeNames);
+    this.s3Root = labS3Root(ctx.hostRoot(this.nodeNames[0]!));
     // The nightly backup of the seeded cluster: s3://ledger-backups/latest/snapshot.tar.gz.
-    this.bucketDir = resolve(ctx.hostRoot(this.nodeNames[0]!), '..', '..', '..', 's3', BUCKET);
-    writeBackup(join(this.bucketDir, 'latest'), seed);
+    if (!this.standby) writeBackup(join(this.s3Root, BUCKET, 'latest'), seed);
     this.nodeNames.forEach((name, index) => {
       const root = resolve(ctx.hostRoot(name));
       const dataDir = join(root, 'data');
       mkdirSync(dataDir, { recursive: true });
-      saveState(dataDir, seed);
+      if (this.standby) emptyDir(dataDir);
+      else saveState(dataDir, seed);
       this.nodes.set(name, {
         name,
         index,
@@ -247,6 +269,22 @@ export class LedgerFamily implements LabFamily {
         lock: Promise.resolve(),
       });
     });
+    if (this.standby) {
+      // Standby machines: ports fixed now (the inventory names them), nothing listens until a start.
+      const taken = new Set<number>();
+      const pick = async (): Promise<number> => {
+        for (let i = 0; i < 20; i++) {
+          const p = await freeLoopbackPort();
+          if (!taken.has(p)) return taken.add(p), p;
+        }
+        throw new Error('lab ledger: no free loopback port for a standby node');
+      };
+      for (const rt of this.nodes.values()) {
+        rt.grpcPort ||= await pick();
+        rt.metricsPort ||= await pick();
+      }
+      return;
+    }
     try {
       for (const rt of this.nodes.values()) {
         const r = await this.serial(rt, () => this.launch(rt, rt.config, 'lab', false));
@@ -290,6 +328,7 @@ export class LedgerFamily implements LabFamily {
       stateFile: STATE_FILE,
       organization: '1',
       clusterSize: this.nodeNames.length,
+      ...(this.drCluster ? { drCluster: this.drCluster } : {}),
     };
   }
 
@@ -384,6 +423,40 @@ export class LedgerFamily implements LabFamily {
     };
   }
 
+  // ------------------------------------------------------- region control --
+
+  /**
+   * The whole region is lost (the DR scenario's fault): every node's process
+   * stops and its ports close, but its disks survive (nothing is wiped).
+   * Records nothing.
+   */
+  async regionDown(): Promise<void> {
+    if (!this.started) throw new Error('lab ledger: start the lab before breaking it');
+    for (const rt of this.nodes.values()) await this.serial(rt, () => this.halt(rt, 'region unavailable (lab fault)'));
+  }
+
+  /** A copy of the replicated state of the cluster (its leader's, else any running node's); undefined when nothing runs. */
+  replicatedState(): LedgerState | undefined {
+    const running = [...this.nodes.values()].filter((rt) => rt.running && hasData(rt.state));
+    const leader = running.find((rt) => this.leaderOf(rt) === rt.name);
+    const src = leader ?? running[0];
+    return src ? this.replicaOf(src.state) : undefined;
+  }
+
+  /** The leader of the cluster, when the cluster serves (a running leader with its majority). */
+  servingLeader(): string | undefined {
+    for (const rt of this.nodes.values()) {
+      const l = this.leaderOf(rt);
+      if (l && this.nodes.get(l)?.running) return l;
+    }
+    return undefined;
+  }
+
+  /** Whether any node's ledger process runs. */
+  anyRunning(): boolean {
+    return [...this.nodes.values()].some((rt) => rt.running);
+  }
+
   // ------------------------------------------------------------------ shims --
 
   private async systemctl(rt: NodeRuntime, argv: string[]): Promise<ShimResult> {
@@ -458,18 +531,26 @@ export class LedgerFamily implements LabFamily {
   }
 
   /**
-   * `aws s3 ls s3://ledger-backups/<prefix>` and `aws s3 cp s3://ledger-backups/<key> <dest>`,
-   * served from the lab's bucket directory (a read: no effect recorded).
+   * `aws s3 ls s3://BUCKET/<prefix>`, `aws s3 cp s3://BUCKET/<key> <dest>` and
+   * `aws s3 sync s3://BUCKET/<prefix>/ <dest>/`, served from the lab's bucket
+   * directories (`<lab>/s3/<bucket>`). ls and cp are reads (no effect); a sync
+   * that copied at least one file records `ledger.dr-sync` {source, dest, files}.
    */
   private aws(rt: NodeRuntime, call: ShimCall): ShimResult {
-    const [svc, verb, src, dest] = call.argv;
-    if (svc !== 's3' || (verb !== 'ls' && verb !== 'cp')) return usage('lab aws: only `aws s3 ls s3://BUCKET/PREFIX` and `aws s3 cp s3://BUCKET/KEY DEST` are simulated');
+    const [svc, verb, src, dest, ...rest] = call.argv;
+    if (svc !== 's3' || (verb !== 'ls' && verb !== 'cp' && verb !== 'sync')) {
+      return usage('lab aws: only `aws s3 ls s3://BUCKET/PREFIX`, `aws s3 cp s3://BUCKET/KEY DEST` and `aws s3 sync s3://BUCKET/PREFIX/ DEST/` are simulated');
+    }
+    if (rest.length) return usage(`lab aws: unexpected argument "${rest[0]}"`);
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(src ?? '');
     if (!m) return usage(`lab aws: expected an s3:// URL, got "${src ?? ''}"`);
-    if (m[1] !== BUCKET) return fail(1, `An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist (${m[1]})`);
+    const bucketDir = join(this.s3Root, m[1]!);
+    if (!/^[a-z0-9][a-z0-9.-]{1,62}$/.test(m[1]!) || !existsSync(bucketDir)) {
+      return fail(1, `An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist (${m[1]})`);
+    }
     const key = m[2] ?? '';
-    const file = resolve(this.bucketDir, key);
-    if (file !== this.bucketDir && !file.startsWith(this.bucketDir + sep)) return usage(`lab aws: key "${key}" is outside the bucket`);
+    const file = resolve(bucketDir, key);
+    if (file !== bucketDir && !file.startsWith(bucketDir + sep)) return usage(`lab aws: key "${key}" is outside the bucket`);
     if (verb === 'ls') {
       const files = existsSync(file) && statSync(file).isDirectory() ? readdirSync(file).map((f) => join(file, f)) : existsSync(file) ? [file] : [];
       const lines = files
@@ -481,10 +562,28 @@ export class LedgerFamily implements LabFamily {
         });
       return lines.length ? { stdout: lines.join('\n') + '\n', exitCode: 0 } : { stdout: '', exitCode: 1 };
     }
-    if (!existsSync(file) || !statSync(file).isFile()) return fail(1, `fatal error: An error occurred (404) when calling the HeadObject operation: Key "${key}" does not exist`);
-    if (!dest) return usage('lab aws: s3 cp needs a destination');
+    if (!dest) return usage(`lab aws: s3 ${verb} needs a destination`);
     const target = this.resolveDataDir(rt, call.cwd, dest);
     if (typeof target !== 'string') return target;
+    if (verb === 'sync') {
+      if (!existsSync(file) || !statSync(file).isDirectory()) return { stdout: '', exitCode: 0 }; // an empty prefix syncs nothing
+      const copied: string[] = [];
+      for (const rel of listFiles(file)) {
+        const from = join(file, rel);
+        const to = join(target, rel);
+        const a = statSync(from);
+        const b = existsSync(to) ? statSync(to) : undefined;
+        // Like the real sync: copy what is missing, of another size, or newer in the bucket.
+        if (b && b.size === a.size && b.mtimeMs >= a.mtimeMs) continue;
+        mkdirSync(dirname(to), { recursive: true });
+        copyFileSync(from, to);
+        copied.push(rel);
+      }
+      if (copied.length) this.record(rt.name, 'ledger.dr-sync', { source: src, dest: this.hostPath(rt, target), files: copied });
+      const shownDest = dest.endsWith('/') ? dest : `${dest}/`;
+      return { stdout: copied.map((rel) => `download: ${src!.replace(/\/?$/, '/')}${rel} to ${shownDest}${rel}\n`).join(''), exitCode: 0 };
+    }
+    if (!existsSync(file) || !statSync(file).isFile()) return fail(1, `fatal error: An error occurred (404) when calling the HeadObject operation: Key "${key}" does not exist`);
     const out = dest.endsWith('/') || (existsSync(target) && statSync(target).isDirectory()) ? join(target, relative(dirname(file), file)) : target;
     mkdirSync(dirname(out), { recursive: true });
     copyFileSync(file, out);
@@ -1232,6 +1331,34 @@ function writeBackup(dir: string, state: LedgerState): void {
   const r = spawnSync('tar', ['-czf', join(dir, 'snapshot.tar.gz'), '-C', staging, '.'], { encoding: 'utf8' });
   rmSync(staging, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`lab ledger: cannot write the backup (tar: ${r.stderr || r.error?.message})`);
+}
+
+/** Where the lab's buckets live, from a host root (`<lab>/hosts/<cluster>/<node>` -> `<lab>/s3`). */
+export function labS3Root(hostRoot: string): string {
+  return resolve(hostRoot, '..', '..', '..', 's3');
+}
+
+/** Every file under a directory, as paths relative to it (dot files included), sorted. */
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? join(prefix, e.name) : e.name;
+    if (e.isDirectory()) out.push(...listFiles(dir, rel));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out.sort();
+}
+
+/** A free loopback TCP port (for standby nodes, whose ports are written to the inventory before they run). */
+async function freeLoopbackPort(): Promise<number> {
+  return new Promise((ok, ko) => {
+    const s = createNetServer();
+    s.once('error', ko);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => ok(port));
+    });
+  });
 }
 
 /** `rm -rf dir/*` (and dot files): the directory stays, its content goes. */

@@ -26,7 +26,7 @@ import { Command, CommanderError, Option } from 'commander';
 import Table from 'cli-table3';
 import { EffectLog, type Effect } from './effects';
 import type { ClusterHealth } from './family';
-import { FIXED_PORTS, startLab, type LabFamilyName } from './index';
+import { FIXED_PORTS, LAB_FAMILY_NAMES, startLab, type LabFamilyName } from './index';
 
 /** What `serve` writes to `<dir>/state.json` so the other commands can find it. */
 export interface LabState {
@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(dirOpt())
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
-      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip');
+      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -123,7 +123,7 @@ function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (n !== 'ledger' && n !== 'training-cluster' && n !== 'gossip') throw new Error(`unknown family "${n}"; known: ledger, training-cluster, gossip`);
+    if (!LAB_FAMILY_NAMES.includes(n as LabFamilyName)) throw new Error(`unknown family "${n}"; known: ${LAB_FAMILY_NAMES.join(', ')}`);
   }
   return names as LabFamilyName[];
 }

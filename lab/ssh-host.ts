@@ -127,6 +127,11 @@ export class SshHost {
     }
   }
 
+  /** Close every open connection now (a host that goes down takes its sessions with it). */
+  disconnectAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Clear every fault (connections already hung stay hung until their client gives up). */
   heal(): void {
     Object.assign(this.faults, { hang: false, drop: false, slowMs: 0, refuseAuth: false });

@@ -23,6 +23,10 @@
  *   until `/admin/election/reset` or `/admin/set-leader`).
  * - Game databases, backups and models (seed 000 §3, §4, §6) live in ./training-data, which
  *   this family delegates to (its shims first, its faults, start, settings and health).
+ * - Outage and sync (seed 000 §5, seed 001): the sync coordinator, agents and
+ *   cluster scripts live in {@link ./sync-coordinator}; the faults
+ *   `training-cluster.cluster-outage` and `training-cluster.sync-host-critical[.*]`
+ *   are in the training-ops block below.
  *
  * @module
  */
@@ -31,9 +35,10 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { EffectLog } from './effects';
-import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
+import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
 import { TrainingData } from './training-data';
+import { SyncCoordinator } from './sync-coordinator';
 
 export interface TrainingClusterOptions {
   /** Inventory cluster name; default "lab-training". */
@@ -46,7 +51,24 @@ export interface TrainingClusterOptions {
   basePort?: number;
   /** Where the bearer token file is written (then referenced as `file:`); without it the core stores it. */
   secretsDir?: string;
+  /** Cluster outage: the coordinator's host is back this long after the fault; default 2000 ms. */
+  outageReturnMs?: number;
+  /** Cluster outage: once the coordinator's orchestrator runs, one more node comes back every this many ms; default 1000. */
+  rejoinEveryMs?: number;
 }
+
+/** Faults of the outage and sync scenarios (seed 000 §5, seed 001). */
+export const TRAINING_OPS_FAULTS = [
+  'training-cluster.cluster-outage',
+  /** The last node's sync agent crashed 2 h ago: a restart heals it. */
+  'training-cluster.sync-host-critical',
+  /** The agent will not start: only rsync + import recovers the games. */
+  'training-cluster.sync-host-critical.agent-broken',
+  /** The host is gone (SSH refused, orchestrator dead): only retiring it ends the alert. */
+  'training-cluster.sync-host-critical.host-lost',
+  /** The agents of the last two nodes crashed: the seed's Escalation. */
+  'training-cluster.sync-host-critical.multi',
+];
 
 /** The port the runbook's commands use on every node (`curl http://localhost:8770/...`). */
 export const RUNBOOK_P2P_PORT = 8770;
@@ -76,8 +98,8 @@ export class TrainingClusterFamily implements LabFamily {
   readonly system = 'training-cluster';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl'];
-  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure'];
+  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync'];
+  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
   /** Game databases, backups and models (seed 000 §3, §4, §6): ./training-data. */
   private readonly data: TrainingData;
 
@@ -93,6 +115,13 @@ export class TrainingClusterFamily implements LabFamily {
   private tick?: NodeJS.Timeout;
   private nextPid = 4000 + Math.floor(Math.random() * 20000);
   private tokenPath?: string;
+  // training-ops: the sync coordinator, and the outage's offline hosts.
+  private readonly sync: SyncCoordinator;
+  private hostCtl?: HostControl;
+  private readonly offline = new Set<string>();
+  private outage?: { rejoining: boolean; timers: NodeJS.Timeout[] };
+  private readonly outageReturnMs: number;
+  private readonly rejoinEveryMs: number;
 
   constructor(opts: TrainingClusterOptions = {}) {
     const n = opts.nodes ?? 5;
@@ -112,6 +141,17 @@ export class TrainingClusterFamily implements LabFamily {
     this.data = new TrainingData({ cluster: this.cluster, nodes: this.nodes.map((x) => ({ name: x.name, roles: x.roles })), workdir: 'ai-service' });
     this.tools.push(...this.data.tools);
     this.faults.push(...this.data.faults);
+    this.outageReturnMs = opts.outageReturnMs ?? 2000;
+    this.rejoinEveryMs = opts.rejoinEveryMs ?? 1000;
+    this.sync = new SyncCoordinator({
+      cluster: this.cluster,
+      coordinator: this.nodes[0]!.name,
+      hosts: this.nodeNames,
+      secretsDir: this.secretsDir,
+      port: this.basePort ? this.basePort + 100 : 0,
+      online: (node) => !this.offline.has(node),
+      orchestratorRunning: (node) => !!this.nodes.find((x) => x.name === node)?.proc,
+    });
   }
 
   /** Where each node's service lives, relative to its host root (the inventory's `ssh.workdir`). */
@@ -119,8 +159,10 @@ export class TrainingClusterFamily implements LabFamily {
     return 'ai-service';
   }
 
-  async start(ctx: { hostRoot(node: string): string; effects: EffectLog }): Promise<void> {
+  async start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void> {
     this.effects = ctx.effects;
+    this.hostCtl = ctx.hosts;
+    await this.sync.start(ctx);
     for (const n of this.nodes) mkdirSync(join(ctx.hostRoot(n.name), 'ai-service', 'logs'), { recursive: true });
     if (this.secretsDir) {
       mkdirSync(this.secretsDir, { recursive: true, mode: 0o700 });
@@ -139,6 +181,8 @@ export class TrainingClusterFamily implements LabFamily {
   async stop(): Promise<void> {
     if (this.tick) clearInterval(this.tick);
     this.data.stop(); // --- training-data hook
+    for (const t of this.outage?.timers ?? []) clearTimeout(t);
+    await this.sync.stop();
     await Promise.all(this.nodes.map((n) => this.stopProc(n)));
   }
 
@@ -147,6 +191,7 @@ export class TrainingClusterFamily implements LabFamily {
       name: n.name,
       roles: n.roles,
       http: { baseUrl: `http://127.0.0.1:${n.port}`, authToken: this.tokenPath ? `file:${this.tokenPath}` : this.token },
+      ...(n.roles.includes('coordinator') ? { metricsUrl: this.sync.metricsUrl() } : {}), // the sync coordinator's metrics
     }));
   }
 
@@ -158,6 +203,7 @@ export class TrainingClusterFamily implements LabFamily {
       logFile: 'logs/p2p.log',
       localP2pPort: RUNBOOK_P2P_PORT,
       ...this.data.settings(), // --- training-data hook
+      ...this.sync.settings(),
     };
   }
 
@@ -168,6 +214,8 @@ export class TrainingClusterFamily implements LabFamily {
     const data = await this.data.shim(call);
     if (data) return data;
     const args = call.argv;
+    const ops = await this.sync.shim(call); // training-ops: sync agent, ps, rsync, cluster scripts
+    if (ops) return ops;
     switch (call.tool) {
       case 'pgrep': {
         const pattern = lastOperand(args);
@@ -210,6 +258,7 @@ export class TrainingClusterFamily implements LabFamily {
         return;
       }
       default:
+        if (TRAINING_OPS_FAULTS.includes(fault)) return this.breakOps(fault);
         if (await this.data.breakFault(fault)) return; // --- training-data hook
         throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
     }
@@ -219,21 +268,25 @@ export class TrainingClusterFamily implements LabFamily {
     this.evaluate();
     const now = Date.now();
     const nodes: NodeHealth[] = this.nodes.map((n) => {
+      if (this.sync.isRetired(n.name)) return { node: n.name, state: 'retired', detail: 'retired from sync' };
+      if (this.offline.has(n.name)) return { node: n.name, state: 'offline', detail: 'host unreachable' };
       if (!n.proc) return { node: n.name, state: 'down', detail: 'orchestrator not running' };
       if (!n.proc.hearing) return { node: n.name, state: 'collapsed', detail: 'running, hears no heartbeats' };
       if (!this.inMesh(n, now)) return { node: n.name, state: 'joining', detail: 'booting, not yet in the mesh' };
       return { node: n.name, state: 'up', detail: n.name === this.leader ? 'leader' : n.roles.join(',') };
     });
     const alive = nodes.filter((x) => x.state === 'up').length;
+    const expected = nodes.filter((x) => x.state !== 'retired').length;
+    const problems = this.sync.problems();
     // --- training-data hook: the game data and models count towards the cluster's health.
     const data = await this.data.health();
     for (const x of nodes) if (data.problems[x.node]?.length) x.detail = `${x.detail ?? ''}; ${data.problems[x.node]!.join(', ')}`;
-    const healthy = this.leader !== null && alive === this.nodes.length && data.healthy;
+    const healthy = this.leader !== null && alive === expected && problems.length === 0 && data.healthy;
     return {
       cluster: this.cluster,
       system: this.system,
       healthy,
-      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${this.nodes.length} alive in the mesh; ${data.summary}`,
+      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${expected} alive in the mesh${problems.length ? `; ${problems.join(', ')}` : ''}; ${data.summary}`,
       nodes,
     };
   }
@@ -307,6 +360,7 @@ export class TrainingClusterFamily implements LabFamily {
         this.record(n, 'orchestrator.restart', { pid: proc.pid });
       }
       n.lastStopAt = undefined;
+      if (this.outage && !this.outage.rejoining && n.roles.includes('coordinator')) this.rejoinAfterCoordinator();
       return { stdout: `P2P orchestrator ${n.name} listening on 127.0.0.1:${n.port} (pid ${proc.pid})\n`, exitCode: 0 };
     } catch (err) {
       return { stdout: '', stderr: `orchestrator failed to start: ${(err as Error).message}\n`, exitCode: 1 };
@@ -345,6 +399,64 @@ export class TrainingClusterFamily implements LabFamily {
 
   private record(n: NodeState, effect: string, detail?: Record<string, unknown>): void {
     this.effects?.record({ cluster: this.cluster, node: n.name, effect, detail });
+  }
+
+  // ------------------------------------------- training-ops (000 §5, 001) ----
+
+  private async breakOps(fault: string): Promise<void> {
+    const workers = this.nodes.filter((n) => !n.roles.includes('coordinator'));
+    const last = workers.at(-1)!;
+    switch (fault) {
+      case 'training-cluster.cluster-outage': {
+        // Every host drops off at once (crash: no stop effect); the coordinator's host is back first.
+        for (const n of this.nodes) {
+          await this.stopProc(n);
+          this.setOffline(n.name, true);
+        }
+        this.leader = null;
+        this.electionBlocked = false;
+        this.sync.outage();
+        const coordinator = this.nodes.find((n) => n.roles.includes('coordinator'))!;
+        const t = setTimeout(() => this.setOffline(coordinator.name, false), this.outageReturnMs);
+        t.unref();
+        this.outage = { rejoining: false, timers: [t] };
+        return;
+      }
+      case 'training-cluster.sync-host-critical':
+        return this.sync.makeCritical(last.name, 'dead');
+      case 'training-cluster.sync-host-critical.agent-broken':
+        return this.sync.makeCritical(last.name, 'broken');
+      case 'training-cluster.sync-host-critical.host-lost':
+        this.sync.makeCritical(last.name, 'dead', { lostAt: Date.now() - 90 * 60_000 });
+        await this.stopProc(last);
+        this.setOffline(last.name, true);
+        return;
+      case 'training-cluster.sync-host-critical.multi':
+        for (const n of workers.slice(-2)) this.sync.makeCritical(n.name, 'dead');
+        return;
+    }
+  }
+
+  /** The other nodes come online one by one once the coordinator's orchestrator runs; their orchestrators boot by themselves. */
+  private rejoinAfterCoordinator(): void {
+    const outage = this.outage!;
+    outage.rejoining = true;
+    const rest = this.nodes.filter((n) => !n.roles.includes('coordinator'));
+    rest.forEach((n, i) => {
+      const t = setTimeout(() => {
+        this.setOffline(n.name, false);
+        if (!n.proc) void this.startProc(n).catch(() => undefined);
+        if (i === rest.length - 1) this.outage = undefined;
+      }, (i + 1) * this.rejoinEveryMs);
+      t.unref();
+      outage.timers.push(t);
+    });
+  }
+
+  private setOffline(node: string, offline: boolean): void {
+    if (offline) this.offline.add(node);
+    else this.offline.delete(node);
+    this.hostCtl?.setOffline(node, offline);
   }
 
   // ------------------------------------------------------------- HTTP API ----

@@ -12,12 +12,26 @@
  * @module
  */
 import { Context } from '@temporalio/activity';
+import { clusterOf } from '../inventory/load';
 import type { ClusterSpec } from '../inventory/schema';
 import { HTTP_READ_MS, lastLines, type ActivityContext } from './context';
 import { TransportError } from './errors';
 import { httpText, parsePrometheus } from './http';
 import { quoteArgv, renderScript, type RemoteCommand } from './shell';
-import type { EffectResult, LedgerActivities, LedgerBackupInfo, LedgerDeterminismBugs, LedgerIntegrity, LedgerNodeInfo, LedgerStartMode, LedgerVault, NodeRef } from './types';
+import type {
+  EffectResult,
+  LedgerActivities,
+  LedgerBackupInfo,
+  LedgerDeterminismBugs,
+  LedgerDrTopology,
+  LedgerEngineRollout,
+  LedgerIntegrity,
+  LedgerNodeInfo,
+  LedgerReplicaInfo,
+  LedgerStartMode,
+  LedgerVault,
+  NodeRef,
+} from './types';
 
 /** Per-cluster settings of a ledger cluster, with their defaults (the runbook's values). */
 export const LEDGER_DEFAULTS = {
@@ -27,6 +41,22 @@ export const LEDGER_DEFAULTS = {
   startLog: 'ledger-start.log',
   startTimeoutSeconds: 60,
   sudo: false,
+  // Regional failover (seed 002): set on the primary cluster ...
+  /** The inventory cluster of the DR region; empty: none configured. */
+  drCluster: '',
+  // ... and on the DR cluster.
+  /** The replicated snapshots the DR voters sync (`aws s3 sync <replicaSource> ./data/`). */
+  replicaSource: 's3://ledger-primary-backups/latest/',
+  /** The ledger endpoint the engine is switched to. */
+  drEndpoint: 'ledger.dr-region.internal:50051',
+  /** The engine's ConfigMap, the key holding the ledger endpoint, and the Deployment restarted to pick it up. */
+  engineConfigMap: 'ledger-config',
+  endpointKey: 'LEDGER_ENDPOINT',
+  engineDeployment: 'engine',
+  /** Kubernetes namespace of the engine (`kubectl -n`); empty: kubectl's current context default. */
+  engineNamespace: '',
+  /** How long `kubectl rollout status` waits. */
+  rolloutTimeoutSeconds: 180,
 };
 
 /** The ledger activities of one worker. */
@@ -110,7 +140,9 @@ export function ledgerActivities(ctx: ActivityContext): LedgerActivities {
       env.INFERADB__LEDGER__PEERS = start.peers.map((p) => peerAddress(ref, p)).join(',');
     }
     const argv = [setting(cluster, 'binary'), ...(start.mode === 'single' ? ['--single'] : []), '--data', dataDir];
-    return { argv: root(argv, setting(cluster, 'sudo')), env, detach: { logFile: setting(cluster, 'startLog') } };
+    // The node's ssh.workdir is where the runbook `cd`s (the DR region's /dr-region): relative data dirs start there.
+    const cwd = lookup(ref).node.ssh?.workdir;
+    return { argv: root(argv, setting(cluster, 'sudo')), env, detach: { logFile: setting(cluster, 'startLog') }, ...(cwd ? { cwd } : {}) };
   }
 
   async function ledgerStart(input: NodeRef & { dryRun?: boolean; start: LedgerStartMode }): Promise<EffectResult> {
@@ -142,7 +174,7 @@ export function ledgerActivities(ctx: ActivityContext): LedgerActivities {
           return { plan, output: `${input.node} up in ${want} mode, cluster ${last.clusterId ?? '?'}, leader ${last.leader ?? 'none yet'}` };
         }
       }
-      const log = await exec(input, [{ argv: ['tail', '-n', '20', setting(cluster, 'startLog')], ignoreExit: true }], 15_000).catch(() => undefined);
+      const log = await exec(input, [{ argv: ['tail', '-n', '20', setting(cluster, 'startLog')], cwd: cmd.cwd, ignoreExit: true }], 15_000).catch(() => undefined);
       throw new TransportError(
         'StartTimeout',
         `${input.node} did not come up in ${want} mode within ${setting(cluster, 'startTimeoutSeconds')} s (last: ${last.reachable ? `mode ${last.mode}, serving ${String(last.serving)}` : last.error ?? 'unreachable'})` +
@@ -345,7 +377,188 @@ export function ledgerActivities(ctx: ActivityContext): LedgerActivities {
     });
   }
 
-  return { ledgerNodeInfo, ledgerStop, ledgerStart, ledgerClearData, ledgerLeaveCluster, ledgerListVaults, ledgerCheckIntegrity, ledgerWriteRead, ledgerMetricsFlowing, ledgerDeterminismBugs, ledgerBackupInfo, ledgerFetchBackup, ledgerGetTip, ledgerGetVault, ledgerRecoverVault, ledgerCreateSnapshot };
+  // ------------------------------------------------------ regional failover --
+
+  async function ledgerDrTopology(input: { cluster: string; drCluster?: string }): Promise<LedgerDrTopology> {
+    return run(async () => {
+      const inv = ctx.inventory();
+      const primary = clusterOf(inv, input.cluster);
+      const name = input.drCluster ?? setting(primary, 'drCluster');
+      if (!name) {
+        throw new TransportError('BadInventory', `cluster ${input.cluster} names no DR region: add settings.drCluster: <the DR cluster's name> to it in the inventory (or --set drCluster=NAME)`, false);
+      }
+      if (name === input.cluster) throw new TransportError('BadInventory', `settings.drCluster of ${input.cluster} names the cluster itself; name the DR region's cluster`, false);
+      const dr = clusterOf(inv, name);
+      if (dr.system !== 'ledger') throw new TransportError('BadInventory', `DR cluster ${name} is a ${dr.system} cluster, not a ledger one`, false);
+      const bastion = dr.nodes.find((n) => n.roles.includes('bastion'));
+      if (!bastion) throw new TransportError('BadInventory', `DR cluster ${name} has no node with roles [bastion] (where kubectl runs); add one with its ssh block`, false);
+      const voters = dr.nodes.filter((n) => n !== bastion && (n.roles.includes('voter') || !n.roles.length)).map((n) => n.name);
+      if (voters.length === 0) throw new TransportError('BadInventory', `DR cluster ${name} has no ledger voters (nodes with roles [voter])`, false);
+      const source = setting(dr, 'replicaSource');
+      parseS3Prefix(source);
+      return {
+        primaryCluster: input.cluster,
+        drCluster: name,
+        voters,
+        bastion: bastion.name,
+        replicaSource: source,
+        endpoint: setting(dr, 'drEndpoint'),
+        configMap: setting(dr, 'engineConfigMap'),
+        endpointKey: setting(dr, 'endpointKey'),
+        deployment: setting(dr, 'engineDeployment'),
+        dataDir: setting(dr, 'dataDir'),
+        workdir: dr.nodes.find((n) => n.name === voters[0])?.ssh?.workdir,
+      };
+    });
+  }
+
+  async function ledgerReplicaInfo(input: NodeRef & { source: string }): Promise<LedgerReplicaInfo> {
+    return run(async () => {
+      parseS3Prefix(input.source);
+      const res = await exec(input, [{ argv: ['aws', 's3', 'ls', input.source] }], 60_000);
+      if (res.exitCode !== 0 && /NoSuchBucket|AccessDenied|InvalidAccessKeyId|credentials/i.test(res.stderr)) {
+        check(input, res, `aws s3 ls ${input.source}`, `check the bucket name and ${input.node}'s AWS credentials`);
+      }
+      // `aws s3 ls` object lines: "2026-11-22 02:00:00       2048 ledger-state.json" ("PRE dir/" lines are prefixes).
+      const objects = res.stdout
+        .split('\n')
+        .map((l) => /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\s+(\d+)\s+(.+)$/.exec(l.trim()))
+        .filter((m): m is RegExpExecArray => !!m);
+      if (objects.length === 0) return { source: input.source, exists: false, objects: 0, sizeBytes: 0 };
+      const times = objects.map((m) => `${m[1]}T${m[2]}Z`).sort();
+      return { source: input.source, exists: true, objects: objects.length, sizeBytes: objects.reduce((n, m) => n + Number(m[3]), 0), lastModified: times[times.length - 1] };
+    });
+  }
+
+  async function ledgerDrSync(input: NodeRef & { dryRun?: boolean; source: string }): Promise<EffectResult & { files?: number }> {
+    return run(async () => {
+      const { cluster, node } = lookup(input);
+      parseS3Prefix(input.source);
+      const cwd = node.ssh?.workdir;
+      const dest = `${setting(cluster, 'dataDir').replace(/\/+$/, '')}/`;
+      const argv = root(['aws', 's3', 'sync', input.source, dest], setting(cluster, 'sudo'));
+      const plan = `${input.node}: ${renderScript({ argv, ...(cwd ? { cwd } : {}) })}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      // A retry after the DR ledger started: never sync under a running ledger's data.
+      if (await serviceActive(input, cluster)) {
+        const info = await ledgerNodeInfo(input);
+        if (info.reachable) return { plan, alreadyDone: true, files: 0, output: `the ledger already runs on ${input.node} (cluster ${info.clusterId ?? '?'}); not syncing under it` };
+      }
+      const res = await exec(input, [{ argv, ...(cwd ? { cwd } : {}) }], 55 * 60_000);
+      const output = check(input, res, `aws s3 sync ${input.source}`, `check ${input.node}'s AWS credentials, the bucket replication and free space in ${dest}`);
+      const files = res.stdout.split('\n').filter((l) => l.startsWith('download:')).length;
+      return { plan, files, alreadyDone: files === 0, output: files ? output : `${dest} already holds the latest snapshots` };
+    });
+  }
+
+  function kubectlArgv(cluster: ClusterSpec, args: string[]): string[] {
+    const ns = setting(cluster, 'engineNamespace');
+    return ['kubectl', ...(ns ? ['-n', ns] : []), ...args];
+  }
+
+  async function readConfigMap(ref: NodeRef, cluster: ClusterSpec): Promise<Record<string, string>> {
+    const cm = setting(cluster, 'engineConfigMap');
+    const argv = kubectlArgv(cluster, ['get', 'configmap', cm, '-o', 'json']);
+    const res = await exec(ref, [{ argv }], 60_000);
+    const out = check(ref, res, quoteArgv(argv), `check that configmap ${cm} exists and the bastion's kube context (settings.engineNamespace)`);
+    try {
+      return ((JSON.parse(res.stdout) as { data?: Record<string, string> }).data ?? {}) as Record<string, string>;
+    } catch {
+      throw new TransportError('CommandFailed', `kubectl get configmap ${cm} -o json on ${ref.node} printed no JSON: ${lastLines(out, 3)}`, false);
+    }
+  }
+
+  async function ledgerEngineEndpoint(ref: NodeRef): Promise<{ configMap: string; key: string; endpoint?: string }> {
+    return run(async () => {
+      const { cluster } = lookup(ref);
+      const data = await readConfigMap(ref, cluster);
+      const key = setting(cluster, 'endpointKey');
+      return { configMap: setting(cluster, 'engineConfigMap'), key, endpoint: data[key] };
+    });
+  }
+
+  async function ledgerSwitchEndpoint(input: NodeRef & { dryRun?: boolean; endpoint: string }): Promise<EffectResult & { previous?: string }> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(input.endpoint)) {
+        throw new TransportError('InvalidArgument', `endpoint must be host:port like ledger.dr-region.internal:50051, got ${JSON.stringify(input.endpoint)}`, false);
+      }
+      const cm = setting(cluster, 'engineConfigMap');
+      const key = setting(cluster, 'endpointKey');
+      const argv = kubectlArgv(cluster, ['patch', 'configmap', cm, '-p', JSON.stringify({ data: { [key]: input.endpoint } })]);
+      const plan = `${input.node}: ${quoteArgv(argv)}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const before = (await readConfigMap(input, cluster))[key];
+      if (before === input.endpoint) return { plan, alreadyDone: true, previous: before, output: `${cm} already has ${key}=${input.endpoint}` };
+      const res = await exec(input, [{ argv }], 60_000);
+      check(input, res, `kubectl patch configmap ${cm}`, `check the bastion's kube context and RBAC (patch configmaps)`);
+      const after = (await readConfigMap(input, cluster))[key];
+      if (after !== input.endpoint) throw new TransportError('PatchNotApplied', `${cm} shows ${key}=${after ?? '(unset)'} after the patch; it will be retried`, true);
+      return { plan, previous: before, output: `${key}: ${before ?? '(unset)'} -> ${after}` };
+    });
+  }
+
+  async function ledgerRestartEngine(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const deployment = setting(cluster, 'engineDeployment');
+      const argv = kubectlArgv(cluster, ['rollout', 'restart', `deployment/${deployment}`]);
+      const plan = `${input.node}: ${quoteArgv(argv)}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      // Once per step: a marker on the bastion keyed by workflow, run and activity id (stable across retries).
+      const marker = `.lifeboat/restarts/${stableKey('engine-restart')}`;
+      const seen = await exec(input, [{ argv: ['test', '-e', marker] }], 30_000);
+      if (seen.exitCode === 0) return { plan, alreadyDone: true, output: `deployment/${deployment} was already restarted by this step` };
+      const res = await exec(input, [{ argv: ['mkdir', '-p', '.lifeboat/restarts'] }, { argv }, { argv: ['touch', marker] }], 60_000);
+      return { plan, output: check(input, res, `kubectl rollout restart deployment/${deployment}`, `check the bastion's kube context and RBAC (patch deployments)`) };
+    });
+  }
+
+  async function ledgerEngineRollout(input: NodeRef & { timeoutSeconds?: number }): Promise<LedgerEngineRollout> {
+    return run(async () => {
+      const { cluster } = lookup(input);
+      const deployment = setting(cluster, 'engineDeployment');
+      const seconds = input.timeoutSeconds ?? setting(cluster, 'rolloutTimeoutSeconds');
+      const argv = kubectlArgv(cluster, ['rollout', 'status', `deployment/${deployment}`, `--timeout=${seconds}s`]);
+      const res = await exec(input, [{ argv }], (seconds + 30) * 1000);
+      const out = `${res.stdout}${res.stderr}`;
+      if (res.exitCode !== 0 && !/timed out waiting/i.test(out)) check(input, res, quoteArgv(argv), `check deployment/${deployment} and the bastion's kube context`);
+      return { deployment, complete: res.exitCode === 0, detail: lastLines(out, 3) };
+    });
+  }
+
+  return {
+    ledgerNodeInfo,
+    ledgerStop,
+    ledgerStart,
+    ledgerClearData,
+    ledgerLeaveCluster,
+    ledgerListVaults,
+    ledgerCheckIntegrity,
+    ledgerWriteRead,
+    ledgerMetricsFlowing,
+    ledgerDeterminismBugs,
+    ledgerBackupInfo,
+    ledgerFetchBackup,
+    ledgerGetTip,
+    ledgerGetVault,
+    ledgerRecoverVault,
+    ledgerCreateSnapshot,
+    ledgerDrTopology,
+    ledgerReplicaInfo,
+    ledgerDrSync,
+    ledgerEngineEndpoint,
+    ledgerSwitchEndpoint,
+    ledgerRestartEngine,
+    ledgerEngineRollout,
+  };
+}
+
+/** `s3://bucket/prefix/` (a prefix, ending in "/") or refused with the expected shape. */
+function parseS3Prefix(source: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,62})\/(.*\/)?$/.exec(source);
+  if (!m) throw new TransportError('InvalidArgument', `replicated snapshots must be an S3 prefix like s3://ledger-primary-backups/latest/, got ${JSON.stringify(source)}`, false);
+  return { bucket: m[1]!, prefix: m[2] ?? '' };
 }
 
 /** `s3://bucket/key/file.tar.gz` -> its parts; anything else is refused with the expected shape. */

@@ -118,6 +118,49 @@ export type LedgerStartMode =
   /** `INFERADB__LEDGER__JOIN=true INFERADB__LEDGER__PEERS=seed:port inferadb-ledger`. */
   | { mode: 'join'; peers: string[] };
 
+/**
+ * A primary ledger cluster's DR region, from the inventory: the primary's
+ * `settings.drCluster` names a cluster of its own whose voters take over and
+ * whose `bastion` node runs `kubectl` against the engine's Kubernetes cluster.
+ */
+export interface LedgerDrTopology {
+  primaryCluster: string;
+  drCluster: string;
+  /** The DR cluster's ledger voters (nodes with role `voter`, or every node but the bastion). */
+  voters: string[];
+  /** The node with role `bastion`, where kubectl runs. */
+  bastion: string;
+  /** Replicated snapshots (`settings.replicaSource`, default s3://ledger-primary-backups/latest/). */
+  replicaSource: string;
+  /** What the engine is switched to (`settings.drEndpoint`, default ledger.dr-region.internal:50051). */
+  endpoint: string;
+  /** The engine's ConfigMap, key and Deployment (`engineConfigMap`, `endpointKey`, `engineDeployment`). */
+  configMap: string;
+  endpointKey: string;
+  deployment: string;
+  /** The DR voters' data directory (`settings.dataDir`, the runbook's ./data) and working directory (ssh.workdir, /dr-region). */
+  dataDir: string;
+  workdir?: string;
+}
+
+/** `aws s3 ls <prefix>`: what the replicated prefix holds and when it was last written. */
+export interface LedgerReplicaInfo {
+  source: string;
+  exists: boolean;
+  objects: number;
+  sizeBytes: number;
+  /** Newest object's time (ISO, UTC): the last replication, so the RPO. */
+  lastModified?: string;
+}
+
+/** The engine's `kubectl rollout status`. */
+export interface LedgerEngineRollout {
+  deployment: string;
+  complete: boolean;
+  /** Last lines of kubectl's output. */
+  detail: string;
+}
+
 export interface LedgerActivities {
   /** GetClusterInfo + HealthService.Check on one node; unreachable is a result, not a failure. */
   ledgerNodeInfo(input: NodeRef): Promise<LedgerNodeInfo>;
@@ -153,6 +196,20 @@ export interface LedgerActivities {
   ledgerRecoverVault(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { recovered?: boolean; status?: string }>;
   /** `AdminService/CreateSnapshot` of a vault on a healthy node. */
   ledgerCreateSnapshot(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { snapshotId?: string; height?: number }>;
+  /** The DR region of a primary cluster, from the inventory (`settings.drCluster`, or `drCluster` given). */
+  ledgerDrTopology(input: { cluster: string; drCluster?: string }): Promise<LedgerDrTopology>;
+  /** `aws s3 ls <source>` on a DR node: the replicated snapshots, their size and the time of the last replication. */
+  ledgerReplicaInfo(input: NodeRef & { source: string }): Promise<LedgerReplicaInfo>;
+  /** `cd <workdir> && aws s3 sync <source> <dataDir>/` on a DR node; a node whose ledger already runs on its data counts as done. */
+  ledgerDrSync(input: NodeRef & Effectful & { source: string }): Promise<EffectResult & { files?: number }>;
+  /** `kubectl get configmap <engineConfigMap> -o json` on the bastion: the ledger endpoint the engine is configured with. */
+  ledgerEngineEndpoint(input: NodeRef): Promise<{ configMap: string; key: string; endpoint?: string }>;
+  /** `kubectl patch configmap <engineConfigMap> -p '{"data":{"<endpointKey>":"<endpoint>"}}'` on the bastion; an equal value counts as done. */
+  ledgerSwitchEndpoint(input: NodeRef & Effectful & { endpoint: string }): Promise<EffectResult & { previous?: string }>;
+  /** `kubectl rollout restart deployment/<engineDeployment>` on the bastion, once per step (a marker on the bastion). */
+  ledgerRestartEngine(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `kubectl rollout status deployment/<engineDeployment> --timeout=<s>s` on the bastion (heartbeating while it waits). */
+  ledgerEngineRollout(input: NodeRef & { timeoutSeconds?: number }): Promise<LedgerEngineRollout>;
 }
 
 // ------------------------------------------------------ training cluster ----

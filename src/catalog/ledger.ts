@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE } from '../workflows/scenarios';
+import { LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE, LEDGER_REGIONAL_FAILOVER } from '../workflows/scenarios';
 import { nodeName, type ScenarioSpec } from './spec';
 
 export const ledgerQuorumLossParams = z
@@ -51,6 +51,22 @@ export const ledgerVaultDivergenceParams = z
   .strict();
 export type LedgerVaultDivergenceParams = z.infer<typeof ledgerVaultDivergenceParams>;
 
+export const ledgerRegionalFailoverParams = z
+  .object({
+    /** The DR region's inventory cluster; default: the primary's settings.drCluster. */
+    drCluster: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'must be a cluster name from the inventory' }).optional(),
+    /** The replicated snapshots; default: the DR cluster's settings.replicaSource (s3://ledger-primary-backups/latest/). */
+    replicas: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/(.*\/)?$/, { message: 'must be an S3 prefix ending in "/", such as s3://ledger-primary-backups/latest/' }).optional(),
+    /** The endpoint the engine is switched to; default: the DR cluster's settings.drEndpoint (ledger.dr-region.internal:50051). */
+    endpoint: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { message: 'must be host:port, such as ledger.dr-region.internal:50051' }).optional(),
+    /** How many health probes in a row must find the whole primary region down before failing over. */
+    probes: z.coerce.number().int().min(2).max(10).default(3),
+    /** Organization whose vaults the closing checklist verifies. */
+    organization: z.string().min(1).default('1'),
+  })
+  .strict();
+export type LedgerRegionalFailoverParams = z.infer<typeof ledgerRegionalFailoverParams>;
+
 export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
   {
     ...LEDGER_FULL_RESTORE,
@@ -76,6 +92,17 @@ export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
     paramHelp: {
       survivor: 'node to rebuild from (default: reachable node with the highest commit index)',
       organization: 'organization whose vaults are verified (default "1")',
+    },
+  },
+  {
+    ...LEDGER_REGIONAL_FAILOVER,
+    params: ledgerRegionalFailoverParams,
+    paramHelp: {
+      drCluster: "the DR region's cluster (default: the primary's settings.drCluster)",
+      replicas: 'replicated snapshots to sync (default: settings.replicaSource of the DR cluster, s3://ledger-primary-backups/latest/)',
+      endpoint: 'endpoint the engine is switched to (default: settings.drEndpoint, ledger.dr-region.internal:50051)',
+      probes: 'health probes in a row that must find the primary region down (default 3, 20 s apart)',
+      organization: 'organization whose vaults the checklist verifies (default "1")',
     },
   },
   {

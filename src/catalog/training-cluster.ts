@@ -4,9 +4,15 @@
  * @module
  */
 import { z } from 'zod';
-import { TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE } from '../workflows/scenarios';
-// training-data
-import { TRAINING_CLUSTER_MODEL_CORRUPTION, TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS, TRAINING_CLUSTER_NODE_DATA_LOSS } from '../workflows/scenarios';
+import {
+  TRAINING_CLUSTER_CLUSTER_OUTAGE,
+  TRAINING_CLUSTER_LEADER_FAILURE,
+  TRAINING_CLUSTER_MESH_COLLAPSE,
+  TRAINING_CLUSTER_MODEL_CORRUPTION, // training-data
+  TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS, // training-data
+  TRAINING_CLUSTER_NODE_DATA_LOSS, // training-data
+  TRAINING_CLUSTER_SYNC_HOST_CRITICAL,
+} from '../workflows/scenarios';
 import { nodeName, type ScenarioSpec } from './spec';
 
 export const leaderFailureParams = z.object({}).strict();
@@ -77,6 +83,41 @@ const TRAINING_DATA_SCENARIOS: readonly ScenarioSpec[] = [
   },
 ];
 // ---- end training-data -------------------------------------------------------------------------
+// ---- training-ops (seed 000 §5, seed 001) -------------------------------------
+export const clusterOutageParams = z
+  .object({
+    /** Node brought up first; default: the node with the "coordinator" role. */
+    coordinator: nodeName.optional(),
+  })
+  .strict();
+export type ClusterOutageParams = z.infer<typeof clusterOutageParams>;
+
+export const syncHostCriticalParams = z
+  .object({
+    /** Node running the sync coordinator; default: the node with the "coordinator" role. */
+    coordinator: nodeName.optional(),
+    /** Recover only this host (default: every host the coordinator reports critical). */
+    host: nodeName.optional(),
+  })
+  .strict();
+export type SyncHostCriticalParams = z.infer<typeof syncHostCriticalParams>;
+
+const TRAINING_OPS_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...TRAINING_CLUSTER_CLUSTER_OUTAGE,
+    params: clusterOutageParams,
+    paramHelp: { coordinator: 'node brought up first (default: the node with the "coordinator" role)' },
+  },
+  {
+    ...TRAINING_CLUSTER_SYNC_HOST_CRITICAL,
+    params: syncHostCriticalParams,
+    paramHelp: {
+      coordinator: 'node running the sync coordinator (default: the node with the "coordinator" role)',
+      host: 'recover only this host (default: every host the coordinator reports critical)',
+    },
+  },
+];
+// ---- end training-ops ------------------------------------------------------------
 
 export const TRAINING_CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
   {
@@ -92,4 +133,5 @@ export const TRAINING_CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
     },
   },
   ...TRAINING_DATA_SCENARIOS, // training-data
+  ...TRAINING_OPS_SCENARIOS, // training-ops
 ];

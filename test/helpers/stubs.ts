@@ -40,6 +40,25 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     ledgerGetVault: async (a) => ({ organization: a.organization, vault: a.vault, status: 'ACTIVE', height: 5 }),
     ledgerRecoverVault: async (a) => ({ ...plan('ledgerRecoverVault', a as never), recovered: true, status: 'ACTIVE' }),
     ledgerCreateSnapshot: async (a) => ({ ...plan('ledgerCreateSnapshot', a as never), snapshotId: 'snap-1', height: 5 }),
+    ledgerDrTopology: async (a) => ({
+      primaryCluster: a.cluster,
+      drCluster: a.drCluster ?? `${a.cluster}-dr`,
+      voters: ['dr-node1', 'dr-node2', 'dr-node3'],
+      bastion: 'bastion',
+      replicaSource: 's3://ledger-primary-backups/latest/',
+      endpoint: 'ledger.dr-region.internal:50051',
+      configMap: 'ledger-config',
+      endpointKey: 'LEDGER_ENDPOINT',
+      deployment: 'engine',
+      dataDir: './data',
+      workdir: '/dr-region',
+    }),
+    ledgerReplicaInfo: async (a) => ({ source: a.source, exists: true, objects: 1, sizeBytes: 4096, lastModified: '2026-11-22T01:53:00Z' }),
+    ledgerDrSync: async (a) => ({ ...plan('ledgerDrSync', a as never), files: 1 }),
+    ledgerEngineEndpoint: async () => ({ configMap: 'ledger-config', key: 'LEDGER_ENDPOINT', endpoint: 'ledger.primary-region.internal:50051' }),
+    ledgerSwitchEndpoint: async (a) => ({ ...plan('ledgerSwitchEndpoint', a as never), previous: 'ledger.primary-region.internal:50051' }),
+    ledgerRestartEngine: async (a) => plan('ledgerRestartEngine', a as never),
+    ledgerEngineRollout: async () => ({ deployment: 'engine', complete: true, detail: 'deployment "engine" successfully rolled out' }),
     p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'node1', alivePeers: [], electionState: 'stable', voters: [] }),
     p2pDaemonStatus: async (a) => ({ node: a.node, running: true, healthy: true, detail: 'ok' }),
     p2pRestart: async (a) => plan('p2pRestart', a as never),
@@ -59,7 +78,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'ledgerDrSync', 'ledgerSwitchEndpoint', 'ledgerRestartEngine', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

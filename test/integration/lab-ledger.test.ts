@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { EffectLog } from '../../lab/effects';
 import { LedgerFamily, type LedgerFamilyOptions } from '../../lab/ledger';
+import { LedgerDrFamily } from '../../lab/ledger-dr';
 
 // Loaded here, independently of the lab, so the test also checks the lab speaks the project's proto.
 const PROTO = resolve(__dirname, '../../../src/protos/ledger/v1/ledger.proto');
@@ -76,7 +77,8 @@ async function startLab(t: TestContext, opts: LedgerFamilyOptions = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'lab-ledger-'));
   const effects = new EffectLog();
   const fam = new LedgerFamily({ electionMs: 100, ...opts });
-  const root = (n: string) => join(dir, n);
+  // Hosts as the lab lays them out (<lab>/hosts/<cluster>/<node>), so the bucket lands in <lab>/s3.
+  const root = (n: string) => join(dir, 'hosts', 'lab-ledger', n);
   await fam.start({ hostRoot: root, effects });
   t.after(async () => {
     await fam.stop();
@@ -495,4 +497,131 @@ test('shims: usage errors, paths outside the host, idempotent start and stop', a
   assert.deepEqual(lab.effectLines(), ['node3 ledger.stop:cluster', 'node3 ledger.start:cluster']);
   assert.equal((await lab.fam.health()).nodes[0]!.state, 'single');
   await assert.rejects(lab.fam.breakFault('ledger.nope'), /unknown fault/);
+});
+
+// ------------------------------------------------------------ DR region --
+
+/** The primary and its DR region (lab/ledger-dr.ts), laid out as the lab core does. */
+async function startDrLab(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-ledger-dr-'));
+  const effects = new EffectLog();
+  const primary = new LedgerFamily({ electionMs: 100 });
+  const dr = new LedgerDrFamily({ primary, electionMs: 100, rolloutMs: 300 });
+  const root = (cluster: string) => (n: string) => join(dir, 'hosts', cluster, n);
+  await primary.start({ hostRoot: root('lab-ledger'), effects });
+  await dr.start({ hostRoot: root('lab-ledger-dr'), effects });
+  t.after(async () => {
+    await dr.stop();
+    await primary.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const drRoot = root('lab-ledger-dr');
+  const eps = new Map(dr.endpoints().map((e) => [e.name, e]));
+  const addr = (n: string) => eps.get(n)!.grpc!.address;
+  const sh = (node: string, tool: string, argv: string[], env: Record<string, string> = {}, cwd = join(drRoot(node), dr.hostWorkdir(node))) =>
+    dr.shim({ node, tool, argv, env, cwd, root: drRoot(node) });
+  const kubectl = (...argv: string[]) => sh('bastion', 'kubectl', argv);
+  const drLines = () => effects.list({ cluster: 'lab-ledger-dr' }).map((e) => `${e.node} ${e.effect}`);
+  return { dir, primary, dr, effects, eps, addr, sh, kubectl, drRoot, drLines };
+}
+
+test('DR region: standby voters, a bastion with kubectl, the replicated bucket, the engine on the primary', async (t) => {
+  const lab = await startDrLab(t);
+  assert.deepEqual(lab.dr.nodeNames, ['dr-node1', 'dr-node2', 'dr-node3', 'bastion']);
+  assert.deepEqual([...lab.eps.values()].map((e) => [e.name, e.roles, !!e.grpc]), [
+    ['dr-node1', ['voter'], true],
+    ['dr-node2', ['voter'], true],
+    ['dr-node3', ['voter'], true],
+    ['bastion', ['bastion'], false],
+  ]);
+  assert.equal(lab.dr.settings().dataDir, './data');
+  assert.equal(lab.dr.settings().replicaSource, 's3://ledger-primary-backups/latest/');
+  assert.equal(lab.primary.settings().drCluster, 'lab-ledger-dr');
+  // Standby: the machines answer SSH commands, the ledger ports are closed.
+  for (const n of ['dr-node1', 'dr-node2', 'dr-node3']) assert.equal(await portOpen(lab.addr(n)), false);
+  const h = await lab.dr.health();
+  assert.equal(h.healthy, true, h.summary);
+  assert.deepEqual(h.nodes.map((n) => n.state), ['standby', 'standby', 'standby', 'up']);
+  assert.match(h.summary, /engine on the primary ledger, 3\/3 pods ready/);
+
+  const ls = await lab.sh('dr-node1', 'aws', ['s3', 'ls', 's3://ledger-primary-backups/latest/']);
+  assert.equal(ls.exitCode, 0, ls.stderr);
+  assert.match(ls.stdout, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+ ledger-state\.json\n$/);
+  const cm = await lab.kubectl('get', 'configmap', 'ledger-config', '-o', 'json');
+  assert.deepEqual(JSON.parse(cm.stdout).data, { LEDGER_ENDPOINT: 'ledger.primary-region.internal:50051' });
+  // kubectl runs on the bastion only, and refuses what it does not know.
+  assert.equal((await lab.sh('dr-node1', 'kubectl', ['get', 'configmap', 'ledger-config', '-o', 'json'])).exitCode, 127);
+  assert.match((await lab.kubectl('get', 'configmap', 'nope', '-o', 'json')).stderr ?? '', /NotFound/);
+  assert.match((await lab.kubectl('delete', 'deployment', 'engine')).stderr ?? '', /unknown command/);
+  assert.deepEqual(lab.drLines(), []);
+});
+
+test('DR region: regional-failover fault, then the runbook by hand: sync, start, patch, restart, rollout status', async (t) => {
+  const lab = await startDrLab(t);
+  await lab.dr.breakFault('ledger.regional-failover');
+  const primaryHealth = await lab.primary.health();
+  assert.equal(primaryHealth.healthy, false);
+  assert.deepEqual(primaryHealth.nodes.map((n) => n.state), ['down', 'down', 'down']);
+  let h = await lab.dr.health();
+  assert.equal(h.healthy, false);
+  assert.match(h.summary, /replicated 7 min ago.*engine on the primary ledger, 0\/3 pods ready/);
+  const ls = await lab.sh('dr-node1', 'aws', ['s3', 'ls', 's3://ledger-primary-backups/latest/']);
+  const stamp = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)/.exec(ls.stdout)!;
+  const age = Date.now() - Date.parse(`${stamp[1]}T${stamp[2]}Z`);
+  assert.ok(age > 6 * 60_000 && age < 8 * 60_000, `replica age ${age} ms`);
+
+  // Rollout status waits, then times out like kubectl, while nothing serves.
+  const stuck = await lab.kubectl('rollout', 'status', 'deployment/engine', '--timeout=1s');
+  assert.equal(stuck.exitCode, 1);
+  assert.match(stuck.stderr ?? '', /timed out waiting for the condition/);
+
+  for (const n of ['dr-node1', 'dr-node2', 'dr-node3']) {
+    const s = await lab.sh(n, 'aws', ['s3', 'sync', 's3://ledger-primary-backups/latest/', './data/']);
+    assert.equal(s.exitCode, 0, s.stderr);
+    assert.match(s.stdout, /^download: s3:\/\/ledger-primary-backups\/latest\/ledger-state\.json to \.\/data\/ledger-state\.json\n$/);
+    assert.ok(existsSync(join(lab.drRoot(n), 'dr-region', 'data', 'ledger-state.json')));
+  }
+  // A second sync copies nothing and records nothing.
+  assert.equal((await lab.sh('dr-node1', 'aws', ['s3', 'sync', 's3://ledger-primary-backups/latest/', './data/'])).stdout, '');
+  assert.match((await lab.sh('dr-node1', 'aws', ['s3', 'sync', 's3://no-such-bucket/latest/', './data/'])).stderr ?? '', /NoSuchBucket/);
+
+  const peers = ['dr-node1', 'dr-node2', 'dr-node3'].map(lab.addr).join(',');
+  for (const n of ['dr-node1', 'dr-node2', 'dr-node3']) {
+    const s = await lab.sh(n, 'inferadb-ledger', ['--data', './data'], { INFERADB__LEDGER__DATA: './data', INFERADB__LEDGER__CLUSTER: '3', INFERADB__LEDGER__PEERS: peers });
+    assert.equal(s.exitCode, 0, s.stderr);
+  }
+  await waitUntil('the DR cluster elects a leader', async () => (await rpc(lab.addr('dr-node2'), 'HealthService', 'Check')).status === 'SERVING');
+  const info = await rpc(lab.addr('dr-node3'), 'AdminService', 'GetClusterInfo');
+  assert.equal(info.leader_id.id, 'dr-node1');
+  // The replicated data: the primary's vaults, intact.
+  for (const r of await integrityAll(lab.addr('dr-node1'))) assert.ok(r.ok, r.vault);
+  assert.deepEqual(Object.keys(await heights(lab.addr('dr-node1'))).sort(), ['audit', 'identity', 'payments']);
+  h = await lab.dr.health();
+  assert.equal(h.healthy, false, 'the engine still points at the primary');
+
+  const patch = await lab.kubectl('patch', 'configmap', 'ledger-config', '-p', '{"data":{"LEDGER_ENDPOINT":"ledger.dr-region.internal:50051"}}');
+  assert.equal(patch.stdout, 'configmap/ledger-config patched\n', patch.stderr);
+  assert.equal((await lab.kubectl('patch', 'configmap', 'ledger-config', '-p', '{"data":{"LEDGER_ENDPOINT":"ledger.dr-region.internal:50051"}}')).stdout, 'configmap/ledger-config patched (no change)\n');
+  assert.equal((await lab.kubectl('rollout', 'restart', 'deployment/engine')).stdout, 'deployment.apps/engine restarted\n');
+  const status = await lab.kubectl('rollout', 'status', 'deployment/engine', '--timeout=10s');
+  assert.equal(status.exitCode, 0, status.stderr);
+  assert.match(status.stdout, /deployment "engine" successfully rolled out\n$/);
+  const dep = JSON.parse((await lab.kubectl('get', 'deployment', 'engine', '-o', 'json')).stdout);
+  assert.equal(dep.status.readyReplicas, 3);
+
+  h = await lab.dr.health();
+  assert.equal(h.healthy, true, h.summary);
+  assert.match(h.summary, /DR cluster serving; engine on the DR ledger, 3\/3 pods ready/);
+  assert.deepEqual(lab.drLines(), [
+    'dr-node1 ledger.dr-sync',
+    'dr-node2 ledger.dr-sync',
+    'dr-node3 ledger.dr-sync',
+    'dr-node1 ledger.start',
+    'dr-node2 ledger.start',
+    'dr-node3 ledger.start',
+    'bastion k8s.configmap-patched',
+    'bastion k8s.rollout-restarted',
+  ]);
+  const patched = lab.effects.list({ effect: 'k8s.configmap-patched' })[0]!;
+  assert.deepEqual(patched.detail, { configmap: 'ledger-config', key: 'LEDGER_ENDPOINT', from: 'ledger.primary-region.internal:50051', to: 'ledger.dr-region.internal:50051' });
 });

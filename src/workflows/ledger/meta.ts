@@ -46,4 +46,14 @@ export const LEDGER_VAULT_DIVERGENCE: ScenarioMeta = {
   dangerousGates: ['resync-corrupted-node'],
 };
 
-export const LEDGER_METAS: readonly ScenarioMeta[] = [LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE];
+export const LEDGER_REGIONAL_FAILOVER: ScenarioMeta = {
+  id: 'ledger.regional-failover',
+  workflowType: 'ledgerRegionalFailover',
+  system: 'ledger',
+  title: 'Ledger regional failover: start the DR cluster from replicated snapshots, switch the engine to it',
+  seed: '002 Regional Failover',
+  rto: { targetMinutes: 15, maxMinutes: 30 },
+  dangerousGates: ['accept-rpo-gap', 'dns-switch'],
+};
+
+export const LEDGER_METAS: readonly ScenarioMeta[] = [LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE, LEDGER_REGIONAL_FAILOVER];

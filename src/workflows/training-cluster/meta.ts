@@ -60,4 +60,29 @@ export const TRAINING_CLUSTER_MODEL_CORRUPTION: ScenarioMeta = {
 const TRAINING_DATA_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_NODE_DATA_LOSS, TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS, TRAINING_CLUSTER_MODEL_CORRUPTION];
 // ---- end training-data -------------------------------------------------------------------------
 
-export const TRAINING_CLUSTER_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, ...TRAINING_DATA_METAS];
+// ---- training-ops (seed 000 §5, seed 001) -------------------------------------
+export const TRAINING_CLUSTER_CLUSTER_OUTAGE: ScenarioMeta = {
+  id: 'training-cluster.cluster-outage',
+  workflowType: 'trainingClusterClusterOutage',
+  system: 'training-cluster',
+  title: 'Training cluster complete failure: coordinator first, wait for the nodes, full sync, daemons, checklist',
+  seed: '000 §5 Complete Cluster Failure',
+  rto: { targetMinutes: 120, maxMinutes: 480 },
+  dangerousGates: [],
+};
+
+/** Seed 001 gives no recovery time: 30 min target, 2 h max (a critical host's unsynced games are at risk). */
+export const TRAINING_CLUSTER_SYNC_HOST_CRITICAL: ScenarioMeta = {
+  id: 'training-cluster.sync-host-critical',
+  workflowType: 'trainingClusterSyncHostCritical',
+  system: 'training-cluster',
+  title: 'Sync host critical: force a sync, restart the agent, rsync and import, unretire; retire only as the last resort',
+  seed: '001 Sync Host Critical',
+  rto: { targetMinutes: 30, maxMinutes: 120 },
+  dangerousGates: ['retire-host'],
+};
+
+const TRAINING_OPS_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_CLUSTER_OUTAGE, TRAINING_CLUSTER_SYNC_HOST_CRITICAL];
+// ---- end training-ops ------------------------------------------------------------
+
+export const TRAINING_CLUSTER_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, ...TRAINING_DATA_METAS, ...TRAINING_OPS_METAS];

@@ -1,7 +1,7 @@
 /** Activity options of the ledger activities (seed 002). @module */
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { LedgerActivities } from '../../../activities/types';
-import { EFFECT, READ } from './policies';
+import { EFFECT, long, READ } from './policies';
 
 export const LEDGER_OPTIONS: Record<keyof LedgerActivities, ActivityOptions> = {
   ledgerNodeInfo: READ,
@@ -20,4 +20,13 @@ export const LEDGER_OPTIONS: Record<keyof LedgerActivities, ActivityOptions> = {
   ledgerGetTip: READ,
   ledgerRecoverVault: EFFECT,
   ledgerCreateSnapshot: EFFECT,
+  ledgerDrTopology: READ,
+  ledgerReplicaInfo: READ,
+  // A sync of a large snapshot set takes a while; the heartbeat notices a dead worker.
+  ledgerDrSync: long('1h'),
+  ledgerEngineEndpoint: READ,
+  ledgerSwitchEndpoint: EFFECT,
+  ledgerRestartEngine: EFFECT,
+  // kubectl rollout status waits for the pods; it streams and heartbeats.
+  ledgerEngineRollout: { ...READ, startToCloseTimeout: '10m', heartbeatTimeout: '30s' },
 };

@@ -1,0 +1,252 @@
+/**
+ * The lab's outage and sync additions (lab/sync-coordinator.ts and the
+ * training-ops faults of lab/training-cluster.ts) and the training-ops
+ * activities (src/activities/training-ops.ts) against them: real SSH to the
+ * lab hosts (shimmed systemctl, ps, rsync, python scripts), real HTTP to the
+ * sync coordinator, each activity in Temporal's MockActivityEnvironment.
+ * Every effect is read back from the lab's effect log.
+ *
+ * The tests run in order on one lab: healthy reads, the admin API's auth,
+ * then each fault and its repair: agent crashed (restart), agent broken
+ * (rsync + import), cluster outage (coordinator first, nodes rejoin, full
+ * sync, daemons), several hosts critical, and a lost host (retire, unretire).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { parse as parseYaml } from 'yaml';
+import { createActivities, type ActivitySet } from '../../src/activities';
+import { startLab, type Lab } from '../../lab/index';
+
+const TRAINING = 'lab-training';
+const NODES = ['tc-node1', 'tc-node2', 'tc-node3', 'tc-node4', 'tc-node5'];
+const T = { timeout: 90_000 };
+const tc = (node: string) => ({ cluster: TRAINING, node });
+const sh = (host: string) => ({ cluster: TRAINING, node: 'tc-node1', host });
+
+const dir = mkdtempSync(join(tmpdir(), 'lifeboat-training-ops-'));
+let lab: Lab;
+let acts: ActivitySet;
+let a: ActivitySet['activities'];
+let settings: Record<string, string>;
+let adminKey = '';
+
+function env(): MockActivityEnvironment {
+  return new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf-training-ops', runId: 'run-1' }, activityId: 'a1' } as never);
+}
+async function run<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
+  return (await env().run(fn, input)) as O;
+}
+async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${inspect(err)}`);
+  return err;
+}
+async function until<V>(what: string, probe: () => Promise<V | undefined>, withinMs = 30_000): Promise<V> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${withinMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const effects = (effect?: string) => lab.effects.list({ cluster: TRAINING, ...(effect ? { effect } : {}) });
+const count = () => effects().length;
+const since = (n: number) => effects().slice(n).map((e) => `${e.effect}:${e.node}${e.detail?.host ? `/${String(e.detail.host)}` : ''}${e.detail?.ok === false ? ':failed' : ''}`);
+const hostState = async (host: string) => (await run(a.syncHosts, tc('tc-node1'))).hosts.find((h) => h.host === host);
+const healthy = async () => (await lab.health()).find((h) => h.cluster === TRAINING)!;
+
+before(async () => {
+  lab = await startLab({ dir, families: ['training-cluster'], bootMs: 300 });
+  acts = createActivities({ inventoryPath: lab.inventoryPath });
+  a = acts.activities;
+  const inv = parseYaml(readFileSync(lab.inventoryPath, 'utf8')) as { clusters: Record<string, { settings: Record<string, string> }> };
+  settings = inv.clusters[TRAINING]!.settings;
+  adminKey = readFileSync(settings.syncAdminKey!.replace(/^file:/, ''), 'utf8').trim();
+});
+
+after(async () => {
+  await acts?.close();
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the sync coordinator and the training-ops activities on the lab', () => {
+  test('healthy: metrics and statuses, storage, agent process, models, selfplay; secrets only by reference', T, async () => {
+    assert.match(settings.syncAdminKey ?? '', /^file:\//);
+    assert.ok(!readFileSync(lab.inventoryPath, 'utf8').includes(adminKey), 'the admin key is not in the inventory');
+    const o = await run(a.syncHosts, tc('tc-node1'));
+    assert.equal(o.reachable, true, o.error);
+    assert.deepEqual(o.counts, { healthy: 4, critical: 0, retired: 0 });
+    assert.deepEqual(o.hosts.map((h) => [h.host, h.state]), NODES.slice(1).map((n) => [n, 'healthy']));
+    const st = await run(a.syncHostStorage, tc('tc-node3'));
+    assert.equal(st.files, 1);
+    assert.match(st.size ?? '', /^\d/);
+    assert.match(st.listing ?? '', /games_tc-node3_0001\.jsonl/);
+    const p = await run(a.syncProcess, tc('tc-node3'));
+    assert.equal(p.running, true, p.lines.join('\n'));
+    const m = await run(a.modelsAccessible, tc('tc-node1'));
+    assert.deepEqual(m.models.map((x) => x.name), ['canonical_hex8_2p.pth']);
+    assert.ok((m.models[0]?.bytes ?? 0) > 0);
+    assert.equal((await run(a.selfplayRunning, tc('tc-node2'))).running, true);
+    assert.equal((await healthy()).healthy, true);
+  });
+
+  test('the admin API wants X-Admin-Key; the activity sends it and never echoes it', T, async () => {
+    const url = `${settings.syncAdminUrl}/admin/unretire`;
+    for (const headers of [{}, { 'X-Admin-Key': 'wrong' }] as Array<Record<string, string>>) {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ host_id: 'tc-node2' }) });
+      assert.equal(r.status, 401);
+    }
+    const before = count();
+    const r = await run(a.syncUnretire, sh('tc-node2'));
+    assert.equal(r.alreadyDone, true, 'tc-node2 is not retired: nothing to do');
+    const dry = await run(a.syncRetireHost, { ...sh('tc-node2'), dryRun: true });
+    assert.match(dry.plan, /POST .*\/admin\/retire-host -H "X-Admin-Key: \$ADMIN_KEY" -d '\{"host_id":"tc-node2","reason":"data_loss","acknowledge_loss":true\}'/);
+    assert.ok(!JSON.stringify([r, dry]).includes(adminKey));
+    assert.deepEqual(since(before), []);
+  });
+
+  test('training-cluster.sync-host-critical: force sync refused, the agent restart heals, the games are collected', T, async () => {
+    await lab.break('training-cluster.sync-host-critical');
+    const before = count();
+    const o = await run(a.syncHosts, tc('tc-node1'));
+    assert.deepEqual(o.counts, { healthy: 3, critical: 1, retired: 0 });
+    const h = o.hosts.find((x) => x.host === 'tc-node5')!;
+    assert.equal(h.state, 'critical');
+    assert.equal(h.pendingGames, 35);
+    assert.ok(Date.now() - Date.parse(h.lastSync!) > 2 * 3600_000);
+    assert.equal((await healthy()).healthy, false);
+
+    const st = await run(a.syncHostStorage, tc('tc-node5'));
+    assert.equal(st.files, 3);
+    assert.ok(Date.parse(st.newest!) > Date.parse(h.lastSync!));
+    assert.equal((await run(a.syncProcess, tc('tc-node5'))).running, false);
+    const log = await run(a.syncLogTail, tc('tc-node5'));
+    assert.ok(log.errors >= 2, log.tail);
+    assert.match(log.lastError ?? '', /CRITICAL sync_agent exited/);
+    const clog = await run(a.syncLogTail, { ...tc('tc-node1'), match: 'tc-node5' });
+    assert.match(clog.tail, /host tc-node5 missed sync/);
+
+    const dry = await run(a.syncForce, { ...sh('tc-node5'), dryRun: true });
+    assert.equal(dry.dryRun, true);
+    assert.deepEqual(since(before), [], 'a dry run changes nothing');
+    const f = await run(a.syncForce, sh('tc-node5'));
+    assert.equal(f.synced, false);
+    assert.match(f.detail, /not responding/);
+    const r = await run(a.syncAgentRestart, tc('tc-node5'));
+    assert.equal(r.active, true, r.detail);
+    await until('tc-node5 healthy', async () => ((await hostState('tc-node5'))?.state === 'healthy' ? true : undefined));
+    assert.equal((await hostState('tc-node5'))?.pendingGames, 0);
+    assert.deepEqual(since(before), ['sync.forced:tc-node1/tc-node5:failed', 'sync-agent.restart:tc-node5']);
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
+  test('training-cluster.sync-host-critical.agent-broken: the restart fails; rsync + import recover the games (idempotent)', T, async () => {
+    await lab.break('training-cluster.sync-host-critical.agent-broken');
+    const before = count();
+    const r = await run(a.syncAgentRestart, tc('tc-node5'));
+    assert.equal(r.active, false);
+    assert.match(r.detail, /not active/);
+    const copy = await run(a.syncRecoverData, sh('tc-node5'));
+    assert.equal(copy.recoveredDir, `${settings.recoveredDir}/tc-node5/`);
+    assert.equal(copy.files, 5);
+    const recovered = readdirSync(join(lab.host(TRAINING, 'tc-node1').root, 'data', 'recovered', 'tc-node5'));
+    assert.equal(recovered.length, 5);
+    const imp = await run(a.syncImport, { ...sh('tc-node5'), dataDir: copy.recoveredDir });
+    assert.equal(imp.imported, 2);
+    assert.equal((await hostState('tc-node5'))?.state, 'healthy');
+    const again = await run(a.syncImport, { ...sh('tc-node5'), dataDir: copy.recoveredDir });
+    assert.equal(again.imported, 0, 'the import skips what it already imported');
+    assert.deepEqual(since(before), ['sync-agent.restart:tc-node5:failed', 'rsync.recovered:tc-node1/tc-node5', 'import:tc-node1/tc-node5', 'import:tc-node1/tc-node5']);
+    assert.equal(effects('import').at(-2)?.detail?.games, 35);
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
+  test('training-cluster.cluster-outage: all unreachable; the coordinator comes back first; nodes rejoin after its start; sync and daemons', T, async () => {
+    await lab.break('training-cluster.cluster-outage');
+    const before = count();
+    const ssh = await Promise.all(NODES.map((n) => run(a.sshCheck, tc(n))));
+    assert.deepEqual(ssh.map((s) => s.reachable), [false, false, false, false, false]);
+    const st = await Promise.all(NODES.map((n) => run(a.p2pStatus, tc(n))));
+    assert.deepEqual(st.map((s) => s.reachable), [false, false, false, false, false]);
+    assert.equal((await healthy()).healthy, false);
+
+    await until('tc-node1 reachable', async () => ((await run(a.sshCheck, tc('tc-node1'))).reachable ? true : undefined), 15_000);
+    assert.equal((await run(a.sshCheck, tc('tc-node2'))).reachable, false, 'the other nodes wait for the coordinator');
+    await run(a.p2pRestart, tc('tc-node1'));
+    const seen = new Set<number>();
+    await until(
+      'every node back in the mesh',
+      async () => {
+        const s = await run(a.p2pStatus, tc('tc-node1'));
+        seen.add(s.alivePeers?.length ?? 0);
+        return s.alivePeers?.length === 5 && s.leaderId ? true : undefined;
+      },
+      30_000,
+    );
+    assert.ok(seen.size >= 3, `nodes come back one by one (alive counts seen: ${[...seen].join(',')})`);
+    assert.equal((await run(a.selfplayRunning, tc('tc-node3'))).running, false, 'selfplay waits for the daemons');
+    assert.match((await healthy()).summary, /daemons not relaunched/);
+
+    await run(a.clusterFullSync, tc('tc-node1'));
+    await run(a.clusterLaunchDaemons, tc('tc-node1'));
+    assert.equal((await run(a.selfplayRunning, tc('tc-node3'))).running, true);
+    assert.deepEqual(since(before), ['orchestrator.start:tc-node1', 'sync.full:tc-node1', 'daemons.launched:tc-node1']);
+    assert.equal(effects('sync.full').at(-1)?.detail?.hosts, 4);
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
+  test('training-cluster.sync-host-critical.multi: two hosts critical at once', T, async () => {
+    await lab.break('training-cluster.sync-host-critical.multi');
+    const o = await run(a.syncHosts, tc('tc-node1'));
+    assert.deepEqual(o.hosts.filter((h) => h.state === 'critical').map((h) => h.host), ['tc-node4', 'tc-node5']);
+    for (const n of ['tc-node4', 'tc-node5']) assert.equal((await run(a.syncAgentRestart, tc(n))).active, true);
+    await until('both healthy', async () => ((await run(a.syncHosts, tc('tc-node1'))).counts.critical === 0 ? true : undefined));
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
+  test('training-cluster.sync-host-critical.host-lost: nothing reaches the host; retiring it records the loss; unretire reverses it', T, async () => {
+    await lab.break('training-cluster.sync-host-critical.host-lost');
+    const before = count();
+    const h = await hostState('tc-node5');
+    assert.equal(h?.state, 'critical');
+    assert.equal(h?.pendingGames, 35, 'the agent reported its pending games before the host was lost');
+    assert.ok(Date.now() - Date.parse(h!.lastSeen!) > 80 * 60_000);
+    assert.equal((await run(a.sshCheck, tc('tc-node5'))).reachable, false);
+    assert.equal((await run(a.syncHostStorage, tc('tc-node5'))).reachable, false);
+    assert.equal((await run(a.syncForce, sh('tc-node5'))).synced, false);
+    const r = await run(a.syncAgentRestart, tc('tc-node5'));
+    assert.equal(r.reachable, false);
+    const f = await failure(run(a.syncRecoverData, sh('tc-node5')));
+    assert.equal(f.type, 'CommandFailed');
+    assert.match(f.message, /Connection refused/);
+    assert.equal(f.nonRetryable, true);
+
+    const ret = await run(a.syncRetireHost, sh('tc-node5'));
+    assert.notEqual(ret.alreadyDone, true);
+    assert.equal((await hostState('tc-node5'))?.state, 'retired');
+    assert.equal((await run(a.syncRetireHost, sh('tc-node5'))).alreadyDone, true, 'retiring twice is done once');
+    assert.equal((await run(a.syncForce, sh('tc-node5'))).synced, false, 'a retired host is not synced');
+    assert.equal((await healthy()).healthy, true, `a retired host is not expected in the mesh: ${(await healthy()).summary}`);
+    assert.deepEqual(since(before), ['sync.forced:tc-node1/tc-node5:failed', 'host.retired:tc-node1/tc-node5', 'sync.forced:tc-node1/tc-node5:failed']);
+    assert.equal(effects('host.retired').at(-1)?.detail?.lostGames, 35);
+    assert.equal(effects('host.retired').at(-1)?.detail?.reason, 'data_loss');
+
+    await run(a.syncUnretire, sh('tc-node5'));
+    assert.equal((await hostState('tc-node5'))?.retired, false);
+    assert.equal(effects('host.unretired').length, 1);
+    assert.ok(existsSync(join(lab.host(TRAINING, 'tc-node5').root, 'data', 'selfplay')));
+  });
+});
