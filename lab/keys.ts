@@ -47,7 +47,11 @@ export function ensureKeyPair(privatePath: string): KeyPair {
     }
   }
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
-  const pair = utils.generateKeyPairSync('ed25519');
+  // ssh2 now and then (about 1 in 250) generates an ed25519 pair it cannot parse back: draw again.
+  let pair = utils.generateKeyPairSync('ed25519');
+  for (let i = 0; i < 20 && (utils.parseKey(pair.private) instanceof Error || utils.parseKey(pair.public) instanceof Error); i++) {
+    pair = utils.generateKeyPairSync('ed25519');
+  }
   writeFileSync(privatePath, pair.private, { mode: 0o600 });
   chmodSync(privatePath, 0o600);
   const publicLine = normalisePublic(pair.public);

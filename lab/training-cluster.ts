@@ -21,6 +21,8 @@
  *   stops hearing heartbeats; only restarting it heals a node),
  *   `training-cluster.leader-failure` (the leader's process dies; no re-election
  *   until `/admin/election/reset` or `/admin/set-leader`).
+ * - Game databases, backups and models (seed 000 §3, §4, §6) live in ./training-data, which
+ *   this family delegates to (its shims first, its faults, start, settings and health).
  * - Outage and sync (seed 000 §5, seed 001): the sync coordinator, agents and
  *   cluster scripts live in {@link ./sync-coordinator}; the faults
  *   `training-cluster.cluster-outage` and `training-cluster.sync-host-critical[.*]`
@@ -35,6 +37,7 @@ import { join } from 'node:path';
 import type { EffectLog } from './effects';
 import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
+import { TrainingData } from './training-data';
 import { SyncCoordinator } from './sync-coordinator';
 
 export interface TrainingClusterOptions {
@@ -95,8 +98,10 @@ export class TrainingClusterFamily implements LabFamily {
   readonly system = 'training-cluster';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync'];
-  readonly faults = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
+  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync'];
+  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
+  /** Game databases, backups and models (seed 000 §3, §4, §6): ./training-data. */
+  private readonly data: TrainingData;
 
   private readonly bootMs: number;
   private readonly basePort: number;
@@ -132,6 +137,10 @@ export class TrainingClusterFamily implements LabFamily {
       proc: null,
     }));
     this.nodeNames = this.nodes.map((x) => x.name);
+    // --- training-data hook: its tools and faults join the family's.
+    this.data = new TrainingData({ cluster: this.cluster, nodes: this.nodes.map((x) => ({ name: x.name, roles: x.roles })), workdir: 'ai-service' });
+    this.tools.push(...this.data.tools);
+    this.faults.push(...this.data.faults);
     this.outageReturnMs = opts.outageReturnMs ?? 2000;
     this.rejoinEveryMs = opts.rejoinEveryMs ?? 1000;
     this.sync = new SyncCoordinator({
@@ -163,6 +172,7 @@ export class TrainingClusterFamily implements LabFamily {
     }
     // The cluster comes up already formed: processes started one boot period ago.
     for (const n of this.nodes) await this.startProc(n, Date.now() - this.bootMs);
+    await this.data.start(ctx); // --- training-data hook
     this.evaluate();
     this.tick = setInterval(() => this.evaluate(), 50);
     this.tick.unref();
@@ -170,6 +180,7 @@ export class TrainingClusterFamily implements LabFamily {
 
   async stop(): Promise<void> {
     if (this.tick) clearInterval(this.tick);
+    this.data.stop(); // --- training-data hook
     for (const t of this.outage?.timers ?? []) clearTimeout(t);
     await this.sync.stop();
     await Promise.all(this.nodes.map((n) => this.stopProc(n)));
@@ -191,6 +202,7 @@ export class TrainingClusterFamily implements LabFamily {
       startCommand: 'nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &',
       logFile: 'logs/p2p.log',
       localP2pPort: RUNBOOK_P2P_PORT,
+      ...this.data.settings(), // --- training-data hook
       ...this.sync.settings(),
     };
   }
@@ -198,6 +210,9 @@ export class TrainingClusterFamily implements LabFamily {
   async shim(call: ShimCall): Promise<ShimResult> {
     const node = this.nodes.find((n) => n.name === call.node);
     if (!node) return { stdout: '', stderr: `lab: ${call.node} is not a node of ${this.cluster}\n`, exitCode: 125 };
+    // --- training-data hook: selfplay, sync, aggregation, models, scp, sqlite3.
+    const data = await this.data.shim(call);
+    if (data) return data;
     const args = call.argv;
     const ops = await this.sync.shim(call); // training-ops: sync agent, ps, rsync, cluster scripts
     if (ops) return ops;
@@ -244,6 +259,7 @@ export class TrainingClusterFamily implements LabFamily {
       }
       default:
         if (TRAINING_OPS_FAULTS.includes(fault)) return this.breakOps(fault);
+        if (await this.data.breakFault(fault)) return; // --- training-data hook
         throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
     }
   }
@@ -262,12 +278,15 @@ export class TrainingClusterFamily implements LabFamily {
     const alive = nodes.filter((x) => x.state === 'up').length;
     const expected = nodes.filter((x) => x.state !== 'retired').length;
     const problems = this.sync.problems();
-    const healthy = this.leader !== null && alive === expected && problems.length === 0;
+    // --- training-data hook: the game data and models count towards the cluster's health.
+    const data = await this.data.health();
+    for (const x of nodes) if (data.problems[x.node]?.length) x.detail = `${x.detail ?? ''}; ${data.problems[x.node]!.join(', ')}`;
+    const healthy = this.leader !== null && alive === expected && problems.length === 0 && data.healthy;
     return {
       cluster: this.cluster,
       system: this.system,
       healthy,
-      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${expected} alive in the mesh${problems.length ? `; ${problems.join(', ')}` : ''}`,
+      summary: `leader ${this.leader ?? 'none'}${this.electionBlocked ? ' (election stalled)' : ''}, ${alive}/${expected} alive in the mesh${problems.length ? `; ${problems.join(', ')}` : ''}; ${data.summary}`,
       nodes,
     };
   }

@@ -25,6 +25,41 @@ export const TRAINING_CLUSTER_MESH_COLLAPSE: ScenarioMeta = {
   dangerousGates: [],
 };
 
+// ---- training-data (seed 000 §3, §4, §6): game databases and models ---------------------------
+
+export const TRAINING_CLUSTER_NODE_DATA_LOSS: ScenarioMeta = {
+  id: 'training-cluster.node-data-loss',
+  workflowType: 'trainingClusterNodeDataLoss',
+  system: 'training-cluster',
+  title: 'Training cluster data loss on one node: re-sync from the cluster, restore the backup, or accept the loss',
+  seed: '000 §3 Data Loss (Single Node)',
+  rto: { targetMinutes: 30, maxMinutes: 60 },
+  dangerousGates: ['overwrite-db-from-backup'],
+};
+
+export const TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS: ScenarioMeta = {
+  id: 'training-cluster.multi-node-data-loss',
+  workflowType: 'trainingClusterMultiNodeDataLoss',
+  system: 'training-cluster',
+  title: 'Training cluster data loss on several nodes: protect, aggregate and back up the survivors, regenerate',
+  seed: '000 §4 Data Loss (Multi-Node)',
+  rto: { targetMinutes: 60, maxMinutes: 240 },
+  dangerousGates: ['stop-writes'],
+};
+
+export const TRAINING_CLUSTER_MODEL_CORRUPTION: ScenarioMeta = {
+  id: 'training-cluster.model-corruption',
+  workflowType: 'trainingClusterModelCorruption',
+  system: 'training-cluster',
+  title: 'Training cluster model corruption: restore the backup, pull a verified copy, or resume training',
+  seed: '000 §6 Model Corruption',
+  rto: { targetMinutes: 30, maxMinutes: 60 },
+  dangerousGates: ['replace-canonical-model'],
+};
+
+const TRAINING_DATA_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_NODE_DATA_LOSS, TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS, TRAINING_CLUSTER_MODEL_CORRUPTION];
+// ---- end training-data -------------------------------------------------------------------------
+
 // ---- training-ops (seed 000 §5, seed 001) -------------------------------------
 export const TRAINING_CLUSTER_CLUSTER_OUTAGE: ScenarioMeta = {
   id: 'training-cluster.cluster-outage',
@@ -50,4 +85,4 @@ export const TRAINING_CLUSTER_SYNC_HOST_CRITICAL: ScenarioMeta = {
 const TRAINING_OPS_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_CLUSTER_OUTAGE, TRAINING_CLUSTER_SYNC_HOST_CRITICAL];
 // ---- end training-ops ------------------------------------------------------------
 
-export const TRAINING_CLUSTER_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, ...TRAINING_OPS_METAS];
+export const TRAINING_CLUSTER_METAS: readonly ScenarioMeta[] = [TRAINING_CLUSTER_LEADER_FAILURE, TRAINING_CLUSTER_MESH_COLLAPSE, ...TRAINING_DATA_METAS, ...TRAINING_OPS_METAS];
