@@ -19,7 +19,7 @@
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
  * HTTP 8770 + i, ledger gRPC 50051 + i, gossip HTTP 8790 + i and seed TCP 7946 + i,
- * control API 8760.
+ * control API 8760. The train server (`lab-train`, one host `train1`) has no port but its SSH one.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
@@ -40,9 +40,10 @@ import { GossipFamily } from './gossip';
 import { LedgerFamily } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
+import { TrainServerFamily } from './train-server';
 import { TrainingClusterFamily } from './training-cluster';
 
-export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip';
+export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server';
 
 export interface LabOptions {
   /** The lab directory (created if missing). */
@@ -86,6 +87,7 @@ export const LAB_FAULTS: readonly string[] = [
   ...new LedgerFamily({ cluster: 'lab-ledger', nodes: 3 }).faults,
   ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
   ...new GossipFamily({ cluster: 'lab-gossip' }).faults,
+  ...new TrainServerFamily({ cluster: 'lab-train', secretsDir: '' }).faults,
   HOST_FAULT_HELP,
 ];
 
@@ -101,7 +103,7 @@ export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledge
  */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const dir = resolve(opts.dir);
-  const wanted = opts.families ?? ['ledger', 'training-cluster', 'gossip'];
+  const wanted = opts.families ?? ['ledger', 'training-cluster', 'gossip', 'train-server'];
   const bootMs = opts.bootMs ?? 2000;
   const fixed = opts.fixedPorts ?? false;
   const secretsDir = join(dir, 'secrets');
@@ -140,7 +142,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       }),
     );
   }
-  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster, gossip)`);
+  if (wanted.includes('train-server')) {
+    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir }));
+  }
+  if (families.length === 0) throw new Error(`lab: no families selected (known: ledger, training-cluster, gossip, train-server)`);
 
   const hostRoot = (cluster: string, node: string): string => join(dir, 'hosts', cluster, node);
   const hosts = new Map<string, SshHost>(); // key "cluster/node"

@@ -123,7 +123,7 @@ function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (n !== 'ledger' && n !== 'training-cluster' && n !== 'gossip') throw new Error(`unknown family "${n}"; known: ledger, training-cluster, gossip`);
+    if (n !== 'ledger' && n !== 'training-cluster' && n !== 'gossip' && n !== 'train-server') throw new Error(`unknown family "${n}"; known: ledger, training-cluster, gossip, train-server`);
   }
   return names as LabFamilyName[];
 }
