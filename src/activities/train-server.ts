@@ -407,7 +407,8 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
       type S = { id: string; short_id?: string; time: string; paths?: string[]; tags?: string[] };
       let list: S[];
       try {
-        list = JSON.parse(res.stdout) as S[];
+        // restic announces "reading repository password from stdin" before the JSON.
+        list = JSON.parse(res.stdout.split('\n').find((l) => l.startsWith('[')) ?? '') as S[];
       } catch {
         throw new TransportError('CommandFailed', `restic snapshots --json printed no JSON: ${lastLines(res.stdout + res.stderr, 3)}`, false);
       }
