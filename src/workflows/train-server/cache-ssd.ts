@@ -81,7 +81,7 @@ async function cacheSsd(): Promise<string> {
 
   // 6-7. Reattach, cache mode.
   await fanOut(`Reattach every backing device to cache set ${cset}`, names, (device) => a.tsBcacheAttach({ ...at, device, csetUuid: cset }), { concurrency: 1, onFailure: 'ask' });
-  await fanOut(`Set the cache mode: ${mode}`, names, (device) => a.tsBcacheCacheMode({ ...at, device, mode }), { concurrency: 2, onFailure: 'ask' });
+  await fanOut(`Set the cache mode: ${mode}`, names, (device) => a.tsBcacheCacheMode({ ...at, device, mode }), { concurrency: 1, onFailure: 'ask' });
 
   // 8. Verify.
   const final = await step('Verify: every bcache device shows clean', () =>
