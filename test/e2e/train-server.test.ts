@@ -124,4 +124,45 @@ describe('train-server recoveries end to end through the CLI', () => {
     assert.match(report.stdout, /workspaces/);
     await record('train-server.total-data-loss');
   });
+
+  test('train-server.cache-ssd: detach both, the SSD is swapped, dangerous wipe, new cache, reattach, clean', async () => {
+    const { lab, cli } = stack;
+    await healthy();
+    await lab.break('train-server.cache-ssd');
+    const from = lab.effects.list({ cluster: CLUSTER }).length;
+    const run = await cli(['run', 'train-server.cache-ssd', '--cluster', CLUSTER, '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    await gateWaiting('ssd-replaced');
+    assert.deepEqual(counts(from), { 'bcache.detached': 2 });
+    await lab.break('train-server.swap-ssd'); // the technician's hands
+    await approve('ssd-replaced', 'carol');
+    await gateWaiting('wipe-new-ssd');
+    assert.equal(counts(from)['ssd.wiped'], undefined);
+    const unconfirmed = await cli(['approve', ID, 'wipe-new-ssd', '--as', 'alice', '--reason', 'new ssd']);
+    assert.equal(unconfirmed.code, 2, unconfirmed.stdout + unconfirmed.stderr);
+    await approve('wipe-new-ssd', 'alice', ['--confirm', CLUSTER]);
+    const done = await finished();
+    assert.equal(done.status, 'completed', JSON.stringify(done.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(done.outcome ?? '', /Cache restored: new cache set/);
+    await healthy();
+    // The cache mode was writeback already: setting it is a no-op, not an effect.
+    assert.deepEqual(counts(from), { 'bcache.detached': 2, 'ssd.wiped': 1, 'bcache.cache-created': 1, 'bcache.attached': 2 });
+    await record('train-server.cache-ssd');
+  });
+
+  test('train-server.power-outage: dirty filesystem scrubbed (polled until finished), writeback resumed, containers up', async () => {
+    const { lab, cli } = stack;
+    await healthy();
+    await lab.break('train-server.power-outage');
+    const from = lab.effects.list({ cluster: CLUSTER }).length;
+    const run = await cli(['run', 'train-server.power-outage', '--cluster', CLUSTER, '--as', 'bob', '--time-scale', '0.02']);
+    assert.equal(run.code, 0, run.stderr);
+    const done = await finished();
+    assert.equal(done.status, 'completed', JSON.stringify(done.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(done.outcome ?? '', /scrubbed; writeback resumed on bcache0, bcache1; 5 container\(s\) restarted; users notified/);
+    assert.match(done.facts.scrub ?? '', /3 corrected/);
+    await healthy();
+    assert.deepEqual(counts(from), { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 });
+    await record('train-server.power-outage');
+  });
 });
