@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput, type RecoveryOptions } from '../../src/workflows/kit/defs';
-import { stubActivities } from '../helpers/stubs';
+import { hardFailure, stubActivities } from '../helpers/stubs';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -283,5 +283,149 @@ describe('train-server.power-outage', () => {
     assert.equal(typeOf(err), 'StorageNotMounted');
     assert.match(String((err as WorkflowFailedError).cause?.message), /btrfs-corruption/);
     assert.deepEqual(effects(stubs), []);
+  });
+});
+
+// ------------------------------------------------------------------- os-disk --
+
+describe('train-server.os-disk', () => {
+  const newOs = (extra: Partial<LifeboatActivities> = {}) =>
+    stubActivities({
+      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }),
+      ...extra,
+    });
+
+  test('config.sh from the latest backup, the existing array mounted (never formatted), fstab, scripts without storage, containers, verified', async () => {
+    const stubs = newOs();
+    const r = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), (h) => h.result());
+    assert.match(r.outcome, /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/);
+    assert.deepEqual(effects(stubs), [
+      'tsResticRestore:config:bbbbbbbb',
+      'tsMountStorage',
+      'tsFstabStorage',
+      ...SCRIPTS_AFTER_STORAGE.map((s) => `tsRunSetupScript:${s}`),
+      'tsCompose:generate',
+      'tsCompose:build',
+      'tsCompose:up',
+    ]);
+    assert.ok(!stubs.calls.some((c) => c.name === 'tsRunSetupScript' && c.arg.script === '01-setup-storage.sh'));
+    assert.equal(stubs.calls.find((c) => c.name === 'tsMountStorage')!.arg.options, undefined, 'a plain mount, as the runbook');
+  });
+
+  test('no filesystem on the storage device: stops before any effect and never formats', async () => {
+    const stubs = newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) });
+    const err = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), failed);
+    assert.equal(typeOf(err), 'NoArray');
+    assert.match(String((err as WorkflowFailedError).cause?.message), /Do NOT format/);
+    assert.deepEqual(effects(stubs), []);
+  });
+
+  test('a failing verification waits for the operator; abort ends the recovery', async () => {
+    const stubs = newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) });
+    const err = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), async (h) => {
+      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      assert.match(p.pendingDecision!.error, /nvidia-smi: driver not loaded/);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'carol' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'RecoveryAborted');
+  });
+});
+
+// --------------------------------------------------------- btrfs-corruption --
+
+describe('train-server.btrfs-corruption', () => {
+  /** `severity`: moderate (ro,degraded mounts, repair works) or severe (only usebackuproot mounts, repair fails) or lost (nothing mounts). */
+  const corrupt = (severity: 'moderate' | 'severe' | 'lost') => {
+    let mounted: string | undefined;
+    let fixed = false;
+    return stubActivities({
+      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: USERS }),
+      tsUnmountStorage: async () => {
+        mounted = undefined;
+        return { plan: 'umount' };
+      },
+      tsMountStorage: async (a) => {
+        const opts = a.options ?? 'rw';
+        const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
+        if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
+        mounted = opts;
+        return { plan: `mount ${opts}` };
+      },
+      tsBtrfsCheck: async (a) => {
+        if (a.repair && severity === 'moderate') fixed = true;
+        return { plan: `check ${a.repair ? 'repair' : 'readonly'}`, clean: a.repair ? fixed : false, findings: a.repair ? (fixed ? 'fixed 2 errors' : 'failed to repair') : 'ERROR: 2 errors found in fs roots' };
+      },
+      tsBtrfsRestore: async () => {
+        if (severity === 'lost') throw hardFailure('cannot read');
+        return { plan: 'btrfs restore' };
+      },
+    });
+  };
+  const names = (s: Stubs) => s.effects().map((c) => `${c.name}${c.arg.options ? `:${String(c.arg.options)}` : ''}${c.arg.repair !== undefined ? `:${c.arg.repair ? 'repair' : 'readonly'}` : ''}${c.arg.from ? `:${String(c.arg.from)}` : ''}`);
+
+  test('read-only mount, data out at once, readonly check, repair behind the dangerous gate (findings shown), mounted rw, containers up', async () => {
+    const stubs = corrupt('moderate');
+    const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      const p = await until(h, waiting('btrfs-check-repair'));
+      const g = p.gates.find((x) => x.gate === 'btrfs-check-repair')!;
+      assert.equal(g.dangerous, true);
+      assert.match(g.evidence['btrfs check --readonly']!, /2 errors found/);
+      assert.match(g.evidence['data rescued first']!, /external-backup/);
+      assert.ok(!names(stubs).includes('tsBtrfsCheck:repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'data is rescued', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /repaired and mounted read-write again; data rescued/);
+    assert.deepEqual(names(stubs), [
+      'tsUnmountStorage',
+      'tsMountStorage:ro,degraded',
+      'tsRsync:/mnt/storage/homes',
+      'tsRsync:/mnt/storage/workspaces',
+      'tsBtrfsCheck:readonly',
+      'tsUnmountStorage',
+      'tsBtrfsCheck:repair',
+      'tsUnmountStorage',
+      'tsMountStorage',
+      'tsCompose',
+    ]);
+  });
+
+  test('a rejected repair: nothing after the readonly check', async () => {
+    const stubs = corrupt('moderate');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(rejectUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'too risky' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'GateRejected');
+    assert.equal(names(stubs).at(-1), 'tsBtrfsCheck:readonly');
+  });
+
+  test('severe: the repair fails, usebackuproot mounts, data rescued, restore from backups next', async () => {
+    const stubs = corrupt('severe');
+    const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'last chance', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/);
+    const n = names(stubs);
+    assert.ok(n.includes('tsMountStorage:ro,usebackuproot'), n.join(' '));
+    assert.ok(!n.includes('tsMountStorage:ro,recovery'), 'stops at the first recovery mount that works');
+    assert.deepEqual(n.slice(-2), ['tsRsync:/mnt/storage/homes', 'tsRsync:/mnt/storage/workspaces']);
+  });
+
+  test('nothing mounts: btrfs restore as the last resort; when that fails too, Unrecoverable', async () => {
+    const stubs = corrupt('lost');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'nothing to lose', confirm: C }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'Unrecoverable');
+    const n = stubs.calls.map((c) => c.name);
+    assert.ok(n.includes('tsBtrfsRestore'));
+    assert.ok(!n.includes('tsRsync'), 'nothing was mountable, nothing copied');
   });
 });
