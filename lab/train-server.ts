@@ -713,7 +713,7 @@ export class TrainServerFamily implements LabFamily {
     const ro = opts.includes('ro');
     if (this.s.corruption === 'severe' && !opts.includes('usebackuproot') && !opts.includes('recovery')) return err(`mount: ${MOUNT}: can't read superblock on ${dev}.`, 32);
     if (this.s.corruption !== 'none' && !ro) return err(`mount: ${MOUNT}: wrong fs type, bad option, bad superblock on ${dev} (BTRFS: open_ctree failed).`, 32);
-    this.s.mounted = { options: ro ? options : `rw,${options}` };
+    this.s.mounted = { options: ro || opts.includes('rw') ? options : `rw,${options}` };
     this.record('mount', { device: dev, target: MOUNT, options });
     return ok('');
   }

@@ -165,4 +165,52 @@ describe('train-server recoveries end to end through the CLI', () => {
     assert.deepEqual(counts(from), { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 });
     await record('train-server.power-outage');
   });
+
+  test('train-server.os-disk: config.sh from restic, the existing array mounted (not formatted) and in fstab, setup re-run, containers, verified', async () => {
+    const { lab, cli } = stack;
+    await healthy();
+    await lab.break('train-server.os-disk');
+    const from = lab.effects.list({ cluster: CLUSTER }).length;
+    const run = await cli(['run', 'train-server.os-disk', '--cluster', CLUSTER, '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const done = await finished();
+    assert.equal(done.status, 'completed', JSON.stringify(done.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(done.outcome ?? '', /mounted \(not formatted\)/);
+    await healthy();
+    assert.deepEqual(counts(from), {
+      'restic.restore': 1,
+      mount: 1,
+      'fstab.appended': 1,
+      'setup-script.run': 9, // 01b..08, then 09-run-tests.sh in the verification
+      'docker.build': 1,
+      'docker.up': 1,
+    });
+    const scripts = lab.effects.list({ cluster: CLUSTER, effect: 'setup-script.run' }).slice(-9).map((e) => String(e.detail?.script));
+    assert.ok(!scripts.includes('01-setup-storage.sh'), scripts.join(' '));
+    assert.equal(lab.effects.list({ cluster: CLUSTER }).slice(from).filter((e) => e.effect === 'btrfs.created').length, 0, 'never formatted');
+    await record('train-server.os-disk');
+  });
+
+  test('train-server.btrfs-corruption: ro,degraded mount, data rescued, readonly check, repair after the dangerous gate, rw again', async () => {
+    const { lab, cli } = stack;
+    await healthy();
+    await lab.break('train-server.btrfs-corruption');
+    const from = lab.effects.list({ cluster: CLUSTER }).length;
+    const run = await cli(['run', 'train-server.btrfs-corruption', '--cluster', CLUSTER, '--as', 'bob']);
+    assert.equal(run.code, 0, run.stderr);
+    const p = await gateWaiting('btrfs-check-repair');
+    assert.match(p.gates.find((g) => g.gate === 'btrfs-check-repair')!.evidence['btrfs check --readonly'] ?? '', /errors found/);
+    assert.deepEqual(counts(from), { mount: 1, rsync: 2 }, 'data out before anything risky');
+    const unconfirmed = await cli(['approve', ID, 'btrfs-check-repair', '--as', 'alice', '--reason', 'rescued']);
+    assert.equal(unconfirmed.code, 2, unconfirmed.stdout + unconfirmed.stderr);
+    await approve('btrfs-check-repair', 'alice', ['--confirm', CLUSTER]);
+    const done = await finished();
+    assert.equal(done.status, 'completed', JSON.stringify(done.steps.filter((s) => s.status !== 'succeeded')));
+    assert.match(done.outcome ?? '', /repaired and mounted read-write again/);
+    await healthy();
+    assert.deepEqual(counts(from), { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 });
+    const mounts = lab.effects.list({ cluster: CLUSTER, effect: 'mount' }).slice(-2).map((e) => String(e.detail?.options));
+    assert.deepEqual(mounts, ['ro,degraded', 'rw']);
+    await record('train-server.btrfs-corruption');
+  });
 });

@@ -61,4 +61,4 @@ export const TRAIN_SERVER_BTRFS_CORRUPTION: ScenarioMeta = {
 };
 
 /** The catalogued train-server scenarios (each has a recorded history for the replay test). */
-export const TRAIN_SERVER_METAS: readonly ScenarioMeta[] = [TRAIN_SERVER_TOTAL_DATA_LOSS, TRAIN_SERVER_CACHE_SSD, TRAIN_SERVER_POWER_OUTAGE];
+export const TRAIN_SERVER_METAS: readonly ScenarioMeta[] = [TRAIN_SERVER_OS_DISK, TRAIN_SERVER_TOTAL_DATA_LOSS, TRAIN_SERVER_CACHE_SSD, TRAIN_SERVER_POWER_OUTAGE, TRAIN_SERVER_BTRFS_CORRUPTION];
