@@ -429,3 +429,45 @@ describe('train-server.btrfs-corruption', () => {
     assert.ok(!n.includes('tsRsync'), 'nothing was mountable, nothing copied');
   });
 });
+
+// ------------------------------------------------------------------ dry runs --
+
+describe('train-server dry runs plan every effect and make none', () => {
+  const cases: Array<[string, string, Partial<LifeboatActivities>]> = [
+    [
+      'train-server.cache-ssd',
+      'trainServerCacheSsd',
+      { tsCacheDevice: async () => ({ device: '/dev/nvme0n1p2', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] },
+    ],
+    [
+      'train-server.power-outage',
+      'trainServerPowerOutage',
+      {
+        tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: [], kernelErrors: ['BTRFS error'], fstabHasStorage: true, configPresent: true, users: USERS }),
+        tsScrubStatus: async () => ({ state: 'none', corrected: 0, uncorrectable: 0, summary: 'no scrub has run' }),
+        tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }],
+        tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
+      },
+    ],
+    [
+      'train-server.os-disk',
+      'trainServerOsDisk',
+      { tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) },
+    ],
+    [
+      'train-server.btrfs-corruption',
+      'trainServerBtrfsCorruption',
+      { tsBtrfsCheck: async (a) => ({ plan: 'check', dryRun: a.dryRun, clean: false, findings: 'ERROR: 2 errors found' }) },
+    ],
+  ];
+  for (const [scenario, type, overrides] of cases) {
+    test(scenario, async () => {
+      const stubs = stubActivities(overrides);
+      const r = await withWorker(stubs.activities, type, input(scenario, {}, { dryRun: true }), (h) => h.result());
+      assert.equal(r.dryRun, true);
+      assert.deepEqual(effects(stubs), []);
+      const planned = stubs.calls.filter((c) => c.arg.dryRun === true).map((c) => c.name);
+      assert.ok(planned.length >= 2, `${scenario} planned: ${planned.join(', ')}`);
+    });
+  }
+});
