@@ -139,7 +139,7 @@ export class TrainServerFamily implements LabFamily {
   private readonly secretsDir: string;
   private readonly scrubMs: number;
   private readonly homeBytes: number;
-  private readonly password = randomBytes(18).toString('hex');
+  private password = randomBytes(18).toString('hex');
   private passwordPath = '';
   private repo = '';
   private root = '';
@@ -188,6 +188,9 @@ export class TrainServerFamily implements LabFamily {
     this.repo = resolve(this.root, '..', '..', '..', 'restic', 'ml-train-server');
     mkdirSync(this.secretsDir, { recursive: true, mode: 0o700 });
     this.passwordPath = join(this.secretsDir, `${this.cluster}-restic-password`);
+    // A restarted lab keeps its repository (lab dir reused): keep its password too.
+    if (existsSync(this.passwordPath) && existsSync(join(this.repo, 'config'))) this.password = readFileSync(this.passwordPath, 'utf8').trim();
+    else rmSync(this.repo, { recursive: true, force: true });
     writeFileSync(this.passwordPath, this.password + '\n', { mode: 0o600 });
     chmodSync(this.passwordPath, 0o600);
     this.installOs(true);
