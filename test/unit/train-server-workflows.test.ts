@@ -402,6 +402,18 @@ describe('train-server.btrfs-corruption', () => {
     assert.equal(names(stubs).at(-1), 'tsBtrfsCheck:readonly');
   });
 
+  test('nobody approves the repair in time (escalation fail): ApprovalTimedOut, no repair attempted', async () => {
+    const stubs = corrupt('moderate');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption', {}, { options: { approvalTimeout: '15m', approvalEscalation: 'fail' } }), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await env.sleep('16 minutes');
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'ApprovalTimedOut');
+    assert.ok(!names(stubs).includes('tsBtrfsCheck:repair'));
+    assert.equal(names(stubs).at(-1), 'tsBtrfsCheck:readonly');
+  });
+
   test('severe: the repair fails, usebackuproot mounts, data rescued, restore from backups next', async () => {
     const stubs = corrupt('severe');
     const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
