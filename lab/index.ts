@@ -20,7 +20,8 @@
  * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
  * HTTP 8770 + i (and its sync coordinator 8870), ledger gRPC 50051 + i, gossip HTTP 8790 + i
  * and seed TCP 7946 + i, the ledger's DR region (`lab-ledger-dr`, after every other family)
- * gRPC 50061 + i, control API 8760.
+ * gRPC 50061 + i, control API 8760. The train server (`lab-train`, one host `train1`) has no
+ * port but its SSH one.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
@@ -42,12 +43,13 @@ import { LedgerFamily } from './ledger';
 import { LedgerDrFamily, LEDGER_DR_FAULTS } from './ledger-dr';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
+import { TrainServerFamily } from './train-server';
 import { TrainingClusterFamily } from './training-cluster';
 
-export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'ledger-dr';
+export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server' | 'ledger-dr';
 
 /** Every family name, in start order (`ledger-dr`, the ledger's DR region, needs `ledger`). */
-export const LAB_FAMILY_NAMES: readonly LabFamilyName[] = ['ledger', 'training-cluster', 'gossip', 'ledger-dr'];
+export const LAB_FAMILY_NAMES: readonly LabFamilyName[] = ['ledger', 'training-cluster', 'gossip', 'train-server', 'ledger-dr'];
 
 export interface LabOptions {
   /** The lab directory (created if missing). */
@@ -91,6 +93,7 @@ export const LAB_FAULTS: readonly string[] = [
   ...new LedgerFamily({ cluster: 'lab-ledger', nodes: 3 }).faults,
   ...new TrainingClusterFamily({ cluster: 'lab-training', nodes: 3 }).faults,
   ...new GossipFamily({ cluster: 'lab-gossip' }).faults,
+  ...new TrainServerFamily({ cluster: 'lab-train', secretsDir: '' }).faults,
   ...LEDGER_DR_FAULTS,
   HOST_FAULT_HELP,
 ];
@@ -147,6 +150,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         secretsDir,
       }),
     );
+  }
+  if (wanted.includes('train-server')) {
+    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir }));
   }
   if (wanted.includes('ledger-dr')) {
     // Last, so the other families keep their fixed SSH ports.

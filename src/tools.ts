@@ -38,3 +38,11 @@ export function testServerPath(): string {
     'the Temporal time-skipping test server',
   );
 }
+
+/**
+ * Path of the pinned restic (>= 0.16, for `restore --json` progress), built by
+ * scripts/setup.sh into `.tools/go/bin`; `LIFEBOAT_RESTIC` overrides it.
+ */
+export function resticPath(): string {
+  return toolPath('LIFEBOAT_RESTIC', [path.join(PROJECT_ROOT, '.tools/go/bin/restic')], 'restic (>= 0.16)');
+}

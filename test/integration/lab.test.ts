@@ -363,20 +363,20 @@ describe('lab core with the training cluster', () => {
 });
 
 describe('lab core with every family', () => {
-  it('runs the ledger, the training cluster and the gossip cluster side by side, one valid inventory', async (t) => {
+  it('runs the ledger, the training cluster, the gossip cluster and the train server side by side, one valid inventory', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-lab-all-'));
     const lab = await startLab({ dir, bootMs: BOOT_MS });
     t.after(async () => {
       await lab.stop();
       rmSync(dir, { recursive: true, force: true });
     });
-    assert.deepEqual(lab.clusters, ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-ledger-dr']);
+    assert.deepEqual(lab.clusters, ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-train', 'lab-ledger-dr']);
     const inv = Inventory.parse(parseYaml(readFileSync(lab.inventoryPath, 'utf8')));
-    assert.deepEqual(Object.keys(inv.clusters), ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-ledger-dr']);
+    assert.deepEqual(Object.keys(inv.clusters), ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-train', 'lab-ledger-dr']);
     assert.equal(inv.clusters['lab-ledger']?.system, 'ledger');
     for (const n of inv.clusters['lab-ledger']!.nodes) assert.match(n.grpc?.address ?? '', /^127\.0\.0\.1:\d+$/);
     const health = await lab.health();
-    assert.deepEqual(health.map((h) => h.cluster), ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-ledger-dr']);
+    assert.deepEqual(health.map((h) => h.cluster), ['lab-ledger', 'lab-training', 'lab-gossip', 'lab-train', 'lab-ledger-dr']);
     // The ledger's shims reach the ledger family through the same core.
     const c = await connect({
       host: '127.0.0.1',

@@ -1,0 +1,485 @@
+/**
+ * The train-server scenarios (seed 004) on the time-skipping server with stub
+ * activities: every branch of total-data-loss, cache-ssd and power-outage —
+ * the safe path, the gates (choices, dangerous, rejected, timed out) and what
+ * must not happen after a refusal.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { LifeboatActivities } from '../../src/activities/types';
+import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput, type RecoveryOptions } from '../../src/workflows/kit/defs';
+import { hardFailure, stubActivities } from '../helpers/stubs';
+import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await timeSkippingEnv();
+  await bundle(WORKFLOWS_PATH);
+});
+after(async () => {
+  await env?.teardown();
+});
+
+const C = 'train';
+function input(scenario: string, params: Record<string, unknown> = {}, extra: { dryRun?: boolean; options?: RecoveryOptions } = {}): RecoveryInput {
+  return { scenario, cluster: { name: C, system: 'train-server', nodes: [{ name: 'train1', roles: ['train-server'] }] }, params, startedBy: 'bob', ...extra };
+}
+
+let seq = 0;
+async function withWorker<T>(acts: LifeboatActivities, type: string, inp: RecoveryInput, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+  const tq = taskQueue('train-server');
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: tq, workflowBundle: await bundle(WORKFLOWS_PATH), activities: acts });
+  return worker.runUntil(async () => {
+    seq += 1;
+    const h = await env.client.workflow.start(type, { taskQueue: tq, workflowId: `ts-${process.pid}-${seq}`, args: [inp] });
+    return fn(h);
+  });
+}
+
+async function until(h: WorkflowHandle, pred: (p: Progress) => boolean): Promise<Progress> {
+  for (let i = 0; i < 300; i++) {
+    const p = await h.query(progressQuery);
+    if (pred(p)) return p;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`condition not reached: ${JSON.stringify(await h.query(progressQuery)).slice(0, 1500)}`);
+}
+const waiting = (gate: string) => (p: Progress) => p.gates.some((g) => g.gate === gate && g.status === 'waiting');
+const failed = (h: WorkflowHandle) => h.result().then(() => undefined, (e: unknown) => e);
+const typeOf = (e: unknown) => (e instanceof WorkflowFailedError ? (e.cause as { type?: string }).type : `not a workflow failure: ${String(e)}`);
+
+type Stubs = ReturnType<typeof stubActivities>;
+const effects = (s: Stubs) =>
+  s.effects().map((c) => `${c.name}${c.arg.script ? `:${String(c.arg.script)}` : ''}${c.arg.what ? `:${String(c.arg.what)}:${String(c.arg.snapshot).slice(0, 8)}` : ''}${c.arg.device ? `:${String(c.arg.device)}` : ''}${c.arg.action ? `:${String(c.arg.action)}` : ''}${c.arg.user ? `:${String(c.arg.user)}` : ''}`);
+
+// ------------------------------------------------------------ total-data-loss --
+
+const USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
+const SCRIPTS_AFTER_STORAGE = ['01b-setup-gdrive-shared.sh', '02-setup-users.sh', '03-setup-docker.sh', '04-setup-cloudflare-tunnel.sh', '05-setup-firewall.sh', '06-setup-monitoring.sh', '07-setup-backups.sh', '08-setup-data-pipeline.sh'];
+
+/** A blank new server: no array, nothing mounted, no config.sh. */
+function blankServer(overrides: Partial<LifeboatActivities> = {}): Stubs {
+  const notified: string[] = [];
+  const s = stubActivities({
+    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }),
+    notify: async (n) => {
+      notified.push(`${n.subject}\n${n.text}`);
+    },
+    ...overrides,
+  });
+  return Object.assign(s, { notified });
+}
+
+describe('train-server.total-data-loss', () => {
+  test('safe path: snapshot picked at the gate (an older one), new array after the dangerous gate, restore, chown per user, containers, users told what was not restored', async () => {
+    const stubs = blankServer() as Stubs & { notified: string[] };
+    const r = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss'), async (h) => {
+      const p = await until(h, waiting('restore-snapshot'));
+      const g = p.gates.find((x) => x.gate === 'restore-snapshot')!;
+      assert.deepEqual(g.choices, ['bbbbbbbb', 'aaaaaaaa'], 'latest first');
+      assert.equal(g.dangerous, false);
+      assert.deepEqual(effects(stubs), [], 'nothing before the snapshot is chosen');
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'restore-snapshot', by: 'alice', reason: 'latest is suspect', choice: 'aaaaaaaa' }] });
+      const q = await until(h, waiting('new-btrfs-array'));
+      assert.equal(q.gates.find((x) => x.gate === 'new-btrfs-array')!.dangerous, true);
+      assert.deepEqual(effects(stubs), ['tsResticRestore:config:aaaaaaaa'], 'only config.sh before the array gate');
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'new-btrfs-array', by: 'alice', reason: 'all disks are new', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /homes of 5 users restored from snapshot aaaaaaaa/);
+    // The chowns run concurrently: compare them as a set, in their place.
+    const e = effects(stubs);
+    const first = e.findIndex((x) => x.startsWith('tsChownHome'));
+    const ordered = [...e.slice(0, first), ...e.slice(first, first + 5).sort(), ...e.slice(first + 5)];
+    assert.deepEqual(ordered, [
+      'tsResticRestore:config:aaaaaaaa',
+      'tsRunSetupScript:01-setup-storage.sh',
+      ...SCRIPTS_AFTER_STORAGE.map((s) => `tsRunSetupScript:${s}`),
+      'tsResticRestore:homes:aaaaaaaa',
+      ...USERS.map((u) => `tsChownHome:${u}`),
+      'tsCompose:build',
+      'tsCompose:up',
+    ]);
+    const note = stubs.notified.find((n) => /workspaces/.test(n));
+    assert.ok(note, stubs.notified.join('\n---\n'));
+    assert.match(note, /NOT restored: workspaces are empty/);
+    assert.match(note, /re-download your datasets/);
+    assert.equal(r.facts['data loss'], 'workspaces (expected) and changes since 2026-11-30T02:00:00Z');
+  });
+
+  test('a rejected new-btrfs-array gate: no setup script, no restore of the homes', async () => {
+    const stubs = blankServer();
+    const err = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss', { snapshot: 'bbbbbbbb' }), async (h) => {
+      await until(h, waiting('new-btrfs-array'));
+      await h.executeUpdate(rejectUpdate, { args: [{ gate: 'new-btrfs-array', by: 'alice', reason: 'sdb may still hold data' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'GateRejected');
+    assert.deepEqual(effects(stubs), ['tsResticRestore:config:bbbbbbbb']);
+  });
+
+  test('the snapshot gate times out: escalated to the operator, who aborts; nothing done', async () => {
+    const stubs = blankServer();
+    const err = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss', {}, { options: { approvalTimeout: '20m', approvalEscalation: 'ask' } }), async (h) => {
+      await until(h, waiting('restore-snapshot'));
+      await env.sleep('21 minutes');
+      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      assert.equal(p.gates.find((g) => g.gate === 'restore-snapshot')!.escalations, 1);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'carol' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'RecoveryAborted');
+    assert.deepEqual(effects(stubs), []);
+  });
+
+  test('storage already mounted and config.sh present: no array gate, no storage script, snapshot from the parameter', async () => {
+    const stubs = stubActivities();
+    const r = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss', { snapshot: 'bbbbbbbb' }), (h) => h.result());
+    assert.match(r.outcome, /restored from snapshot bbbbbbbb/);
+    const e = effects(stubs);
+    assert.ok(!e.includes('tsRunSetupScript:01-setup-storage.sh'), e.join(' '));
+    assert.ok(!e.some((x) => x.startsWith('tsResticRestore:config')), e.join(' '));
+    assert.equal(e.filter((x) => x.startsWith('tsRunSetupScript')).length, 8);
+  });
+
+  test('no snapshot in the repository: fails before any effect', async () => {
+    const stubs = blankServer({ tsResticSnapshots: async () => [] });
+    const err = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss'), failed);
+    assert.equal(typeOf(err), 'NoBackups');
+    assert.deepEqual(effects(stubs), []);
+  });
+
+  test('dry run: every effect planned, none made, gates recorded not awaited', async () => {
+    const stubs = blankServer();
+    const r = await withWorker(stubs.activities, 'trainServerTotalDataLoss', input('train-server.total-data-loss', {}, { dryRun: true }), (h) => h.result());
+    assert.equal(r.dryRun, true);
+    assert.deepEqual(effects(stubs), []);
+    assert.ok(stubs.calls.filter((c) => c.name === 'tsRunSetupScript').every((c) => c.arg.dryRun === true));
+    assert.equal(stubs.calls.filter((c) => c.name === 'tsRunSetupScript').length, 9);
+  });
+});
+
+// ------------------------------------------------------------------ cache-ssd --
+
+function failedSsd(): Stubs {
+  let looks = 0;
+  const devs = new Map([
+    ['bcache0', 'inconsistent'],
+    ['bcache1', 'inconsistent'],
+  ]);
+  return stubActivities({
+    // First look: the failed SSD; afterwards the new one, with a stale signature.
+    tsCacheDevice: async () => (++looks === 1 ? { device: '/dev/nvme0n1p2', state: 'failed', detail: 'Input/output error' } : { device: '/dev/nvme0n1p2', state: 'bcache', csetUuid: '00000000-0000-0000-0000-00000000abcd', detail: 'stale cache set' }),
+    tsBcacheStatus: async () => [...devs].map(([name, state]) => ({ name, state, cacheMode: 'writeback', writebackRunning: true })),
+    tsBcacheDetach: async (a) => {
+      devs.set(a.device, 'no cache');
+      return { plan: `detach ${a.device}` };
+    },
+    tsWipeCacheDevice: async () => ({ plan: 'wipefs' }),
+    tsMakeCache: async () => ({ plan: 'make-bcache', csetUuid: 'ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee' }),
+    tsBcacheAttach: async (a) => {
+      devs.set(a.device, 'clean');
+      return { plan: `attach ${a.device}` };
+    },
+  });
+}
+
+describe('train-server.cache-ssd', () => {
+  test('detach all, SSD replaced, dangerous wipe gate, make-bcache, attach all, writeback, clean', async () => {
+    const stubs = failedSsd();
+    const r = await withWorker(stubs.activities, 'trainServerCacheSsd', input('train-server.cache-ssd'), async (h) => {
+      await until(h, waiting('ssd-replaced'));
+      assert.deepEqual(effects(stubs), ['tsBcacheDetach:bcache0', 'tsBcacheDetach:bcache1']);
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'ssd-replaced', by: 'bob', reason: 'new Samsung 990 in' }] });
+      const p = await until(h, waiting('wipe-new-ssd'));
+      assert.equal(p.gates.find((g) => g.gate === 'wipe-new-ssd')!.dangerous, true);
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'wipe-new-ssd', by: 'alice', reason: 'it is the new SSD', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /Cache restored: new cache set ffffffff/);
+    assert.deepEqual(effects(stubs), [
+      'tsBcacheDetach:bcache0',
+      'tsBcacheDetach:bcache1',
+      'tsWipeCacheDevice',
+      'tsMakeCache',
+      'tsBcacheAttach:bcache0',
+      'tsBcacheAttach:bcache1',
+      'tsBcacheCacheMode:bcache0',
+      'tsBcacheCacheMode:bcache1',
+    ]);
+  });
+
+  test('a rejected wipe: the devices stay detached, nothing is wiped or created', async () => {
+    const stubs = failedSsd();
+    const err = await withWorker(stubs.activities, 'trainServerCacheSsd', input('train-server.cache-ssd'), async (h) => {
+      await until(h, waiting('ssd-replaced'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'ssd-replaced', by: 'bob', reason: 'in' }] });
+      await until(h, waiting('wipe-new-ssd'));
+      await h.executeUpdate(rejectUpdate, { args: [{ gate: 'wipe-new-ssd', by: 'alice', reason: 'wrong device name' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'GateRejected');
+    assert.deepEqual(effects(stubs), ['tsBcacheDetach:bcache0', 'tsBcacheDetach:bcache1']);
+  });
+
+  test('nobody confirms the replacement in time: the operator skips, the server stays on the HDDs', async () => {
+    const stubs = failedSsd();
+    const r = await withWorker(stubs.activities, 'trainServerCacheSsd', input('train-server.cache-ssd', {}, { options: { approvalTimeout: '30m' } }), async (h) => {
+      await until(h, waiting('ssd-replaced'));
+      await env.sleep('31 minutes');
+      await until(h, (x) => x.pendingDecision !== undefined);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'skip', by: 'carol' }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /runs on the HDDs only until the SSD is replaced/);
+    assert.deepEqual(effects(stubs), ['tsBcacheDetach:bcache0', 'tsBcacheDetach:bcache1']);
+  });
+
+  test('a healthy cache: nothing detached', async () => {
+    const stubs = stubActivities();
+    const r = await withWorker(stubs.activities, 'trainServerCacheSsd', input('train-server.cache-ssd'), (h) => h.result());
+    assert.match(r.outcome, /No cache failure/);
+    assert.deepEqual(effects(stubs), []);
+  });
+});
+
+// -------------------------------------------------------------- power-outage --
+
+describe('train-server.power-outage', () => {
+  test('dirty filesystem and cache, stopped containers: scrub polled until finished, writeback resumed, up -d, users told', async () => {
+    let probes = 0;
+    const notified: string[] = [];
+    const stubs = stubActivities({
+      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: ['[/dev/sdb].corruption_errs 3'], kernelErrors: ['BTRFS error (device sdb): parent transid verify failed'], fstabHasStorage: true, configPresent: true, users: USERS }),
+      tsScrubStatus: async () => (++probes < 3 ? { state: 'running', corrected: 0, uncorrectable: 0, summary: 'running' } : { state: 'finished', corrected: 3, uncorrectable: 0, summary: 'csum=3' }),
+      tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }, { name: 'bcache1', state: 'clean', cacheMode: 'writeback', writebackRunning: true }],
+      tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
+      notify: async (n) => {
+        notified.push(n.text);
+      },
+    });
+    const r = await withWorker(stubs.activities, 'trainServerPowerOutage', input('train-server.power-outage'), (h) => h.result());
+    assert.match(r.outcome, /scrubbed; writeback resumed on bcache0; 1 container\(s\) restarted; users notified/);
+    assert.deepEqual(effects(stubs), ['tsScrubStart', 'tsBcacheResumeWriteback:bcache0', 'tsCompose:up']);
+    assert.ok(probes >= 3, `scrub polled ${probes} times`);
+    assert.ok(notified.some((t) => /3 error\(s\) corrected/.test(t) && /check your data/.test(t)), notified.join('\n'));
+  });
+
+  test('clean after the outage: no scrub, no writeback, no restart; users still told', async () => {
+    const notified: string[] = [];
+    const stubs = stubActivities({ notify: async (n) => void notified.push(n.subject) });
+    const r = await withWorker(stubs.activities, 'trainServerPowerOutage', input('train-server.power-outage'), (h) => h.result());
+    assert.match(r.outcome, /filesystem, cache and containers were fine/);
+    assert.deepEqual(effects(stubs), []);
+    assert.ok(notified.some((s) => /check your data/.test(s)));
+  });
+
+  test('storage not mounted after the outage: stops and points at btrfs-corruption', async () => {
+    const stubs = stubActivities({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: true, configPresent: true, users: USERS }) });
+    const err = await withWorker(stubs.activities, 'trainServerPowerOutage', input('train-server.power-outage'), failed);
+    assert.equal(typeOf(err), 'StorageNotMounted');
+    assert.match(String((err as WorkflowFailedError).cause?.message), /btrfs-corruption/);
+    assert.deepEqual(effects(stubs), []);
+  });
+});
+
+// ------------------------------------------------------------------- os-disk --
+
+describe('train-server.os-disk', () => {
+  const newOs = (extra: Partial<LifeboatActivities> = {}) =>
+    stubActivities({
+      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }),
+      ...extra,
+    });
+
+  test('config.sh from the latest backup, the existing array mounted (never formatted), fstab, scripts without storage, containers, verified', async () => {
+    const stubs = newOs();
+    const r = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), (h) => h.result());
+    assert.match(r.outcome, /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/);
+    assert.deepEqual(effects(stubs), [
+      'tsResticRestore:config:bbbbbbbb',
+      'tsMountStorage',
+      'tsFstabStorage',
+      ...SCRIPTS_AFTER_STORAGE.map((s) => `tsRunSetupScript:${s}`),
+      'tsCompose:generate',
+      'tsCompose:build',
+      'tsCompose:up',
+    ]);
+    assert.ok(!stubs.calls.some((c) => c.name === 'tsRunSetupScript' && c.arg.script === '01-setup-storage.sh'));
+    assert.equal(stubs.calls.find((c) => c.name === 'tsMountStorage')!.arg.options, undefined, 'a plain mount, as the runbook');
+  });
+
+  test('no filesystem on the storage device: stops before any effect and never formats', async () => {
+    const stubs = newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) });
+    const err = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), failed);
+    assert.equal(typeOf(err), 'NoArray');
+    assert.match(String((err as WorkflowFailedError).cause?.message), /Do NOT format/);
+    assert.deepEqual(effects(stubs), []);
+  });
+
+  test('a failing verification waits for the operator; abort ends the recovery', async () => {
+    const stubs = newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) });
+    const err = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), async (h) => {
+      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      assert.match(p.pendingDecision!.error, /nvidia-smi: driver not loaded/);
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'abort', by: 'carol' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'RecoveryAborted');
+  });
+});
+
+// --------------------------------------------------------- btrfs-corruption --
+
+describe('train-server.btrfs-corruption', () => {
+  /** `severity`: moderate (ro,degraded mounts, repair works) or severe (only usebackuproot mounts, repair fails) or lost (nothing mounts). */
+  const corrupt = (severity: 'moderate' | 'severe' | 'lost') => {
+    let mounted: string | undefined;
+    let fixed = false;
+    return stubActivities({
+      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: USERS }),
+      tsUnmountStorage: async () => {
+        mounted = undefined;
+        return { plan: 'umount' };
+      },
+      tsMountStorage: async (a) => {
+        const opts = a.options ?? 'rw';
+        const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
+        if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
+        mounted = opts;
+        return { plan: `mount ${opts}` };
+      },
+      tsBtrfsCheck: async (a) => {
+        if (a.repair && severity === 'moderate') fixed = true;
+        return { plan: `check ${a.repair ? 'repair' : 'readonly'}`, clean: a.repair ? fixed : false, findings: a.repair ? (fixed ? 'fixed 2 errors' : 'failed to repair') : 'ERROR: 2 errors found in fs roots' };
+      },
+      tsBtrfsRestore: async () => {
+        if (severity === 'lost') throw hardFailure('cannot read');
+        return { plan: 'btrfs restore' };
+      },
+    });
+  };
+  const names = (s: Stubs) => s.effects().map((c) => `${c.name}${c.arg.options ? `:${String(c.arg.options)}` : ''}${c.arg.repair !== undefined ? `:${c.arg.repair ? 'repair' : 'readonly'}` : ''}${c.arg.from ? `:${String(c.arg.from)}` : ''}`);
+
+  test('read-only mount, data out at once, readonly check, repair behind the dangerous gate (findings shown), mounted rw, containers up', async () => {
+    const stubs = corrupt('moderate');
+    const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      const p = await until(h, waiting('btrfs-check-repair'));
+      const g = p.gates.find((x) => x.gate === 'btrfs-check-repair')!;
+      assert.equal(g.dangerous, true);
+      assert.match(g.evidence['btrfs check --readonly']!, /2 errors found/);
+      assert.match(g.evidence['data rescued first']!, /external-backup/);
+      assert.ok(!names(stubs).includes('tsBtrfsCheck:repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'data is rescued', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /repaired and mounted read-write again; data rescued/);
+    assert.deepEqual(names(stubs), [
+      'tsUnmountStorage',
+      'tsMountStorage:ro,degraded',
+      'tsRsync:/mnt/storage/homes',
+      'tsRsync:/mnt/storage/workspaces',
+      'tsBtrfsCheck:readonly',
+      'tsUnmountStorage',
+      'tsBtrfsCheck:repair',
+      'tsUnmountStorage',
+      'tsMountStorage',
+      'tsCompose',
+    ]);
+  });
+
+  test('a rejected repair: nothing after the readonly check', async () => {
+    const stubs = corrupt('moderate');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(rejectUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'too risky' }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'GateRejected');
+    assert.equal(names(stubs).at(-1), 'tsBtrfsCheck:readonly');
+  });
+
+  test('nobody approves the repair in time (escalation fail): ApprovalTimedOut, no repair attempted', async () => {
+    const stubs = corrupt('moderate');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption', {}, { options: { approvalTimeout: '15m', approvalEscalation: 'fail' } }), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await env.sleep('16 minutes');
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'ApprovalTimedOut');
+    assert.ok(!names(stubs).includes('tsBtrfsCheck:repair'));
+    assert.equal(names(stubs).at(-1), 'tsBtrfsCheck:readonly');
+  });
+
+  test('severe: the repair fails, usebackuproot mounts, data rescued, restore from backups next', async () => {
+    const stubs = corrupt('severe');
+    const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'last chance', confirm: C }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/);
+    const n = names(stubs);
+    assert.ok(n.includes('tsMountStorage:ro,usebackuproot'), n.join(' '));
+    assert.ok(!n.includes('tsMountStorage:ro,recovery'), 'stops at the first recovery mount that works');
+    assert.deepEqual(n.slice(-2), ['tsRsync:/mnt/storage/homes', 'tsRsync:/mnt/storage/workspaces']);
+  });
+
+  test('nothing mounts: btrfs restore as the last resort; when that fails too, Unrecoverable', async () => {
+    const stubs = corrupt('lost');
+    const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
+      await until(h, waiting('btrfs-check-repair'));
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'nothing to lose', confirm: C }] });
+      return failed(h);
+    });
+    assert.equal(typeOf(err), 'Unrecoverable');
+    const n = stubs.calls.map((c) => c.name);
+    assert.ok(n.includes('tsBtrfsRestore'));
+    assert.ok(!n.includes('tsRsync'), 'nothing was mountable, nothing copied');
+  });
+});
+
+// ------------------------------------------------------------------ dry runs --
+
+describe('train-server dry runs plan every effect and make none', () => {
+  const cases: Array<[string, string, Partial<LifeboatActivities>]> = [
+    [
+      'train-server.cache-ssd',
+      'trainServerCacheSsd',
+      { tsCacheDevice: async () => ({ device: '/dev/nvme0n1p2', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] },
+    ],
+    [
+      'train-server.power-outage',
+      'trainServerPowerOutage',
+      {
+        tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: [], kernelErrors: ['BTRFS error'], fstabHasStorage: true, configPresent: true, users: USERS }),
+        tsScrubStatus: async () => ({ state: 'none', corrected: 0, uncorrectable: 0, summary: 'no scrub has run' }),
+        tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }],
+        tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
+      },
+    ],
+    [
+      'train-server.os-disk',
+      'trainServerOsDisk',
+      { tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) },
+    ],
+    [
+      'train-server.btrfs-corruption',
+      'trainServerBtrfsCorruption',
+      { tsBtrfsCheck: async (a) => ({ plan: 'check', dryRun: a.dryRun, clean: false, findings: 'ERROR: 2 errors found' }) },
+    ],
+  ];
+  for (const [scenario, type, overrides] of cases) {
+    test(scenario, async () => {
+      const stubs = stubActivities(overrides);
+      const r = await withWorker(stubs.activities, type, input(scenario, {}, { dryRun: true }), (h) => h.result());
+      assert.equal(r.dryRun, true);
+      assert.deepEqual(effects(stubs), []);
+      const planned = stubs.calls.filter((c) => c.arg.dryRun === true).map((c) => c.name);
+      assert.ok(planned.length >= 2, `${scenario} planned: ${planned.join(', ')}`);
+    });
+  }
+});
