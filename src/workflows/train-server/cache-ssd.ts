@@ -52,6 +52,7 @@ async function cacheSsd(): Promise<string> {
 
   // 3. The physical replacement.
   const replaced = await approve('ssd-replaced', {
+    skippable: true, // a skip after a timeout is handled below (approved: false)
     title: `Replace the failed SSD ${ssd.device} physically, then approve`,
     evidence: { 'failed device': `${ssd.device}: ${ssd.detail}`, 'bcache devices': 'detached: the server runs on the HDDs meanwhile' },
   });

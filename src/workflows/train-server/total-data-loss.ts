@@ -62,6 +62,7 @@ async function totalDataLoss(): Promise<string> {
     if (!chosen) throw ApplicationFailure.nonRetryable(`snapshot ${input.params.snapshot} is not in the repository (have: ${newestFirst.map((s) => s.shortId).join(', ')})`, 'InvalidArgument');
   } else {
     const pick = await approve('restore-snapshot', {
+      skippable: true, // a skip after a timeout restores the latest snapshot, the runbook's default
       title: 'Pick the restic snapshot the user homes are restored from (the latest unless it is known bad)',
       evidence: Object.fromEntries(newestFirst.slice(0, 10).map((s, i) => [`${s.shortId}${i === 0 ? ' (latest)' : ''}`, `${s.time} ${s.paths.join(' ')}`])),
       choices: newestFirst.map((s) => s.shortId),
@@ -79,6 +80,7 @@ async function totalDataLoss(): Promise<string> {
     note(`An array (${before.arrayUuid}) is already mounted: 01-setup-storage.sh is not run over it`);
   } else {
     const gate = await approve('new-btrfs-array', {
+      skippable: true, // a skip after a timeout is handled below (approved: false)
       title: `Create a NEW BTRFS array on ${node}'s HDDs (01-setup-storage.sh): whatever is on them is destroyed`,
       evidence: {
         'filesystem on the storage device': before.arrayUuid ? `UUID ${before.arrayUuid} (NOT mounted: it will be overwritten)` : 'none found (blkid)',

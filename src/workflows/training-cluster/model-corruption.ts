@@ -75,6 +75,7 @@ async function modelCorruption(): Promise<string> {
       if (!verified && staged?.check) note(`the copy from ${from} does not verify on ${node} (${describeModel(staged.check)}): not swapped in`);
       if (verified || !staged?.check) {
         const a = await approve('replace-canonical-model', {
+          skippable: true, // a skip after a timeout is handled below (approved: false)
           title: `Replace ${node}'s canonical model with the verified copy from ${from}`,
           evidence: {
             'corrupted model': describeModel(diag),

@@ -83,6 +83,7 @@ async function multiNodeDataLoss(): Promise<string> {
   // 1. Protect the remaining data.
   const writers = survivors.filter((s) => s.selfplayRunning).map((s) => s.node);
   const a = await approve('stop-writes', {
+    skippable: true, // a skip after a timeout is handled below (approved: false)
     title: `Stop writes (selfplay) on the ${writers.length} node(s) that still hold data, so the aggregation reads a still copy; game generation pauses cluster-wide until the restart`,
     evidence: {
       'per host': before.map(line).join(', '),

@@ -107,6 +107,7 @@ async function nodeDataLoss(): Promise<string> {
     if (usable) {
       const age = backup.takenAt ? ageText(Date.now() - Date.parse(backup.takenAt)) : 'unknown';
       const a = await approve('overwrite-db-from-backup', {
+        skippable: true, // a skip after a timeout is handled below (approved: false)
         title: `Overwrite ${target}'s game database with the backup ${backup.path} (taken ${age} ago): games written since then on ${target} are lost`,
         evidence: {
           'games on the node now': `${fmt(afterSync.count ?? 0)} (${afterSync.integrity})`,
