@@ -12,17 +12,15 @@
  * test/replay/histories/ for the replay test (CI never writes them).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
-import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
+import { type Progress } from '../../src/workflows/kit/defs';
+import { OPEN, finishedOf, progressOf, recordHistory } from '../helpers/recovery';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 const CLUSTER = 'lab-gossip';
 const ID = `recovery-${CLUSTER}`;
-const OPEN: string[] = ['running', 'waiting-approval', 'waiting-decision'];
 /** Durable waits at 1/100: the partition's 5 min wait takes 3 s, total loss's 10 s stabilize 0.1 s. */
 const FAST = ['--time-scale', '0.01'];
 const T = { timeout: 120_000 };
@@ -36,19 +34,13 @@ after(async () => {
 });
 
 async function progress(): Promise<Progress> {
-  return stack.client.workflow.getHandle(ID).query(progressQuery);
+  return progressOf(stack, ID);
 }
-
 async function finished(timeoutMs = 90_000): Promise<Progress> {
-  return eventually(
-    `${ID} to finish`,
-    async () => {
-      const p = await progress();
-      return OPEN.includes(p.status) ? undefined : p;
-    },
-    timeoutMs,
-    300,
-  );
+  return finishedOf(stack, ID, timeoutMs, { everyMs: 300 });
+}
+function record(scenario: string): void {
+  recordHistory(stack, ID, scenario);
 }
 
 async function gateWaiting(gate: string): Promise<Progress> {
@@ -93,20 +85,6 @@ async function assertHealthy(): Promise<void> {
 function assertCompleted(p: Progress, outcome: RegExp): void {
   assert.equal(p.status, 'completed', `${p.outcome ?? ''} ${JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded'))}`);
   assert.match(p.outcome ?? '', outcome);
-}
-
-/** Saves the history as `temporal workflow show --output json` writes it (what the replay API reads). */
-function record(scenario: string): void {
-  if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', ID, '--address', stack.address, '--output', 'json'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
 }
 
 describe('gossip recoveries end to end through the CLI', () => {

@@ -11,18 +11,14 @@
  * test/replay/histories/ for the replay test (CI never writes it).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
-import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
+import { type Progress } from '../../src/workflows/kit/defs';
+import { OPEN, finishedOf, progressOf, recordHistory } from '../helpers/recovery';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 let stack: Stack;
-const OPEN: string[] = ['running', 'waiting-approval', 'waiting-decision'];
 const ID = 'recovery-lab-ledger';
 const DR = 'lab-ledger-dr';
 /** Probes 20 s apart become 1 s: the detection still takes several probes. */
@@ -36,19 +32,15 @@ after(async () => {
 });
 
 async function progress(workflowId: string): Promise<Progress> {
-  return stack.client.workflow.getHandle(workflowId).query(progressQuery);
+  return progressOf(stack, workflowId);
 }
 
 async function finished(workflowId: string, timeoutMs: number): Promise<Progress> {
-  return eventually(
-    `${workflowId} to finish`,
-    async () => {
-      const p = await progress(workflowId);
-      return OPEN.includes(p.status) ? undefined : p;
-    },
-    timeoutMs,
-    500,
-  );
+  return finishedOf(stack, workflowId, timeoutMs);
+}
+
+function record(workflowId: string, scenario: string): void {
+  recordHistory(stack, workflowId, scenario);
 }
 
 async function gateWaiting(gate: string): Promise<Progress> {
@@ -57,20 +49,6 @@ async function gateWaiting(gate: string): Promise<Progress> {
     if (!OPEN.includes(p.status)) throw new Error(`the recovery ended: ${p.status}: ${p.outcome ?? ''}`);
     return p.gates.some((g) => g.gate === gate && g.status === 'waiting') ? p : undefined;
   }, 120_000);
-}
-
-/** Saves the history as `temporal workflow show --output json` writes it (what the replay API reads). */
-async function record(workflowId: string, scenario: string): Promise<void> {
-  if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.address, '--output', 'json'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
 }
 
 describe('ledger.regional-failover end to end through the CLI', () => {

@@ -11,17 +11,13 @@
  * test/replay/histories/ for the replay test.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
-import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
+import { type Progress } from '../../src/workflows/kit/defs';
+import { OPEN, finishedOf, progressOf, recordHistory } from '../helpers/recovery';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 const CLUSTER = 'lab-train';
 const ID = `recovery-${CLUSTER}`;
-const OPEN: string[] = ['running', 'waiting-approval', 'waiting-decision'];
 let stack: Stack;
 
 before(async () => {
@@ -32,7 +28,13 @@ after(async () => {
 });
 
 async function progress(): Promise<Progress> {
-  return stack.client.workflow.getHandle(ID).query(progressQuery);
+  return progressOf(stack, ID);
+}
+async function finished(timeoutMs = 180_000): Promise<Progress> {
+  return finishedOf(stack, ID, timeoutMs);
+}
+function record(scenario: string): void {
+  recordHistory(stack, ID, scenario);
 }
 
 async function gateWaiting(gate: string): Promise<Progress> {
@@ -41,22 +43,6 @@ async function gateWaiting(gate: string): Promise<Progress> {
     if (p && !OPEN.includes(p.status)) throw new Error(`recovery ended (${p.status}: ${p.outcome ?? ''}) before gate ${gate}`);
     return p?.gates.some((g) => g.gate === gate && g.status === 'waiting') ? p : undefined;
   }, 120_000, 300);
-}
-
-async function finished(timeoutMs = 180_000): Promise<Progress> {
-  return eventually('the recovery to finish', async () => {
-    const p = await progress();
-    return OPEN.includes(p.status) ? undefined : p;
-  }, timeoutMs, 500);
-}
-
-async function record(scenario: string): Promise<void> {
-  if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', ID, '--address', stack.address, '--output', 'json'], { encoding: 'utf8', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
 }
 
 async function approve(gate: string, as: string, extra: string[] = []): Promise<void> {

@@ -10,16 +10,12 @@
  * test/replay/histories/ for the replay test (CI never writes them).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PROJECT_ROOT, temporalCliPath } from '../../src/tools';
-import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
+import { type Progress } from '../../src/workflows/kit/defs';
+import { OPEN, finishedOf, progressOf, recordHistory } from '../helpers/recovery';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 let stack: Stack;
-const OPEN: string[] = ['running', 'waiting-approval', 'waiting-decision'];
 const ID = 'recovery-lab-training';
 const CLUSTER = 'lab-training';
 
@@ -31,34 +27,16 @@ after(async () => {
 });
 
 async function progress(workflowId: string): Promise<Progress> {
-  return stack.client.workflow.getHandle(workflowId).query(progressQuery);
+  return progressOf(stack, workflowId);
 }
 
+/** A step waiting for an operator's decision is a failure here: it returns so the assertions show it. */
 async function finished(workflowId: string, timeoutMs: number): Promise<Progress> {
-  return eventually(
-    `${workflowId} to finish`,
-    async () => {
-      const p = await progress(workflowId);
-      // A step waiting for an operator's decision is a failure here: return it so the assertions show it.
-      return OPEN.includes(p.status) && !p.pendingDecision ? undefined : p;
-    },
-    timeoutMs,
-    500,
-  );
+  return finishedOf(stack, workflowId, timeoutMs, { stopOnDecision: true });
 }
 
-/** Saves the history as `temporal workflow show --output json` writes it (what the replay API reads). */
-async function record(workflowId: string, scenario: string): Promise<void> {
-  if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
-  const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.address, '--output', 'json'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
+function record(workflowId: string, scenario: string): void {
+  recordHistory(stack, workflowId, scenario);
 }
 
 /** The effects since `from`, as `effect:node[/host][:failed]`. */
