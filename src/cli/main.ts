@@ -30,6 +30,7 @@ import { ConfigError, TemporalUnavailableError } from '../config';
 import { InventoryError } from '../inventory/load';
 import { PROJECT_ROOT } from '../tools';
 import * as approvals from './approvals';
+import * as codec from './codec';
 import { Context, processIo, type Io } from './context';
 import * as dev from './dev';
 import * as inventory from './inventory';
@@ -65,7 +66,7 @@ export function buildProgram(ctx: Context): Command {
       '  lifeboat watch recovery-lab-ledger\n' +
       '  lifeboat approvals\n' +
       '  lifeboat report recovery-lab-ledger --out incident.md\n' +
-      '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL.\n' +
+      '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL, LIFEBOAT_CODEC_KEY_REF.\n' +
       'Exit codes: 0 ok, 1 failed, 2 usage, 3 conflict/not found, 4 nothing waiting, 69 Temporal unavailable, 70 bug.\n',
   );
   scenarios.register(program, ctx);
@@ -74,6 +75,7 @@ export function buildProgram(ctx: Context): Command {
   approvals.register(program, ctx);
   inventory.register(program, ctx);
   dev.register(program, ctx);
+  codec.register(program, ctx);
   // `lab ...` is routed by bin/lifeboat.js to the lab's own CLI; listed here for --help.
   program.command('lab').description('simulated clusters and fault injection (see `lifeboat lab --help`)').allowUnknownOption().helpOption(false);
   return program;
