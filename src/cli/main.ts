@@ -130,6 +130,8 @@ export function report(err: unknown, io: Pick<Io, 'err'>): number {
       fix: 'start it with `lifeboat dev` or set TEMPORAL_ADDRESS; a running recovery resumes when Temporal is back',
     }));
   }
+  const codec = codecProblem(err);
+  if (codec) return expected(EXIT.USAGE, codec);
   if (isNamespaceNotFound(err)) {
     return expected(EXIT.USAGE, Object.assign(new Error((err as Error).message), { fix: 'set TEMPORAL_NAMESPACE to an existing namespace' }));
   }
@@ -143,6 +145,24 @@ export function report(err: unknown, io: Pick<Io, 'err'>): number {
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; cause?: { code?: unknown }; name?: string };
   return e?.code === 14 || e?.cause?.code === 14 || (e?.name === 'ServiceError' && e?.cause?.code === 14);
+}
+
+/**
+ * A payload this process cannot read: encrypted while it has no codec key, or
+ * with a key it does not have (the codec names the key id).
+ */
+function codecProblem(err: unknown): (Error & { fix: string }) | undefined {
+  for (let e = err as { name?: string; message?: string; fix?: string; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.name === 'CodecError' && typeof e.message === 'string') {
+      return Object.assign(new Error(e.message.replace(/; fix: [\s\S]*$/, '')), { fix: e.fix ?? 'configure the codec keys the workers use' });
+    }
+    if (typeof e.message === 'string' && /Unknown encoding: binary\/encrypted/.test(e.message)) {
+      return Object.assign(new Error('this recovery\'s data is encrypted by the payload codec (encoding binary/encrypted), and this process has no codec key'), {
+        fix: 'set LIFEBOAT_CODEC_KEY_REF (and LIFEBOAT_CODEC_PREVIOUS_KEY_REFS) to the keys the workers use, as env:NAME or file:/path',
+      });
+    }
+  }
+  return undefined;
 }
 
 function isNamespaceNotFound(err: unknown): boolean {
