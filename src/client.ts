@@ -140,7 +140,6 @@ export function checkText(value: string, field: string, max: number, what: strin
       field,
     );
   }
-  // eslint-disable-next-line no-control-regex
   const bad = /[\u0000-\u001f\u007f]/.exec(value);
   if (bad) {
     const name = bad[0] === '\n' ? 'a newline' : bad[0] === '\r' ? 'a carriage return' : bad[0] === '\t' ? 'a tab' : `control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
@@ -399,7 +398,7 @@ function parseParams(spec: ScenarioSpec, set: Record<string, string>, nodes: str
     for (const v of values) {
       if (typeof v === 'string' && !nodes.includes(v)) {
         throw new UsageError(
-          `--set ${key}=${v}: ${shown(v)} is not a node of cluster ${cluster}; nodes: ${nodes.join(', ')}`,
+          `--set ${key}=${v}: ${v} is not a node of cluster ${cluster}; nodes: ${nodes.join(', ')}`,
           `use one of: ${nodes.join(', ')}`,
           `set.${key}`,
         );
@@ -606,8 +605,13 @@ export async function decide(client: Client, workflowId: string, args: DecideArg
   return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [args] }));
 }
 
-/** Identity and reason of an answer: bounded, no control characters (before any network call). */
-function checkAnswer(args: { by: string; reason?: string }): void {
+/**
+ * Identity and reason of an answer: bounded, no control characters. Pure;
+ * callers run it before connecting (the service functions run it again).
+ *
+ * @throws {@link UsageError} naming `--as` or `--reason`
+ */
+export function checkAnswer(args: { by: string; reason?: string }): void {
   if (typeof args.by === 'string') checkText(args.by, '--as', MAX_IDENTITY_LENGTH, 'the name');
   // A reason may span lines (pasted evidence): newlines and tabs are kept, other control characters refused.
   if (typeof args.reason === 'string') checkText(args.reason.replace(/[\n\t]/g, ' '), '--reason', MAX_REASON_LENGTH, 'the reason');
