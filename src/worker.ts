@@ -95,6 +95,11 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
           maxCachedWorkflows: 200,
           // Give running activities time to report their cancellation on shutdown.
           shutdownGraceTime: '10s',
+          // Heartbeats reach the server at least every 5 s (the SDK would hold them for 0.8 × the
+          // heartbeat timeout, 24 s): a cancellation (`lifeboat cancel`) rides on the answer to a
+          // heartbeat, so this bounds how long a remote command outlives its cancelled recovery.
+          maxHeartbeatThrottleInterval: '5s',
+          defaultHeartbeatThrottleInterval: '5s',
         }),
       ),
     );

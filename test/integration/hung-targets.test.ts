@@ -18,15 +18,17 @@
  * | refuse-auth | `AuthFailed`, NOT retryable, key never shown | 3 s |
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivitySet } from '../../src/activities';
 import { createContext } from '../../src/activities/context';
+import { killScript } from '../../src/activities/ssh';
 import type { EffectResult } from '../../src/activities/types';
 import { startLab, type Lab } from '../../lab/index';
 
@@ -165,3 +167,58 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
     }
   });
 });
+
+describe('cancellation reaches the remote command', () => {
+  test('cancelling ledgerStop while `systemctl stop` hangs on the host kills the command (its process group) within 3 s', T, async (t) => {
+    const node = 'node3';
+    const bin = join(dir, 'bin', LEDGER, node);
+    const shim = join(bin, 'systemctl');
+    const pidFile = join(dir, 'hung-stop.pid');
+    copyFileSync(shim, `${shim}.orig`);
+    writeFileSync(`${shim}.new`, `#!/bin/sh\nif [ "$1" = stop ]; then echo $$ > '${pidFile}'; exec sleep 600; fi\nexec '${shim}.orig' "$@"\n`, { mode: 0o755 });
+    renameSync(`${shim}.new`, shim);
+    t.after(() => renameSync(`${shim}.orig`, shim));
+    const before = stops(node);
+    const e = env('stop-cancelled');
+    const p = e.run(acts.activities.ledgerStop, { cluster: LEDGER, node });
+    p.catch(() => undefined);
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    assert.ok(alive(pid), 'the stop hangs on the host');
+    const t0 = Date.now();
+    e.cancel();
+    const err = await p.then(() => assert.fail('the cancelled stop resolved'), (x: unknown) => x);
+    assert.ok(err instanceof CancelledFailure, `expected a CancelledFailure, got ${inspect(err)}`);
+    while (alive(pid) && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!alive(pid), 'the remote command was killed');
+    assert.ok(Date.now() - t0 < 3_000, `killed after ${Date.now() - t0} ms`);
+    assert.equal(stops(node), before, 'the stop never took effect');
+  });
+});
+
+describe('the remote kill works in every common /bin/sh', () => {
+  for (const shell of ['dash', 'bash', 'sh']) {
+    test(`${shell}: killScript(pgid) kills the whole process group, children included`, T, async () => {
+      if (spawnSync('sh', ['-c', `command -v ${shell}`]).status !== 0) assert.fail(`${shell} is not installed`);
+      // A session leader with a child, as sshd (and the lab) start a command.
+      const leader = spawn('sh', ['-c', 'sleep 600 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = await new Promise<number>((resolve) => leader.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      assert.ok(alive(child));
+      const r = spawnSync(shell, ['-c', killScript(leader.pid!)], { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const t0 = Date.now();
+      while (alive(child) && Date.now() - t0 < 3_000) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(!alive(child), `${shell}: the child of the group leader survived the kill`);
+    });
+  }
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
