@@ -45,7 +45,7 @@ async function main(): Promise<number> {
         recordedAt: new Date().toISOString(),
         command: `node dist/bench/crash-matrix/run.js${only.length ? ` ${only.join(' ')}` : ''}`,
         machine: { cpus: cpus().length, node: process.version },
-        note: 'resumeGapMs: from the SIGKILL (activity, timer) or server restart, or from the operator answer sent to the new worker (approval, decision), to the next timeline entry of the recovery. A killed activity is retried after its heartbeat timeout (30 s).',
+        note: 'resumeGapMs: to the next timeline entry of the recovery, from the SIGKILL (activity), from the end the killed timer was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). A killed activity is retried after its heartbeat timeout (30 s). Timers are scaled with --time-scale 0.2 for the mesh-collapse cases.',
         allPassed: ok,
         results,
       },

@@ -60,10 +60,15 @@ export interface CrashResult {
   repeated: string[];
   /** Where the kill happened (step or wait title). */
   killedAt: string;
-  /** ms from the kill (or the answer) to the next timeline entry on the new worker/server. */
+  /**
+   * ms to the recovery's next timeline entry on the new worker/server, from:
+   * the kill (activity), the answer sent to the new worker (approval,
+   * decision), or the end the killed timer was scheduled for (timer; a
+   * timer cannot fire earlier, so this is how late it fired).
+   */
   resumeGapMs: number;
   /** What the gap was measured from. */
-  gapFrom: 'kill' | 'answer';
+  gapFrom: 'kill' | 'answer' | 'timer-end';
   durationMs: number;
 }
 
@@ -93,14 +98,18 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
   let worker: WorkerProcess = stack.worker;
   let killed = false;
   let killedAt = '';
-  let gapFrom: 'kill' | 'answer' = 'kill';
+  let gapFrom: 'kill' | 'answer' | 'timer-end' = 'kill';
   let mark = 0;
   let resumeGapMs = -1;
   const deadline = began + (c.timeoutMs ?? 360_000);
 
-  const killNow = async (where: string): Promise<void> => {
+  const killNow = async (where: string, timerEnd?: string): Promise<void> => {
     killedAt = where;
     mark = Date.now();
+    if (timerEnd && Date.parse(timerEnd) > mark) {
+      mark = Date.parse(timerEnd);
+      gapFrom = 'timer-end';
+    }
     killed = true;
     if (c.kind === 'server') {
       await stack.stopServer();
@@ -141,7 +150,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
         continue;
       }
       if ((c.kind === 'timer' || c.kind === 'server') && p.wait?.kind === 'timer' && (!c.timerTitle || c.timerTitle.test(p.wait.title))) {
-        await killNow(`timer "${p.wait.title}"`);
+        await killNow(`timer "${p.wait.title}"`, p.wait.until);
         continue;
       }
       if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle)) && p.status === 'waiting-approval') {
