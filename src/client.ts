@@ -111,6 +111,42 @@ export class OperationFailedError extends Error {
   }
 }
 
+// ------------------------------------------------------------------ limits ----
+
+/** Longest `--set` value accepted (paths, URLs and names are far shorter; a huge value is a mistake). */
+export const MAX_PARAM_LENGTH = 1024;
+/** Longest `--reason` accepted (it goes into history, the report and notifications). */
+export const MAX_REASON_LENGTH = 2000;
+/** Longest identity (`--as`) accepted. */
+export const MAX_IDENTITY_LENGTH = 128;
+
+/** How a value typed by the operator is echoed in an error: quoted, escaped, truncated. */
+export function shown(value: string, max = 60): string {
+  const v = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(v);
+}
+
+/**
+ * Refuses text that could not be meant: control characters (newline, NUL,
+ * escape...) and oversized values. Pure; no network.
+ *
+ * @throws {@link UsageError} naming the field, its limit and the fix
+ */
+export function checkText(value: string, field: string, max: number, what: string): void {
+  if (value.length > max) {
+    throw new UsageError(
+      `${field} is ${value.length} characters long; the limit is ${max}`,
+      `shorten ${what} (put long text in a ticket and reference it)`,
+      field,
+    );
+  }
+  const bad = /[\u0000-\u001f\u007f]/.exec(value);
+  if (bad) {
+    const name = bad[0] === '\n' ? 'a newline' : bad[0] === '\r' ? 'a carriage return' : bad[0] === '\t' ? 'a tab' : `control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+    throw new UsageError(`${field} contains ${name} (at position ${bad.index}): ${shown(value)}`, `write ${what} on one line, without control characters`, field);
+  }
+}
+
 // ------------------------------------------------------------------- start ----
 
 /** What the operator asks for: `lifeboat run <scenario> --cluster C --set k=v`. */
@@ -154,7 +190,7 @@ export function scenarioSpec(id: string): ScenarioSpec {
   const spec = findScenario(id);
   if (!spec) {
     throw new UsageError(
-      `unknown scenario "${id}"; known: ${SCENARIOS.map((s) => s.id).join(', ')}`,
+      `unknown scenario ${shown(id)}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`,
       'pick one of the scenarios above (`lifeboat scenarios` describes them)',
       'scenario',
     );
@@ -174,7 +210,7 @@ export function planRecovery(inventory: Inventory, req: StartRequest): PlannedRe
   const cluster = Object.prototype.hasOwnProperty.call(inventory.clusters, req.cluster) ? clusterOf(inventory, req.cluster) : undefined;
   if (!cluster) {
     throw new UsageError(
-      `unknown cluster "${req.cluster}"; known: ${known.length ? known.join(', ') : '(none: the inventory is empty)'}`,
+      `unknown cluster ${shown(req.cluster)}; known: ${known.length ? known.join(', ') : '(none: the inventory is empty)'}`,
       known.length ? `use --cluster with one of: ${known.join(', ')}` : 'add the cluster to the inventory',
       'cluster',
     );
@@ -194,6 +230,7 @@ export function planRecovery(inventory: Inventory, req: StartRequest): PlannedRe
   if (!req.startedBy || !req.startedBy.trim()) {
     throw new UsageError('who starts the recovery is unknown', 'pass --as NAME (or set $USER)', 'as');
   }
+  checkText(req.startedBy.trim(), '--as', MAX_IDENTITY_LENGTH, 'the name');
   const input: RecoveryInput = {
     scenario: spec.id,
     cluster: topologyOf(inventory, req.cluster),
@@ -334,11 +371,13 @@ function parseParams(spec: ScenarioSpec, set: Record<string, string>, nodes: str
   for (const [key, value] of Object.entries(set)) {
     if (!Object.prototype.hasOwnProperty.call(shape, key)) {
       throw new UsageError(
-        `${spec.id} has no parameter "${key}"; parameters: ${knownKeys.length ? knownKeys.join(', ') : '(none)'}`,
+        `${spec.id} has no parameter ${shown(key)}; parameters: ${knownKeys.length ? knownKeys.join(', ') : '(none)'}`,
         knownKeys.length ? `use --set with one of: ${knownKeys.map((k) => `${k}=...`).join(', ')}` : 'drop --set',
         `set.${key}`,
       );
     }
+    // Every value may end up in a remote command (quoted) or a request: refuse what cannot be meant.
+    checkText(value, `--set ${key}`, MAX_PARAM_LENGTH, `the value of ${key}`);
     raw[key] = coerce(shape[key], value);
   }
   const parsed = spec.params.safeParse(raw);
@@ -548,17 +587,57 @@ export async function listApprovals(client: Client): Promise<{ approvals: Pendin
  * {@link NothingWaitingError} when the gate is not waiting; {@link NotFoundError} unknown id
  */
 export async function approveGate(client: Client, workflowId: string, args: ApproveArgs): Promise<GateRecord> {
+  checkAnswer(args);
+  await refuseLateApproval(client, workflowId, args.gate);
   return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [args] }));
 }
 
 /** Rejects a waiting gate (the recovery stops before the gated action). Errors as {@link approveGate}. */
 export async function rejectGate(client: Client, workflowId: string, args: RejectArgs): Promise<GateRecord> {
+  checkAnswer(args);
+  await refuseLateApproval(client, workflowId, args.gate);
   return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(rejectUpdate, { args: [args] }));
 }
 
 /** Answers a failed step that waits for `retry | skip | abort`. Errors as {@link approveGate}. */
 export async function decide(client: Client, workflowId: string, args: DecideArgs): Promise<PendingDecision> {
+  checkAnswer(args);
   return update(client, workflowId, () => client.workflow.getHandle(workflowId).executeUpdate(decideUpdate, { args: [args] }));
+}
+
+/**
+ * Identity and reason of an answer: bounded, no control characters. Pure;
+ * callers run it before connecting (the service functions run it again).
+ *
+ * @throws {@link UsageError} naming `--as` or `--reason`
+ */
+export function checkAnswer(args: { by: string; reason?: string }): void {
+  if (typeof args.by === 'string') checkText(args.by, '--as', MAX_IDENTITY_LENGTH, 'the name');
+  // A reason may span lines (pasted evidence): newlines and tabs are kept, other control characters refused.
+  if (typeof args.reason === 'string') checkText(args.reason.replace(/[\n\t]/g, ' '), '--reason', MAX_REASON_LENGTH, 'the reason');
+}
+
+/**
+ * A gate whose approval timed out is not waiting for an approval any more:
+ * the recovery escalated and asks the operator (retry = wait for the approval
+ * again, skip, abort). An approval sent then would be recorded but not acted
+ * on, so it is refused with the decision to take. Best effort: when the
+ * progress cannot be read, the workflow's own validator decides.
+ */
+async function refuseLateApproval(client: Client, workflowId: string, gate: string): Promise<void> {
+  let p: Progress;
+  try {
+    p = await getProgress(client, workflowId, undefined, { timeoutMs: 5000 });
+  } catch {
+    return;
+  }
+  if (p.pendingDecision && p.pendingDecision.step === `approval of "${gate}" timed out`) {
+    const g = p.gates.filter((x) => x.gate === gate).at(-1);
+    throw new NothingWaitingError(
+      `gate "${gate}" of ${workflowId} timed out${g ? ` at ${g.deadline}` : ''} and escalated: the recovery now waits for an operator's decision, not for an approval`,
+      `reopen the gate with \`lifeboat decide ${workflowId} retry --as NAME\`, then approve again; or \`decide ${workflowId} skip|abort\``,
+    );
+  }
 }
 
 async function update<R>(client: Client, workflowId: string, fn: () => Promise<R>): Promise<R> {
@@ -573,8 +652,25 @@ async function update<R>(client: Client, workflowId: string, fn: () => Promise<R
       }
       throw new UsageError(message, `see the gate: \`lifeboat watch ${workflowId} --once\``);
     }
-    throw mapHandleError(err, workflowId, 'deliver the update');
+    throw await closedOr(client, workflowId, mapHandleError(err, workflowId, 'deliver the update'));
   }
+}
+
+/** An update to a recovery that has ended is "nothing waiting", not "no such recovery". */
+async function closedOr(client: Client, workflowId: string, mapped: Error): Promise<Error> {
+  if (!(mapped instanceof NotFoundError)) return mapped;
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.status.name !== 'RUNNING') {
+      return new NothingWaitingError(
+        `recovery ${workflowId} has ended (${d.status.name.toLowerCase()} at ${d.closeTime?.toISOString() ?? '?'}): nothing waits for an approval or a decision`,
+        `read what happened with \`lifeboat report ${workflowId}\`; start a new recovery with \`lifeboat run\` if the cluster still needs one`,
+      );
+    }
+  } catch {
+    // Really unknown: keep the not-found error.
+  }
+  return mapped;
 }
 
 /**

@@ -14,6 +14,8 @@
  * | `TEMPORAL_API_KEY_REF` | API key by reference: `env:VAR` or `file:/path` | — |
  * | `LIFEBOAT_UI_URL` | Temporal Web UI base URL (links printed by the CLI) | `http://127.0.0.1:8233` |
  * | `LIFEBOAT_INVENTORY` | clusters file | `./clusters.yaml` if present, else the lab's |
+ * | `LIFEBOAT_CODEC_KEY_REF` | payload codec key by reference (`env:VAR` / `file:/path`, 32 bytes base64 or hex): encrypts every payload | off |
+ * | `LIFEBOAT_CODEC_PREVIOUS_KEY_REFS` | comma-separated references of older keys, still accepted for decryption (rotation) | — |
  *
  * @module
  */
@@ -40,6 +42,16 @@ export interface LifeboatConfig {
   inventoryPath: string;
   /** Absolute path of Lifeboat's local state (dev server database, lab, logs). */
   stateDir: string;
+  /** The payload codec's keys, by reference; absent = payloads are stored in clear (the embedded default). */
+  codec?: CodecConfig;
+}
+
+/** Payload encryption keys, as references (never the keys). */
+export interface CodecConfig {
+  /** Key new payloads are encrypted with. */
+  keyRef: string;
+  /** Older keys, accepted for decryption only. */
+  previousKeyRefs: string[];
 }
 
 /**
@@ -124,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     }
     temporal.apiKey = apiKeyRef;
   }
+  const codec = codecConfig(env);
   const explicitInventory = nonEmpty(env.LIFEBOAT_INVENTORY);
   const localInventory = path.resolve(cwd, 'clusters.yaml');
   const inventoryPath = explicitInventory
@@ -136,7 +149,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     uiUrl: (nonEmpty(env.LIFEBOAT_UI_URL) ?? 'http://127.0.0.1:8233').replace(/\/+$/, ''),
     inventoryPath,
     stateDir,
+    ...(codec ? { codec } : {}),
   };
+}
+
+const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
+
+function codecConfig(env: NodeJS.ProcessEnv): CodecConfig | undefined {
+  const keyRef = nonEmpty(env.LIFEBOAT_CODEC_KEY_REF);
+  const previous = (nonEmpty(env.LIFEBOAT_CODEC_PREVIOUS_KEY_REFS) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!keyRef) {
+    if (previous.length) {
+      throw new ConfigError(
+        'LIFEBOAT_CODEC_PREVIOUS_KEY_REFS is set but LIFEBOAT_CODEC_KEY_REF is not: the codec needs a current key to encrypt with',
+        'set LIFEBOAT_CODEC_KEY_REF to the current key (env:NAME or file:/path), or unset both to store payloads in clear',
+      );
+    }
+    return undefined;
+  }
+  for (const [variable, ref] of [['LIFEBOAT_CODEC_KEY_REF', keyRef], ...previous.map((r) => ['LIFEBOAT_CODEC_PREVIOUS_KEY_REFS', r])] as const) {
+    if (!SECRET_REF.test(ref)) {
+      // Do not echo the value: someone may have pasted the key itself here.
+      throw new ConfigError(
+        `${variable} must hold references ("env:VAR_NAME" or "file:/absolute/path"), not the key itself`,
+        `put the key in an environment variable (e.g. LIFEBOAT_CODEC_KEY) or a file and set ${variable}=env:LIFEBOAT_CODEC_KEY`,
+      );
+    }
+  }
+  return { keyRef, previousKeyRefs: previous };
 }
 
 /**
@@ -185,6 +225,10 @@ export async function connectionOptions(config: LifeboatConfig): Promise<Tempora
  */
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   const opts = await connectionOptions(config);
+  // The codec's keys are resolved before dialling: a wrong key fails at once, not halfway through a command.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { dataConverterFor } = require('./codec') as typeof import('./codec');
+  const dataConverter = await dataConverterFor(config);
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...opts, connectTimeout: '5s' });
@@ -196,7 +240,7 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
       'check TEMPORAL_TLS_* / TEMPORAL_API_KEY_REF and the namespace (TEMPORAL_NAMESPACE)',
     );
   }
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }
 
 /** gRPC UNAVAILABLE (14) / DEADLINE_EXCEEDED (4), or the SDK's connect deadline. */

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { dataConverterFor, FAILURE_CONVERTER_PATH } from './codec';
 import { ConfigError, connectionOptions, loadConfig, TemporalUnavailableError, type LifeboatConfig } from './config';
 import { InventoryError, loadInventory } from './inventory/load';
 
@@ -30,12 +31,26 @@ export interface RunWorkerOptions {
   onReady?: (taskQueues: string[]) => void;
 }
 
-let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundlePromises = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundles the workflows once per process (a few seconds; reused by every task queue). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger() });
-  return bundlePromise;
+/**
+ * Bundles the workflows once per process (a few seconds; reused by every task queue).
+ *
+ * @param encodeFailures when the payload codec is on: the bundle's failure
+ * converter moves workflow failure messages and stack traces into encoded
+ * attributes, so the codec encrypts them (workflow code is the same; replay unaffected)
+ */
+export function workflowBundle(encodeFailures = false): Promise<WorkflowBundleWithSourceMap> {
+  let b = bundlePromises.get(encodeFailures);
+  if (!b) {
+    b = bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: quietBundlerLogger(),
+      ...(encodeFailures ? { failureConverterPath: FAILURE_CONVERTER_PATH } : {}),
+    });
+    bundlePromises.set(encodeFailures, b);
+  }
+  return b;
 }
 
 /** The task queues to poll: explicit ones, else every cluster's in the inventory. */
@@ -54,6 +69,8 @@ export function taskQueuesFor(config: LifeboatConfig, explicit?: string[]): stri
 export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions = {}): Promise<void> {
   const taskQueues = taskQueuesFor(config, opts.taskQueues ?? envQueues());
   const conn = await connectionOptions(config);
+  // Payload encryption (LIFEBOAT_CODEC_KEY_REF): keys resolved before connecting, so a bad key stops the worker at once.
+  const dataConverter = await dataConverterFor(config);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(conn);
@@ -62,7 +79,7 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
   }
   const acts = createActivities({ inventoryPath: config.inventoryPath, notifyUrl: process.env.LIFEBOAT_NOTIFY_URL || undefined });
   try {
-    const bundle = await workflowBundle();
+    const bundle = await workflowBundle(dataConverter !== undefined);
     const identity = `lifeboat-worker@${hostname()}:${process.pid}`;
     const workers = await Promise.all(
       taskQueues.map((taskQueue) =>
@@ -73,17 +90,23 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
           identity,
           workflowBundle: bundle,
           activities: acts.activities,
+          ...(dataConverter ? { dataConverter } : {}),
           // Recoveries are few and long: keep them cached, but cap memory.
           maxCachedWorkflows: 200,
           // Give running activities time to report their cancellation on shutdown.
           shutdownGraceTime: '10s',
+          // Heartbeats reach the server at least every 5 s (the SDK would hold them for 0.8 × the
+          // heartbeat timeout, 24 s): a cancellation (`lifeboat cancel`) rides on the answer to a
+          // heartbeat, so this bounds how long a remote command outlives its cancelled recovery.
+          maxHeartbeatThrottleInterval: '5s',
+          defaultHeartbeatThrottleInterval: '5s',
         }),
       ),
     );
     const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     opts.signal?.addEventListener('abort', stop, { once: true });
     process.stderr.write(
-      `lifeboat worker ${identity}: namespace ${config.temporal.namespace} at ${config.temporal.address}, task queue${taskQueues.length > 1 ? 's' : ''} ${taskQueues.join(', ')}, inventory ${config.inventoryPath}\n`,
+      `lifeboat worker ${identity}: namespace ${config.temporal.namespace} at ${config.temporal.address}, task queue${taskQueues.length > 1 ? 's' : ''} ${taskQueues.join(', ')}, inventory ${config.inventoryPath}, payload codec ${dataConverter ? 'on (AES-256-GCM)' : 'off'}\n`,
     );
     const running = Promise.all(workers.map((w) => w.run()));
     opts.onReady?.(taskQueues);

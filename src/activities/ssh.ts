@@ -121,13 +121,19 @@ function wrap(script: string): string {
   return `echo "${PID_MARKER}$$" >&2; exec sh -c ${quoteShellArg(script)}`;
 }
 
-/** TERM the process group, wait up to 2 s for it to go, then KILL. */
-function killScript(pid: number): string {
+/**
+ * TERM the process group, wait up to 2 s for it to go, then KILL. Written as
+ * `kill -SIG -PGID` (no `--`): dash, Debian's and Ubuntu's /bin/sh (and so the
+ * shell of many service accounts), rejects `kill -TERM -- -PGID` ("Illegal
+ * number"), and the fallback would then signal the leader alone, leaving its
+ * children running; bash, ash and zsh accept both forms.
+ */
+export function killScript(pid: number): string {
   const p = String(pid);
   return [
-    `kill -TERM -- -${p} 2>/dev/null || kill -TERM ${p} 2>/dev/null`,
-    `i=0; while [ "$i" -lt ${KILL_GRACE_STEPS} ] && kill -0 -- -${p} 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
-    `kill -KILL -- -${p} 2>/dev/null; kill -KILL ${p} 2>/dev/null; exit 0`,
+    `kill -TERM -${p} 2>/dev/null || kill -TERM ${p} 2>/dev/null`,
+    `i=0; while [ "$i" -lt ${KILL_GRACE_STEPS} ] && kill -0 -${p} 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done`,
+    `kill -KILL -${p} 2>/dev/null; kill -KILL ${p} 2>/dev/null; exit 0`,
   ].join('; ');
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Command } from 'commander';
-import { UsageError, approveGate, decide, listApprovals, rejectGate } from '../client';
+import { UsageError, approveGate, checkAnswer, decide, listApprovals, rejectGate } from '../client';
 import type { Decision } from '../workflows/kit/defs';
 import { requireFlag, table as newTable, type Context } from './context';
 
@@ -52,6 +52,7 @@ export function register(program: Command, ctx: Context): void {
     .action(async (id: string, gate: string, flags: { as?: string; reason?: string; confirm?: string; choice?: string }) => {
       const by = requireFlag(flags.as, '--as', 'who approves is recorded in the incident record');
       const reason = requireFlag(flags.reason, '--reason', 'say why this is safe; it goes into the incident record');
+      checkAnswer({ by, reason });
       const g = await approveGate(await ctx.client(), id, { gate, by, reason, confirm: flags.confirm, choice: flags.choice });
       ctx.line(`Approved ${g.gate} on ${id} as ${by}${flags.choice ? ` (choice: ${flags.choice})` : ''}. The recovery continues: lifeboat watch ${id}`);
     });
@@ -66,6 +67,7 @@ export function register(program: Command, ctx: Context): void {
     .action(async (id: string, gate: string, flags: { as?: string; reason?: string }) => {
       const by = requireFlag(flags.as, '--as', 'who rejects is recorded in the incident record');
       const reason = requireFlag(flags.reason, '--reason', 'say why; it goes into the incident record');
+      checkAnswer({ by, reason });
       const g = await rejectGate(await ctx.client(), id, { gate, by, reason });
       ctx.line(`Rejected ${g.gate} on ${id} as ${by}. The recovery stops; see lifeboat watch ${id}`);
     });
@@ -82,6 +84,7 @@ export function register(program: Command, ctx: Context): void {
         throw new UsageError(`decision "${decision}" is not one of retry, skip, abort`, `lifeboat decide ${id} retry|skip|abort --as NAME`, 'decision');
       }
       const by = requireFlag(flags.as, '--as', 'who decides is recorded in the incident record');
+      checkAnswer({ by, reason: flags.reason });
       const pending = await decide(await ctx.client(), id, { decision: decision as Decision, by, reason: flags.reason?.trim() || undefined });
       ctx.line(`Decided ${decision} for "${pending.step}" on ${id} as ${by}. Follow it: lifeboat watch ${id}`);
     });

@@ -30,6 +30,7 @@ import { ConfigError, TemporalUnavailableError } from '../config';
 import { InventoryError } from '../inventory/load';
 import { PROJECT_ROOT } from '../tools';
 import * as approvals from './approvals';
+import * as codec from './codec';
 import { Context, processIo, type Io } from './context';
 import * as dev from './dev';
 import * as inventory from './inventory';
@@ -65,7 +66,7 @@ export function buildProgram(ctx: Context): Command {
       '  lifeboat watch recovery-lab-ledger\n' +
       '  lifeboat approvals\n' +
       '  lifeboat report recovery-lab-ledger --out incident.md\n' +
-      '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL.\n' +
+      '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL, LIFEBOAT_CODEC_KEY_REF.\n' +
       'Exit codes: 0 ok, 1 failed, 2 usage, 3 conflict/not found, 4 nothing waiting, 69 Temporal unavailable, 70 bug.\n',
   );
   scenarios.register(program, ctx);
@@ -74,6 +75,7 @@ export function buildProgram(ctx: Context): Command {
   approvals.register(program, ctx);
   inventory.register(program, ctx);
   dev.register(program, ctx);
+  codec.register(program, ctx);
   // `lab ...` is routed by bin/lifeboat.js to the lab's own CLI; listed here for --help.
   program.command('lab').description('simulated clusters and fault injection (see `lifeboat lab --help`)').allowUnknownOption().helpOption(false);
   return program;
@@ -128,6 +130,8 @@ export function report(err: unknown, io: Pick<Io, 'err'>): number {
       fix: 'start it with `lifeboat dev` or set TEMPORAL_ADDRESS; a running recovery resumes when Temporal is back',
     }));
   }
+  const codec = codecProblem(err);
+  if (codec) return expected(EXIT.USAGE, codec);
   if (isNamespaceNotFound(err)) {
     return expected(EXIT.USAGE, Object.assign(new Error((err as Error).message), { fix: 'set TEMPORAL_NAMESPACE to an existing namespace' }));
   }
@@ -141,6 +145,24 @@ export function report(err: unknown, io: Pick<Io, 'err'>): number {
 function isUnavailable(err: unknown): boolean {
   const e = err as { code?: unknown; cause?: { code?: unknown }; name?: string };
   return e?.code === 14 || e?.cause?.code === 14 || (e?.name === 'ServiceError' && e?.cause?.code === 14);
+}
+
+/**
+ * A payload this process cannot read: encrypted while it has no codec key, or
+ * with a key it does not have (the codec names the key id).
+ */
+function codecProblem(err: unknown): (Error & { fix: string }) | undefined {
+  for (let e = err as { name?: string; message?: string; fix?: string; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.name === 'CodecError' && typeof e.message === 'string') {
+      return Object.assign(new Error(e.message.replace(/; fix: [\s\S]*$/, '')), { fix: e.fix ?? 'configure the codec keys the workers use' });
+    }
+    if (typeof e.message === 'string' && /Unknown encoding: binary\/encrypted/.test(e.message)) {
+      return Object.assign(new Error('this recovery\'s data is encrypted by the payload codec (encoding binary/encrypted), and this process has no codec key'), {
+        fix: 'set LIFEBOAT_CODEC_KEY_REF (and LIFEBOAT_CODEC_PREVIOUS_KEY_REFS) to the keys the workers use, as env:NAME or file:/path',
+      });
+    }
+  }
+  return undefined;
 }
 
 function isNamespaceNotFound(err: unknown): boolean {

@@ -8,8 +8,10 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import {
+  MAX_REASON_LENGTH,
   UsageError,
   cancelRecovery,
+  checkText,
   getProgress,
   listRecoveries,
   planRecovery,
@@ -133,6 +135,7 @@ export function register(program: Command, ctx: Context): void {
     .option('--as <name>', 'who cancels (default $USER)')
     .action(async (id: string, flags: { reason?: string; as?: string }) => {
       const who = ctx.who(flags.as) ?? 'unknown';
+      if (flags.reason !== undefined) checkText(flags.reason.replace(/[\n\t]/g, ' '), '--reason', MAX_REASON_LENGTH, 'the reason');
       const reason = `${flags.reason?.trim() || 'cancelled from the CLI'} (by ${who})`;
       await cancelRecovery(await ctx.client(), id, reason);
       ctx.line(`Cancellation of ${id} requested: ${reason}`);

@@ -11,7 +11,11 @@
  *   restarted exactly once over the whole run;
  * - quorum-loss waiting on its dangerous `single-node-bootstrap` gate while the
  *   dev server itself restarts on the same database: the gate is still
- *   waiting afterwards, the CLI approval goes through, the cluster is healed.
+ *   waiting afterwards, the CLI approval goes through, the cluster is healed;
+ * - quorum-loss with its worker SIGKILLed while parked on the approval, and
+ *   while parked on an operator decision (node1 refused SSH auth): a fresh
+ *   worker takes the CLI answer and completes it (test/helpers/crash.ts, the
+ *   harness of bench/crash-matrix/run.ts).
  *
  * Every wait is bounded; every process is stopped in `after`, even on failure.
  */
@@ -23,6 +27,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { getProgress } from '../../src/client';
 import type { RecoveryResult } from '../../src/workflows/kit/recovery';
 import type { Progress } from '../../src/workflows/kit/defs';
+import { CRASH_CASES, runCrashCase } from '../helpers/crash';
 import { eventually, startStack, type Stack, type WorkerProcess } from '../helpers/stack';
 
 const TRAINING = 'lab-training';
@@ -290,4 +295,23 @@ test('dev server restart while quorum-loss waits on its gate: state survives, th
   assert.equal(gate?.status, 'approved');
   assert.equal(gate.by, 'alice');
   assert.match(gate.reason ?? '', /gone for good/);
+});
+
+describe('worker SIGKILLed while the recovery is parked on a human (crash-matrix harness)', () => {
+  for (const id of ['ledger.quorum-loss@approval', 'ledger.quorum-loss@decision']) {
+    test(`${id}: a fresh worker takes the answer, the recovery completes, the lab is healthy, nothing is done twice`, async () => {
+      const c = CRASH_CASES.find((x) => x.id === id);
+      assert.ok(c, id);
+      const r = await runCrashCase(c);
+      assert.ok(!r.killedAt.startsWith('never'), `the worker was killed while parked: ${r.killedAt}`);
+      assert.match(r.killedAt, id.endsWith('approval') ? /^approval "single-node-bootstrap"/ : /^decision on "Stop surviving nodes/);
+      assert.equal(r.status, 'completed', `${r.status}: ${r.outcome ?? ''}`);
+      assert.ok(r.labHealthy, 'lab healthy after the recovery');
+      assert.deepEqual(r.repeated, [], 'no non-idempotent effect twice');
+      assert.deepEqual(r.effectCounts['ledger.start:single'], { node1: 1 });
+      // The new worker acts on the answer at once (it replays the history first).
+      assert.equal(r.gapFrom, 'answer');
+      assert.ok(r.resumeGapMs >= 0 && r.resumeGapMs < 10_000, `resumed ${r.resumeGapMs} ms after the answer`);
+    });
+  }
 });

@@ -65,6 +65,7 @@ function mountSource(s: Service, target: string): string | undefined {
 test('the stack has PostgreSQL, Temporal, its one-shot jobs, the UI and a Lifeboat worker', () => {
   const c = loadCompose();
   assert.deepEqual(Object.keys(c.services).sort(), [
+    'lifeboat-codec',
     'lifeboat-worker',
     'postgresql',
     'temporal',
@@ -211,4 +212,25 @@ test('the Dockerfile builds in stages and runs the worker as a non-root user', (
   }
   const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
   for (const p of ['node_modules', 'dist', '.tools', 'deploy/secrets']) assert.ok(ignored.includes(p), `.dockerignore lacks ${p}`);
+});
+
+test('payload encryption: the worker and the codec server share the key secret, and the UI decodes through the codec server', () => {
+  const c = loadCompose();
+  const worker = service(c, 'lifeboat-worker');
+  const codec = service(c, 'lifeboat-codec');
+  const ui = service(c, 'temporal-ui');
+  const names = (s: Service) => (s.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
+  assert.equal(env(worker).LIFEBOAT_CODEC_KEY_REF, 'file:/run/secrets/lifeboat_codec_key');
+  assert.equal(env(codec).LIFEBOAT_CODEC_KEY_REF, 'file:/run/secrets/lifeboat_codec_key');
+  assert.ok(names(worker).includes('lifeboat_codec_key'));
+  assert.ok(names(codec).includes('lifeboat_codec_key'));
+  assert.equal(c.secrets?.lifeboat_codec_key?.file, './deploy/secrets/codec_key');
+  const cmd = Array.isArray(codec.command) ? codec.command : String(codec.command).split(/\s+/);
+  assert.deepEqual(cmd.slice(0, 3), ['node', 'bin/lifeboat.js', 'codec-server']);
+  const port = cmd[cmd.indexOf('--port') + 1];
+  assert.ok(codec.ports?.includes(`127.0.0.1:${port}:${port}`), `the codec server publishes ${port} on loopback`);
+  // The browser calls the codec endpoint: it must be the published loopback URL, and allowed by CORS.
+  assert.equal(env(ui).TEMPORAL_CODEC_ENDPOINT, `http://127.0.0.1:${port}`);
+  const uiPort = ui.ports?.[0]?.split(':')[1];
+  assert.ok(cmd.includes(`http://127.0.0.1:${uiPort}`), 'CORS allows the Web UI origin');
 });
