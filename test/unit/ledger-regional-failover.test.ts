@@ -201,7 +201,15 @@ describe('ledger.regional-failover', () => {
     const stubs = region();
     const notified: string[] = [];
     const acts = { ...stubs.activities, notify: async (n: { subject: string }) => void notified.push(n.subject) } as LifeboatActivities;
-    const err = await withWorker(acts, (h) => h.result().then(() => undefined, (e: unknown) => e), input({}, { approvalTimeout: '10m', approvalEscalation: 'fail' }));
+    // Reach the gate first: skipping time while the detection's activities run (under load) could time them out.
+    const err = await withWorker(
+      acts,
+      async (h) => {
+        await gateWaiting(h, 'accept-rpo-gap');
+        return h.result().then(() => undefined, (e: unknown) => e);
+      },
+      input({}, { approvalTimeout: '10m', approvalEscalation: 'fail' }),
+    );
     assert.equal(failure(err).type, 'ApprovalTimedOut');
     assert.ok(notified.some((s) => /ESCALATION: approval of accept-rpo-gap/.test(s)), notified.join('\n'));
     assert.deepEqual(effects(stubs), []);
