@@ -683,4 +683,185 @@ const GOSSIP: Branch[] = [
   { scenario: 'gossip.split-brain', branch: 'dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 ];
 
-export const BRANCHES: readonly Branch[] = [...LEDGER, ...TRAINING, ...TRAINING_DATA, ...TRAINING_OPS, ...GOSSIP];
+// ---------------------------------------------------------------- train-server
+
+const TS_NODES = [{ name: 'train1', roles: ['train-server'] }];
+const ts = (scenario: string, extra: { params?: Record<string, unknown>; options?: RecoveryOptions; dryRun?: boolean } = {}) => input(scenario, 'train-server', TS_NODES, extra);
+const TS_USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
+const ARRAY_UUID = '11111111-2222-3333-4444-555555555555';
+
+/** Copied from test/unit/train-server-workflows.test.ts: a blank new server (no array, nothing mounted, no config.sh). */
+function blankServer(overrides: Partial<LifeboatActivities> = {}): LifeboatActivities {
+  return stubActivities({
+    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }),
+    ...overrides,
+  }).activities;
+}
+
+/** Copied from test/unit/train-server-workflows.test.ts: the cache SSD failed; after the swap the new one shows a stale signature. */
+function failedSsd(): LifeboatActivities {
+  let looks = 0;
+  const devs = new Map([
+    ['bcache0', 'inconsistent'],
+    ['bcache1', 'inconsistent'],
+  ]);
+  return stubActivities({
+    tsCacheDevice: async () => (++looks === 1 ? { device: '/dev/nvme0n1p2', state: 'failed', detail: 'Input/output error' } : { device: '/dev/nvme0n1p2', state: 'bcache', csetUuid: '00000000-0000-0000-0000-00000000abcd', detail: 'stale cache set' }),
+    tsBcacheStatus: async () => [...devs].map(([name, state]) => ({ name, state, cacheMode: 'writeback', writebackRunning: true })),
+    tsBcacheDetach: async (a) => {
+      if (!a.dryRun) devs.set(a.device, 'no cache');
+      return { plan: `detach ${a.device}` };
+    },
+    tsWipeCacheDevice: async () => ({ plan: 'wipefs' }),
+    tsMakeCache: async () => ({ plan: 'make-bcache', csetUuid: 'ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee' }),
+    tsBcacheAttach: async (a) => {
+      if (!a.dryRun) devs.set(a.device, 'clean');
+      return { plan: `attach ${a.device}` };
+    },
+  }).activities;
+}
+
+/** Copied from test/unit/train-server-workflows.test.ts: after the outage the filesystem has errors, bcache0 is dirty, a container stopped. */
+function afterOutage(): LifeboatActivities {
+  let probes = 0;
+  return stubActivities({
+    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: ['[/dev/sdb].corruption_errs 3'], kernelErrors: ['BTRFS error (device sdb): parent transid verify failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
+    tsScrubStatus: async () => (++probes < 3 ? { state: 'running', corrected: 0, uncorrectable: 0, summary: 'running' } : { state: 'finished', corrected: 3, uncorrectable: 0, summary: 'csum=3' }),
+    tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }, { name: 'bcache1', state: 'clean', cacheMode: 'writeback', writebackRunning: true }],
+    tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
+  }).activities;
+}
+
+/** Copied from test/unit/train-server-workflows.test.ts: a new OS disk next to the intact, unmounted array. */
+function newOs(overrides: Partial<LifeboatActivities> = {}): LifeboatActivities {
+  return stubActivities({
+    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }),
+    ...overrides,
+  }).activities;
+}
+
+/** Copied from test/unit/train-server-workflows.test.ts: moderate (ro,degraded mounts, repair works), severe (only usebackuproot mounts) or lost (nothing mounts). */
+function corruptBtrfs(severity: 'moderate' | 'severe' | 'lost'): LifeboatActivities {
+  let mounted: string | undefined;
+  let fixed = false;
+  return stubActivities({
+    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
+    tsUnmountStorage: async () => {
+      mounted = undefined;
+      return { plan: 'umount' };
+    },
+    tsMountStorage: async (a) => {
+      const opts = a.options ?? 'rw';
+      const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
+      if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
+      mounted = opts;
+      return { plan: `mount ${opts}` };
+    },
+    tsBtrfsCheck: async (a) => {
+      if (a.repair && severity === 'moderate') fixed = true;
+      return { plan: `check ${a.repair ? 'repair' : 'readonly'}`, clean: a.repair ? fixed : false, findings: a.repair ? (fixed ? 'fixed 2 errors' : 'failed to repair') : 'ERROR: 2 errors found in fs roots' };
+    },
+    tsBtrfsRestore: async () => {
+      if (severity === 'lost') throw hardFailure('cannot read');
+      return { plan: 'btrfs restore' };
+    },
+  }).activities;
+}
+
+const TDL = 'train-server.total-data-loss';
+const CSSD = 'train-server.cache-ssd';
+const PO = 'train-server.power-outage';
+const OSD = 'train-server.os-disk';
+const BC = 'train-server.btrfs-corruption';
+
+const TRAIN_SERVER: Branch[] = [
+  { scenario: TDL, branch: 'older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
+  { scenario: TDL, branch: 'new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
+  { scenario: TDL, branch: 'snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'snapshot-timeout-skip-latest', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { failure: 'GateSkipped' } },
+  { scenario: TDL, branch: 'storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }), input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
+  { scenario: TDL, branch: 'dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: CSSD, branch: 'replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
+  { scenario: CSSD, branch: 'wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
+  { scenario: CSSD, branch: 'wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: CSSD, branch: 'replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
+  { scenario: CSSD, branch: 'cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
+  {
+    scenario: CSSD,
+    branch: 'dry-run',
+    workflowType: 'trainServerCacheSsd',
+    make: () => ({
+      activities: stubActivities({ tsCacheDevice: async () => ({ device: '/dev/nvme0n1p2', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] }).activities,
+      input: ts(CSSD, { dryRun: true }),
+    }),
+    answers: [],
+    expect: { outcome: /./ },
+  },
+
+  { scenario: PO, branch: 'scrub-writeback-restart', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage(), input: ts(PO) }), answers: [], expect: { outcome: /scrubbed; writeback resumed on bcache0; 1 container\(s\) restarted; users notified/ } },
+  {
+    scenario: PO,
+    branch: 'writeback-fails-retry',
+    workflowType: 'trainServerPowerOutage',
+    make: () => {
+      const acts = afterOutage();
+      return { activities: { ...acts, tsBcacheResumeWriteback: failOnce(acts.tsBcacheResumeWriteback, 'echo 1 > writeback_running: Permission denied') }, input: ts(PO) };
+    },
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /writeback resumed on bcache0/ },
+  },
+  { scenario: PO, branch: 'nothing-wrong', workflowType: 'trainServerPowerOutage', make: () => ({ activities: stubActivities().activities, input: ts(PO) }), answers: [], expect: { outcome: /filesystem, cache and containers were fine/ } },
+  {
+    scenario: PO,
+    branch: 'storage-not-mounted',
+    workflowType: 'trainServerPowerOutage',
+    make: () => ({ activities: stubActivities({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: true, configPresent: true, users: TS_USERS }) }).activities, input: ts(PO) }),
+    answers: [],
+    expect: { failure: 'StorageNotMounted' },
+  },
+  { scenario: PO, branch: 'dry-run', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage(), input: ts(PO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: OSD, branch: 'mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(), input: ts(OSD) }), answers: [], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/ } },
+  {
+    scenario: OSD,
+    branch: 'no-array',
+    workflowType: 'trainServerOsDisk',
+    make: () => ({ activities: newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) }), input: ts(OSD) }),
+    answers: [],
+    expect: { failure: 'NoArray' },
+  },
+  {
+    scenario: OSD,
+    branch: 'verify-fails-retry',
+    workflowType: 'trainServerOsDisk',
+    make: () => {
+      let looks = 0;
+      return { activities: newOs({ tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }), input: ts(OSD) };
+    },
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /mounted \(not formatted\), setup re-run, containers up; 1 checks passed/ },
+  },
+  { scenario: OSD, branch: 'verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }), input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: OSD, branch: 'dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(), input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+
+  { scenario: BC, branch: 'repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
+  { scenario: BC, branch: 'repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
+  { scenario: BC, branch: 'approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: BC, branch: 'approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
+  { scenario: BC, branch: 'unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  {
+    scenario: BC,
+    branch: 'dry-run',
+    workflowType: 'trainServerBtrfsCorruption',
+    make: () => ({ activities: stubActivities({ tsBtrfsCheck: async (a) => ({ plan: 'check', dryRun: a.dryRun, clean: false, findings: 'ERROR: 2 errors found' }) }).activities, input: ts(BC, { dryRun: true }) }),
+    answers: [],
+    expect: { outcome: /./ },
+  },
+];
+
+export const BRANCHES: readonly Branch[] = [...LEDGER, ...TRAINING, ...TRAINING_DATA, ...TRAINING_OPS, ...TRAIN_SERVER, ...GOSSIP];
