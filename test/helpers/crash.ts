@@ -40,6 +40,8 @@ export interface CrashCase {
    * operator decides `retry`.
    */
   decisionFault?: string;
+  /** For `decision`: apply `decisionFault` just before this gate is approved (the diagnosis behind it), not before the run. */
+  decisionFaultAtGate?: string;
   /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
   beforeGate?: Record<string, string>;
   /**
@@ -127,7 +129,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
   const handle = stack.client.workflow.getHandle(workflowId);
   const progress = (): Promise<Progress> => handle.query(progressQuery);
   for (const f of c.faults) await lab.break(f);
-  if (c.decisionFault) await lab.break(c.decisionFault);
+  if (c.decisionFault && !c.decisionFaultAtGate) await lab.break(c.decisionFault);
   const start = lab.effects.list({ cluster: checked }).length;
   const onceHits = (): number => lab.effects.list({ cluster: checked }).slice(start).filter((e) => effectKey(e)[0] in c.onceEffects).length;
   let seenHits = 0;
@@ -253,9 +255,10 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
       const gate = p.gates.find((g) => g.status === 'waiting');
       if (gate && (killed || c.kind !== 'approval')) {
         const fault = c.beforeGate?.[gate.gate];
-        if (fault && !applied.has(gate.gate)) {
+        if (!applied.has(gate.gate)) {
           applied.add(gate.gate);
-          await lab.break(fault);
+          if (fault) await lab.break(fault);
+          if (c.decisionFault && c.decisionFaultAtGate === gate.gate) await lab.break(c.decisionFault);
         }
         answered();
         const r = await cli(['approve', workflowId, gate.gate, '--as', 'alice', '--reason', 'crash matrix', ...(gate.dangerous ? ['--confirm', c.cluster] : []), ...(gate.choices?.length ? ['--choice', gate.choices[0]!] : [])]);
@@ -351,7 +354,7 @@ interface ScenarioDrive {
   onceEffects: Record<string, number>;
 }
 
-type KindOptions = Partial<Pick<CrashCase, 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+type KindOptions = Partial<Pick<CrashCase, 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
 
 /** One case per wait kind of a scenario, driven as its e2e test drives it. */
 function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
