@@ -5,7 +5,14 @@
  * its own stack, recorded in bench/results/crash-matrix.json.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/crash-matrix/run.js            # all cases
- *   node dist/bench/crash-matrix/run.js ledger.quorum-loss@approval            # some cases
+ *   node dist/bench/crash-matrix/run.js ledger.quorum-loss@approval            # one case
+ *   node dist/bench/crash-matrix/run.js gossip. @server                        # cases whose id contains a filter
+ *   CRASH_MATRIX_JOBS=2 node dist/bench/crash-matrix/run.js                    # two stacks at a time
+ *
+ * Order: every scenario's activity case first (the non-idempotent effects),
+ * then approvals, timers, server restarts, decisions; each case bounded
+ * (CRASH_MATRIX_CASE_TIMEOUT_MS, default 240 s). The JSON is rewritten after
+ * every case, so an interrupted run still records exactly what ran.
  *
  * Exit 0 when every case completed with the lab healthy and no
  * non-idempotent effect repeated; 1 otherwise (the JSON says which).
@@ -16,44 +23,73 @@ import * as path from 'node:path';
 import { CRASH_CASES, runCrashCase, type CrashResult } from '../../test/helpers/crash';
 import { PROJECT_ROOT } from '../../src/tools';
 
+const KIND_ORDER = ['activity', 'approval', 'timer', 'server', 'decision'];
+
+function passed(r: CrashResult | { id: string; error: string }): boolean {
+  return 'completed' in r && r.completed && r.labHealthy && r.repeated.length === 0 && !r.killedAt.startsWith('never');
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
-  const cases = only.length ? CRASH_CASES.filter((c) => only.includes(c.id)) : CRASH_CASES;
-  if (only.length && cases.length !== only.length) {
-    process.stderr.write(`unknown case(s); known: ${CRASH_CASES.map((c) => c.id).join(', ')}\n`);
+  const exact = only.length > 0 && only.every((f) => CRASH_CASES.some((c) => c.id === f));
+  const chosen = only.length ? CRASH_CASES.filter((c) => (exact ? only.includes(c.id) : only.some((f) => c.id.includes(f)))) : CRASH_CASES;
+  if (only.length && !chosen.length) {
+    process.stderr.write(`no case matches ${only.join(' ')}; known: ${CRASH_CASES.map((c) => c.id).join(', ')}\n`);
     return 2;
   }
-  const results: Array<CrashResult | { id: string; error: string }> = [];
-  for (const c of cases) {
-    process.stderr.write(`crash-matrix: ${c.id} ...\n`);
-    try {
-      const r = await runCrashCase(c);
-      results.push(r);
-      process.stderr.write(`  ${r.completed && r.labHealthy && !r.repeated.length ? 'ok' : 'FAILED'}: killed at ${r.killedAt}, resume gap ${r.resumeGapMs} ms (from the ${r.gapFrom}), ${Math.round(r.durationMs / 1000)} s\n`);
-    } catch (err) {
-      results.push({ id: c.id, error: err instanceof Error ? err.message : String(err) });
-      process.stderr.write(`  ERROR: ${err instanceof Error ? err.message : String(err)}\n`);
-    }
-  }
-  const ok = results.every((r) => 'completed' in r && r.completed && r.labHealthy && r.repeated.length === 0 && !r.killedAt.startsWith('never'));
-  const out = path.join(PROJECT_ROOT, 'bench', 'results', 'crash-matrix.json');
+  const cases = [...chosen].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  const jobs = Math.max(1, Number(process.env.CRASH_MATRIX_JOBS ?? 1));
+  const caseTimeout = Number(process.env.CRASH_MATRIX_CASE_TIMEOUT_MS ?? 240_000);
+  const out = process.env.CRASH_MATRIX_OUT ?? path.join(PROJECT_ROOT, 'bench', 'results', 'crash-matrix.json');
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(
-    out,
-    `${JSON.stringify(
-      {
-        recordedAt: new Date().toISOString(),
-        command: `node dist/bench/crash-matrix/run.js${only.length ? ` ${only.join(' ')}` : ''}`,
-        machine: { cpus: cpus().length, node: process.version },
-        note: 'resumeGapMs: to the next timeline entry of the recovery, from the SIGKILL (activity), from the end the killed timer was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). A killed activity is retried after its heartbeat timeout (30 s). Timers are scaled with --time-scale 0.2 for the mesh-collapse cases.',
-        allPassed: ok,
-        results,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  process.stderr.write(`crash-matrix: ${ok ? 'all passed' : 'FAILURES'}; written to ${out}\n`);
+  const startedAt = new Date().toISOString();
+  const results: Array<CrashResult | { id: string; error: string }> = [];
+  const write = (done: boolean): void => {
+    const ok = done && results.length === cases.length && results.every(passed);
+    writeFileSync(
+      out,
+      `${JSON.stringify(
+        {
+          recordedAt: new Date().toISOString(),
+          startedAt,
+          command: `${jobs > 1 ? `CRASH_MATRIX_JOBS=${jobs} ` : ''}node dist/bench/crash-matrix/run.js${only.length ? ` ${only.join(' ')}` : ''}`,
+          machine: { cpus: cpus().length, node: process.version },
+          note: 'resumeGapMs: to the next move of the recovery (timeline entry, step start/end, new probe) on the new worker/server, from the SIGKILL (activity, poll), from the end the killed timer was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). retryGapMs (activity): SIGKILL to the retried attempt of the killed activity running on the new worker (EFFECT policy: heartbeatTimeout 20 s, retry initialInterval 1 s). An activity case without a step pattern kills the worker as soon as the lab records its first non-idempotent effect.',
+          finished: done,
+          planned: cases.length,
+          ran: results.length,
+          passed: results.filter(passed).length,
+          allPassed: ok,
+          notRun: cases.filter((c) => !results.some((r) => r.id === c.id)).map((c) => c.id),
+          results: [...results].sort((a, b) => CRASH_CASES.findIndex((c) => c.id === a.id) - CRASH_CASES.findIndex((c) => c.id === b.id)),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      process.stderr.write(`crash-matrix: ${c.id} ...\n`);
+      try {
+        const r = await runCrashCase({ ...c, timeoutMs: c.timeoutMs ?? caseTimeout });
+        results.push(r);
+        process.stderr.write(
+          `  ${c.id} ${passed(r) ? 'ok' : 'FAILED'}: ${r.status}, healthy ${r.labHealthy}, repeated [${r.repeated.join('; ')}], killed at ${r.killedAt}, resume gap ${r.resumeGapMs} ms (from the ${r.gapFrom})${r.retryGapMs !== undefined ? `, retry gap ${r.retryGapMs} ms` : ''}, ${Math.round(r.durationMs / 1000)} s\n`,
+        );
+      } catch (err) {
+        results.push({ id: c.id, error: err instanceof Error ? err.message : String(err) });
+        process.stderr.write(`  ${c.id} ERROR: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      write(false);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, () => lane()));
+  write(true);
+  const ok = results.every(passed);
+  process.stderr.write(`crash-matrix: ${results.filter(passed).length}/${results.length} passed; written to ${out}\n`);
   return ok ? 0 : 1;
 }
 

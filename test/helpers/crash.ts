@@ -14,7 +14,7 @@
  * Used by test/crash/crash.test.ts and bench/crash-matrix/run.ts.
  */
 import type { LabFamilyName } from '../../lab/index';
-import { progressQuery, type Progress, type TimelineEntry } from '../../src/workflows/kit/defs';
+import { progressQuery, type Progress } from '../../src/workflows/kit/defs';
 import { eventually, startStack, type Stack, type WorkerProcess } from './stack';
 
 export type CrashKind = 'activity' | 'timer' | 'approval' | 'decision' | 'server';
@@ -25,6 +25,10 @@ export interface CrashCase {
   scenario: string;
   cluster: string;
   family: LabFamilyName;
+  /** Lab families to start (default: `[family]`). */
+  families?: LabFamilyName[];
+  /** The cluster whose effects and health are checked (default: `cluster`; the DR cluster for a regional failover). */
+  checkCluster?: string;
   /** `lab break` faults applied before the run, in order. */
   faults: string[];
   kind: CrashKind;
@@ -36,10 +40,27 @@ export interface CrashCase {
    * operator decides `retry`.
    */
   decisionFault?: string;
-  /** For `activity`: kill while a step whose title matches is running. */
+  /** For `decision`: apply `decisionFault` just before this gate is approved (the diagnosis behind it), not before the run. */
+  decisionFaultAtGate?: string;
+  /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
+  beforeGate?: Record<string, string>;
+  /**
+   * For `activity`: kill while a step whose title matches is running. Without
+   * it: kill as soon as the lab records the first of `onceEffects` (its
+   * activity is then still in flight, verifying what it did).
+   */
   activityStep?: RegExp;
+  /**
+   * For `activity` without `activityStep`, when every effect's activity ends
+   * at once (an HTTP API call): kill right after the first effect even though
+   * its activity has completed (the crash then falls between the effect and
+   * the next step).
+   */
+  afterEffect?: boolean;
   /** For `timer`: kill while this timer (its wait title) runs. */
   timerTitle?: RegExp;
+  /** For `timer`/`server`: the durable sleep between the probes of a `waitFor` counts as the timer. */
+  poll?: boolean;
   /** Effects that must hit each node at most this many times over the whole run (`effect` → count). */
   onceEffects: Record<string, number>;
   /** Bound on the whole case (default 6 min). */
@@ -54,21 +75,30 @@ export interface CrashResult {
   status: string;
   outcome?: string;
   labHealthy: boolean;
+  /** The lab's health summary of the checked cluster after the run. */
+  labSummary: string;
   /** Per effect and node, how many times the lab received it during the run. */
   effectCounts: Record<string, Record<string, number>>;
   /** Effects that exceeded their bound (empty = none done twice). */
   repeated: string[];
-  /** Where the kill happened (step or wait title). */
+  /** Where the kill happened (step or wait title; for `activity`, the activity in flight). */
   killedAt: string;
   /**
-   * ms to the recovery's next timeline entry on the new worker/server, from:
-   * the kill (activity), the answer sent to the new worker (approval,
+   * ms to the recovery's next move on the new worker/server (a timeline
+   * entry, a step starting or ending, a new probe), from: the kill
+   * (activity, poll), the answer sent to the new worker (approval,
    * decision), or the end the killed timer was scheduled for (timer; a
    * timer cannot fire earlier, so this is how late it fired).
    */
   resumeGapMs: number;
   /** What the gap was measured from. */
   gapFrom: 'kill' | 'answer' | 'timer-end';
+  /**
+   * For `activity`: ms from the SIGKILL to the killed activity's retried
+   * attempt running on the new worker (from the server's pending-activity
+   * record); -1 when the activity had completed before the kill.
+   */
+  retryGapMs?: number;
   durationMs: number;
 }
 
@@ -76,7 +106,7 @@ const OPEN = ['running', 'waiting-approval', 'waiting-decision'];
 
 /** Runs one case on its own stack; always stops the stack. */
 export async function runCrashCase(c: CrashCase): Promise<CrashResult> {
-  const stack = await startStack({ families: [c.family] });
+  const stack = await startStack({ families: c.families ?? [c.family] });
   const began = Date.now();
   try {
     return await drive(stack as Stack & { worker: WorkerProcess }, c, began);
@@ -85,13 +115,50 @@ export async function runCrashCase(c: CrashCase): Promise<CrashResult> {
   }
 }
 
+/** The effect log's key: `ledger.start` by mode; the node, with the host an effect was about (a sync coordinator acting for a host). */
+function effectKey(e: { effect: string; node: string; detail?: Record<string, unknown> }): [string, string] {
+  const key = e.effect === 'ledger.start' && e.detail?.mode ? `${e.effect}:${String(e.detail.mode)}` : e.effect;
+  const node = typeof e.detail?.host === 'string' ? `${e.node}/${e.detail.host}` : e.node;
+  return [key, node];
+}
+
 async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, began: number): Promise<CrashResult> {
   const { lab, cli } = stack;
   const workflowId = `recovery-${c.cluster}`;
-  const progress = (): Promise<Progress> => stack.client.workflow.getHandle(workflowId).query(progressQuery);
+  const checked = c.checkCluster ?? c.cluster;
+  const handle = stack.client.workflow.getHandle(workflowId);
+  const progress = (): Promise<Progress> => handle.query(progressQuery);
   for (const f of c.faults) await lab.break(f);
-  if (c.decisionFault) await lab.break(c.decisionFault);
-  const start = lab.effects.list({ cluster: c.cluster }).length;
+  if (c.decisionFault && !c.decisionFaultAtGate) await lab.break(c.decisionFault);
+  const start = lab.effects.list({ cluster: checked }).length;
+  const onceHits = (): number => lab.effects.list({ cluster: checked }).slice(start).filter((e) => effectKey(e)[0] in c.onceEffects).length;
+  let seenHits = 0;
+  let killedActivity = '';
+  /**
+   * A new non-idempotent effect reached the lab and the activity that did it
+   * is still running (verifying): the moment a crash is most dangerous.
+   * Without such a moment (every effect's activity ends at once) the case
+   * reports that it never killed.
+   */
+  const effectInFlight = async (): Promise<boolean> => {
+    const n = onceHits();
+    if (n <= seenHits) return false;
+    seenHits = n;
+    try {
+      const d = await handle.describe();
+      const a = (d.raw.pendingActivities ?? []).find((x) => String(x.state) === '2' || String(x.state) === 'PENDING_ACTIVITY_STATE_STARTED');
+      if (!a && c.afterEffect) {
+        const e = lab.effects.list({ cluster: checked }).slice(start).filter((x) => effectKey(x)[0] in c.onceEffects)[0]!;
+        killedActivity = `right after the effect ${e.effect} on ${e.node} (its activity had completed)`;
+        return true;
+      }
+      if (!a) return false;
+      killedActivity = `activity ${a.activityType?.name ?? '?'} (attempt ${a.attempt ?? 1}) in flight after its effect`;
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const run = await cli(['run', c.scenario, '--cluster', c.cluster, '--as', 'bob', ...(c.runArgs ?? [])]);
   if (run.code !== 0) throw new Error(`lifeboat run failed (${run.code}): ${run.stderr}`);
 
@@ -100,12 +167,15 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
   let killedAt = '';
   let gapFrom: 'kill' | 'answer' | 'timer-end' = 'kill';
   let mark = 0;
+  let killMs = 0;
   let resumeGapMs = -1;
+  let retryGapMs: number | undefined;
+  const applied = new Set<string>();
   const deadline = began + (c.timeoutMs ?? 360_000);
 
   const killNow = async (where: string, timerEnd?: string): Promise<void> => {
     killedAt = where;
-    mark = Date.now();
+    mark = killMs = Date.now();
     if (timerEnd && Date.parse(timerEnd) > mark) {
       mark = Date.parse(timerEnd);
       gapFrom = 'timer-end';
@@ -126,10 +196,24 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
       mark = Date.now();
     }
   };
+  /** For a killed activity: the retried attempt started on the server's side. */
+  const retryStarted = async (): Promise<void> => {
+    if (c.kind !== 'activity' || !killed || retryGapMs !== undefined) return;
+    try {
+      const d = await handle.describe();
+      for (const a of d.raw.pendingActivities ?? []) {
+        const t = a.lastStartedTime?.seconds ? Number(a.lastStartedTime.seconds) * 1000 + Math.floor((a.lastStartedTime.nanos ?? 0) / 1e6) : 0;
+        if ((a.attempt ?? 1) >= 2 && t >= killMs) retryGapMs = t - killMs;
+      }
+    } catch {
+      // server busy: next round
+    }
+  };
 
   let p: Progress | undefined;
   for (;;) {
     if (Date.now() > deadline) throw new Error(`${c.id}: not finished within ${c.timeoutMs ?? 360_000} ms (last status ${p?.status}, kill at ${killedAt || 'none'})`);
+    await retryStarted();
     try {
       p = await progress();
     } catch {
@@ -138,8 +222,8 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
       continue;
     }
     if (killed && resumeGapMs < 0 && mark > 0) {
-      const next = firstAfter(p.timeline, mark);
-      if (next) resumeGapMs = Date.parse(next.at) - mark;
+      const next = firstMoveAfter(p, mark);
+      if (next !== undefined) resumeGapMs = next - mark;
     }
     if (!OPEN.includes(p.status)) break;
 
@@ -149,11 +233,16 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
         await killNow(`step "${running.title}"`);
         continue;
       }
-      if ((c.kind === 'timer' || c.kind === 'server') && p.wait?.kind === 'timer' && (!c.timerTitle || c.timerTitle.test(p.wait.title))) {
-        await killNow(`timer "${p.wait.title}"`, p.wait.until);
+      if (c.kind === 'activity' && !c.activityStep && (await effectInFlight())) {
+        await killNow(`step "${running?.title ?? p.currentStep ?? '?'}": ${killedActivity}`);
         continue;
       }
-      if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle)) && p.status === 'waiting-approval') {
+      const timerKind = p.wait?.kind === 'timer' || (c.poll && p.wait?.kind === 'poll');
+      if ((c.kind === 'timer' || c.kind === 'server') && (c.timerTitle || c.poll) && timerKind && (!c.timerTitle || c.timerTitle.test(p.wait!.title))) {
+        await killNow(`${p.wait!.kind} "${p.wait!.title}"`, p.wait!.kind === 'timer' ? p.wait!.until : undefined);
+        continue;
+      }
+      if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle && !c.poll)) && p.status === 'waiting-approval') {
         await killNow(`approval "${p.gates.find((g) => g.status === 'waiting')?.gate}"`);
         continue;
       }
@@ -165,30 +254,46 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
     if (p.status === 'waiting-approval') {
       const gate = p.gates.find((g) => g.status === 'waiting');
       if (gate && (killed || c.kind !== 'approval')) {
+        const fault = c.beforeGate?.[gate.gate];
+        if (!applied.has(gate.gate)) {
+          applied.add(gate.gate);
+          if (fault) await lab.break(fault);
+          if (c.decisionFault && c.decisionFaultAtGate === gate.gate) await lab.break(c.decisionFault);
+        }
         answered();
         const r = await cli(['approve', workflowId, gate.gate, '--as', 'alice', '--reason', 'crash matrix', ...(gate.dangerous ? ['--confirm', c.cluster] : []), ...(gate.choices?.length ? ['--choice', gate.choices[0]!] : [])]);
         if (r.code !== 0 && r.code !== 4) throw new Error(`approve failed (${r.code}): ${r.stderr}`);
       }
     } else if (p.status === 'waiting-decision' && (killed || c.kind !== 'decision')) {
-      if (c.decisionFault) await lab.break(c.decisionFault.replace(/^host\.[a-z-]+:/, 'host.heal:'));
+      if (!c.decisionFault) throw new Error(`${c.id}: unexpected operator decision on "${p.pendingDecision?.step}": ${JSON.stringify(p.pendingDecision)}`);
+      await lab.break(c.decisionFault.replace(/^host\.[a-z-]+:/, 'host.heal:'));
       answered();
       const r = await cli(['decide', workflowId, 'retry', '--as', 'alice', '--reason', 'crash matrix']);
       if (r.code !== 0 && r.code !== 4) throw new Error(`decide failed (${r.code}): ${r.stderr}`);
     }
-    await sleep(200);
+    // Watch the effect log closely between two progress queries (an activity kill lands mid-activity).
+    // After an activity kill, the retried attempt may finish within one round: look at the server's pending activity as often.
+    for (let i = 0; i < 20; i++) {
+      if (c.kind === 'activity' && !killed && !c.activityStep && (await effectInFlight())) {
+        await killNow(killedActivity);
+        break;
+      }
+      if (c.kind === 'activity' && killed && retryGapMs === undefined) await retryStarted();
+      await sleep(10);
+    }
   }
 
-  const effects = lab.effects.list({ cluster: c.cluster }).slice(start);
+  const effects = lab.effects.list({ cluster: checked }).slice(start);
   const effectCounts: Record<string, Record<string, number>> = {};
   for (const e of effects) {
-    const key = e.effect === 'ledger.start' && e.detail?.mode ? `${e.effect}:${String(e.detail.mode)}` : e.effect;
-    (effectCounts[key] ??= {})[e.node] = (effectCounts[key]?.[e.node] ?? 0) + 1;
+    const [key, node] = effectKey(e);
+    (effectCounts[key] ??= {})[node] = (effectCounts[key]?.[node] ?? 0) + 1;
   }
   const repeated: string[] = [];
   for (const [effect, max] of Object.entries(c.onceEffects)) {
     for (const [node, n] of Object.entries(effectCounts[effect] ?? {})) if (n > max) repeated.push(`${effect} on ${node}: ${n} (at most ${max})`);
   }
-  const health = (await lab.health()).find((h) => h.cluster === c.cluster);
+  const health = await settledHealth(stack, checked);
   return {
     id: c.id,
     scenario: c.scenario,
@@ -196,88 +301,211 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
     completed: p?.status === 'completed',
     status: p?.status ?? 'unknown',
     outcome: p?.outcome,
-    labHealthy: !!health?.healthy,
+    labHealthy: health.healthy,
+    labSummary: health.summary,
     effectCounts,
     repeated,
     killedAt: killed ? killedAt : 'never (the wait kind did not occur)',
     resumeGapMs,
     gapFrom,
+    ...(c.kind === 'activity' ? { retryGapMs: retryGapMs ?? -1 } : {}),
     durationMs: Date.now() - began,
   };
 }
 
-function firstAfter(timeline: TimelineEntry[], ms: number): TimelineEntry | undefined {
-  return timeline.find((t) => Date.parse(t.at) >= ms);
+/** The lab's health settles a moment after the last effect (a node re-joining): polled up to 10 s. */
+async function settledHealth(stack: Stack, cluster: string): Promise<{ healthy: boolean; summary: string }> {
+  let last = { healthy: false, summary: `no health for ${cluster}` };
+  for (let i = 0; i < 20; i++) {
+    const h = (await stack.lab.health()).find((x) => x.cluster === cluster);
+    if (h) last = { healthy: !!h.healthy, summary: h.summary };
+    if (last.healthy) break;
+    await sleep(500);
+  }
+  return last;
+}
+
+/** The first move of the recovery at or after `ms`: a timeline entry, a step start or end, a new wait (probe). */
+function firstMoveAfter(p: Progress, ms: number): number | undefined {
+  const times = [
+    ...p.timeline.map((t) => t.at),
+    ...p.steps.flatMap((s) => [s.startedAt, s.endedAt ?? '']),
+    p.wait?.since ?? '',
+    p.endedAt ?? '',
+  ]
+    .map((t) => (t ? Date.parse(t) : NaN))
+    .filter((t) => !Number.isNaN(t) && t >= ms);
+  return times.length ? Math.min(...times) : undefined;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** The representative cases: every wait kind the two first scenarios contain. */
+interface ScenarioDrive {
+  scenario: string;
+  family: LabFamilyName;
+  cluster: string;
+  families?: LabFamilyName[];
+  checkCluster?: string;
+  faults?: string[];
+  runArgs?: string[];
+  beforeGate?: Record<string, string>;
+  onceEffects: Record<string, number>;
+}
+
+type KindOptions = Partial<Pick<CrashCase, 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+
+/** One case per wait kind of a scenario, driven as its e2e test drives it. */
+function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
+  return kinds.map(({ kind, tag, ...o }) => ({
+    id: `${d.scenario}@${kind}${tag ? `.${tag}` : ''}`,
+    scenario: d.scenario,
+    cluster: d.cluster,
+    family: d.family,
+    ...(d.families ? { families: d.families } : {}),
+    ...(d.checkCluster ? { checkCluster: d.checkCluster } : {}),
+    ...(d.runArgs ? { runArgs: d.runArgs } : {}),
+    ...(d.beforeGate ? { beforeGate: d.beforeGate } : {}),
+    onceEffects: d.onceEffects,
+    kind,
+    ...o,
+    faults: o.faults ?? d.faults ?? [d.scenario],
+  }));
+}
+
+const LEDGER_STARTS = { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 };
+const L = { family: 'ledger', cluster: 'lab-ledger' } as const;
+const G = { family: 'gossip', cluster: 'lab-gossip' } as const;
+const TS = { family: 'train-server', cluster: 'lab-train' } as const;
+const TC = { family: 'training-cluster', cluster: 'lab-training' } as const;
+
+/**
+ * The whole matrix: every scenario of the catalogue × every wait kind its
+ * e2e path contains (test/e2e/*.test.ts: same faults, flags and gates).
+ * `onceEffects` bounds every non-idempotent effect per node (per host for a
+ * coordinator's effect about a host) at what the seed prescribes.
+ */
 export const CRASH_CASES: CrashCase[] = [
-  {
-    id: 'ledger.quorum-loss@approval',
-    scenario: 'ledger.quorum-loss',
-    cluster: 'lab-ledger',
-    family: 'ledger',
-    faults: ['ledger.quorum-loss'],
-    kind: 'approval',
-    onceEffects: { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 },
-  },
-  {
-    id: 'ledger.quorum-loss@decision',
-    scenario: 'ledger.quorum-loss',
-    cluster: 'lab-ledger',
-    family: 'ledger',
-    faults: ['ledger.quorum-loss'],
-    decisionFault: 'host.refuse-auth:lab-ledger/node1',
-    kind: 'decision',
-    onceEffects: { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 },
-  },
-  {
-    id: 'ledger.quorum-loss@activity',
-    scenario: 'ledger.quorum-loss',
-    cluster: 'lab-ledger',
-    family: 'ledger',
-    faults: ['ledger.quorum-loss'],
-    kind: 'activity',
+  // ledger (seed 001)
+  ...cases({ ...L, scenario: 'ledger.quorum-loss', onceEffects: LEDGER_STARTS }, [
+    { kind: 'approval' },
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-ledger/node1' },
     // ledgerStart --single, then its wait for the node to serve: killed mid-effect, the retry must not start it twice.
-    activityStep: /^Force a new cluster/,
-    onceEffects: { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 },
-  },
-  {
-    id: 'ledger.quorum-loss@server',
-    scenario: 'ledger.quorum-loss',
-    cluster: 'lab-ledger',
-    family: 'ledger',
-    faults: ['ledger.quorum-loss'],
-    kind: 'server',
-    timerTitle: /.*/,
-    onceEffects: { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 },
-  },
-  {
-    id: 'training-cluster.mesh-collapse@timer',
-    scenario: 'training-cluster.mesh-collapse',
-    cluster: 'lab-training',
-    family: 'training-cluster',
-    faults: ['training-cluster.mesh-collapse'],
-    kind: 'timer',
-    timerTitle: /reform/,
-    runArgs: ['--time-scale', '0.2'],
-    onceEffects: { 'orchestrator.restart': 1 },
-  },
-  {
-    id: 'training-cluster.mesh-collapse@activity',
-    scenario: 'training-cluster.mesh-collapse',
-    cluster: 'lab-training',
-    family: 'training-cluster',
-    faults: ['training-cluster.mesh-collapse'],
-    kind: 'activity',
-    activityStep: /^Restart P2P on the coordinator/,
-    runArgs: ['--time-scale', '0.2'],
-    onceEffects: { 'orchestrator.restart': 1 },
-  },
+    { kind: 'activity', activityStep: /^Force a new cluster/ },
+    { kind: 'server', timerTitle: /.*/ },
+    { kind: 'timer', timerTitle: /come up before the others join/ },
+  ]),
+  // Its waits (the replacement joining) end at the first probe in the lab: no timer to kill in.
+  ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_STARTS, 'ledger.stop': 0 } }, [{ kind: 'activity' }]),
+  // RecoverVault is one gRPC call: its activity ends with the effect.
+  ...cases({ ...L, scenario: 'ledger.vault-divergence', onceEffects: { 'ledger.recover-vault': 1, 'ledger.leave': 0, 'ledger.stop': 0, 'ledger.data-cleared': 0, 'ledger.snapshot': 0 } }, [
+    { kind: 'activity', afterEffect: true },
+  ]),
+  ...cases({ ...L, scenario: 'ledger.full-restore', onceEffects: LEDGER_STARTS }, [
+    { kind: 'approval' },
+    { kind: 'activity' },
+    { kind: 'timer', timerTitle: /come up before the others join/ },
+    { kind: 'server' },
+  ]),
+  ...cases(
+    {
+      ...L,
+      scenario: 'ledger.regional-failover',
+      families: ['ledger', 'ledger-dr'],
+      checkCluster: 'lab-ledger-dr',
+      runArgs: ['--time-scale', '0.05'],
+      onceEffects: { 'ledger.dr-sync': 1, 'ledger.start:cluster': 1, 'k8s.configmap-patched': 1, 'k8s.rollout-restarted': 1, 'ledger.write': 1 },
+    },
+    [
+      { kind: 'approval' },
+      { kind: 'activity' },
+      // The detection window (3 probes 20 s apart, within 120 s) scaled to 1/20 is 6 s: less than a
+      // crash costs (the resume gap, ~11 s). At 1/2 the window keeps its real slack over the gap.
+      { kind: 'timer', poll: true, runArgs: ['--time-scale', '0.5'] },
+      { kind: 'server' },
+    ],
+  ),
+  // gossip (seed 003)
+  ...cases({ ...G, scenario: 'gossip.isolated-node', onceEffects: { 'gossip.leave': 1, 'gossip.join': 1, 'gossip.stop': 0, 'gossip.start': 0 } }, [
+    { kind: 'activity' },
+    { kind: 'timer', timerTitle: /membership state clear/ },
+  ]),
+  ...cases({ ...G, scenario: 'gossip.partition', runArgs: ['--time-scale', '0.02'], onceEffects: { 'gossip.rebalance': 1 } }, [
+    { kind: 'approval' },
+    { kind: 'activity' },
+    { kind: 'server' },
+  ]),
+  // Its waits (the mesh stable) end at the first probe in the lab; its timer is on another branch.
+  ...cases({ ...G, scenario: 'gossip.multi-node-failure', onceEffects: { 'gossip.start': 1, 'gossip.stop': 0 } }, [{ kind: 'activity' }]),
+  ...cases({ ...G, scenario: 'gossip.cache-corruption', onceEffects: { 'gossip.cache-clear': 1 } }, [{ kind: 'activity', afterEffect: true }]),
+  // The sync metrics converge at the first probe in the lab: no timer to kill in.
+  ...cases({ ...G, scenario: 'gossip.split-brain', runArgs: ['--time-scale', '0.1'], onceEffects: { 'gossip.sync-enable': 1 } }, [{ kind: 'activity' }]),
+  ...cases({ ...G, scenario: 'gossip.total-loss', onceEffects: { 'gossip.state-cleared': 1, 'gossip.start': 1, 'gossip.stop': 0 } }, [
+    { kind: 'approval' },
+    { kind: 'activity' },
+    { kind: 'timer', timerTitle: /let the seeds form the cluster/ },
+    { kind: 'server' },
+  ]),
+  // train-server (seed 004)
+  ...cases(
+    {
+      ...TS,
+      scenario: 'train-server.total-data-loss',
+      onceEffects: { 'restic.restore': 2, 'setup-script.run': 9, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
+    },
+    [{ kind: 'approval' }, { kind: 'activity' }, { kind: 'server' }],
+  ),
+  ...cases(
+    {
+      ...TS,
+      scenario: 'train-server.cache-ssd',
+      beforeGate: { 'ssd-replaced': 'train-server.swap-ssd' },
+      onceEffects: { 'bcache.detached': 2, 'ssd.wiped': 1, 'bcache.cache-created': 1, 'bcache.attached': 2 },
+    },
+    [{ kind: 'approval' }, { kind: 'activity' }],
+  ),
+  ...cases(
+    { ...TS, scenario: 'train-server.power-outage', runArgs: ['--time-scale', '0.02'], onceEffects: { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 } },
+    [{ kind: 'activity' }, { kind: 'timer', poll: true }, { kind: 'server', poll: true }],
+  ),
+  ...cases(
+    { ...TS, scenario: 'train-server.os-disk', onceEffects: { 'restic.restore': 1, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 } },
+    [{ kind: 'activity' }],
+  ),
+  ...cases(
+    { ...TS, scenario: 'train-server.btrfs-corruption', onceEffects: { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 } },
+    [{ kind: 'approval' }, { kind: 'activity' }],
+  ),
+  // training cluster (seed 002)
+  ...cases({ ...TC, scenario: 'training-cluster.mesh-collapse', runArgs: ['--time-scale', '0.2'], onceEffects: { 'orchestrator.restart': 1, 'orchestrator.stop': 1 } }, [
+    { kind: 'timer', timerTitle: /reform/ },
+    { kind: 'activity', activityStep: /^Restart P2P on the coordinator/ },
+    { kind: 'server', timerTitle: /reform/ },
+  ]),
+  ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0 } }, [
+    // The election reset is one HTTP call: its activity ends with the effect.
+    { kind: 'activity', afterEffect: true },
+    { kind: 'timer', poll: true },
+  ]),
+  ...cases(
+    { ...TC, scenario: 'training-cluster.cluster-outage', runArgs: ['--time-scale', '0.01'], onceEffects: { 'orchestrator.start': 1, 'sync.full': 1, 'daemons.launched': 1 } },
+    [{ kind: 'activity' }, { kind: 'timer', poll: true }, { kind: 'server', poll: true }],
+  ),
+  ...cases({ ...TC, scenario: 'training-cluster.sync-host-critical', runArgs: ['--time-scale', '0.01'], onceEffects: { 'sync.forced': 1, 'sync-agent.restart': 1, 'host.retired': 1 } }, [
+    { kind: 'activity' },
+    { kind: 'approval', tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
+  ]),
+  ...cases({ ...TC, scenario: 'training-cluster.node-data-loss', onceEffects: { 'games.sync-to-host': 1, 'games.restore': 1, 'selfplay.start': 1 } }, [
+    { kind: 'approval' },
+    { kind: 'activity' },
+  ]),
+  ...cases({ ...TC, scenario: 'training-cluster.model-corruption', onceEffects: { 'model.pull': 1 } }, [{ kind: 'approval' }, { kind: 'activity' }]),
+  ...cases(
+    { ...TC, scenario: 'training-cluster.multi-node-data-loss', runArgs: ['--time-scale', '0.02'], onceEffects: { 'selfplay.stop': 1, 'selfplay.start': 1, 'games.aggregate': 1 } },
+    // Its monitoring wait ends at the first probe in the lab (the count grows at once): no timer to kill in.
+    [{ kind: 'approval' }, { kind: 'activity' }],
+  ),
 ];
 
 /** Polls `fn` (re-exported for callers that drive a case by hand). */

@@ -18,13 +18,16 @@ export const READ: ActivityOptions = {
 
 /**
  * Effects (stop, start, restart, clear): idempotent on the activity side,
- * so retried more; heartbeating so a dead worker is noticed within 30 s.
+ * so retried more; heartbeating so a dead worker is noticed within 20 s and
+ * the retry starts 1 s later (the crash matrix's resume gap: kill → retried
+ * attempt running within heartbeatTimeout + 2 s; activities heartbeat at
+ * least every few seconds, see ActivityContext.beating).
  * Failures retrying cannot fix are marked non-retryable by the activities.
  */
 export const EFFECT: ActivityOptions = {
   startToCloseTimeout: '5m',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  heartbeatTimeout: '20s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 };
 
 /** Notifications must never hold a recovery up. */
