@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import type { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
+import { drain, json } from './http-util';
 
 export interface GossipOptions {
   cluster?: string;
@@ -547,22 +548,4 @@ function listen(server: Server | TcpServer, port: number): Promise<void> {
       resolve();
     });
   });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-async function drain(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 64 * 1024) break;
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { EffectLog } from './effects';
 import type { ShimCall, ShimResult } from './family';
+import { drain, json } from './http-util';
 
 export const SYNC_AGENT_SERVICE = 'ringrift-sync-agent';
 /** Relative to each host's root (its login directory), as the inventory settings say. */
@@ -474,22 +475,4 @@ function iso(ms: number): string {
 
 function stamp(): string {
   return new Date().toISOString().replace('T', ' ').slice(0, 19);
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-async function drain(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 64 * 1024) break;
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -39,6 +39,7 @@ import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth
 import { passthrough } from './shims';
 import { TrainingData } from './training-data';
 import { SyncCoordinator } from './sync-coordinator';
+import { drain, json } from './http-util';
 
 export interface TrainingClusterOptions {
   /** Inventory cluster name; default "lab-training". */
@@ -530,22 +531,4 @@ export class TrainingClusterFamily implements LabFamily {
 /** The last argument that is not an option: pgrep's/pkill's pattern. */
 function lastOperand(args: string[]): string | undefined {
   return [...args].reverse().find((a) => !a.startsWith('-'));
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-async function drain(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 64 * 1024) break;
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
