@@ -93,6 +93,10 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
           ...(dataConverter ? { dataConverter } : {}),
           // Recoveries are few and long: keep them cached, but cap memory.
           maxCachedWorkflows: 200,
+          // A workflow task for a recovery cached on a worker that died (a timer that fired, a signal)
+          // waits this long on that worker's sticky queue before any worker may take it (SDK default
+          // 10 s): the crash matrix's timer lateness after a SIGKILL is about this bound.
+          stickyQueueScheduleToStartTimeout: '3s',
           // Give running activities time to report their cancellation on shutdown.
           shutdownGraceTime: '10s',
           // Heartbeats reach the server at least every 5 s (the SDK would hold them for 0.8 × the

@@ -14,8 +14,9 @@
  * (CRASH_MATRIX_CASE_TIMEOUT_MS, default 240 s). The JSON is rewritten after
  * every case, so an interrupted run still records exactly what ran.
  *
- * Exit 0 when every case completed with the lab healthy and no
- * non-idempotent effect repeated; 1 otherwise (the JSON says which).
+ * Exit 0 when every case completed with the lab healthy, no non-idempotent
+ * effect repeated, and resumed within RESUME_BOUND_MS (heartbeat timeout +
+ * 2 s); 1 otherwise (the JSON says which).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,8 +26,23 @@ import { PROJECT_ROOT } from '../../src/tools';
 
 const KIND_ORDER = ['activity', 'approval', 'timer', 'server', 'decision'];
 
+/** The resume bound (issue 6): the EFFECT policy's heartbeat timeout (20 s) + 2 s. */
+export const RESUME_BOUND_MS = 22_000;
+
+/**
+ * The gap a case is held to: for a killed activity, SIGKILL → its retried
+ * attempt running (or, when it had completed, → the next move); for a timer or
+ * a poll's sleep, how late it fired; for an approval or decision, answer →
+ * the next move.
+ */
+function boundedGap(r: CrashResult): number {
+  return r.kind === 'activity' && r.retryGapMs !== undefined && r.retryGapMs >= 0 ? r.retryGapMs : r.resumeGapMs;
+}
+
 function passed(r: CrashResult | { id: string; error: string }): boolean {
-  return 'completed' in r && r.completed && r.labHealthy && r.repeated.length === 0 && !r.killedAt.startsWith('never');
+  if (!('completed' in r)) return false;
+  const gap = boundedGap(r);
+  return r.completed && r.labHealthy && r.repeated.length === 0 && !r.killedAt.startsWith('never') && gap >= 0 && gap <= RESUME_BOUND_MS;
 }
 
 async function main(): Promise<number> {
@@ -54,14 +70,16 @@ async function main(): Promise<number> {
           startedAt,
           command: `${jobs > 1 ? `CRASH_MATRIX_JOBS=${jobs} ` : ''}node dist/bench/crash-matrix/run.js${only.length ? ` ${only.join(' ')}` : ''}`,
           machine: { cpus: cpus().length, node: process.version },
-          note: 'resumeGapMs: to the next move of the recovery (timeline entry, step start/end, new probe) on the new worker/server, from the SIGKILL (activity, poll), from the end the killed timer was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). retryGapMs (activity): SIGKILL to the retried attempt of the killed activity running on the new worker (EFFECT policy: heartbeatTimeout 20 s, retry initialInterval 1 s). An activity case without a step pattern kills the worker as soon as the lab records its first non-idempotent effect.',
+          note: `resumeGapMs: to the next move of the recovery (timeline entry, step start/end, new probe) on the new worker/server, from the SIGKILL (activity, poll), from the end the killed timer or poll sleep was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). retryGapMs (activity): SIGKILL to the retried attempt of the killed activity running on the new worker (EFFECT policy: heartbeatTimeout 20 s, retry initialInterval 1 s). An activity case without a step pattern kills the worker as soon as the lab records its first non-idempotent effect. A case passes when the recovery completed, the lab is healthy, no bounded effect exceeded its count, and the bounded gap (activity: retryGapMs when the killed attempt was retried, else resumeGapMs) is at most ${RESUME_BOUND_MS} ms.`,
           finished: done,
           planned: cases.length,
           ran: results.length,
           passed: results.filter(passed).length,
           allPassed: ok,
           notRun: cases.filter((c) => !results.some((r) => r.id === c.id)).map((c) => c.id),
-          results: [...results].sort((a, b) => CRASH_CASES.findIndex((c) => c.id === a.id) - CRASH_CASES.findIndex((c) => c.id === b.id)),
+          results: [...results]
+            .sort((a, b) => CRASH_CASES.findIndex((c) => c.id === a.id) - CRASH_CASES.findIndex((c) => c.id === b.id))
+            .map((r) => ('completed' in r ? { passed: passed(r), boundedGapMs: boundedGap(r), ...r } : { passed: false, ...r })),
         },
         null,
         2,
@@ -77,7 +95,7 @@ async function main(): Promise<number> {
         const r = await runCrashCase({ ...c, timeoutMs: c.timeoutMs ?? caseTimeout });
         results.push(r);
         process.stderr.write(
-          `  ${c.id} ${passed(r) ? 'ok' : 'FAILED'}: ${r.status}, healthy ${r.labHealthy}, repeated [${r.repeated.join('; ')}], killed at ${r.killedAt}, resume gap ${r.resumeGapMs} ms (from the ${r.gapFrom})${r.retryGapMs !== undefined ? `, retry gap ${r.retryGapMs} ms` : ''}, ${Math.round(r.durationMs / 1000)} s\n`,
+          `  ${c.id} ${passed(r) ? 'ok' : 'FAILED'}: ${r.status}, bounded gap ${boundedGap(r)} ms (at most ${RESUME_BOUND_MS}), healthy ${r.labHealthy}, repeated [${r.repeated.join('; ')}], killed at ${r.killedAt}, resume gap ${r.resumeGapMs} ms (from the ${r.gapFrom})${r.retryGapMs !== undefined ? `, retry gap ${r.retryGapMs} ms` : ''}, ${Math.round(r.durationMs / 1000)} s\n`,
         );
       } catch (err) {
         results.push({ id: c.id, error: err instanceof Error ? err.message : String(err) });

@@ -293,5 +293,6 @@ describe('recoveries end to end through the CLI', () => {
     assert.match(plans, /inferadb-ledger' '--single'/);
     assert.match(plans, /systemctl' 'stop' 'ledger'/);
     assert.ok(p.gates.some((g) => g.gate === 'single-node-bootstrap'), 'the gate is recorded in the plan');
+    assert.match(p.outcome ?? '', /^Dry run, nothing was changed\..*a real run would end: Quorum restored/);
   });
 });

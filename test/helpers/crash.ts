@@ -40,6 +40,13 @@ export interface CrashCase {
    * operator decides `retry`.
    */
   decisionFault?: string;
+  /**
+   * For `decision` without a `decisionFault`: the recovery runs with this
+   * approval timeout (e.g. `3s`) and its first gate is left unanswered until
+   * it times out and asks the operator (retry | abort); the worker is killed
+   * on that decision, the new worker gets `retry`, then the approval.
+   */
+  gateTimeout?: string;
   /** For `decision`: apply `decisionFault` just before this gate is approved (the diagnosis behind it), not before the run. */
   decisionFaultAtGate?: string;
   /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
@@ -159,7 +166,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
       return false;
     }
   };
-  const run = await cli(['run', c.scenario, '--cluster', c.cluster, '--as', 'bob', ...(c.runArgs ?? [])]);
+  const run = await cli(['run', c.scenario, '--cluster', c.cluster, '--as', 'bob', ...(c.runArgs ?? []), ...(c.gateTimeout ? ['--approval-timeout', c.gateTimeout] : [])]);
   if (run.code !== 0) throw new Error(`lifeboat run failed (${run.code}): ${run.stderr}`);
 
   let worker: WorkerProcess = stack.worker;
@@ -239,7 +246,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
       }
       const timerKind = p.wait?.kind === 'timer' || (c.poll && p.wait?.kind === 'poll');
       if ((c.kind === 'timer' || c.kind === 'server') && (c.timerTitle || c.poll) && timerKind && (!c.timerTitle || c.timerTitle.test(p.wait!.title))) {
-        await killNow(`${p.wait!.kind} "${p.wait!.title}"`, p.wait!.kind === 'timer' ? p.wait!.until : undefined);
+        await killNow(`${p.wait!.kind} "${p.wait!.title}"`, p.wait!.kind === 'timer' ? p.wait!.until : p.wait!.nextProbeAt);
         continue;
       }
       if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle && !c.poll)) && p.status === 'waiting-approval') {
@@ -253,7 +260,8 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
     }
     if (p.status === 'waiting-approval') {
       const gate = p.gates.find((g) => g.status === 'waiting');
-      if (gate && (killed || c.kind !== 'approval')) {
+      // A gate-timeout decision case leaves the gate alone until its timeout asked the operator and the worker died there.
+      if (gate && (killed || (c.kind !== 'approval' && !c.gateTimeout))) {
         const fault = c.beforeGate?.[gate.gate];
         if (!applied.has(gate.gate)) {
           applied.add(gate.gate);
@@ -265,8 +273,9 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
         if (r.code !== 0 && r.code !== 4) throw new Error(`approve failed (${r.code}): ${r.stderr}`);
       }
     } else if (p.status === 'waiting-decision' && (killed || c.kind !== 'decision')) {
-      if (!c.decisionFault) throw new Error(`${c.id}: unexpected operator decision on "${p.pendingDecision?.step}": ${JSON.stringify(p.pendingDecision)}`);
-      await lab.break(c.decisionFault.replace(/^host\.[a-z-]+:/, 'host.heal:'));
+      const gateTimedOut = /^approval of ".*" timed out$/.test(p.pendingDecision?.step ?? '');
+      if (!c.decisionFault && !(c.gateTimeout && gateTimedOut)) throw new Error(`${c.id}: unexpected operator decision on "${p.pendingDecision?.step}": ${JSON.stringify(p.pendingDecision)}`);
+      if (c.decisionFault) await lab.break(c.decisionFault.replace(/^host\.[a-z-]+:/, 'host.heal:'));
       answered();
       const r = await cli(['decide', workflowId, 'retry', '--as', 'alice', '--reason', 'crash matrix']);
       if (r.code !== 0 && r.code !== 4) throw new Error(`decide failed (${r.code}): ${r.stderr}`);
@@ -354,7 +363,7 @@ interface ScenarioDrive {
   onceEffects: Record<string, number>;
 }
 
-type KindOptions = Partial<Pick<CrashCase, 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+type KindOptions = Partial<Pick<CrashCase, 'gateTimeout' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
 
 /** One case per wait kind of a scenario, driven as its e2e test drives it. */
 function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
@@ -373,6 +382,13 @@ function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
     faults: o.faults ?? d.faults ?? [d.scenario],
   }));
 }
+
+/**
+ * A decision wait in a gated scenario whose steps do not fail in the lab: the
+ * first gate's approval (3 s here) times out and asks the operator; the
+ * worker dies on that decision; the new one gets `retry`, then the approval.
+ */
+const GATE_TIMEOUT: KindOptions = { kind: 'decision', gateTimeout: '3s' };
 
 const LEDGER_STARTS = { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 };
 const L = { family: 'ledger', cluster: 'lab-ledger' } as const;
@@ -395,6 +411,8 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'activity', activityStep: /^Force a new cluster/ },
     { kind: 'server', timerTitle: /.*/ },
     { kind: 'timer', timerTitle: /come up before the others join/ },
+    // The same wait kind from the other source: the gate's approval timed out (retry | abort).
+    { kind: 'decision', tag: 'gate-timeout', gateTimeout: '3s' },
   ]),
   // Its waits (the replacement joining) end at the first probe in the lab: no timer to kill in.
   ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_STARTS, 'ledger.stop': 0 } }, [{ kind: 'activity' }]),
@@ -407,6 +425,7 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'activity' },
     { kind: 'timer', timerTitle: /come up before the others join/ },
     { kind: 'server' },
+    GATE_TIMEOUT,
   ]),
   ...cases(
     {
@@ -424,6 +443,7 @@ export const CRASH_CASES: CrashCase[] = [
       // crash costs (the resume gap, ~11 s). At 1/2 the window keeps its real slack over the gap.
       { kind: 'timer', poll: true, runArgs: ['--time-scale', '0.5'] },
       { kind: 'server' },
+      GATE_TIMEOUT,
     ],
   ),
   // gossip (seed 003)
@@ -435,6 +455,7 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'approval' },
     { kind: 'activity' },
     { kind: 'server' },
+    GATE_TIMEOUT,
   ]),
   // Its waits (the mesh stable) end at the first probe in the lab; its timer is on another branch.
   ...cases({ ...G, scenario: 'gossip.multi-node-failure', onceEffects: { 'gossip.start': 1, 'gossip.stop': 0 } }, [{ kind: 'activity' }]),
@@ -446,6 +467,7 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'activity' },
     { kind: 'timer', timerTitle: /let the seeds form the cluster/ },
     { kind: 'server' },
+    GATE_TIMEOUT,
   ]),
   // train-server (seed 004)
   ...cases(
@@ -454,7 +476,7 @@ export const CRASH_CASES: CrashCase[] = [
       scenario: 'train-server.total-data-loss',
       onceEffects: { 'restic.restore': 2, 'setup-script.run': 9, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
     },
-    [{ kind: 'approval' }, { kind: 'activity' }, { kind: 'server' }],
+    [{ kind: 'approval' }, { kind: 'activity' }, { kind: 'server' }, GATE_TIMEOUT],
   ),
   ...cases(
     {
@@ -463,7 +485,7 @@ export const CRASH_CASES: CrashCase[] = [
       beforeGate: { 'ssd-replaced': 'train-server.swap-ssd' },
       onceEffects: { 'bcache.detached': 2, 'ssd.wiped': 1, 'bcache.cache-created': 1, 'bcache.attached': 2 },
     },
-    [{ kind: 'approval' }, { kind: 'activity' }],
+    [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT],
   ),
   ...cases(
     { ...TS, scenario: 'train-server.power-outage', runArgs: ['--time-scale', '0.02'], onceEffects: { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 } },
@@ -475,7 +497,7 @@ export const CRASH_CASES: CrashCase[] = [
   ),
   ...cases(
     { ...TS, scenario: 'train-server.btrfs-corruption', onceEffects: { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 } },
-    [{ kind: 'approval' }, { kind: 'activity' }],
+    [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT],
   ),
   // training cluster (seed 002)
   ...cases({ ...TC, scenario: 'training-cluster.mesh-collapse', runArgs: ['--time-scale', '0.2'], onceEffects: { 'orchestrator.restart': 1, 'orchestrator.stop': 1 } }, [
@@ -495,16 +517,18 @@ export const CRASH_CASES: CrashCase[] = [
   ...cases({ ...TC, scenario: 'training-cluster.sync-host-critical', runArgs: ['--time-scale', '0.01'], onceEffects: { 'sync.forced': 1, 'sync-agent.restart': 1, 'host.retired': 1 } }, [
     { kind: 'activity' },
     { kind: 'approval', tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
+    { ...GATE_TIMEOUT, tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
   ]),
   ...cases({ ...TC, scenario: 'training-cluster.node-data-loss', onceEffects: { 'games.sync-to-host': 1, 'games.restore': 1, 'selfplay.start': 1 } }, [
     { kind: 'approval' },
     { kind: 'activity' },
+    GATE_TIMEOUT,
   ]),
-  ...cases({ ...TC, scenario: 'training-cluster.model-corruption', onceEffects: { 'model.pull': 1 } }, [{ kind: 'approval' }, { kind: 'activity' }]),
+  ...cases({ ...TC, scenario: 'training-cluster.model-corruption', onceEffects: { 'model.pull': 1 } }, [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT]),
   ...cases(
     { ...TC, scenario: 'training-cluster.multi-node-data-loss', runArgs: ['--time-scale', '0.02'], onceEffects: { 'selfplay.stop': 1, 'selfplay.start': 1, 'games.aggregate': 1 } },
     // Its monitoring wait ends at the first probe in the lab (the count grows at once): no timer to kill in.
-    [{ kind: 'approval' }, { kind: 'activity' }],
+    [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT],
   ),
 ];
 

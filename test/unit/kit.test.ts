@@ -374,6 +374,9 @@ describe('dry run, waits and RTO', () => {
       const p = await h.query(progressQuery);
       assert.equal(p.steps[0]?.status, 'dry-run');
       assert.equal(p.gates[0]?.by, 'dry-run');
+      // The outcome states the plan's end, never that the recovery happened.
+      assert.match(r.outcome, /^Dry run, nothing was changed\. .*a real run would end: /);
+      assert.equal(p.outcome, r.outcome);
     });
   });
 

@@ -20,7 +20,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipCacheCorruptionParams } from '../../catalog';
 import type { GossipMalformed } from '../../activities/types-gossip';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_CACHE_CORRUPTION } from '../scenarios';
 import { disruptConcurrency, notePlans, quorumGuard } from './cluster';
 
@@ -124,5 +124,5 @@ async function cacheCorruption(): Promise<string> {
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
   fact('resolution', `message cache of ${affected.join(', ')} cleared by ${how}`);
-  return `Message cache corruption resolved on ${affected.join(', ')} by ${how}: ${final?.detail ?? 'verification skipped by the operator'}`;
+  return `Message cache corruption resolved on ${affected.join(', ')} by ${how}: ${final?.detail ?? skipped('verification')}`;
 }

@@ -17,7 +17,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipIsolatedNodeParams } from '../../catalog';
 import type { GossipPeers, GossipSeedCheck } from '../../activities/types-gossip';
-import { activities, fact, note, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, fact, note, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_ISOLATED_NODE } from '../scenarios';
 import { describePeers, quorumGuard, readPeers } from './cluster';
 
@@ -117,8 +117,8 @@ async function isolatedNode(): Promise<string> {
     onFailure: 'ask',
     describe: ((r: { detail: string }) => r.detail) as never,
   });
-  fact('resolution', `${node} rejoined by ${how}; ${final?.detail ?? 'verification skipped by the operator'}`);
-  return `${node} rejoined the cluster by ${how}: ${final?.detail ?? 'verification skipped by the operator'}`;
+  fact('resolution', `${node} rejoined by ${how}; ${final?.detail ?? skipped('verification')}`);
+  return `${node} rejoined the cluster by ${how}: ${final?.detail ?? skipped('verification')}`;
 }
 
 function seedLine(r: GossipSeedCheck): string {

@@ -17,7 +17,7 @@
  */
 import type { GossipMultiNodeFailureParams } from '../../catalog';
 import type { GossipMetrics, GossipServiceState } from '../../activities/types-gossip';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_MULTI_NODE_FAILURE } from '../scenarios';
 import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers, tolerance } from './cluster';
 
@@ -113,6 +113,6 @@ async function multiNodeFailure(): Promise<string> {
     describe: ((r: { detail: string }) => r.detail) as never,
   });
   fact('resolution', `coordinated restart of all ${nodes.length} nodes approved by ${a.by}`);
-  return `Cluster re-formed by a coordinated restart of all ${nodes.length} nodes: ${final?.detail ?? 'verification skipped by the operator'}`;
+  return `Cluster re-formed by a coordinated restart of all ${nodes.length} nodes: ${final?.detail ?? skipped('verification')}`;
 }
 

@@ -18,7 +18,7 @@
  */
 import type { GossipPartitionParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_PARTITION } from '../scenarios';
 import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, readMetrics, readPeers, unreachable } from './cluster';
 
@@ -101,5 +101,5 @@ async function partition(): Promise<string> {
     describe: ((r: { detail: string }) => r.detail) as never,
   });
   fact('resolution', `partition ${describeComponents(parts)} healed by ${how}`);
-  return `Partition healed by ${how}: ${final?.detail ?? 'verification skipped by the operator'}`;
+  return `Partition healed by ${how}: ${final?.detail ?? skipped('verification')}`;
 }

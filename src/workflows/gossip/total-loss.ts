@@ -18,7 +18,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipTotalLossParams } from '../../catalog';
 import type { GossipServiceState } from '../../activities/types-gossip';
-import { activities, approve, fact, fanOut, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_TOTAL_LOSS } from '../scenarios';
 import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers } from './cluster';
 
@@ -95,5 +95,5 @@ async function totalLoss(): Promise<string> {
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
   fact('resolution', `all ${nodes.length} nodes stopped, persistent state cleared (approved by ${a.by}), seeds ${seeds.join(', ')} started first, then ${rest.join(', ')} staggered`);
-  return `Cluster re-formed from scratch: seeds first, then ${rest.length} node(s) staggered; ${final?.detail ?? 'verification skipped by the operator'}`;
+  return `Cluster re-formed from scratch: seeds first, then ${rest.length} node(s) staggered; ${final?.detail ?? skipped('verification')}`;
 }

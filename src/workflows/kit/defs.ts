@@ -69,6 +69,8 @@ export interface WaitRecord {
   since: string;
   /** When the wait ends on its own (timer end, approval deadline, poll bound). */
   until?: string;
+  /** For a poll: when the durable sleep before the next probe ends. */
+  nextProbeAt?: string;
 }
 
 /** A step that failed after its retries and waits for `retry | skip | abort`. */

@@ -19,5 +19,5 @@ export { runRecovery, fact, note, recoveryInput, type RecoveryResult } from './r
 export { step, fanOut, waitFor, stabilize, errorMessage, type StepOptions, type FanOutOptions, type FanOutResult, type WaitForOptions, type ProbeResult } from './steps';
 export { approve, askOperator, durationMs, type ApproveOptions, type Approval } from './gates';
 export { activities } from './activities';
-export { isDryRun } from './state';
+export { isDryRun, skipped } from './state';
 export * from './defs';

@@ -118,7 +118,9 @@ export async function runRecovery<P>(
   });
 
   try {
-    const outcome = await body();
+    const planned = await body();
+    // A dry run changed nothing: its outcome is what the plan leads to, never a claim that it happened.
+    const outcome = progress.dryRun ? dryRunOutcome(planned) : planned;
     progress.status = 'completed';
     progress.outcome = outcome;
     return finish(startedAtMs, outcome);
@@ -138,6 +140,11 @@ export async function runRecovery<P>(
     rtoScope.cancel();
     await rtoWatch;
   }
+}
+
+/** The outcome of a dry run: the scenario's outcome, stated as the plan's end and not as a fact. */
+export function dryRunOutcome(outcome: string): string {
+  return /^dry run\b/i.test(outcome) ? outcome : `Dry run, nothing was changed. Every effect is planned in the steps above; a real run would end: ${outcome}`;
 }
 
 function finish(startedAtMs: number, outcome: string): RecoveryResult {

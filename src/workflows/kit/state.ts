@@ -64,6 +64,16 @@ export function isDryRun(): boolean {
 }
 
 /**
+ * Why a step's result is missing from an outcome: in a dry run the step only
+ * planned (nothing to verify), otherwise the operator skipped it.
+ * `skipped('verification')` → "verification skipped by the operator" or
+ * "verification not run (dry run)".
+ */
+export function skipped(what: string): string {
+  return isDryRun() ? `${what} not run (dry run)` : `${what} skipped by the operator`;
+}
+
+/**
  * Pushes the state to the UI: current details (Markdown) and search
  * attributes. Called at every step, wait and gate transition.
  */

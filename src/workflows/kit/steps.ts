@@ -244,9 +244,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<
     }
     const left = start + withinMs - Date.now();
     if (left <= 0) break;
-    progress.wait = { kind: 'poll', title: `${what} (probe ${n}: ${last.detail})`, since: nowIso(), until };
+    const pause = Math.min(everyMs, left);
+    progress.wait = { kind: 'poll', title: `${what} (probe ${n}: ${last.detail})`, since: nowIso(), until, nextProbeAt: new Date(Date.now() + pause).toISOString() };
     publish();
-    await sleep(Math.min(everyMs, left), { summary: `until ${what}` });
+    await sleep(pause, { summary: `until ${what}` });
     progress.wait = undefined;
   }
   progress.wait = undefined;

@@ -19,7 +19,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ModelCorruptionParams } from '../../catalog';
 import type { ModelCheck } from '../../activities/types-training-data';
-import { activities, approve, fact, note, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MODEL_CORRUPTION } from '../scenarios';
 
 export type ModelCorruptionInput = RecoveryInput<Partial<ModelCorruptionParams>>;
@@ -119,8 +119,8 @@ async function modelCorruption(): Promise<string> {
     },
     { onFailure: 'ask', describe },
   );
-  fact('resolution', `${how}; ${final ? describeModel(final) : 'verification skipped by the operator'}`);
-  return `Model on ${node} recovered: ${how}; ${final ? describeModel(final) : 'not verified (skipped by the operator)'}.`;
+  fact('resolution', `${how}; ${final ? describeModel(final) : skipped('verification')}`);
+  return `Model on ${node} recovered: ${how}; ${final ? describeModel(final) : `not verified (${skipped('verification')})`}.`;
 }
 
 function describeModel(m: ModelCheck): string {

@@ -21,7 +21,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { MultiNodeDataLossParams } from '../../catalog';
 import type { GamesDbStatus } from '../../activities/types-training-data';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS } from '../scenarios';
 import { fmt } from './data-format';
 
@@ -135,10 +135,10 @@ async function multiNodeDataLoss(): Promise<string> {
       ),
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
-  const total = agg?.total !== undefined ? ` (${fmt(agg.total)} games)` : agg ? '' : ' (skipped by the operator)';
-  const where = backup ? backup.path : 'nowhere (skipped by the operator)';
+  const total = agg?.total !== undefined ? ` (${fmt(agg.total)} games)` : agg ? '' : ` (${skipped('aggregation')})`;
+  const where = backup ? backup.path : `nowhere (${skipped('backup')})`;
   fact('resolution', `writes stopped on ${writers.join(', ') || 'no node'} (approved by ${a.by}); surviving data aggregated on ${coordinator}${total}, backed up to ${where}; selfplay restarted everywhere`);
-  return `Surviving data aggregated on ${coordinator}${total} and backed up to ${where}; selfplay regenerating: ${final?.detail ?? 'monitoring skipped by the operator'}.`;
+  return `Surviving data aggregated on ${coordinator}${total} and backed up to ${where}; selfplay regenerating: ${final?.detail ?? skipped('monitoring')}.`;
 }
 
 /** "total 5,260 games (hex8_2p: 5,260)". */

@@ -20,7 +20,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { NodeDataLossParams } from '../../catalog';
 import type { GamesDbStatus } from '../../activities/types-training-data';
-import { activities, approve, fact, note, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_NODE_DATA_LOSS } from '../scenarios';
 import { ageText, describeDb, fmt, median } from './data-format';
 
@@ -146,6 +146,6 @@ async function nodeDataLoss(): Promise<string> {
     },
     { onFailure: 'ask', describe: ((s: GamesDbStatus) => describeDb(s)) as never },
   );
-  fact('resolution', `${target}: ${how}; ${final ? describeDb(final) : 'verification skipped by the operator'}`);
-  return `Data on ${target} recovered: ${how}; now ${final ? describeDb(final) : 'not verified (skipped by the operator)'}.`;
+  fact('resolution', `${target}: ${how}; ${final ? describeDb(final) : skipped('verification')}`);
+  return `Data on ${target} recovered: ${how}; now ${final ? describeDb(final) : `not verified (${skipped('verification')})`}.`;
 }
