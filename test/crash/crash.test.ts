@@ -332,7 +332,9 @@ describe('crash-matrix subset: worker SIGKILLed at each wait kind, a fresh worke
         assert.ok(r.resumeGapMs < 10_000, `resumed ${r.resumeGapMs} ms after the answer`);
       } else if (c.kind === 'timer') {
         assert.equal(r.gapFrom, 'timer-end');
-        assert.ok(r.resumeGapMs < 12_000, `the killed timer fired ${r.resumeGapMs} ms late`);
+        // The fired timer's task waits on the dead worker's sticky queue for at most 3 s
+        // (src/worker.ts stickyQueueScheduleToStartTimeout; the SDK's 10 s default fails this).
+        assert.ok(r.resumeGapMs < 8_000, `the killed timer fired ${r.resumeGapMs} ms late`);
       } else {
         // EFFECT policy: heartbeatTimeout 20 s, then the retry 1 s later: within heartbeatTimeout + 2 s.
         assert.ok(r.retryGapMs !== undefined && r.retryGapMs >= 0, `the killed activity was retried: ${r.retryGapMs}`);
