@@ -30,7 +30,7 @@ export interface HostFaults {
   drop: boolean;
   /** Delay every exec by this many milliseconds (0: no delay). */
   slowMs: number;
-  /** Refuse every authentication attempt, even with the lab key. */
+  /** Refuse every authentication attempt, even with the lab key; turning it on also closes the open sessions (the host was re-keyed and restarted), so a pooled connection cannot outlive it. */
   refuseAuth: boolean;
 }
 
@@ -123,6 +123,7 @@ export class SshHost {
         break;
       case 'refuse-auth':
         this.faults.refuseAuth = on;
+        if (on) this.disconnectAll();
         break;
     }
   }

@@ -47,6 +47,8 @@ export interface CrashCase {
    * on that decision, the new worker gets `retry`, then the approval.
    */
   gateTimeout?: string;
+  /** For `decision`: apply `decisionFault` at the recovery's first timer or poll wait (after its diagnosis), not before the run. */
+  decisionFaultAtWait?: boolean;
   /** For `decision`: apply `decisionFault` just before this gate is approved (the diagnosis behind it), not before the run. */
   decisionFaultAtGate?: string;
   /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
@@ -136,7 +138,8 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
   const handle = stack.client.workflow.getHandle(workflowId);
   const progress = (): Promise<Progress> => handle.query(progressQuery);
   for (const f of c.faults) await lab.break(f);
-  if (c.decisionFault && !c.decisionFaultAtGate) await lab.break(c.decisionFault);
+  if (c.decisionFault && !c.decisionFaultAtGate && !c.decisionFaultAtWait) await lab.break(c.decisionFault);
+  let faultAtWait = false;
   const start = lab.effects.list({ cluster: checked }).length;
   const onceHits = (): number => lab.effects.list({ cluster: checked }).slice(start).filter((e) => effectKey(e)[0] in c.onceEffects).length;
   let seenHits = 0;
@@ -234,6 +237,10 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
     }
     if (!OPEN.includes(p.status)) break;
 
+    if (c.decisionFault && c.decisionFaultAtWait && !faultAtWait && (p.wait?.kind === 'timer' || p.wait?.kind === 'poll')) {
+      faultAtWait = true;
+      await lab.break(c.decisionFault);
+    }
     if (!killed) {
       const running = p.steps.filter((s) => s.status === 'running').at(-1);
       if (c.kind === 'activity' && c.activityStep && running && c.activityStep.test(running.title)) {
@@ -363,7 +370,7 @@ interface ScenarioDrive {
   onceEffects: Record<string, number>;
 }
 
-type KindOptions = Partial<Pick<CrashCase, 'gateTimeout' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+type KindOptions = Partial<Pick<CrashCase, 'gateTimeout' | 'decisionFaultAtWait' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
 
 /** One case per wait kind of a scenario, driven as its e2e test drives it. */
 function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
@@ -415,7 +422,11 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'decision', tag: 'gate-timeout', gateTimeout: '3s' },
   ]),
   // Its waits (the replacement joining) end at the first probe in the lab: no timer to kill in.
-  ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_STARTS, 'ledger.stop': 0 } }, [{ kind: 'activity' }]),
+  ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_STARTS, 'ledger.stop': 0 } }, [
+    { kind: 'activity' },
+    // The replacement refuses SSH: its start asks; the operator retries once the key is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-ledger/node3' },
+  ]),
   // RecoverVault is one gRPC call: its activity ends with the effect.
   ...cases({ ...L, scenario: 'ledger.vault-divergence', onceEffects: { 'ledger.recover-vault': 1, 'ledger.leave': 0, 'ledger.stop': 0, 'ledger.data-cleared': 0, 'ledger.snapshot': 0 } }, [
     { kind: 'activity', afterEffect: true },
@@ -489,7 +500,13 @@ export const CRASH_CASES: CrashCase[] = [
   ),
   ...cases(
     { ...TS, scenario: 'train-server.power-outage', runArgs: ['--time-scale', '0.02'], onceEffects: { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 } },
-    [{ kind: 'activity' }, { kind: 'timer', poll: true }, { kind: 'server', poll: true }],
+    [
+      { kind: 'activity' },
+      { kind: 'timer', poll: true },
+      { kind: 'server', poll: true },
+      // train1 refuses SSH from the scrub's first poll on: the wait asks; the operator retries once the key is fixed.
+      { kind: 'decision', decisionFault: 'host.refuse-auth:lab-train/train1', decisionFaultAtWait: true },
+    ],
   ),
   ...cases(
     { ...TS, scenario: 'train-server.os-disk', onceEffects: { 'restic.restore': 1, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 } },
