@@ -452,7 +452,9 @@ export const CRASH_CASES: CrashCase[] = [
     {
       ...TS,
       scenario: 'train-server.total-data-loss',
-      onceEffects: { 'restic.restore': 2, 'setup-script.run': 9, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
+      // Two restores complete (config.sh, the homes); one more may start: the resume of the restore a kill interrupted
+      // (restic converges over the partial files). A completed one is not redone (tsResticRestore's once-per-step marker).
+      onceEffects: { 'restic.restored': 2, 'restic.restore': 3, 'setup-script.run': 9, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
     },
     [{ kind: 'approval' }, { kind: 'activity' }, { kind: 'server' }],
   ),
@@ -466,11 +468,17 @@ export const CRASH_CASES: CrashCase[] = [
     [{ kind: 'approval' }, { kind: 'activity' }],
   ),
   ...cases(
+    // A retried tsScrubStart finds its intent marker and a newer scrub in the status: no second full scrub.
     { ...TS, scenario: 'train-server.power-outage', runArgs: ['--time-scale', '0.02'], onceEffects: { 'btrfs.scrub-started': 1, 'bcache.writeback-resumed': 2, 'docker.up': 1 } },
     [{ kind: 'activity' }, { kind: 'timer', poll: true }, { kind: 'server', poll: true }],
   ),
   ...cases(
-    { ...TS, scenario: 'train-server.os-disk', onceEffects: { 'restic.restore': 1, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 } },
+    {
+      ...TS,
+      scenario: 'train-server.os-disk',
+      // config.sh restored once; its restore may start once more: the resume of the one a kill interrupted.
+      onceEffects: { 'restic.restored': 1, 'restic.restore': 2, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 },
+    },
     [{ kind: 'activity' }],
   ),
   ...cases(
@@ -496,10 +504,12 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'activity' },
     { kind: 'approval', tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
   ]),
+  // The re-sync leaves a once-per-step marker on the coordinator: a retried gamesSyncToHost does not sync again.
   ...cases({ ...TC, scenario: 'training-cluster.node-data-loss', onceEffects: { 'games.sync-to-host': 1, 'games.restore': 1, 'selfplay.start': 1 } }, [
     { kind: 'approval' },
     { kind: 'activity' },
   ]),
+  // A retried modelFetch finds the staged copy already verified: it does not pull again.
   ...cases({ ...TC, scenario: 'training-cluster.model-corruption', onceEffects: { 'model.pull': 1 } }, [{ kind: 'approval' }, { kind: 'activity' }]),
   ...cases(
     { ...TC, scenario: 'training-cluster.multi-node-data-loss', runArgs: ['--time-scale', '0.02'], onceEffects: { 'selfplay.stop': 1, 'selfplay.start': 1, 'games.aggregate': 1 } },
