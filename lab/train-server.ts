@@ -26,8 +26,9 @@
  * Effects: btrfs.scrub-started, btrfs.repair, btrfs.restore, mount, umount,
  * btrfs.created (mkfs), fstab.appended, bcache.detached, bcache.attached,
  * bcache.cache-mode, bcache.writeback-resumed, ssd.wiped, bcache.cache-created,
- * restic.restore (seen as new files under the homes), chown, docker.build,
- * docker.up, setup-script.run, rsync.
+ * restic.restore (a restore started: the host's restic wrapper reports it
+ * before restic runs), restic.restored (that restore completed: restic exited
+ * 0), chown, docker.build, docker.up, setup-script.run, rsync.
  *
  * Faults: train-server.os-disk, train-server.total-data-loss,
  * train-server.cache-ssd, train-server.power-outage,
@@ -196,7 +197,12 @@ export class TrainServerFamily implements LabFamily {
     this.installOs(true);
     const wrapper = this.p(RESTIC_WRAPPER);
     mkdirSync(dirname(wrapper), { recursive: true });
-    writeFileSync(wrapper, `#!/bin/sh\n# Lifeboat lab: restic on train1 (the lab records restores)\nlab-restic-note "$@" </dev/null\nexec '${resticPath()}' "$@"\n`, { mode: 0o755 });
+    // Records a restore when it starts and again when restic exits 0 (stdin, the password, goes to restic).
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\n# Lifeboat lab: restic on train1 (the lab records restores: started, and completed)\nlab-restic-note "$@" </dev/null\n'${resticPath()}' "$@"\nrc=$?\nif [ "$rc" -eq 0 ]; then lab-restic-note --completed "$@" </dev/null; fi\nexit "$rc"\n`,
+      { mode: 0o755 },
+    );
     this.writeHomes();
     this.writeSysfs();
     this.writeFstab(true);
@@ -639,11 +645,11 @@ export class TrainServerFamily implements LabFamily {
       case 'lab-setup':
         return this.setupScript(a[0] ?? '');
       case 'lab-restic-note': {
-        // Called by the host's restic wrapper before it execs the real restic.
+        // Called by the host's restic wrapper before it runs the real restic, and with --completed after restic exited 0.
         const i = a.indexOf('restore');
         if (i >= 0) {
           const t = a.indexOf('--target');
-          this.record('restic.restore', { snapshot: a[i + 1], target: t >= 0 ? relFrom(this.root, path(a[t + 1] ?? '')) : undefined });
+          this.record(a[0] === '--completed' ? 'restic.restored' : 'restic.restore', { snapshot: a[i + 1], target: t >= 0 ? relFrom(this.root, path(a[t + 1] ?? '')) : undefined });
         }
         return ok('');
       }

@@ -15,10 +15,13 @@
  *   secret reference `settings.resticPassword`, resolved on the worker and
  *   sent on the command's stdin: never in argv, history or logs. `restore
  *   --json` progress becomes heartbeats; a cancelled restore kills restic,
- *   and a retry restores again over the partial files.
+ *   and a retry restores again over the partial files; a completed one
+ *   leaves a once-per-step marker, so a retry does not restore twice.
  * - Idempotency: each effect checks first (already mounted, already detached,
- *   fstab line present, cache attached, scrub running, containers up, storage
- *   set up) and reports `alreadyDone`.
+ *   fstab line present, cache attached, scrub running or already started by
+ *   this step, restore completed by this step, containers up, storage set up)
+ *   and reports `alreadyDone`. Once-per-step markers live under
+ *   `~/.lifeboat/markers/` of the SSH user, named by `ctx.stableKey`.
  *
  * @module
  */
@@ -65,6 +68,13 @@ export const TRAIN_SERVER_DEFAULTS = {
 };
 
 type Key = keyof typeof TRAIN_SERVER_DEFAULTS;
+
+/**
+ * Once-per-step markers: in the SSH user's home (relative, not under
+ * `settings.root`, without sudo), so they are writable on a real server and in
+ * the lab alike; named by `ctx.stableKey`, the same across an activity's retries.
+ */
+const MARKERS = '.lifeboat/markers';
 
 /** The train-server activities of one worker. */
 export function trainServerActivities(ctx: ActivityContext): TrainServerActivities {
@@ -168,7 +178,8 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
     });
   }
 
-  async function scrubStatus(ref: NodeRef, e: ReturnType<typeof env>): Promise<TsScrubStatus> {
+  /** `btrfs scrub status`, with its `Scrub started:` line (which scrub this is; absent before the first). */
+  async function scrubStatus(ref: NodeRef, e: ReturnType<typeof env>): Promise<TsScrubStatus & { started?: string }> {
     const res = await read(ref, e.as(['btrfs', 'scrub', 'status', e.mount]));
     const out = res.stdout + res.stderr;
     if (res.exitCode !== 0) throw new TransportError('CommandFailed', `btrfs scrub status ${e.mount} failed: ${lastLines(out, 4)}; is the array mounted?`, false);
@@ -177,11 +188,16 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
     const uncorrectable = Number(/Uncorrectable:\s+(\d+)/.exec(out)?.[1] ?? 0);
     const state = status === 'running' ? 'running' : status === 'finished' || status === 'aborted' ? 'finished' : 'none';
     const summary = /Error summary:\s+(.*)/.exec(out)?.[1]?.trim() ?? (state === 'none' ? 'no scrub has run' : state);
-    return { state, corrected, uncorrectable, summary };
+    const started = /^\s*Scrub started:.*$/m.exec(out)?.[0]?.trim().replace(/\s+/g, ' ');
+    return { state, corrected, uncorrectable, summary, ...(started ? { started } : {}) };
   }
 
   async function tsScrubStatus(ref: NodeRef): Promise<TsScrubStatus> {
-    return run(async () => scrubStatus(ref, env(ref)));
+    return run(async () => {
+      const status = await scrubStatus(ref, env(ref));
+      delete status.started;
+      return status;
+    });
   }
 
   async function tsScrubStart(input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
@@ -192,6 +208,19 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
       if (input.dryRun) return { dryRun: true, plan };
       const before = await scrubStatus(input, e);
       if (before.state === 'running') return { alreadyDone: true, plan, output: 'a scrub is already running' };
+      // Once per step (no clock): before the start, an intent marker keyed by workflow, run and activity id
+      // records which scrub the status showed. A retry that finds the marker and another scrub in the
+      // status (started after the marker was written) knows this step's scrub already ran.
+      const seen = before.started ?? 'none';
+      const marker = `${MARKERS}/${ctx.stableKey('scrub')}`;
+      const recorded = await read(input, ['cat', marker]);
+      if (recorded.exitCode === 0 && recorded.stdout.trim() !== seen) {
+        return { alreadyDone: true, plan, output: `this step already started a scrub (${seen}; ${before.state}: ${before.summary})` };
+      }
+      if (recorded.exitCode !== 0) {
+        const mark = await sh(input, [{ argv: ['mkdir', '-p', MARKERS] }, { argv: ['tee', marker] }], 30_000, `${seen}\n`);
+        ctx.check(input, mark, 'recording the scrub start', `check that the SSH user's home on ${input.node} is writable (${MARKERS})`);
+      }
       const res = await sh(input, [{ argv }]);
       return { plan, output: ctx.check(input, res, 'btrfs scrub start', `check that ${e.mount} is mounted (mount | grep btrfs)`) };
     });
@@ -431,8 +460,20 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
       const shown = `restic -r ${setting(e.cluster, 'resticRepository')} ${restore.join(' ')}${input.what === 'config' ? ` && cp ${scratch}/config.sh ${e.repo}/` : ''}`;
       const plan = `${input.node}: ${shown} (password from ${setting(e.cluster, 'resticPassword') || 'settings.resticPassword'} on stdin)`;
       if (input.dryRun) return { dryRun: true, plan };
+      // Once per step: a completion marker, touched in the same remote chain right after the restore
+      // (for config.sh: after its copy into the checkout). A restore the worker's death interrupted
+      // leaves none, and its retry restores again over the partial files (restic converges).
+      const marker = `${MARKERS}/${ctx.stableKey(`restore-${input.what}`)}`;
+      if ((await read(input, ['test', '-e', marker])).exitCode === 0) {
+        return { alreadyDone: true, plan, output: `this step already restored ${input.what === 'homes' ? 'the homes' : 'config.sh'} from ${input.snapshot}` };
+      }
       const { argv, password } = await resticBase(input, e);
-      const cmds: RemoteCommand[] = [{ argv: e.as(['mkdir', '-p', input.what === 'homes' ? homes : scratch]) }, { argv: [...argv, ...restore] }];
+      const cmds: RemoteCommand[] = [
+        { argv: e.as(['mkdir', '-p', input.what === 'homes' ? homes : scratch]) },
+        { argv: ['mkdir', '-p', MARKERS] },
+        { argv: [...argv, ...restore] },
+        ...(input.what === 'homes' ? [{ argv: ['touch', marker] }] : []),
+      ];
       const c = Context.current();
       let last: Record<string, number> = {};
       const res = await sh(
@@ -468,7 +509,7 @@ export function trainServerActivities(ctx: ActivityContext): TrainServerActiviti
       const summaryLine = res.stdout.split('\n').filter((l) => l.includes('"message_type":"summary"')).at(-1);
       const summary = summaryLine ? (JSON.parse(summaryLine) as Record<string, number>) : {};
       if (input.what === 'config') {
-        const cp = await sh(input, [{ argv: e.as(['cp', `${scratch}/config.sh`, `${e.repo}/config.sh`]) }]);
+        const cp = await sh(input, [{ argv: e.as(['cp', `${scratch}/config.sh`, `${e.repo}/config.sh`]) }, { argv: ['touch', marker] }]);
         ctx.check(input, cp, 'copying config.sh into the checkout', `check ${setting(e.cluster, 'repoDir')} exists (git clone first)`);
       }
       return {

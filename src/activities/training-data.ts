@@ -9,9 +9,10 @@
  * database already moved, a restore finds identical files (same sha256), a
  * swap or restore of the model finds the canonical model already matching its
  * manifest, selfplay found running is not started twice, a dated backup that
- * exists is not copied again, sync and aggregation only insert missing games;
- * a resumed training leaves a once-per-step marker so a retried attempt does
- * not train twice.
+ * exists is not copied again, a model fetch finds the staged copy (or the
+ * canonical model) already verified, sync and aggregation only insert missing
+ * games; a re-sync and a resumed training leave once-per-step markers so a
+ * retried attempt does not sync or train twice.
  *
  * @module
  */
@@ -175,7 +176,17 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
       const code = syncSnippet(input.node);
       const plan = `${input.via}: python -c "${code.split('\n').join('; ')}"`;
       if (input.dryRun) return { dryRun: true, plan };
-      const res = await exec(via, [{ argv: ['python', '-c', code], cwd }], 30 * 60_000);
+      // Once per step: a completion marker on the coordinator, touched in the same command chain right
+      // after the sync, keyed by workflow, run and activity id (stable across retries).
+      const dir = '.lifeboat/syncs';
+      const marker = `${dir}/${stableKey(`sync-${input.node}`)}`;
+      if ((await sh(via, cwd, ['test', '-f', marker])).exitCode === 0) return { plan, alreadyDone: true, output: `this step already synced ${input.node} from the cluster` };
+      const cmds: RemoteCommand[] = [
+        { argv: ['python', '-c', code], cwd },
+        { argv: ['mkdir', '-p', dir], cwd },
+        { argv: ['touch', marker], cwd },
+      ];
+      const res = await exec(via, cmds, 30 * 60_000);
       const out = check(via, res, `the sync to ${input.node}`, `check that the sync daemon's peers are reachable from ${input.via}, then retry`);
       const m = /synced (\d+) games/i.exec(out);
       return { plan, output: out, copied: m ? Number(m[1]) : undefined };
@@ -383,6 +394,12 @@ export function trainingDataActivities(ctx: ActivityContext): TrainingDataActivi
       const incoming = `${model}.incoming`;
       const plan = `${input.node}: scp ${remote} ${incoming}`;
       if (input.dryRun) return { dryRun: true, plan };
+      // Check first: a staged copy that verifies (an earlier attempt's) is not pulled again; nor is
+      // anything when the canonical model already verifies. A partial or bad copy is pulled over.
+      const staged = await checkModel(input, cluster, cwd, incoming);
+      if (staged.loads && staged.checksumOk) return { plan, alreadyDone: true, output: `${incoming} is already staged and verified (sha256 ${staged.sha256?.slice(0, 12)})`, check: staged };
+      const now = await checkModel(input, cluster, cwd, model);
+      if (now.loads && now.checksumOk) return { plan, alreadyDone: true, output: `${model} already loads and matches the manifest: nothing to fetch`, check: now };
       const out = check(input, await exec(input, [{ argv: ['scp', remote, incoming], cwd }], 30 * 60_000), `copying the model from ${input.from}`, `check that ${input.node} reaches ${input.from} over SSH, or choose another node`);
       return { plan, output: out || `copied to ${incoming}`, check: await checkModel(input, cluster, cwd, incoming) };
     });

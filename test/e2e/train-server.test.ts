@@ -93,6 +93,7 @@ describe('train-server recoveries end to end through the CLI', () => {
     await healthy();
     assert.deepEqual(counts(from), {
       'restic.restore': 2, // config.sh, then the homes
+      'restic.restored': 2, // each completed
       'setup-script.run': 9,
       'btrfs.created': 1,
       'fstab.appended': 1,
@@ -165,6 +166,7 @@ describe('train-server recoveries end to end through the CLI', () => {
     await healthy();
     assert.deepEqual(counts(from), {
       'restic.restore': 1,
+      'restic.restored': 1,
       mount: 1,
       'fstab.appended': 1,
       'setup-script.run': 9, // 01b..08, then 09-run-tests.sh in the verification

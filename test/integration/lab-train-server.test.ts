@@ -176,6 +176,7 @@ describe('lab: the train server', () => {
     assert.match(await ok(`cd ${R}/root/train-server && ./scripts/09-run-tests.sh`), /passed/);
     await until('fstab.appended', async () => count('fstab.appended') === 1);
     assert.equal(count('restic.restore'), 1);
+    assert.equal(count('restic.restored'), 1, 'the wrapper reports the completed restore');
     assert.equal(count('btrfs.created'), 0);
     await until('healthy', async () => (await health()).healthy);
   });
@@ -191,6 +192,7 @@ describe('lab: the train server', () => {
     await ok(`for user in alice bob charlie dave eve; do chown -R \${user}:\${user} /mnt/storage/homes/\${user}; done`);
     await ok(`cd ${R}/root/train-server/docker && docker compose build && docker compose up -d`);
     assert.equal(count('btrfs.created'), 1);
+    assert.equal(count('restic.restored'), count('restic.restore'), 'every restore started also completed');
     assert.equal(count('chown'), 5);
     await until('healthy', async () => (await health()).healthy, 5_000);
   });

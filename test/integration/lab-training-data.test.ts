@@ -9,7 +9,7 @@
  * The tests run in order on one lab; each ends with the cluster healthy.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -119,9 +119,13 @@ describe('training-cluster data and models in the lab', () => {
     assert.ok(existsSync(join(lab.host(CLUSTER, 'tc-node5').root, 'ai-service', q.movedTo!)));
 
     // Option 1: the cluster holds only the 100 games the sync daemon had replicated.
-    const sync = await run(a.gamesSyncToHost, { ...tc('tc-node5'), via: 'tc-node1' });
+    const sync = await run(a.gamesSyncToHost, { ...tc('tc-node5'), via: 'tc-node1' }, 'sync-1');
     assert.equal(sync.copied, 100);
     assert.equal((await run(a.gamesDbStatus, tc('tc-node5'))).count, 100);
+    // A retried attempt of the same step (same activity id) finds its marker on the coordinator: no second sync.
+    const resync = await run(a.gamesSyncToHost, { ...tc('tc-node5'), via: 'tc-node1' }, 'sync-1');
+    assert.equal(resync.alreadyDone, true, inspect(resync));
+    assert.match(resync.output ?? '', /already synced tc-node5/);
 
     // Option 2: the backup (1260 games).
     await run(a.gamesRestoreBackup, { ...tc('tc-node5'), via: 'tc-node1' });
@@ -152,13 +156,25 @@ describe('training-cluster data and models in the lab', () => {
     assert.equal(refused.nonRetryable, true);
     assert.match((await healthy()).summary, /tc-node1 model/);
 
-    const fetched = await run(a.modelFetch, { ...tc('tc-node1'), from: 'tc-node2' });
+    // A partial copy left by an interrupted pull does not verify: it is pulled over.
+    writeFileSync(join(lab.host(CLUSTER, 'tc-node1').root, 'ai-service', 'models/canonical_hex8_2p.pth.incoming'), 'RRPTH1 {"ep');
+    const fetched = await run(a.modelFetch, { ...tc('tc-node1'), from: 'tc-node2' }, 'fetch-1');
+    assert.notEqual(fetched.alreadyDone, true);
     assert.ok(fetched.check?.loads && fetched.check.checksumOk, inspect(fetched));
     assert.equal(fetched.check.sha256, bad.expectedSha256);
+    // A retried attempt finds the staged copy verified: no second pull, the same check for the workflow.
+    const refetched = await run(a.modelFetch, { ...tc('tc-node1'), from: 'tc-node2' }, 'fetch-1');
+    assert.equal(refetched.alreadyDone, true, inspect(refetched));
+    assert.equal(refetched.check?.path, 'models/canonical_hex8_2p.pth.incoming');
+    assert.ok(refetched.check.loads && refetched.check.checksumOk && refetched.check.sha256 === bad.expectedSha256, inspect(refetched));
     await run(a.modelSwap, tc('tc-node1'));
     assert.equal((await run(a.modelSwap, tc('tc-node1'))).alreadyDone, true);
     const good = await run(a.modelCheck, tc('tc-node1'));
     assert.ok(good.loads && good.checksumOk);
+    // Once the canonical model verifies there is nothing to fetch.
+    const nothing = await run(a.modelFetch, { ...tc('tc-node1'), from: 'tc-node2' });
+    assert.equal(nothing.alreadyDone, true, inspect(nothing));
+    assert.equal(nothing.check?.path, 'models/canonical_hex8_2p.pth');
     assert.deepEqual(since(), ['model.pull:tc-node1']);
     assert.ok((await healthy()).healthy, (await healthy()).summary);
   });

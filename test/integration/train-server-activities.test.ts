@@ -3,12 +3,13 @@
  * lab's train server over real SSH, in MockActivityEnvironment: diagnosis
  * reads, the bcache detach/wipe/make/attach cycle with its idempotency, and
  * restic for real — snapshots, a restore cancelled midway then retried that
- * ends with complete, correct files, and the password never leaving the
- * worker (not in results, errors, heartbeats or plans).
+ * ends with complete, correct files (a completed one is not redone by a retry
+ * of its step), and the password never leaving the worker (not in results,
+ * errors, heartbeats or plans) — and the scrub's once-per-step start.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -26,8 +27,9 @@ const outbound: string[] = [];
 const heartbeats: Array<Record<string, unknown>> = [];
 let n = 0;
 
-function activityEnv(): MockActivityEnvironment {
-  const env = new MockActivityEnvironment({ activityId: `ts-${++n}`, workflowExecution: { workflowId: 'wf-ts', runId: 'r1' } });
+/** An activity's environment; the same `activityId` is a retried attempt of the same step (same `ctx.stableKey`). */
+function activityEnv(activityId = `ts-${++n}`): MockActivityEnvironment {
+  const env = new MockActivityEnvironment({ activityId, workflowExecution: { workflowId: 'wf-ts', runId: 'r1' } });
   env.on('heartbeat', (d: unknown) => {
     heartbeats.push((d ?? {}) as Record<string, unknown>);
     outbound.push(inspect(d, { depth: 6 }));
@@ -151,7 +153,7 @@ describe('train-server activities against the lab', () => {
     assert.equal((await run(a.tsRunSetupScript, { ...ref, script: '01-setup-storage.sh' })).alreadyDone, true, 'storage setup never runs over a mounted array');
 
     setSettings({ resticLimitDownloadKiB: 96 });
-    const env = activityEnv();
+    const env = activityEnv('restore-homes');
     const hbBefore = heartbeats.length;
     const p = run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, env);
     const deadline = Date.now() + 30_000;
@@ -165,15 +167,56 @@ describe('train-server activities against the lab', () => {
     const partial = digest(homes);
     assert.notDeepEqual(partial, want, 'the cancelled restore stopped midway');
 
+    assert.equal(lab.effects.count({ effect: 'restic.restored' }), 0, 'the cancelled restore did not complete');
+
+    // The retried attempt of the same step (same activity id): the interrupted restore left no marker, so it restores again.
     setSettings({ resticLimitDownloadKiB: 0 });
-    const r = await run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const });
+    const r = await run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, activityEnv('restore-homes'));
+    assert.notEqual(r.alreadyDone, true);
     assert.ok((r.filesRestored ?? 0) > 0, inspect(r));
     assert.deepEqual(digest(homes), want);
     assert.equal(lab.effects.count({ effect: 'restic.restore' }), 2);
+    assert.equal(lab.effects.count({ effect: 'restic.restored' }), 1);
+    // Once completed, a further retry of the step finds its marker: no second restore.
+    const again = await run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, activityEnv('restore-homes'));
+    assert.equal(again.alreadyDone, true, inspect(again));
+    assert.equal(lab.effects.count({ effect: 'restic.restore' }), 2);
 
-    const cfg = await run(a.tsResticRestore, { ...ref, snapshot: 'latest', what: 'config' as const });
+    const cfg = await run(a.tsResticRestore, { ...ref, snapshot: 'latest', what: 'config' as const }, activityEnv('restore-config'));
     assert.match(cfg.output ?? '', /restored 1 files/);
     assert.match(readFileSync(join(root, 'root/train-server/config.sh'), 'utf8'), /RESTIC_REPOSITORY/);
+    const cfgAgain = await run(a.tsResticRestore, { ...ref, snapshot: 'latest', what: 'config' as const }, activityEnv('restore-config'));
+    assert.equal(cfgAgain.alreadyDone, true, inspect(cfgAgain));
+    assert.equal(lab.effects.count({ effect: 'restic.restore' }), 3);
+    assert.equal(lab.effects.count({ effect: 'restic.restored' }), 2);
     for (const o of outbound) assert.ok(!o.includes(password), `the restic password leaked: ${o.slice(0, 300)}`);
+  });
+
+  test('scrub: once per step; a retry after the scrub finished does not scrub again, one whose first attempt died before the start does', T, async () => {
+    const a = acts.activities;
+    await lab.break('train-server.power-outage'); // no scrub in the status yet
+    const finished = async () => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && (await run(a.tsScrubStatus, ref)).state !== 'finished') await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await run(a.tsScrubStatus, ref)).state, 'finished');
+    };
+    const from = lab.effects.count({ effect: 'btrfs.scrub-started' });
+    // A first attempt that died after writing its intent marker, before the start: the status shows no newer scrub, so the retry starts it.
+    mkdirSync(join(root, '.lifeboat/markers'), { recursive: true });
+    writeFileSync(join(root, '.lifeboat/markers/scrub-wf-ts-r1-scrub-1'), 'none\n');
+    const first = await run(a.tsScrubStart, ref, activityEnv('scrub-1'));
+    assert.notEqual(first.alreadyDone, true, inspect(first));
+    assert.equal(lab.effects.count({ effect: 'btrfs.scrub-started' }) - from, 1);
+    await finished();
+    // The retried attempt of the same step, after the scrub it started has finished: no second full scrub.
+    const retry = await run(a.tsScrubStart, ref, activityEnv('scrub-1'));
+    assert.equal(retry.alreadyDone, true, inspect(retry));
+    assert.match(retry.output ?? '', /already started a scrub/);
+    assert.equal(lab.effects.count({ effect: 'btrfs.scrub-started' }) - from, 1);
+    // Another step scrubs again.
+    const next = await run(a.tsScrubStart, ref, activityEnv('scrub-2'));
+    assert.notEqual(next.alreadyDone, true, inspect(next));
+    assert.equal(lab.effects.count({ effect: 'btrfs.scrub-started' }) - from, 2);
+    await finished();
   });
 });
