@@ -145,7 +145,6 @@ function agreedLeader(statuses: P2pStatus[]): string | undefined {
   return ids.size === 1 && only ? only : undefined;
 }
 
-
 /**
  * After the election: P2P restarted on the nodes down at diagnosis (the
  * crashed old leader) that are still out of the mesh, then a bounded durable
@@ -170,9 +169,10 @@ async function restartDownNodes(cluster: string, total: number, nodes: string[],
   };
   const where = leader ? `${leader}'s alive_peers` : 'their own /status';
   const seen = await step(`Check whether the node(s) down at diagnosis are back in the mesh (${where}): ${nodes.join(', ')}`, () => aliveInMesh(nodes), {
+    onFailure: 'continue', // the leader is back whatever this read says; unknown counts as out of the mesh
     describe: ((r: { alive: string[] }) => `back: ${r.alive.join(', ') || 'none'}; still out: ${nodes.filter((n) => !r.alive.includes(n)).join(', ') || 'none'}`) as never,
   });
-  const out = nodes.filter((n) => !seen.alive.includes(n));
+  const out = nodes.filter((n) => !(seen?.alive ?? []).includes(n));
   if (out.length === 0) return { text: `${nodes.join(', ')} back in the mesh on ${nodes.length > 1 ? 'their' : 'its'} own`, out: [] };
 
   const restart = await fanOut(`Restart P2P on the node(s) still out of the mesh: ${out.join(', ')}`, out, (node) => p2pRestart({ cluster, node }), {
