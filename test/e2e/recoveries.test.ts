@@ -239,7 +239,7 @@ describe('recoveries end to end through the CLI', () => {
     await record(id, 'training-cluster.mesh-collapse');
   });
 
-  test('training-cluster.leader-failure: no election within 60 s, an election reset elects a live voter, jobs flow again', async () => {
+  test('training-cluster.leader-failure: no election within 60 s, an election reset elects a live voter, jobs flow again, the old leader rejoins', async () => {
     const { lab, cli } = stack;
     const id = 'recovery-lab-training';
     await lab.break('training-cluster.leader-failure');
@@ -248,13 +248,23 @@ describe('recoveries end to end through the CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     const p = await finished(id, 240_000);
     assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /Leader restored by election reset on tc-node2: leader tc-node[23], [1-9]\d* active job/);
+    assert.match(p.outcome ?? '', /^Leader restored by election reset on tc-node2: leader tc-node[23], [1-9]\d* active job\(s\); P2P restarted on tc-node1, back in the mesh \(5\/5 alive\)$/);
     const effects = lab.effects.list({ cluster: 'lab-training' }).slice(before);
-    assert.deepEqual(effects.map((e) => `${e.effect}:${e.node}`), ['election.reset:tc-node2'], 'one reset, nothing restarted, no manual designation');
+    assert.deepEqual(
+      effects.map((e) => `${e.effect}:${e.node}`),
+      ['election.reset:tc-node2', 'orchestrator.start:tc-node1'],
+      'one reset, no manual designation, the crashed old leader started once after the election',
+    );
     assert.deepEqual(p.gates, []);
+    assert.ok(!Object.keys(p.facts).some((k) => k.endsWith('follow-up')), JSON.stringify(p.facts));
+    // The cluster is whole again, not only led: every node alive in the mesh.
+    const health = (await lab.health()).find((h) => h.cluster === 'lab-training');
+    assert.ok(health?.healthy, JSON.stringify(health));
+    assert.match(health?.summary ?? '', /^leader tc-node[23], 5\/5 alive in the mesh/);
     const report = await cli(['report', id]);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /Option 2: force an election restart/);
+    assert.match(report.stdout, /Restart P2P on the node\(s\) still out of the mesh: tc-node1/);
     await record(id, 'training-cluster.leader-failure');
   });
 

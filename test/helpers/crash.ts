@@ -537,7 +537,7 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'activity', activityStep: /^Restart P2P on the coordinator/ },
     { kind: 'server', timerTitle: /reform/ },
   ]),
-  ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0 } }, [
+  ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0, 'orchestrator.start': 1 } }, [
     // The election reset is one HTTP call: its activity ends with the effect.
     { kind: 'activity', afterEffect: true },
     { kind: 'timer', poll: true },

@@ -241,16 +241,28 @@ const TC_NODES = [
   { name: 'tc-node4', roles: ['worker'] },
 ];
 
-/** Copied from test/unit/training-leader-failure.test.ts: tc-node1 (the old leader) is down. */
-function leaderFailure(electsAfter: 'polls' | 'reset' | 'set-leader' | 'present', tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+/**
+ * Copied from test/unit/training-leader-failure.test.ts: tc-node1 (the old
+ * leader) is down; `oldLeader` is what a P2P restart after the election does
+ * to it (by default: it boots and is alive in the mesh two probes later).
+ */
+function leaderFailure(
+  electsAfter: 'polls' | 'reset' | 'set-leader' | 'present',
+  tweak: (o: Partial<LifeboatActivities>) => void = () => undefined,
+  oldLeader: 'rejoins' | 'restart-fails' | 'stays-out' = 'rejoins',
+): LifeboatActivities {
   let leader: string | null = electsAfter === 'present' ? 'tc-node1' : null;
+  const down = new Set(electsAfter === 'present' ? [] : ['tc-node1']);
+  let booting = -1;
   let n = 0;
   const o: Partial<LifeboatActivities> = {
     p2pStatus: async (a): Promise<P2pStatus> => {
-      if (a.node === 'tc-node1' && electsAfter !== 'present') return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
+      if (booting >= 0 && a.node === leader && booting-- === 0) down.delete('tc-node1');
+      if (down.has(a.node)) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
       n += 1;
       if (electsAfter === 'polls' && n > 3) leader = 'tc-node2';
-      return { node: a.node, reachable: true, leaderId: leader, electionState: leader ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers: [] };
+      const alivePeers = TC_NODES.map((x) => x.name).filter((x) => !down.has(x));
+      return { node: a.node, reachable: true, leaderId: leader, electionState: leader ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers };
     },
     p2pElectionReset: async (a) => {
       if (electsAfter === 'reset' && !a.dryRun) leader = 'tc-node3';
@@ -259,6 +271,12 @@ function leaderFailure(electsAfter: 'polls' | 'reset' | 'set-leader' | 'present'
     p2pSetLeader: async (a) => {
       if (!a.dryRun) leader = a.leader;
       return { plan: `set-leader ${a.leader} on ${a.node}` };
+    },
+    p2pRestart: async (a) => {
+      if (a.dryRun) return { dryRun: true, plan: `restart p2p on ${a.node}` };
+      if (oldLeader === 'restart-fails') throw hardFailure(`the P2P orchestrator on ${a.node} is not running after the restart; fix the cause on the node, then retry the step`);
+      if (oldLeader === 'rejoins') booting = 2;
+      return { plan: `restart p2p on ${a.node}`, output: 'running (pid 4242); /health ok' };
     },
   };
   tweak(o);
@@ -300,6 +318,14 @@ const TRAINING: Branch[] = [
   { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
   { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
   { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  // The branches above were recorded before the patch training-cluster.leader-failure/restart-failed-leader (the
+  // crashed old leader is restarted after the election): their histories prove that runs started on the old code
+  // still replay. Before re-recording one, copy its history to <branch>.before-restart-failed-leader.json
+  // (docs/versioning.md). The branches below are recorded with the patch.
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restarted', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /^Leader restored by automatic election: .*; P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restart-fails', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset', undefined, 'restart-fails'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-stays-out', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls', undefined, 'stays-out'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'dry-run-restart-planned', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /^Dry run, nothing changed: would .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/ } },
 
   {
     scenario: 'training-cluster.mesh-collapse',

@@ -9,7 +9,7 @@ export const TRAINING_CLUSTER_LEADER_FAILURE: ScenarioMeta = {
   id: 'training-cluster.leader-failure',
   workflowType: 'trainingClusterLeaderFailure',
   system: 'training-cluster',
-  title: 'Training cluster leader failure: wait for an election, reset it, or designate a leader',
+  title: 'Training cluster leader failure: wait for an election, reset it, or designate a leader; then bring the old leader back',
   seed: '000 §1 Leader Node Failure',
   rto: { targetMinutes: 5, maxMinutes: 10 },
   dangerousGates: [],
