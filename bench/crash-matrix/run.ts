@@ -8,6 +8,7 @@
  *   node dist/bench/crash-matrix/run.js ledger.quorum-loss@approval            # one case
  *   node dist/bench/crash-matrix/run.js gossip. @server                        # cases whose id contains a filter
  *   CRASH_MATRIX_JOBS=2 node dist/bench/crash-matrix/run.js                    # two stacks at a time
+ *   CRASH_MATRIX_MERGE=1 node dist/bench/crash-matrix/run.js gossip.partition  # re-run cases into the recorded matrix
  *
  * Order: every scenario's activity case first (the non-idempotent effects),
  * then approvals, timers, server restarts, decisions; each case bounded
@@ -18,7 +19,7 @@
  * effect repeated, and resumed within RESUME_BOUND_MS (heartbeat timeout +
  * 2 s); 1 otherwise (the JSON says which).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
 import { CRASH_CASES, runCrashCase, type CrashResult } from '../../test/helpers/crash';
@@ -37,6 +38,12 @@ export const RESUME_BOUND_MS = 22_000;
  */
 function boundedGap(r: CrashResult): number {
   return r.kind === 'activity' && r.retryGapMs !== undefined && r.retryGapMs >= 0 ? r.retryGapMs : r.resumeGapMs;
+}
+
+/** A recorded result without the fields `write` adds (they are recomputed). */
+function unrecorded(r: CrashResult | { id: string; error: string }): CrashResult | { id: string; error: string } {
+  const { passed: _p, boundedGapMs: _g, ...rest } = r as typeof r & { passed?: boolean; boundedGapMs?: number };
+  return rest;
 }
 
 function passed(r: CrashResult | { id: string; error: string }): boolean {
@@ -60,8 +67,17 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(out), { recursive: true });
   const startedAt = new Date().toISOString();
   const results: Array<CrashResult | { id: string; error: string }> = [];
+  // CRASH_MATRIX_MERGE=1: re-run some cases into the recorded matrix (the others keep their last result).
+  type Recorded = { results?: Array<CrashResult | { id: string; error: string }>; runs?: Array<Record<string, unknown>> };
+  let kept: Recorded = {};
+  if (process.env.CRASH_MATRIX_MERGE === '1' && existsSync(out)) {
+    kept = JSON.parse(readFileSync(out, 'utf8')) as Recorded;
+    kept.results = (kept.results ?? []).filter((r) => !cases.some((c) => c.id === r.id) && CRASH_CASES.some((c) => c.id === r.id));
+  }
+  const runs = [...(kept.runs ?? []), { startedAt, command: `${jobs > 1 ? `CRASH_MATRIX_JOBS=${jobs} ` : ''}node dist/bench/crash-matrix/run.js${only.length ? ` ${only.join(' ')}` : ''}`, cases: cases.length }];
   const write = (done: boolean): void => {
-    const ok = done && results.length === cases.length && results.every(passed);
+    const all = [...(kept.results ?? []).map(unrecorded), ...results];
+    const ok = done && results.length === cases.length && all.every(passed);
     writeFileSync(
       out,
       `${JSON.stringify(
@@ -72,12 +88,13 @@ async function main(): Promise<number> {
           machine: { cpus: cpus().length, node: process.version },
           note: `resumeGapMs: to the next move of the recovery (timeline entry, step start/end, new probe) on the new worker/server, from the SIGKILL (activity, poll), from the end the killed timer or poll sleep was scheduled for (timer, server restart during a timer: how late it fired), or from the operator answer sent to the new worker (approval, decision). retryGapMs (activity): SIGKILL to the retried attempt of the killed activity running on the new worker (EFFECT policy: heartbeatTimeout 20 s, retry initialInterval 1 s). An activity case without a step pattern kills the worker as soon as the lab records its first non-idempotent effect. A case passes when the recovery completed, the lab is healthy, no bounded effect exceeded its count, and the bounded gap (activity: retryGapMs when the killed attempt was retried, else resumeGapMs) is at most ${RESUME_BOUND_MS} ms.`,
           finished: done,
-          planned: cases.length,
-          ran: results.length,
-          passed: results.filter(passed).length,
+          runs,
+          planned: kept.results ? all.length - results.length + cases.length : cases.length,
+          ran: all.length,
+          passed: all.filter(passed).length,
           allPassed: ok,
-          notRun: cases.filter((c) => !results.some((r) => r.id === c.id)).map((c) => c.id),
-          results: [...results]
+          notRun: (kept.results ? CRASH_CASES : cases).filter((c) => !all.some((r) => r.id === c.id)).map((c) => c.id),
+          results: [...all]
             .sort((a, b) => CRASH_CASES.findIndex((c) => c.id === a.id) - CRASH_CASES.findIndex((c) => c.id === b.id))
             .map((r) => ('completed' in r ? { passed: passed(r), boundedGapMs: boundedGap(r), ...r } : { passed: false, ...r })),
         },

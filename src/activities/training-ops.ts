@@ -51,7 +51,7 @@ const SCRIPT_MS = 30 * 60_000;
 
 /** The training-ops activities of one worker. */
 export function trainingOpsActivities(ctx: ActivityContext): TrainingOpsActivities {
-  const { lookup, missing, exec, check, run, isUnreachable, root } = ctx;
+  const { lookup, missing, exec, check, run, isUnreachable, root, stableKey } = ctx;
   const setting = <K extends keyof typeof TRAINING_OPS_DEFAULTS>(cluster: ClusterSpec, key: K): (typeof TRAINING_OPS_DEFAULTS)[K] =>
     ctx.setting(cluster, key, TRAINING_OPS_DEFAULTS[key]);
   const signal = (): AbortSignal => Context.current().cancellationSignal;
@@ -191,6 +191,13 @@ export function trainingOpsActivities(ctx: ActivityContext): TrainingOpsActiviti
     async syncForce(input) {
       return run(async () => {
         lookup({ cluster: input.cluster, node: input.host });
+        const r0 = input.dryRun ? undefined : await hostStatus(input);
+        // Check before acting: a host the coordinator no longer calls critical needs no forced sync (a retried
+        // attempt whose first one forced it, or the agent caught up on its own).
+        if (r0 && !r0.retired && r0.state !== 'critical') {
+          const detail = `${input.host} is ${r0.state}${r0.lastSync ? ` (last sync ${r0.lastSync})` : ''}: no forced sync needed`;
+          return { plan: `curl -X POST ${adminUrl(input, '/admin/sync-host')} (not sent)`, alreadyDone: true, synced: true, detail, output: detail };
+        }
         const r = await admin(input, '/admin/sync-host', { host_id: input.host, force: true }, input.dryRun);
         if (r.dryRun) return { dryRun: true, plan: r.plan, synced: false, detail: 'dry run' };
         const detail = r.ok ? `sync forced: ${JSON.stringify(r.body)}` : `coordinator refused (${r.status}): ${r.error ?? ''}`;
@@ -205,9 +212,22 @@ export function trainingOpsActivities(ctx: ActivityContext): TrainingOpsActiviti
         const sudo = ctx.setting(cluster, 'sudo', false);
         const plan = `${input.node}: systemctl restart ${svc}`;
         if (input.dryRun) return { dryRun: true, plan, active: false, reachable: true, detail: 'dry run' };
-        const { res, error } = await tryExec(input, [{ argv: root(['systemctl', 'restart', svc], sudo), ignoreExit: true }, { argv: ['systemctl', 'is-active', svc], ignoreExit: true }], 120_000);
+        // Once per step: a marker in the login directory keyed by workflow, run and activity id (stable across
+        // retries), so a retried attempt whose first one restarted the agent only checks it.
+        const marker = `.lifeboat/restarts/${stableKey('sync-agent')}`;
+        const seen = await tryExec(input, [{ argv: ['test', '-e', marker] }]);
+        if (!seen.res) return { plan, active: false, reachable: false, detail: `unreachable: ${seen.error ?? ''}` };
+        const again = seen.res.exitCode === 0;
+        const { res, error } = await tryExec(
+          input,
+          again
+            ? [{ argv: ['systemctl', 'is-active', svc], ignoreExit: true }]
+            : [{ argv: ['mkdir', '-p', '.lifeboat/restarts'] }, { argv: root(['systemctl', 'restart', svc], sudo), ignoreExit: true }, { argv: ['touch', marker] }, { argv: ['systemctl', 'is-active', svc], ignoreExit: true }],
+          120_000,
+        );
         if (!res) return { plan, active: false, reachable: false, detail: `unreachable: ${error ?? ''}` };
         const active = /^active\s*$/m.test(res.stdout);
+        if (again) return { plan, alreadyDone: true, active, reachable: true, detail: `this step already restarted ${svc}; now ${active ? 'active' : 'not active'}`, output: lastLines(res.stdout, 2) };
         const detail = active ? `${svc} active` : `${svc} not active after the restart: ${lastLines(res.stdout + res.stderr, 3)}`;
         return { plan, active, reachable: true, detail, output: lastLines(res.stdout + res.stderr, 5) };
       });

@@ -465,7 +465,8 @@ export const CRASH_CASES: CrashCase[] = [
   ]),
   ...cases({ ...G, scenario: 'gossip.partition', runArgs: ['--time-scale', '0.02'], onceEffects: { 'gossip.rebalance': 1 } }, [
     { kind: 'approval' },
-    { kind: 'activity' },
+    // Each rebalance is one HTTP call, five in parallel: killed in flight when one still runs, else right after the first.
+    { kind: 'activity', afterEffect: true },
     { kind: 'server' },
     GATE_TIMEOUT,
   ]),
@@ -473,7 +474,10 @@ export const CRASH_CASES: CrashCase[] = [
   ...cases({ ...G, scenario: 'gossip.multi-node-failure', onceEffects: { 'gossip.start': 1, 'gossip.stop': 0 } }, [{ kind: 'activity' }]),
   ...cases({ ...G, scenario: 'gossip.cache-corruption', onceEffects: { 'gossip.cache-clear': 1 } }, [{ kind: 'activity', afterEffect: true }]),
   // The sync metrics converge at the first probe in the lab: no timer to kill in.
-  ...cases({ ...G, scenario: 'gossip.split-brain', runArgs: ['--time-scale', '0.1'], onceEffects: { 'gossip.sync-enable': 1 } }, [{ kind: 'activity' }]),
+  ...cases({ ...G, scenario: 'gossip.split-brain', runArgs: ['--time-scale', '0.1'], onceEffects: { 'gossip.sync-enable': 1 } }, [
+    // Enabling sync is one HTTP call per node: killed in flight when one still runs, else right after the first.
+    { kind: 'activity', afterEffect: true },
+  ]),
   ...cases({ ...G, scenario: 'gossip.total-loss', onceEffects: { 'gossip.state-cleared': 1, 'gossip.start': 1, 'gossip.stop': 0 } }, [
     { kind: 'approval' },
     { kind: 'activity' },

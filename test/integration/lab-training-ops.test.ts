@@ -36,11 +36,13 @@ let a: ActivitySet['activities'];
 let settings: Record<string, string>;
 let adminKey = '';
 
-function env(): MockActivityEnvironment {
-  return new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf-training-ops', runId: 'run-1' }, activityId: 'a1' } as never);
+let calls = 0;
+/** Each call is its own step (its own activity id), unless `activityId` says it is a retry of an earlier one. */
+function env(activityId = `a${++calls}`): MockActivityEnvironment {
+  return new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf-training-ops', runId: 'run-1' }, activityId } as never);
 }
-async function run<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
-  return (await env().run(fn, input)) as O;
+async function run<I, O>(fn: (input: I) => Promise<O>, input: I, activityId?: string): Promise<O> {
+  return (await env(activityId).run(fn, input)) as O;
 }
 async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   let err: unknown;
@@ -145,10 +147,19 @@ describe('the sync coordinator and the training-ops activities on the lab', () =
     const f = await run(a.syncForce, sh('tc-node5'));
     assert.equal(f.synced, false);
     assert.match(f.detail, /not responding/);
-    const r = await run(a.syncAgentRestart, tc('tc-node5'));
+    const r = await run(a.syncAgentRestart, tc('tc-node5'), 'restart-step');
     assert.equal(r.active, true, r.detail);
+    // A retried attempt of the same step (the worker died after the restart) checks, does not restart again.
+    const retried = await run(a.syncAgentRestart, tc('tc-node5'), 'restart-step');
+    assert.equal(retried.alreadyDone, true, retried.detail);
+    assert.equal(retried.active, true);
     await until('tc-node5 healthy', async () => ((await hostState('tc-node5'))?.state === 'healthy' ? true : undefined));
     assert.equal((await hostState('tc-node5'))?.pendingGames, 0);
+    // Check before acting: a healthy host is not force-synced (a retried attempt after a forced sync that worked).
+    const again = await run(a.syncForce, sh('tc-node5'));
+    assert.equal(again.alreadyDone, true, again.detail);
+    assert.equal(again.synced, true);
+    assert.match(again.detail, /tc-node5 is healthy.*no forced sync needed/);
     assert.deepEqual(since(before), ['sync.forced:tc-node1/tc-node5:failed', 'sync-agent.restart:tc-node5']);
     assert.equal((await healthy()).healthy, true, (await healthy()).summary);
   });
