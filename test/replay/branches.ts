@@ -7,12 +7,13 @@
  * replay.test.ts replays them all and checks that none of these is missing.
  */
 import type { LifeboatActivities, LedgerNodeInfo, NodeRef, P2pStatus } from '../../src/activities/types';
-import type { GamesDbStatus, ModelCheck } from '../../src/activities/types-training-data';
-import type { SyncHostStatus } from '../../src/activities/types-training-ops';
 import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
+import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
+import { leaderFailure, OPS_NODES, TC_NODES } from '../helpers/fakes-training-cluster';
+import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
+import { outage, syncHosts, type HostSim } from '../helpers/fakes-training-ops';
 import { hardFailure, stubActivities } from '../helpers/stubs';
 import { fakeGossip, type FakeOptions } from '../helpers/stubs-gossip';
-import { SHA } from '../helpers/stubs-training-data';
 
 /** What the operator does, in order. A `decide` after a waiting gate means: let the approval time out first. */
 export type Answer = { approve: string; choice?: string } | { reject: string } | { decide: Decision };
@@ -234,55 +235,6 @@ const LEDGER: Branch[] = [
 
 // ---------------------------------------------------------------- training-cluster
 
-const TC_NODES = [
-  { name: 'tc-node1', roles: ['coordinator', 'voter'] },
-  { name: 'tc-node2', roles: ['voter'] },
-  { name: 'tc-node3', roles: ['voter'] },
-  { name: 'tc-node4', roles: ['worker'] },
-];
-
-/**
- * Copied from test/unit/training-leader-failure.test.ts: tc-node1 (the old
- * leader) is down; `oldLeader` is what a P2P restart after the election does
- * to it (by default: it boots and is alive in the mesh two probes later).
- */
-function leaderFailure(
-  electsAfter: 'polls' | 'reset' | 'set-leader' | 'present',
-  tweak: (o: Partial<LifeboatActivities>) => void = () => undefined,
-  oldLeader: 'rejoins' | 'restart-fails' | 'stays-out' = 'rejoins',
-): LifeboatActivities {
-  let leader: string | null = electsAfter === 'present' ? 'tc-node1' : null;
-  const down = new Set(electsAfter === 'present' ? [] : ['tc-node1']);
-  let booting = -1;
-  let n = 0;
-  const o: Partial<LifeboatActivities> = {
-    p2pStatus: async (a): Promise<P2pStatus> => {
-      if (booting >= 0 && a.node === leader && booting-- === 0) down.delete('tc-node1');
-      if (down.has(a.node)) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-      n += 1;
-      if (electsAfter === 'polls' && n > 3) leader = 'tc-node2';
-      const alivePeers = TC_NODES.map((x) => x.name).filter((x) => !down.has(x));
-      return { node: a.node, reachable: true, leaderId: leader, electionState: leader ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers };
-    },
-    p2pElectionReset: async (a) => {
-      if (electsAfter === 'reset' && !a.dryRun) leader = 'tc-node3';
-      return { plan: `reset on ${a.node}` };
-    },
-    p2pSetLeader: async (a) => {
-      if (!a.dryRun) leader = a.leader;
-      return { plan: `set-leader ${a.leader} on ${a.node}` };
-    },
-    p2pRestart: async (a) => {
-      if (a.dryRun) return { dryRun: true, plan: `restart p2p on ${a.node}` };
-      if (oldLeader === 'restart-fails') throw hardFailure(`the P2P orchestrator on ${a.node} is not running after the restart; fix the cause on the node, then retry the step`);
-      if (oldLeader === 'rejoins') booting = 2;
-      return { plan: `restart p2p on ${a.node}`, output: 'running (pid 4242); /health ok' };
-    },
-  };
-  tweak(o);
-  return stubActivities(o).activities;
-}
-
 /** Every node answers SSH; the mesh has no leader and no alive peers until P2P is restarted on a node. */
 function meshCollapse(tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
   const restarted = new Set<string>();
@@ -301,31 +253,31 @@ function meshCollapse(tweak: (o: Partial<LifeboatActivities>) => void = () => un
 }
 
 const TRAINING: Branch[] = [
-  { scenario: 'training-cluster.leader-failure', branch: 'automatic-election', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by automatic election/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'election-reset', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /election reset on tc-node2: leader tc-node3/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'automatic-election', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by automatic election/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'election-reset', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /election reset on tc-node2: leader tc-node3/ } },
   {
     scenario: 'training-cluster.leader-failure',
     branch: 'election-reset-fails-retry',
     workflowType: 'trainingClusterLeaderFailure',
-    make: () => ({ activities: leaderFailure('reset', (o) => (o.p2pElectionReset = failOnce(o.p2pElectionReset!, 'POST /admin/election/reset: 503'))), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }),
+    make: () => ({ activities: leaderFailure('reset', { tweak: (o) => (o.p2pElectionReset = failOnce(o.p2pElectionReset!, 'POST /admin/election/reset: 503')) }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }),
     answers: [{ decide: 'retry' }],
     expect: { outcome: /election reset on tc-node2: leader tc-node3/ },
   },
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node3' }], expect: { outcome: /manual designation of tc-node3 by alice/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node3' }], expect: { outcome: /manual designation of tc-node3 by alice/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
   // Recorded before gates became unskippable by default (set-leader ran unapproved on the first live voter); kept so
   // that recoveries started on the old code still replay. (Re-recording it fails: the skip is refused.)
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
   // The branches above were recorded before the patch training-cluster.leader-failure/restart-failed-leader (the
   // crashed old leader is restarted after the election): their histories prove that runs started on the old code
   // still replay. Before re-recording one, copy its history to <branch>.before-restart-failed-leader.json
   // (docs/versioning.md). The branches below are recorded with the patch.
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restarted', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /^Leader restored by automatic election: .*; P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restart-fails', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset', undefined, 'restart-fails'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-stays-out', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls', undefined, 'stays-out'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'dry-run-restart-planned', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader'), input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /^Dry run, nothing changed: would .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restarted', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /^Leader restored by automatic election: .*; P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restart-fails', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset', { oldLeader: 'restart-fails' }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-stays-out', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls', { oldLeader: 'stays-out' }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'dry-run-restart-planned', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /^Dry run, nothing changed: would .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/ } },
 
   {
     scenario: 'training-cluster.mesh-collapse',
@@ -349,120 +301,8 @@ const TRAINING: Branch[] = [
 
 // ------------------------------------------ training-cluster: data loss, model corruption
 
-interface Db {
-  count?: number;
-  integrity: string;
-  exists: boolean;
-  running: boolean;
-}
-
-/** Copied from test/unit/training-data.test.ts: tc-node4's database is corrupted; `sync` is what the cluster re-sync brings back. */
-function nodeLoss(opts: { sync: number; backup?: boolean; alsoLost?: boolean }): LifeboatActivities {
-  const db = new Map<string, Db>(TC_NODES.map((n) => [n.name, { count: 1200, integrity: 'ok', exists: true, running: true }]));
-  db.set('tc-node4', { integrity: 'file is not a database', exists: true, running: false });
-  if (opts.alsoLost) db.set('tc-node3', { count: 12, integrity: 'ok', exists: true, running: true });
-  return stubActivities({
-    gamesDbStatus: async (a): Promise<GamesDbStatus> => {
-      const d = db.get(a.node)!;
-      return { node: a.node, reachable: true, databases: d.exists ? [{ path: 'data/games/selfplay.db', size: '1M' }] : [], exists: d.exists, count: d.count, integrity: d.integrity, byConfig: d.count ? { hex8_2p: d.count } : {}, selfplayRunning: d.running };
-    },
-    gamesQuarantine: async (a) => {
-      if (!a.dryRun) db.set(a.node, { integrity: 'missing', exists: false, running: false });
-      return { plan: `mv ${a.node}`, movedTo: `data/games/selfplay.db.corrupt-${a.suffix}` };
-    },
-    gamesSyncToHost: async (a) => {
-      if (!a.dryRun) db.set(a.node, { count: opts.sync, integrity: 'ok', exists: true, running: false });
-      return { plan: `sync ${a.node} via ${a.via}`, copied: opts.sync };
-    },
-    gamesBackupInfo: async (a) =>
-      opts.backup === false
-        ? { node: a.node, path: '/nfs/selfplay_latest.db', exists: false, integrity: 'missing' }
-        : { node: a.node, path: '/nfs/selfplay_latest.db', exists: true, count: 1100, integrity: 'ok', takenAt: '2026-12-01T08:00:00.000Z' },
-    gamesRestoreBackup: async (a) => {
-      if (!a.dryRun) db.set(a.node, { count: 1100, integrity: 'ok', exists: true, running: false });
-      return { plan: `scp backup ${a.node} via ${a.via}` };
-    },
-    selfplayStart: async (a) => {
-      const d = db.get(a.node)!;
-      if (!a.dryRun) db.set(a.node, d.exists ? { ...d, running: true } : { count: 0, integrity: 'ok', exists: true, running: true });
-      return { plan: `selfplay ${a.node}` };
-    },
-  }).activities;
-}
-
-/** Copied from test/unit/training-data.test.ts: tc-node2 EMPTY (missing), tc-node3 EMPTY (corrupted), tc-node4 LOW. */
-function multiLoss(opts: { oneOnly?: boolean } = {}): LifeboatActivities {
-  const db = new Map<string, Db>([
-    ['tc-node1', { count: 1500, integrity: 'ok', exists: true, running: true }],
-    ['tc-node2', { integrity: 'missing', exists: false, running: false }],
-    ['tc-node3', { integrity: 'file is not a database', exists: true, running: false }],
-    ['tc-node4', { count: 150, integrity: 'ok', exists: true, running: true }],
-  ]);
-  if (opts.oneOnly) {
-    db.set('tc-node2', { count: 1300, integrity: 'ok', exists: true, running: true });
-    db.set('tc-node3', { count: 1300, integrity: 'ok', exists: true, running: true });
-  }
-  let launched = false;
-  return stubActivities({
-    gamesDbStatus: async (a): Promise<GamesDbStatus> => {
-      const d = db.get(a.node)!;
-      if (launched && d.running && d.integrity === 'ok') d.count = (d.count ?? 0) + 7; // selfplay regenerates
-      return { node: a.node, reachable: true, databases: [], exists: d.exists, count: d.count, integrity: d.integrity, byConfig: d.count ? { hex8_2p: d.count } : {}, selfplayRunning: d.running };
-    },
-    selfplayStop: async (a) => {
-      if (!a.dryRun) db.get(a.node)!.running = false;
-      return { plan: `pkill ${a.node}` };
-    },
-    gamesAggregate: async (a) => {
-      if ([...db.values()].some((d) => d.running)) throw new Error('selfplay still writing');
-      if (!a.dryRun) db.get(a.node)!.count = 1650;
-      return { plan: `aggregate to ${a.node}`, total: 1650 };
-    },
-    gamesQuarantine: async (a) => {
-      if (!a.dryRun) db.set(a.node, { integrity: 'missing', exists: false, running: false });
-      return { plan: `mv ${a.node}` };
-    },
-    selfplayLaunchCluster: async (a) => {
-      if (!a.dryRun) {
-        launched = true;
-        for (const d of db.values()) {
-          if (!d.exists) Object.assign(d, { exists: true, integrity: 'ok', count: 0 });
-          d.running = true;
-        }
-      }
-      return { plan: `launch from ${a.node}` };
-    },
-  }).activities;
-}
-
-const OLD_SHA = 'b'.repeat(64);
-
-/** Copied from test/unit/training-data.test.ts: tc-node1's model does not load; `backup` whether models/backup matches; `healthyOn` the peers holding it. */
-function models(opts: { backup: boolean; healthyOn: string[] }): LifeboatActivities {
-  let canonicalOk = false;
-  const check = (node: string, path: string, loads: boolean, sha: string): ModelCheck => ({ node, reachable: true, path, exists: true, loads, sha256: sha, expectedSha256: SHA, checksumOk: loads && sha === SHA, loadError: loads ? undefined : 'Model CORRUPTED: invalid load key' });
-  return stubActivities({
-    modelCheck: async (a) => {
-      if (a.node !== 'tc-node1') return check(a.node, 'models/canonical_hex8_2p.pth', true, opts.healthyOn.includes(a.node) ? SHA : OLD_SHA);
-      if (a.backup) return check(a.node, 'models/backup/canonical_hex8_2p.pth', true, opts.backup ? SHA : OLD_SHA);
-      if (a.path) return check(a.node, a.path, true, OLD_SHA); // checkpoints load
-      return check(a.node, 'models/canonical_hex8_2p.pth', canonicalOk, canonicalOk ? SHA : OLD_SHA);
-    },
-    modelRestoreBackup: async (a) => {
-      if (!a.dryRun) canonicalOk = true;
-      return { plan: `cp backup ${a.node}` };
-    },
-    modelFetch: async (a) => ({ plan: `scp ${a.from} ${a.node}`, check: check(a.node, 'models/canonical_hex8_2p.pth.incoming', true, SHA) }),
-    modelSwap: async (a) => {
-      if (!a.dryRun) canonicalOk = true;
-      return { plan: `mv ${a.node}` };
-    },
-    modelResumeTraining: async (a) => {
-      if (!a.dryRun) canonicalOk = true;
-      return { plan: `train ${a.node} ${a.checkpoint}` };
-    },
-  }).activities;
-}
+/** The recorded histories saw the NFS backup taken at a fixed time (the fake's default: 6 h before each look). */
+const nodeLossAt = (opts: { sync: number; backup?: boolean; alsoLost?: boolean }) => nodeLoss({ ...opts, backupTakenAt: '2026-12-01T08:00:00.000Z' });
 
 const NDL = 'training-cluster.node-data-loss';
 const MNDL = 'training-cluster.multi-node-data-loss';
@@ -470,122 +310,36 @@ const MC = 'training-cluster.model-corruption';
 const tc = (scenario: string, extra: { params?: Record<string, unknown>; options?: RecoveryOptions; dryRun?: boolean } = {}) => input(scenario, 'training-cluster', TC_NODES, extra);
 
 const TRAINING_DATA: Branch[] = [
-  { scenario: NDL, branch: 'resync-recovers', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 1150 }), input: tc(NDL) }), answers: [], expect: { outcome: /re-synced from the cluster \(1,150 games\)/ } },
-  { scenario: NDL, branch: 'backup-restore', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL) }), answers: [{ approve: 'overwrite-db-from-backup' }], expect: { outcome: /restored from the backup taken .* \(1,100 games\), approved by alice/ } },
-  { scenario: NDL, branch: 'backup-rejected', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL) }), answers: [{ reject: 'overwrite-db-from-backup' }], expect: { failure: 'GateRejected' } },
-  { scenario: NDL, branch: 'approval-timeout-fail', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: NDL, branch: 'approval-timeout-abort', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: NDL, branch: 'approval-timeout-skip-accept-loss', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /loss accepted \(100 of ~1,200 games kept\)/ } },
-  { scenario: NDL, branch: 'no-backup-accept-loss', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 0, backup: false }), input: tc(NDL) }), answers: [], expect: { outcome: /loss accepted \(0 of ~1,200 games kept\)/ } },
-  { scenario: NDL, branch: 'two-nodes-lost', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 1150, alsoLost: true }), input: tc(NDL) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: NDL, branch: 'dry-run', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLoss({ sync: 100 }), input: tc(NDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: NDL, branch: 'resync-recovers', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 1150 }).activities, input: tc(NDL) }), answers: [], expect: { outcome: /re-synced from the cluster \(1,150 games\)/ } },
+  { scenario: NDL, branch: 'backup-restore', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL) }), answers: [{ approve: 'overwrite-db-from-backup' }], expect: { outcome: /restored from the backup taken .* \(1,100 games\), approved by alice/ } },
+  { scenario: NDL, branch: 'backup-rejected', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL) }), answers: [{ reject: 'overwrite-db-from-backup' }], expect: { failure: 'GateRejected' } },
+  { scenario: NDL, branch: 'approval-timeout-fail', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: NDL, branch: 'approval-timeout-abort', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: NDL, branch: 'approval-timeout-skip-accept-loss', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /loss accepted \(100 of ~1,200 games kept\)/ } },
+  { scenario: NDL, branch: 'no-backup-accept-loss', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 0, backup: false }).activities, input: tc(NDL) }), answers: [], expect: { outcome: /loss accepted \(0 of ~1,200 games kept\)/ } },
+  { scenario: NDL, branch: 'two-nodes-lost', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 1150, alsoLost: true }).activities, input: tc(NDL) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: NDL, branch: 'dry-run', workflowType: 'trainingClusterNodeDataLoss', make: () => ({ activities: nodeLossAt({ sync: 100 }).activities, input: tc(NDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: MNDL, branch: 'stop-writes-approved', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL) }), answers: [{ approve: 'stop-writes' }], expect: { outcome: /Surviving data aggregated on tc-node1 \(1,650 games\)/ } },
-  { scenario: MNDL, branch: 'stop-writes-rejected', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL) }), answers: [{ reject: 'stop-writes' }], expect: { failure: 'GateRejected' } },
-  { scenario: MNDL, branch: 'approval-timeout-fail', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: MNDL, branch: 'approval-timeout-abort', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: MNDL, branch: 'approval-timeout-skip', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /Stopped before any change: writes on tc-node1, tc-node4 were not stopped \(gate skipped\)/ } },
-  { scenario: MNDL, branch: 'one-node-lost', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss({ oneOnly: true }), input: tc(MNDL) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: MNDL, branch: 'dry-run', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss(), input: tc(MNDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: MNDL, branch: 'stop-writes-approved', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL) }), answers: [{ approve: 'stop-writes' }], expect: { outcome: /Surviving data aggregated on tc-node1 \(1,650 games\)/ } },
+  { scenario: MNDL, branch: 'stop-writes-rejected', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL) }), answers: [{ reject: 'stop-writes' }], expect: { failure: 'GateRejected' } },
+  { scenario: MNDL, branch: 'approval-timeout-fail', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: MNDL, branch: 'approval-timeout-abort', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: MNDL, branch: 'approval-timeout-skip', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /Stopped before any change: writes on tc-node1, tc-node4 were not stopped \(gate skipped\)/ } },
+  { scenario: MNDL, branch: 'one-node-lost', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss({ oneOnly: true }).activities, input: tc(MNDL) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: MNDL, branch: 'dry-run', workflowType: 'trainingClusterMultiNodeDataLoss', make: () => ({ activities: multiLoss().activities, input: tc(MNDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: MC, branch: 'backup-copy', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: true, healthyOn: ['tc-node2'] }), input: tc(MC) }), answers: [], expect: { outcome: /restored from models\/backup\// } },
-  { scenario: MC, branch: 'peer-copy', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node3', 'tc-node4'] }), input: tc(MC) }), answers: [{ approve: 'replace-canonical-model' }], expect: { outcome: /pulled the verified copy from tc-node3 \(approved by alice\)/ } },
-  { scenario: MC, branch: 'peer-copy-rejected', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }), input: tc(MC) }), answers: [{ reject: 'replace-canonical-model' }], expect: { failure: 'GateRejected' } },
-  { scenario: MC, branch: 'approval-timeout-fail', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }), input: tc(MC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: MC, branch: 'approval-timeout-abort', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }), input: tc(MC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: MC, branch: 'approval-timeout-skip-resume', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }), input: tc(MC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /retrained from models\/checkpoints\/hex8_2p_epoch_45\.pth/ } },
-  { scenario: MC, branch: 'resume-training', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: [] }), input: tc(MC) }), answers: [], expect: { outcome: /retrained from models\/checkpoints\/hex8_2p_epoch_45\.pth/ } },
+  { scenario: MC, branch: 'backup-copy', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: true, healthyOn: ['tc-node2'] }).activities, input: tc(MC) }), answers: [], expect: { outcome: /restored from models\/backup\// } },
+  { scenario: MC, branch: 'peer-copy', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node3', 'tc-node4'] }).activities, input: tc(MC) }), answers: [{ approve: 'replace-canonical-model' }], expect: { outcome: /pulled the verified copy from tc-node3 \(approved by alice\)/ } },
+  { scenario: MC, branch: 'peer-copy-rejected', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }).activities, input: tc(MC) }), answers: [{ reject: 'replace-canonical-model' }], expect: { failure: 'GateRejected' } },
+  { scenario: MC, branch: 'approval-timeout-fail', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }).activities, input: tc(MC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: MC, branch: 'approval-timeout-abort', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }).activities, input: tc(MC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: MC, branch: 'approval-timeout-skip-resume', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }).activities, input: tc(MC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /retrained from models\/checkpoints\/hex8_2p_epoch_45\.pth/ } },
+  { scenario: MC, branch: 'resume-training', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: [] }).activities, input: tc(MC) }), answers: [], expect: { outcome: /retrained from models\/checkpoints\/hex8_2p_epoch_45\.pth/ } },
   { scenario: MC, branch: 'model-intact', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: stubActivities().activities, input: tc(MC) }), answers: [], expect: { outcome: /Model intact on tc-node1/ } },
-  { scenario: MC, branch: 'dry-run', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }), input: tc(MC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: MC, branch: 'dry-run', workflowType: 'trainingClusterModelCorruption', make: () => ({ activities: models({ backup: false, healthyOn: ['tc-node2'] }).activities, input: tc(MC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ------------------------------------------ training-cluster: cluster outage, sync host critical
-
-const OPS_NODES = [...TC_NODES, { name: 'tc-node5', roles: ['worker'] }];
-const OPS_ALL = OPS_NODES.map((n) => n.name);
-
-/** Copied from test/unit/training-ops.test.ts: all nodes down; the coordinator answers after 3 SSH probes; one more node rejoins per status probe. */
-function outage(opts: { answering?: string[] } = {}): LifeboatActivities {
-  let coordinatorProbes = 0;
-  let started = false;
-  let alive = 0;
-  let launched = false;
-  return stubActivities({
-    sshCheck: async (a) => {
-      if (opts.answering?.includes(a.node)) return { node: a.node, reachable: true };
-      if (a.node === 'tc-node1' && ++coordinatorProbes > 3) return { node: a.node, reachable: true };
-      return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-    },
-    p2pStatus: async (a) => {
-      if (opts.answering?.includes(a.node)) return { node: a.node, reachable: true, leaderId: null, alivePeers: [a.node] };
-      if (a.node !== 'tc-node1' || !started) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-      alive = Math.min(OPS_ALL.length, alive + 1);
-      return { node: a.node, reachable: true, leaderId: alive >= 2 ? 'tc-node1' : null, alivePeers: OPS_ALL.slice(0, alive), electionState: 'stable', voters: ['tc-node1', 'tc-node2', 'tc-node3'] };
-    },
-    p2pRestart: async (a) => {
-      if (!a.dryRun) started = true;
-      return { plan: `p2pRestart ${a.node}`, dryRun: a.dryRun || undefined };
-    },
-    clusterLaunchDaemons: async (a) => {
-      if (!a.dryRun) launched = true;
-      return { plan: 'launch_daemons.py --all', dryRun: a.dryRun || undefined };
-    },
-    selfplayRunning: async (a) => ({ node: a.node, reachable: true, running: launched, processes: launched ? 1 : 0 }),
-  }).activities;
-}
-
-interface HostSim {
-  state: string;
-  retired?: boolean;
-  reachable?: boolean;
-  /** What heals it: the forced sync, the agent restart, the import, the unretire; nothing by default. */
-  healedBy?: 'force' | 'restart' | 'import' | 'unretire';
-}
-
-/** Copied from test/unit/training-ops.test.ts: the sync coordinator's view of `hosts`. */
-function syncHosts(hosts: Record<string, HostSim>, tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
-  const status = (): SyncHostStatus[] =>
-    Object.entries(hosts).map(([host, h]) => ({ host, state: h.state, retired: h.retired ?? false, lastSync: '2026-12-01T08:00:00.000Z', lastSeen: '2026-12-01T09:30:00.000Z', pendingGames: h.state === 'critical' ? 35 : 0 }));
-  const heal = (host: string, by: HostSim['healedBy'], dry?: boolean) => {
-    const h = hosts[host];
-    if (h && !dry && h.healedBy === by) {
-      h.state = 'healthy';
-      h.retired = false;
-    }
-  };
-  const o: Partial<LifeboatActivities> = {
-    syncHosts: async () => ({ reachable: true, counts: {}, hosts: status() }),
-    sshCheck: async (a) => ({ node: a.node, reachable: hosts[a.node]?.reachable ?? true }),
-    syncForce: async (a) => {
-      const ok = hosts[a.host]?.healedBy === 'force';
-      heal(a.host, 'force', a.dryRun);
-      return { plan: `force ${a.host}`, synced: ok, detail: ok ? 'synced' : 'coordinator refused (409): agent not responding' };
-    },
-    syncAgentRestart: async (a) => {
-      const ok = hosts[a.node]?.healedBy === 'restart';
-      heal(a.node, 'restart', a.dryRun);
-      return { plan: `restart ${a.node}`, active: ok, reachable: true, detail: ok ? 'active' : 'not active after the restart' };
-    },
-    syncImport: async (a) => {
-      heal(a.host, 'import', a.dryRun);
-      return { plan: `import ${a.dataDir}`, imported: 2 };
-    },
-    syncUnretire: async (a) => {
-      heal(a.host, 'unretire', a.dryRun);
-      return { plan: `unretire ${a.host}` };
-    },
-    syncRetireHost: async (a) => {
-      const h = hosts[a.host];
-      if (h && !a.dryRun) {
-        h.state = 'retired';
-        h.retired = true;
-      }
-      return { plan: `retire ${a.host}` };
-    },
-  };
-  tweak(o);
-  return stubActivities(o).activities;
-}
 
 const CO = 'training-cluster.cluster-outage';
 const SHC = 'training-cluster.sync-host-critical';
@@ -593,13 +347,13 @@ const ops = (scenario: string, extra: { params?: Record<string, unknown>; option
 const lost = (): Record<string, HostSim> => ({ 'tc-node5': { state: 'critical', reachable: false } });
 
 const TRAINING_OPS: Branch[] = [
-  { scenario: CO, branch: 'some-nodes-answer', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage({ answering: ['tc-node2', 'tc-node3'] }), input: ops(CO) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: CO, branch: 'some-nodes-answer', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage({ answering: ['tc-node2', 'tc-node3'] }).activities, input: ops(CO) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
   {
     scenario: CO,
     branch: 'coordinator-restart-fails-retry',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
-      const acts = outage();
+      const acts = outage().activities;
       return { activities: { ...acts, p2pRestart: failOnce(acts.p2pRestart, 'systemctl start p2p: timeout') }, input: ops(CO) };
     },
     answers: [{ decide: 'retry' }],
@@ -610,34 +364,34 @@ const TRAINING_OPS: Branch[] = [
     branch: 'coordinator-restart-fails-abort',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
-      const acts = outage();
+      const acts = outage().activities;
       return { activities: { ...acts, p2pRestart: failOnce(acts.p2pRestart, 'systemctl start p2p: timeout') }, input: ops(CO) };
     },
     answers: [{ decide: 'abort' }],
     expect: { failure: 'RecoveryAborted' },
   },
-  { scenario: CO, branch: 'dry-run', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage(), input: ops(CO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: CO, branch: 'dry-run', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage().activities, input: ops(CO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: SHC, branch: 'force-sync', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'force' } }), input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: manual sync forced/ } },
-  { scenario: SHC, branch: 'agent-restart', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'restart' } }), input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: sync agent restarted/ } },
-  { scenario: SHC, branch: 'rsync-import', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'import' } }), input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: data recovered by rsync and imported/ } },
-  { scenario: SHC, branch: 'unretire', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } }), input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: unretired and re-synced/ } },
-  { scenario: SHC, branch: 'retire-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()), input: ops(SHC) }), answers: [{ approve: 'retire-host' }], expect: { outcome: /tc-node5: retired, data loss acknowledged by alice/ } },
-  { scenario: SHC, branch: 'retire-rejected', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()), input: ops(SHC) }), answers: [{ reject: 'retire-host' }], expect: { failure: 'GateRejected' } },
-  { scenario: SHC, branch: 'approval-timeout-fail', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()), input: ops(SHC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: SHC, branch: 'approval-timeout-abort', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()), input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: SHC, branch: 'approval-timeout-skip', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()), input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /tc-node5: still critical, NOT retired/ } },
-  { scenario: SHC, branch: 'several-hosts-escalation', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } }), input: ops(SHC) }), answers: [], expect: { outcome: /tc-node4: sync agent restarted; tc-node5: sync agent restarted/ } },
-  { scenario: SHC, branch: 'no-critical-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'healthy' } }), input: ops(SHC) }), answers: [], expect: { outcome: /No critical sync host/ } },
+  { scenario: SHC, branch: 'force-sync', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'force' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: manual sync forced/ } },
+  { scenario: SHC, branch: 'agent-restart', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: sync agent restarted/ } },
+  { scenario: SHC, branch: 'rsync-import', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'import' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: data recovered by rsync and imported/ } },
+  { scenario: SHC, branch: 'unretire', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: unretired and re-synced/ } },
+  { scenario: SHC, branch: 'retire-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ approve: 'retire-host' }], expect: { outcome: /tc-node5: retired, data loss acknowledged by alice/ } },
+  { scenario: SHC, branch: 'retire-rejected', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ reject: 'retire-host' }], expect: { failure: 'GateRejected' } },
+  { scenario: SHC, branch: 'approval-timeout-fail', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: SHC, branch: 'approval-timeout-abort', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: SHC, branch: 'approval-timeout-skip', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /tc-node5: still critical, NOT retired/ } },
+  { scenario: SHC, branch: 'several-hosts-escalation', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node4: sync agent restarted; tc-node5: sync agent restarted/ } },
+  { scenario: SHC, branch: 'no-critical-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'healthy' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /No critical sync host/ } },
   {
     scenario: SHC,
     branch: 'coordinator-unreachable',
     workflowType: 'trainingClusterSyncHostCritical',
-    make: () => ({ activities: syncHosts({}, (o) => (o.syncHosts = async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }))), input: ops(SHC) }),
+    make: () => ({ activities: syncHosts({}, (o) => (o.syncHosts = async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }))).activities, input: ops(SHC) }),
     answers: [],
     expect: { failure: 'CoordinatorUnreachable' },
   },
-  { scenario: SHC, branch: 'dry-run', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical' } }), input: ops(SHC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: SHC, branch: 'dry-run', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical' } }).activities, input: ops(SHC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ---------------------------------------------------------------- gossip
@@ -713,87 +467,6 @@ const GOSSIP: Branch[] = [
 
 const TS_NODES = [{ name: 'train1', roles: ['train-server'] }];
 const ts = (scenario: string, extra: { params?: Record<string, unknown>; options?: RecoveryOptions; dryRun?: boolean } = {}) => input(scenario, 'train-server', TS_NODES, extra);
-const TS_USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
-const ARRAY_UUID = '11111111-2222-3333-4444-555555555555';
-
-/** Copied from test/unit/train-server-workflows.test.ts: a blank new server (no array, nothing mounted, no config.sh). */
-function blankServer(overrides: Partial<LifeboatActivities> = {}): LifeboatActivities {
-  return stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }),
-    ...overrides,
-  }).activities;
-}
-
-/** Copied from test/unit/train-server-workflows.test.ts: the cache SSD failed; after the swap the new one shows a stale signature. */
-function failedSsd(): LifeboatActivities {
-  let looks = 0;
-  const devs = new Map([
-    ['bcache0', 'inconsistent'],
-    ['bcache1', 'inconsistent'],
-  ]);
-  return stubActivities({
-    tsCacheDevice: async () => (++looks === 1 ? { device: '/dev/nvme0n1p2', state: 'failed', detail: 'Input/output error' } : { device: '/dev/nvme0n1p2', state: 'bcache', csetUuid: '00000000-0000-0000-0000-00000000abcd', detail: 'stale cache set' }),
-    tsBcacheStatus: async () => [...devs].map(([name, state]) => ({ name, state, cacheMode: 'writeback', writebackRunning: true })),
-    tsBcacheDetach: async (a) => {
-      if (!a.dryRun) devs.set(a.device, 'no cache');
-      return { plan: `detach ${a.device}` };
-    },
-    tsWipeCacheDevice: async () => ({ plan: 'wipefs' }),
-    tsMakeCache: async () => ({ plan: 'make-bcache', csetUuid: 'ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee' }),
-    tsBcacheAttach: async (a) => {
-      if (!a.dryRun) devs.set(a.device, 'clean');
-      return { plan: `attach ${a.device}` };
-    },
-  }).activities;
-}
-
-/** Copied from test/unit/train-server-workflows.test.ts: after the outage the filesystem has errors, bcache0 is dirty, a container stopped. */
-function afterOutage(): LifeboatActivities {
-  let probes = 0;
-  return stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: ['[/dev/sdb].corruption_errs 3'], kernelErrors: ['BTRFS error (device sdb): parent transid verify failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
-    tsScrubStatus: async () => (++probes < 3 ? { state: 'running', corrected: 0, uncorrectable: 0, summary: 'running' } : { state: 'finished', corrected: 3, uncorrectable: 0, summary: 'csum=3' }),
-    tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }, { name: 'bcache1', state: 'clean', cacheMode: 'writeback', writebackRunning: true }],
-    tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
-  }).activities;
-}
-
-/** Copied from test/unit/train-server-workflows.test.ts: a new OS disk next to the intact, unmounted array. */
-function newOs(overrides: Partial<LifeboatActivities> = {}): LifeboatActivities {
-  return stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }),
-    ...overrides,
-  }).activities;
-}
-
-/** Copied from test/unit/train-server-workflows.test.ts: moderate (ro,degraded mounts, repair works), severe (only usebackuproot mounts) or lost (nothing mounts). */
-function corruptBtrfs(severity: 'moderate' | 'severe' | 'lost'): LifeboatActivities {
-  let mounted: string | undefined;
-  let fixed = false;
-  return stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
-    tsUnmountStorage: async () => {
-      mounted = undefined;
-      return { plan: 'umount' };
-    },
-    tsMountStorage: async (a) => {
-      const opts = a.options ?? 'rw';
-      const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
-      if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
-      mounted = opts;
-      return { plan: `mount ${opts}` };
-    },
-    tsBtrfsCheck: async (a) => {
-      if (a.repair && severity === 'moderate') fixed = true;
-      return { plan: `check ${a.repair ? 'repair' : 'readonly'}`, clean: a.repair ? fixed : false, findings: a.repair ? (fixed ? 'fixed 2 errors' : 'failed to repair') : 'ERROR: 2 errors found in fs roots' };
-    },
-    tsBtrfsRestore: async () => {
-      if (severity === 'lost') throw hardFailure('cannot read');
-      return { plan: 'btrfs restore' };
-    },
-  }).activities;
-}
-
 const TDL = 'train-server.total-data-loss';
 const CSSD = 'train-server.cache-ssd';
 const PO = 'train-server.power-outage';
@@ -801,20 +474,20 @@ const OSD = 'train-server.os-disk';
 const BC = 'train-server.btrfs-corruption';
 
 const TRAIN_SERVER: Branch[] = [
-  { scenario: TDL, branch: 'older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
-  { scenario: TDL, branch: 'new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
-  { scenario: TDL, branch: 'snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: TDL, branch: 'snapshot-timeout-skip-latest', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { failure: 'GateSkipped' } },
+  { scenario: TDL, branch: 'older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
+  { scenario: TDL, branch: 'new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
+  { scenario: TDL, branch: 'snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'snapshot-timeout-skip-latest', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { failure: 'GateSkipped' } },
   { scenario: TDL, branch: 'storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }), input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
-  { scenario: TDL, branch: 'dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(), input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: TDL, branch: 'no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }).activities, input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
+  { scenario: TDL, branch: 'dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: CSSD, branch: 'replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
-  { scenario: CSSD, branch: 'wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
-  { scenario: CSSD, branch: 'wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: CSSD, branch: 'replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: CSSD, branch: 'replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd(), input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
+  { scenario: CSSD, branch: 'replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
+  { scenario: CSSD, branch: 'wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
+  { scenario: CSSD, branch: 'wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: CSSD, branch: 'replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
   { scenario: CSSD, branch: 'cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
   {
     scenario: CSSD,
@@ -828,13 +501,13 @@ const TRAIN_SERVER: Branch[] = [
     expect: { outcome: /./ },
   },
 
-  { scenario: PO, branch: 'scrub-writeback-restart', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage(), input: ts(PO) }), answers: [], expect: { outcome: /scrubbed; writeback resumed on bcache0; 1 container\(s\) restarted; users notified/ } },
+  { scenario: PO, branch: 'scrub-writeback-restart', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage().activities, input: ts(PO) }), answers: [], expect: { outcome: /scrubbed; writeback resumed on bcache0; 1 container\(s\) restarted; users notified/ } },
   {
     scenario: PO,
     branch: 'writeback-fails-retry',
     workflowType: 'trainServerPowerOutage',
     make: () => {
-      const acts = afterOutage();
+      const acts = afterOutage().activities;
       return { activities: { ...acts, tsBcacheResumeWriteback: failOnce(acts.tsBcacheResumeWriteback, 'echo 1 > writeback_running: Permission denied') }, input: ts(PO) };
     },
     answers: [{ decide: 'retry' }],
@@ -849,14 +522,14 @@ const TRAIN_SERVER: Branch[] = [
     answers: [],
     expect: { failure: 'StorageNotMounted' },
   },
-  { scenario: PO, branch: 'dry-run', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage(), input: ts(PO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: PO, branch: 'dry-run', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage().activities, input: ts(PO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: OSD, branch: 'mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(), input: ts(OSD) }), answers: [], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/ } },
+  { scenario: OSD, branch: 'mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD) }), answers: [], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/ } },
   {
     scenario: OSD,
     branch: 'no-array',
     workflowType: 'trainServerOsDisk',
-    make: () => ({ activities: newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) }), input: ts(OSD) }),
+    make: () => ({ activities: newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) }).activities, input: ts(OSD) }),
     answers: [],
     expect: { failure: 'NoArray' },
   },
@@ -866,20 +539,20 @@ const TRAIN_SERVER: Branch[] = [
     workflowType: 'trainServerOsDisk',
     make: () => {
       let looks = 0;
-      return { activities: newOs({ tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }), input: ts(OSD) };
+      return { activities: newOs({ tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }).activities, input: ts(OSD) };
     },
     answers: [{ decide: 'retry' }],
     expect: { outcome: /mounted \(not formatted\), setup re-run, containers up; 1 checks passed/ },
   },
-  { scenario: OSD, branch: 'verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }), input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: OSD, branch: 'dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(), input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: OSD, branch: 'verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }).activities, input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: OSD, branch: 'dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: BC, branch: 'repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
-  { scenario: BC, branch: 'repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
-  { scenario: BC, branch: 'approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: BC, branch: 'approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate'), input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: BC, branch: 'severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
-  { scenario: BC, branch: 'unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost'), input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  { scenario: BC, branch: 'repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
+  { scenario: BC, branch: 'repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
+  { scenario: BC, branch: 'approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: BC, branch: 'approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
+  { scenario: BC, branch: 'unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
   {
     scenario: BC,
     branch: 'dry-run',

@@ -11,7 +11,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput, type RecoveryOptions } from '../../src/workflows/kit/defs';
-import { hardFailure, stubActivities } from '../helpers/stubs';
+import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
+import { stubActivities } from '../helpers/stubs';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -57,21 +58,7 @@ const effects = (s: Stubs) =>
 
 // ------------------------------------------------------------ total-data-loss --
 
-const USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
 const SCRIPTS_AFTER_STORAGE = ['01b-setup-gdrive-shared.sh', '02-setup-users.sh', '03-setup-docker.sh', '04-setup-cloudflare-tunnel.sh', '05-setup-firewall.sh', '06-setup-monitoring.sh', '07-setup-backups.sh', '08-setup-data-pipeline.sh'];
-
-/** A blank new server: no array, nothing mounted, no config.sh. */
-function blankServer(overrides: Partial<LifeboatActivities> = {}): Stubs {
-  const notified: string[] = [];
-  const s = stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }),
-    notify: async (n) => {
-      notified.push(`${n.subject}\n${n.text}`);
-    },
-    ...overrides,
-  });
-  return Object.assign(s, { notified });
-}
 
 describe('train-server.total-data-loss', () => {
   test('safe path: snapshot picked at the gate (an older one), new array after the dangerous gate, restore, chown per user, containers, users told what was not restored', async () => {
@@ -99,7 +86,7 @@ describe('train-server.total-data-loss', () => {
       'tsRunSetupScript:01-setup-storage.sh',
       ...SCRIPTS_AFTER_STORAGE.map((s) => `tsRunSetupScript:${s}`),
       'tsResticRestore:homes:aaaaaaaa',
-      ...USERS.map((u) => `tsChownHome:${u}`),
+      ...TS_USERS.map((u) => `tsChownHome:${u}`),
       'tsCompose:build',
       'tsCompose:up',
     ]);
@@ -164,29 +151,6 @@ describe('train-server.total-data-loss', () => {
 
 // ------------------------------------------------------------------ cache-ssd --
 
-function failedSsd(): Stubs {
-  let looks = 0;
-  const devs = new Map([
-    ['bcache0', 'inconsistent'],
-    ['bcache1', 'inconsistent'],
-  ]);
-  return stubActivities({
-    // First look: the failed SSD; afterwards the new one, with a stale signature.
-    tsCacheDevice: async () => (++looks === 1 ? { device: '/dev/nvme0n1p2', state: 'failed', detail: 'Input/output error' } : { device: '/dev/nvme0n1p2', state: 'bcache', csetUuid: '00000000-0000-0000-0000-00000000abcd', detail: 'stale cache set' }),
-    tsBcacheStatus: async () => [...devs].map(([name, state]) => ({ name, state, cacheMode: 'writeback', writebackRunning: true })),
-    tsBcacheDetach: async (a) => {
-      devs.set(a.device, 'no cache');
-      return { plan: `detach ${a.device}` };
-    },
-    tsWipeCacheDevice: async () => ({ plan: 'wipefs' }),
-    tsMakeCache: async () => ({ plan: 'make-bcache', csetUuid: 'ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee' }),
-    tsBcacheAttach: async (a) => {
-      devs.set(a.device, 'clean');
-      return { plan: `attach ${a.device}` };
-    },
-  });
-}
-
 describe('train-server.cache-ssd', () => {
   test('detach all, SSD replaced, dangerous wipe gate, make-bcache, attach all, writeback, clean', async () => {
     const stubs = failedSsd();
@@ -250,20 +214,12 @@ describe('train-server.cache-ssd', () => {
 
 describe('train-server.power-outage', () => {
   test('dirty filesystem and cache, stopped containers: scrub polled until finished, writeback resumed, up -d, users told', async () => {
-    let probes = 0;
-    const notified: string[] = [];
-    const stubs = stubActivities({
-      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: ['[/dev/sdb].corruption_errs 3'], kernelErrors: ['BTRFS error (device sdb): parent transid verify failed'], fstabHasStorage: true, configPresent: true, users: USERS }),
-      tsScrubStatus: async () => (++probes < 3 ? { state: 'running', corrected: 0, uncorrectable: 0, summary: 'running' } : { state: 'finished', corrected: 3, uncorrectable: 0, summary: 'csum=3' }),
-      tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }, { name: 'bcache1', state: 'clean', cacheMode: 'writeback', writebackRunning: true }],
-      tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
-      notify: async (n) => {
-        notified.push(n.text);
-      },
-    });
+    const stubs = afterOutage();
+    const { notified } = stubs;
     const r = await withWorker(stubs.activities, 'trainServerPowerOutage', input('train-server.power-outage'), (h) => h.result());
     assert.match(r.outcome, /scrubbed; writeback resumed on bcache0; 1 container\(s\) restarted; users notified/);
     assert.deepEqual(effects(stubs), ['tsScrubStart', 'tsBcacheResumeWriteback:bcache0', 'tsCompose:up']);
+    const probes = stubs.scrubProbes();
     assert.ok(probes >= 3, `scrub polled ${probes} times`);
     assert.ok(notified.some((t) => /3 error\(s\) corrected/.test(t) && /check your data/.test(t)), notified.join('\n'));
   });
@@ -278,7 +234,7 @@ describe('train-server.power-outage', () => {
   });
 
   test('storage not mounted after the outage: stops and points at btrfs-corruption', async () => {
-    const stubs = stubActivities({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: true, configPresent: true, users: USERS }) });
+    const stubs = stubActivities({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: true, configPresent: true, users: TS_USERS }) });
     const err = await withWorker(stubs.activities, 'trainServerPowerOutage', input('train-server.power-outage'), failed);
     assert.equal(typeOf(err), 'StorageNotMounted');
     assert.match(String((err as WorkflowFailedError).cause?.message), /btrfs-corruption/);
@@ -289,12 +245,6 @@ describe('train-server.power-outage', () => {
 // ------------------------------------------------------------------- os-disk --
 
 describe('train-server.os-disk', () => {
-  const newOs = (extra: Partial<LifeboatActivities> = {}) =>
-    stubActivities({
-      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }),
-      ...extra,
-    });
-
   test('config.sh from the latest backup, the existing array mounted (never formatted), fstab, scripts without storage, containers, verified', async () => {
     const stubs = newOs();
     const r = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), (h) => h.result());
@@ -313,7 +263,7 @@ describe('train-server.os-disk', () => {
   });
 
   test('no filesystem on the storage device: stops before any effect and never formats', async () => {
-    const stubs = newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) });
+    const stubs = newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) });
     const err = await withWorker(stubs.activities, 'trainServerOsDisk', input('train-server.os-disk'), failed);
     assert.equal(typeOf(err), 'NoArray');
     assert.match(String((err as WorkflowFailedError).cause?.message), /Do NOT format/);
@@ -335,37 +285,10 @@ describe('train-server.os-disk', () => {
 // --------------------------------------------------------- btrfs-corruption --
 
 describe('train-server.btrfs-corruption', () => {
-  /** `severity`: moderate (ro,degraded mounts, repair works) or severe (only usebackuproot mounts, repair fails) or lost (nothing mounts). */
-  const corrupt = (severity: 'moderate' | 'severe' | 'lost') => {
-    let mounted: string | undefined;
-    let fixed = false;
-    return stubActivities({
-      tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: USERS }),
-      tsUnmountStorage: async () => {
-        mounted = undefined;
-        return { plan: 'umount' };
-      },
-      tsMountStorage: async (a) => {
-        const opts = a.options ?? 'rw';
-        const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
-        if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
-        mounted = opts;
-        return { plan: `mount ${opts}` };
-      },
-      tsBtrfsCheck: async (a) => {
-        if (a.repair && severity === 'moderate') fixed = true;
-        return { plan: `check ${a.repair ? 'repair' : 'readonly'}`, clean: a.repair ? fixed : false, findings: a.repair ? (fixed ? 'fixed 2 errors' : 'failed to repair') : 'ERROR: 2 errors found in fs roots' };
-      },
-      tsBtrfsRestore: async () => {
-        if (severity === 'lost') throw hardFailure('cannot read');
-        return { plan: 'btrfs restore' };
-      },
-    });
-  };
   const names = (s: Stubs) => s.effects().map((c) => `${c.name}${c.arg.options ? `:${String(c.arg.options)}` : ''}${c.arg.repair !== undefined ? `:${c.arg.repair ? 'repair' : 'readonly'}` : ''}${c.arg.from ? `:${String(c.arg.from)}` : ''}`);
 
   test('read-only mount, data out at once, readonly check, repair behind the dangerous gate (findings shown), mounted rw, containers up', async () => {
-    const stubs = corrupt('moderate');
+    const stubs = corruptBtrfs('moderate');
     const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
       const p = await until(h, waiting('btrfs-check-repair'));
       const g = p.gates.find((x) => x.gate === 'btrfs-check-repair')!;
@@ -392,7 +315,7 @@ describe('train-server.btrfs-corruption', () => {
   });
 
   test('a rejected repair: nothing after the readonly check', async () => {
-    const stubs = corrupt('moderate');
+    const stubs = corruptBtrfs('moderate');
     const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
       await until(h, waiting('btrfs-check-repair'));
       await h.executeUpdate(rejectUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'too risky' }] });
@@ -403,7 +326,7 @@ describe('train-server.btrfs-corruption', () => {
   });
 
   test('nobody approves the repair in time (escalation fail): ApprovalTimedOut, no repair attempted', async () => {
-    const stubs = corrupt('moderate');
+    const stubs = corruptBtrfs('moderate');
     const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption', {}, { options: { approvalTimeout: '15m', approvalEscalation: 'fail' } }), async (h) => {
       await until(h, waiting('btrfs-check-repair'));
       await env.sleep('16 minutes');
@@ -415,7 +338,7 @@ describe('train-server.btrfs-corruption', () => {
   });
 
   test('severe: the repair fails, usebackuproot mounts, data rescued, restore from backups next', async () => {
-    const stubs = corrupt('severe');
+    const stubs = corruptBtrfs('severe');
     const r = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
       await until(h, waiting('btrfs-check-repair'));
       await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'last chance', confirm: C }] });
@@ -429,7 +352,7 @@ describe('train-server.btrfs-corruption', () => {
   });
 
   test('nothing mounts: btrfs restore as the last resort; when that fails too, Unrecoverable', async () => {
-    const stubs = corrupt('lost');
+    const stubs = corruptBtrfs('lost');
     const err = await withWorker(stubs.activities, 'trainServerBtrfsCorruption', input('train-server.btrfs-corruption'), async (h) => {
       await until(h, waiting('btrfs-check-repair'));
       await h.executeUpdate(approveUpdate, { args: [{ gate: 'btrfs-check-repair', by: 'alice', reason: 'nothing to lose', confirm: C }] });
@@ -455,7 +378,7 @@ describe('train-server dry runs plan every effect and make none', () => {
       'train-server.power-outage',
       'trainServerPowerOutage',
       {
-        tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: [], kernelErrors: ['BTRFS error'], fstabHasStorage: true, configPresent: true, users: USERS }),
+        tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: true, mountOptions: 'rw', deviceErrors: 3, errorCounters: [], kernelErrors: ['BTRFS error'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
         tsScrubStatus: async () => ({ state: 'none', corrected: 0, uncorrectable: 0, summary: 'no scrub has run' }),
         tsBcacheStatus: async () => [{ name: 'bcache0', state: 'dirty', cacheMode: 'writeback', writebackRunning: false }],
         tsContainers: async () => [{ name: 'alice-workspace', state: 'exited' }],
@@ -464,7 +387,7 @@ describe('train-server dry runs plan every effect and make none', () => {
     [
       'train-server.os-disk',
       'trainServerOsDisk',
-      { tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: USERS }) },
+      { tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, arrayUuid: '11111111-2222-3333-4444-555555555555', errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) },
     ],
     [
       'train-server.btrfs-corruption',

@@ -10,9 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import type { LifeboatActivities, P2pStatus } from '../../src/activities/types';
+import type { LifeboatActivities } from '../../src/activities/types';
 import { approveUpdate, progressQuery, type Progress, type RecoveryInput } from '../../src/workflows/kit/defs';
-import { hardFailure, stubActivities } from '../helpers/stubs';
+import { leaderFailure, TC_NODES } from '../helpers/fakes-training-cluster';
+import type { stubActivities } from '../helpers/stubs';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -24,59 +25,8 @@ after(async () => {
   await env?.teardown();
 });
 
-const NODES = [
-  { name: 'tc-node1', roles: ['coordinator', 'voter'] },
-  { name: 'tc-node2', roles: ['voter'] },
-  { name: 'tc-node3', roles: ['voter'] },
-  { name: 'tc-node4', roles: ['worker'] },
-];
-
-/** What the crashed old leader tc-node1 does when its P2P is restarted after the election. */
-type OldLeader = 'rejoins' | 'restart-fails' | 'stays-out' | 'back-on-its-own';
-
-/**
- * tc-node1 (the old leader) is down; `electsAfter` says what brings a leader
- * back, `oldLeader` what a P2P restart does to tc-node1 (by default it boots
- * and is alive in the mesh two probes later).
- */
-function cluster(electsAfter: 'polls' | 'reset' | 'set-leader' | 'present', opts: { polls?: number; oldLeader?: OldLeader } = {}) {
-  const polls = opts.polls ?? 3;
-  const oldLeader = opts.oldLeader ?? 'rejoins';
-  let leader: string | null = electsAfter === 'present' ? 'tc-node1' : null;
-  const down = new Set(electsAfter === 'present' ? [] : ['tc-node1']);
-  /** Probes of the leader's view left before a restarted tc-node1 is alive in the mesh. */
-  let booting = -1;
-  let n = 0;
-  const overrides: Partial<LifeboatActivities> = {
-    p2pStatus: async (a): Promise<P2pStatus> => {
-      if (oldLeader === 'back-on-its-own' && leader) down.delete('tc-node1');
-      if (booting >= 0 && a.node === leader && booting-- === 0) down.delete('tc-node1');
-      if (down.has(a.node)) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-      n += 1;
-      if (electsAfter === 'polls' && n > polls) leader = 'tc-node2';
-      const alivePeers = NODES.map((x) => x.name).filter((x) => !down.has(x));
-      return { node: a.node, reachable: true, leaderId: leader, electionState: leader ? 'stable' : 'stalled', voters: ['tc-node1', 'tc-node2', 'tc-node3'], alivePeers };
-    },
-    p2pElectionReset: async (a) => {
-      if (electsAfter === 'reset' && !a.dryRun) leader = 'tc-node3';
-      return { plan: `reset on ${a.node}` };
-    },
-    p2pSetLeader: async (a) => {
-      if (!a.dryRun) leader = a.leader;
-      return { plan: `set-leader ${a.leader} on ${a.node}` };
-    },
-    p2pRestart: async (a) => {
-      if (a.dryRun) return { dryRun: true, plan: `restart p2p on ${a.node}` };
-      if (oldLeader === 'restart-fails') throw hardFailure(`the P2P orchestrator on ${a.node} is not running after the restart; fix the cause on the node, then retry the step`);
-      if (oldLeader === 'rejoins') booting = 2;
-      return { plan: `restart p2p on ${a.node}`, output: 'running (pid 4242); /health ok' };
-    },
-  };
-  return stubActivities(overrides);
-}
-
 function input(dryRun = false): RecoveryInput {
-  return { scenario: 'training-cluster.leader-failure', cluster: { name: 'tc', system: 'training-cluster', nodes: NODES }, params: {}, startedBy: 'bob', ...(dryRun ? { dryRun: true } : {}) };
+  return { scenario: 'training-cluster.leader-failure', cluster: { name: 'tc', system: 'training-cluster', nodes: TC_NODES }, params: {}, startedBy: 'bob', ...(dryRun ? { dryRun: true } : {}) };
 }
 
 let seq = 0;
@@ -93,21 +43,21 @@ const effects = (s: ReturnType<typeof stubActivities>) => s.effects().map((c) =>
 
 describe('training-cluster.leader-failure', () => {
   test('option 1: the automatic election converges while we wait; nothing is forced', async () => {
-    const stubs = cluster('polls');
+    const stubs = leaderFailure('polls');
     const r = await withWorker(stubs.activities, (h) => h.result());
     assert.match(r.outcome, /Leader restored by automatic election: leader tc-node2, 2 active job/);
     assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1'], 'no election forced; only the crashed old leader restarted');
   });
 
   test('option 2: no election within 60 s, an election reset on a live voter elects one', async () => {
-    const stubs = cluster('reset');
+    const stubs = leaderFailure('reset');
     const r = await withWorker(stubs.activities, (h) => h.result());
     assert.match(r.outcome, /election reset on tc-node2: leader tc-node3/);
     assert.deepEqual(effects(stubs), ['p2pElectionReset:tc-node2', 'p2pRestart:tc-node1']);
   });
 
   test('option 3: the approver designates a live voter (an invalid choice is refused), set-leader makes it lead', async () => {
-    const stubs = cluster('set-leader');
+    const stubs = leaderFailure('set-leader');
     const r = await withWorker(stubs.activities, async (h) => {
       let p: Progress | undefined;
       for (let i = 0; i < 200 && !p?.gates.some((g) => g.status === 'waiting'); i++) {
@@ -128,13 +78,13 @@ describe('training-cluster.leader-failure', () => {
   });
 
   test('a leader is present: nothing to recover, no effect', async () => {
-    const stubs = cluster('present');
+    const stubs = leaderFailure('present');
     const r = await withWorker(stubs.activities, (h) => h.result());
     assert.match(r.outcome, /Leader present \(tc-node1\)/);
     assert.deepEqual(effects(stubs), []);
   });
   test('after the election the crashed old leader gets its P2P restarted once and is waited for until it is alive in the mesh', async () => {
-    const stubs = cluster('polls');
+    const stubs = leaderFailure('polls');
     const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
     assert.match(r.outcome, /^Leader restored by automatic election: leader tc-node2, 2 active job\(s\); P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/);
     assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1']);
@@ -151,7 +101,7 @@ describe('training-cluster.leader-failure', () => {
   });
 
   test('the old leader cannot be restarted: the recovery still completes, names tc-node1 and records its follow-up', async () => {
-    const stubs = cluster('polls', { oldLeader: 'restart-fails' });
+    const stubs = leaderFailure('polls', { oldLeader: 'restart-fails' });
     const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
     assert.equal(r.status, 'completed');
     assert.match(r.outcome, /^Leader restored by automatic election: leader tc-node2, 2 active job\(s\); NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/);
@@ -163,7 +113,7 @@ describe('training-cluster.leader-failure', () => {
   });
 
   test('the old leader is restarted but does not rejoin within 2 min: completed, named, follow-up recorded', async () => {
-    const stubs = cluster('reset', { oldLeader: 'stays-out' });
+    const stubs = leaderFailure('reset', { oldLeader: 'stays-out' });
     const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
     assert.equal(r.status, 'completed');
     assert.match(r.outcome, /election reset on tc-node2: leader tc-node3, 2 active job\(s\); NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/);
@@ -175,14 +125,14 @@ describe('training-cluster.leader-failure', () => {
   });
 
   test('the old leader came back on its own during the election: checked, nothing restarted', async () => {
-    const stubs = cluster('polls', { oldLeader: 'back-on-its-own' });
+    const stubs = leaderFailure('polls', { oldLeader: 'back-on-its-own' });
     const r = await withWorker(stubs.activities, (h) => h.result());
     assert.match(r.outcome, /; tc-node1 back in the mesh on its own$/);
     assert.deepEqual(effects(stubs), []);
   });
 
   test('dry run: the outcome is a plan (the restart of tc-node1 included), no effect performed', async () => {
-    const stubs = cluster('reset');
+    const stubs = leaderFailure('reset');
     const r = await withWorker(stubs.activities, (h) => h.result(), true);
     assert.equal(r.dryRun, true);
     assert.match(r.outcome, /^Dry run, nothing changed: would wait up to 60 s for the automatic election, else reset the election on tc-node2, else ask an approver \(gate set-leader\) to designate one of tc-node2, tc-node3; then verify .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/);

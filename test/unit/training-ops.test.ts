@@ -9,9 +9,10 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { LifeboatActivities } from '../../src/activities/types';
-import type { SyncHostStatus } from '../../src/activities/types-training-ops';
 import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput } from '../../src/workflows/kit/defs';
-import { stubActivities } from '../helpers/stubs';
+import { OPS_NODES } from '../helpers/fakes-training-cluster';
+import { outage, syncHosts } from '../helpers/fakes-training-ops';
+import type { stubActivities } from '../helpers/stubs';
 import { TRAINING_OPS_EFFECTS } from '../helpers/stubs-training-ops';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
@@ -24,17 +25,10 @@ after(async () => {
   await env?.teardown();
 });
 
-const NODES = [
-  { name: 'tc-node1', roles: ['coordinator', 'voter'] },
-  { name: 'tc-node2', roles: ['voter'] },
-  { name: 'tc-node3', roles: ['voter'] },
-  { name: 'tc-node4', roles: ['worker'] },
-  { name: 'tc-node5', roles: ['worker'] },
-];
-const ALL = NODES.map((n) => n.name);
+const ALL = OPS_NODES.map((n) => n.name);
 
 function input(scenario: string, extra: Partial<RecoveryInput> = {}): RecoveryInput {
-  return { scenario, cluster: { name: 'lab-training', system: 'training-cluster', nodes: NODES }, params: {}, startedBy: 'bob', ...extra };
+  return { scenario, cluster: { name: 'lab-training', system: 'training-cluster', nodes: OPS_NODES }, params: {}, startedBy: 'bob', ...extra };
 }
 
 let seq = 0;
@@ -61,37 +55,6 @@ const failed = (h: WorkflowHandle) => h.result().then(() => undefined, (e: unkno
 const names = (s: ReturnType<typeof stubActivities>) => s.effects().map((c) => `${c.name}:${String(c.arg.host ?? c.arg.node)}`);
 
 // ------------------------------------------------------- cluster outage --
-
-/** All nodes down; the coordinator answers after `coordinatorAfter` SSH probes; one more node rejoins per status probe. */
-function outage(opts: { answering?: string[]; coordinatorAfter?: number } = {}) {
-  let coordinatorProbes = 0;
-  let started = false;
-  let alive = 0;
-  let launched = false;
-  return stubActivities({
-    sshCheck: async (a) => {
-      if (opts.answering?.includes(a.node)) return { node: a.node, reachable: true };
-      if (a.node === 'tc-node1' && ++coordinatorProbes > (opts.coordinatorAfter ?? 3)) return { node: a.node, reachable: true };
-      return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-    },
-    p2pStatus: async (a) => {
-      if (opts.answering?.includes(a.node)) return { node: a.node, reachable: true, leaderId: null, alivePeers: [a.node] };
-      if (a.node !== 'tc-node1' || !started) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
-      alive = Math.min(ALL.length, alive + 1);
-      const peers = ALL.slice(0, alive);
-      return { node: a.node, reachable: true, leaderId: alive >= 2 ? 'tc-node1' : null, alivePeers: peers, electionState: 'stable', voters: ['tc-node1', 'tc-node2', 'tc-node3'] };
-    },
-    p2pRestart: async (a) => {
-      if (!a.dryRun) started = true;
-      return { plan: `p2pRestart ${a.node}`, dryRun: a.dryRun || undefined };
-    },
-    clusterLaunchDaemons: async (a) => {
-      if (!a.dryRun) launched = true;
-      return { plan: 'launch_daemons.py --all', dryRun: a.dryRun || undefined };
-    },
-    selfplayRunning: async (a) => ({ node: a.node, reachable: true, running: launched, processes: launched ? 1 : 0 }),
-  });
-}
 
 describe('training-cluster.cluster-outage', () => {
   test('coordinator first, a durable wait shows "n/5 nodes back", then full sync, daemons and the checklist', async () => {
@@ -135,69 +98,19 @@ describe('training-cluster.cluster-outage', () => {
 
 // --------------------------------------------------- sync host critical --
 
-interface HostSim {
-  state: string;
-  retired?: boolean;
-  reachable?: boolean;
-  /** What heals it: the forced sync, the agent restart, the import, the unretire; nothing by default. */
-  healedBy?: 'force' | 'restart' | 'import' | 'unretire';
-}
-
-function sync(hosts: Record<string, HostSim>) {
-  const status = (): SyncHostStatus[] =>
-    Object.entries(hosts).map(([host, h]) => ({ host, state: h.state, retired: h.retired ?? false, lastSync: '2026-12-01T08:00:00.000Z', lastSeen: '2026-12-01T09:30:00.000Z', pendingGames: h.state === 'critical' ? 35 : 0 }));
-  const heal = (host: string, by: HostSim['healedBy'], dry?: boolean) => {
-    const h = hosts[host];
-    if (h && !dry && h.healedBy === by) {
-      h.state = 'healthy';
-      h.retired = false;
-    }
-  };
-  return stubActivities({
-    syncHosts: async () => ({ reachable: true, counts: {}, hosts: status() }),
-    sshCheck: async (a) => ({ node: a.node, reachable: hosts[a.node]?.reachable ?? true }),
-    syncForce: async (a) => {
-      const ok = hosts[a.host]?.healedBy === 'force';
-      heal(a.host, 'force', a.dryRun);
-      return { plan: `force ${a.host}`, synced: ok, detail: ok ? 'synced' : 'coordinator refused (409): agent not responding' };
-    },
-    syncAgentRestart: async (a) => {
-      const ok = hosts[a.node]?.healedBy === 'restart';
-      heal(a.node, 'restart', a.dryRun);
-      return { plan: `restart ${a.node}`, active: ok, reachable: true, detail: ok ? 'active' : 'not active after the restart' };
-    },
-    syncImport: async (a) => {
-      heal(a.host, 'import', a.dryRun);
-      return { plan: `import ${a.dataDir}`, imported: 2 };
-    },
-    syncUnretire: async (a) => {
-      heal(a.host, 'unretire', a.dryRun);
-      return { plan: `unretire ${a.host}` };
-    },
-    syncRetireHost: async (a) => {
-      const h = hosts[a.host];
-      if (h && !a.dryRun) {
-        h.state = 'retired';
-        h.retired = true;
-      }
-      return { plan: `retire ${a.host}` };
-    },
-  });
-}
-
 const SHC = 'trainingClusterSyncHostCritical';
 const shc = (extra: Partial<RecoveryInput> = {}) => input('training-cluster.sync-host-critical', extra);
 
 describe('training-cluster.sync-host-critical', () => {
   test('no critical host: nothing to recover, no effect', async () => {
-    const stubs = sync({ 'tc-node4': { state: 'healthy' } });
+    const stubs = syncHosts({ 'tc-node4': { state: 'healthy' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /No critical sync host: nothing to recover/);
     assert.deepEqual(names(stubs), []);
   });
 
   test('option 1: the forced sync works and ends it', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', healedBy: 'force' } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'force' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /tc-node5: manual sync forced/);
     assert.deepEqual(names(stubs), ['syncForce:tc-node5']);
@@ -206,14 +119,14 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('option 2: the forced sync is refused, the agent restart heals the host', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', healedBy: 'restart' } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'restart' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /tc-node5: sync agent restarted/);
     assert.deepEqual(names(stubs), ['syncForce:tc-node5', 'syncAgentRestart:tc-node5']);
   });
 
   test('option 3: the agent will not start; rsync to the coordinator and the import recover the data', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', healedBy: 'import' } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'import' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /tc-node5: data recovered by rsync and imported \(2 database/);
     assert.deepEqual(names(stubs), ['syncForce:tc-node5', 'syncAgentRestart:tc-node5', 'syncRecoverData:tc-node5', 'syncImport:tc-node5']);
@@ -224,14 +137,14 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('option 4: a retired host that is available again is unretired first', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /tc-node5: unretired and re-synced/);
     assert.deepEqual(names(stubs), ['syncUnretire:tc-node5']);
   });
 
   test('every option fails: the dangerous retire-host gate records the loss; only a second person can approve', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', reachable: false } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
     const r = await withWorker(SHC, stubs.activities, shc(), async (h) => {
       const p = await until(h, (x) => x.gates.some((g) => g.gate === 'retire-host' && g.status === 'waiting'));
       const g = p.gates.find((x) => x.gate === 'retire-host')!;
@@ -251,7 +164,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('a rejected retire-host gate ends the recovery with a clear outcome; nothing is retired', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', reachable: false } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
     const err = await withWorker(SHC, stubs.activities, shc(), async (h) => {
       await until(h, (x) => x.gates.some((g) => g.status === 'waiting'));
       await h.executeUpdate(rejectUpdate, { args: [{ gate: 'retire-host', by: 'alice', reason: 'the provider may bring it back' }] });
@@ -267,7 +180,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('nobody answers the gate: it escalates, and an operator skip leaves the host critical, not retired', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical', reachable: false } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
     const r = await withWorker(SHC, stubs.activities, shc({ options: { approvalTimeout: '10 minutes' } }), async (h) => {
       // Advance time by hand (not by awaiting the result): the test server may skip past an in-flight update otherwise.
       let p = await h.query(progressQuery);
@@ -287,7 +200,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('several hosts critical: the Escalation (network check on every node, page) comes before per-host recovery', async () => {
-    const stubs = sync({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } });
+    const stubs = syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /tc-node4: sync agent restarted; tc-node5: sync agent restarted/);
     const order = stubs.calls.map((c) => `${c.name}:${String(c.arg.node)}`);
@@ -301,7 +214,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('dry run: every option up to the retirement is planned, nothing applied', async () => {
-    const stubs = sync({ 'tc-node5': { state: 'critical' } });
+    const stubs = syncHosts({ 'tc-node5': { state: 'critical' } });
     const r = await withWorker(SHC, stubs.activities, shc({ dryRun: true }), (h) => h.result());
     assert.equal(r.dryRun, true);
     assert.deepEqual(names(stubs), []);
@@ -310,7 +223,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('--set host=tc-node4: only that host is recovered, no escalation', async () => {
-    const stubs = sync({ 'tc-node4': { state: 'critical', healedBy: 'force' }, 'tc-node5': { state: 'critical', healedBy: 'force' } });
+    const stubs = syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'force' }, 'tc-node5': { state: 'critical', healedBy: 'force' } });
     const r = await withWorker(SHC, stubs.activities, shc({ params: { host: 'tc-node4' } }), (h) => h.result());
     assert.match(r.outcome, /^Sync hosts recovered: tc-node4: manual sync forced$/);
     assert.deepEqual(names(stubs), ['syncForce:tc-node4']);
@@ -318,7 +231,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('the sync coordinator does not answer: a clear failure, nothing done', async () => {
-    const stubs = sync({});
+    const stubs = syncHosts({});
     const acts = { ...stubs.activities, syncHosts: async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }) } as LifeboatActivities;
     const err = await withWorker(SHC, acts, shc(), failed);
     assert.ok(err instanceof WorkflowFailedError);
@@ -327,7 +240,7 @@ describe('training-cluster.sync-host-critical', () => {
   });
 
   test('several hosts critical and no node answers: a cluster outage, nothing done', async () => {
-    const stubs = sync({ 'tc-node4': { state: 'critical' }, 'tc-node5': { state: 'critical' } });
+    const stubs = syncHosts({ 'tc-node4': { state: 'critical' }, 'tc-node5': { state: 'critical' } });
     const acts = { ...stubs.activities, sshCheck: async (a: { node: string }) => ({ node: a.node, reachable: false }) } as LifeboatActivities;
     const err = await withWorker(SHC, acts, shc(), failed);
     assert.ok(err instanceof WorkflowFailedError);
