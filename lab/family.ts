@@ -55,6 +55,8 @@ export interface ClusterHealth {
 export interface HostControl {
   /** Make a node's SSH host refuse connections (`drop`) or heal it. */
   setOffline(node: string, offline: boolean): void;
+  /** Whether the node's admin API refuses credentials now (`host.refuse-api`): its family answers 401 / UNAUTHENTICATED. */
+  apiRefused(node: string): boolean;
 }
 
 export interface LabFamily {

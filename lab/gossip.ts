@@ -25,7 +25,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { EffectLog } from './effects';
-import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
+import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
 import { drain, json } from './http-util';
 
@@ -96,6 +96,7 @@ export class GossipFamily implements LabFamily {
   private readonly nodes: GNode[];
   private readonly secretsDir?: string;
   private readonly token = randomBytes(24).toString('hex');
+  private hostCtl?: HostControl;
   private readonly tickMs: number;
   private tokenPath?: string;
   private effects?: EffectLog;
@@ -135,7 +136,8 @@ export class GossipFamily implements LabFamily {
     this.nodeNames = this.nodes.map((x) => x.name);
   }
 
-  async start(ctx: { hostRoot(node: string): string; effects: EffectLog }): Promise<void> {
+  async start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void> {
+    this.hostCtl = ctx.hosts;
     this.effects = ctx.effects;
     for (const n of this.nodes) {
       const root = ctx.hostRoot(n.name);
@@ -436,7 +438,7 @@ export class GossipFamily implements LabFamily {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const route = `${req.method ?? 'GET'} ${path}`;
     if (route.startsWith('POST /admin/')) {
-      if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
+      if (!this.authorized(req) || this.hostCtl?.apiRefused(n.name)) return json(res, 401, { error: 'unauthorized' });
     }
     switch (route) {
       case 'GET /debug/peers': {

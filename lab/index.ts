@@ -24,7 +24,7 @@
  * port but its SSH one.
  *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
- * per-host faults `host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]`
+ * per-host faults `host.<hang|drop|slow|refuse-auth|refuse-api|heal>:<cluster>[/<node>][=<ms>]`
  * (`slow` takes a delay, default 3000 ms; `heal` clears a host's faults; without `/<node>`
  * every node of the cluster).
  *
@@ -86,7 +86,7 @@ export interface Lab {
 }
 
 /** How host faults are named. */
-export const HOST_FAULT_HELP = 'host.<hang|drop|slow|refuse-auth|heal>:<cluster>[/<node>][=<ms>]';
+export const HOST_FAULT_HELP = 'host.<hang|drop|slow|refuse-auth|refuse-api|heal>:<cluster>[/<node>][=<ms>]';
 
 /** The families' scenario faults, plus the host-fault pattern. */
 export const LAB_FAULTS: readonly string[] = [
@@ -244,6 +244,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
             h?.disconnectAll();
           }
           else h?.heal();
+        },
+        apiRefused(node: string): boolean {
+          return hosts.get(`${family.cluster}/${node}`)?.faults.refuseApi ?? false;
         },
       };
       await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });

@@ -28,7 +28,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { EffectLog } from './effects';
-import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
+import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import {
   appendBlock,
   checkChain,
@@ -208,6 +208,7 @@ export class LedgerFamily implements LabFamily {
   readonly faults = ['ledger.quorum-loss', 'ledger.node-failure', 'ledger.vault-divergence', 'ledger.full-restore'];
   /** Where the lab's "S3" lives: one directory per bucket (seed 002's s3://ledger-backups, s3://ledger-primary-backups). */
   private s3Root = '';
+  private hostCtl?: HostControl;
   private readonly standby: boolean;
   /** The inventory cluster of this cluster's DR region, when the lab runs one (`settings.drCluster`). */
   drCluster?: string;
@@ -239,7 +240,8 @@ export class LedgerFamily implements LabFamily {
    * overwritten), starts all nodes in cluster mode, and waits (bounded) until
    * a leader is elected.
    */
-  async start(ctx: { hostRoot(node: string): string; effects: EffectLog }): Promise<void> {
+  async start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void> {
+    this.hostCtl = ctx.hosts;
     if (this.started) throw new Error('lab ledger: already started');
     this.pkg = loadLedgerPackage();
     this.effects = ctx.effects;
@@ -859,7 +861,7 @@ export class LedgerFamily implements LabFamily {
     const server = new grpc.Server();
     server.addService(svc('AdminService'), {
       GetClusterInfo: this.unary(rt, () => this.getClusterInfo(rt)),
-      LeaveCluster: this.unary(rt, (r) => this.leaveCluster(rt, r)),
+      LeaveCluster: this.unary(rt, (r) => this.leaveCluster(rt, r), true),
       ListOrganizations: this.unary(rt, () => ({
         organizations: Object.entries(rt.state.organizations).map(([id, o]) => ({ slug: { id }, name: o.name })),
       })),
@@ -869,8 +871,8 @@ export class LedgerFamily implements LabFamily {
         return { vault: this.vaultMessage(org, slug, vault) };
       }),
       CheckIntegrity: this.unary(rt, (r) => this.checkIntegrity(rt, r)),
-      RecoverVault: this.unary(rt, (r) => this.recoverVault(rt, r)),
-      CreateSnapshot: this.unary(rt, (r) => this.createSnapshot(rt, r)),
+      RecoverVault: this.unary(rt, (r) => this.recoverVault(rt, r), true),
+      CreateSnapshot: this.unary(rt, (r) => this.createSnapshot(rt, r), true),
     });
     server.addService(svc('ReadService'), {
       GetTip: this.unary(rt, (r) => {
@@ -878,7 +880,7 @@ export class LedgerFamily implements LabFamily {
         return { height: vaultHeight(vault), hash: vaultTipHash(vault) };
       }),
     });
-    server.addService(svc('WriteService'), { Write: this.unary(rt, (r) => this.write(rt, r)) });
+    server.addService(svc('WriteService'), { Write: this.unary(rt, (r) => this.write(rt, r), true) });
     server.addService(svc('HealthService'), {
       Check: this.unary(rt, () => ({ status: this.leaderOf(rt) ? 'SERVING' : 'NOT_SERVING' })),
     });
@@ -1054,10 +1056,11 @@ export class LedgerFamily implements LabFamily {
 
   // ------------------------------------------------------------- handlers --
 
-  private unary<Req>(rt: NodeRuntime, fn: (req: Req) => object): grpc.handleUnaryCall<Req, object> {
+  private unary<Req>(rt: NodeRuntime, fn: (req: Req) => object, admin = false): grpc.handleUnaryCall<Req, object> {
     return (call, cb) => {
       try {
         if (!rt.running) throw new RpcError(grpc.status.UNAVAILABLE, `${rt.name} is shutting down`);
+        if (admin && this.hostCtl?.apiRefused(rt.name)) throw new RpcError(grpc.status.UNAUTHENTICATED, 'invalid credentials');
         cb(null, fn(call.request));
       } catch (e) {
         const code = e instanceof RpcError ? e.code : grpc.status.INTERNAL;

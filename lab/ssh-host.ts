@@ -32,10 +32,16 @@ export interface HostFaults {
   slowMs: number;
   /** Refuse every authentication attempt, even with the lab key; turning it on also closes the open sessions (the host was re-keyed and restarted), so a pooled connection cannot outlive it. */
   refuseAuth: boolean;
+  /**
+   * The node's admin API (HTTP admin routes, the ledger's gRPC admin and
+   * write calls) refuses the credentials it is sent (401 / UNAUTHENTICATED):
+   * a rotated admin token. Reads still answer. Checked by the families.
+   */
+  refuseApi: boolean;
 }
 
-export type HostFaultKind = 'hang' | 'drop' | 'slow' | 'refuse-auth';
-export const HOST_FAULT_KINDS: readonly HostFaultKind[] = ['hang', 'drop', 'slow', 'refuse-auth'];
+export type HostFaultKind = 'hang' | 'drop' | 'slow' | 'refuse-auth' | 'refuse-api';
+export const HOST_FAULT_KINDS: readonly HostFaultKind[] = ['hang', 'drop', 'slow', 'refuse-auth', 'refuse-api'];
 
 export interface SshHostOptions {
   cluster: string;
@@ -62,7 +68,7 @@ export class SshHost {
   readonly cluster: string;
   readonly node: string;
   readonly root: string;
-  readonly faults: HostFaults = { hang: false, drop: false, slowMs: 0, refuseAuth: false };
+  readonly faults: HostFaults = { hang: false, drop: false, slowMs: 0, refuseAuth: false, refuseApi: false };
   private readonly ssh: SshServer;
   private readonly listener: NetServer;
   private readonly clientKey: ParsedKey;
@@ -125,6 +131,9 @@ export class SshHost {
         this.faults.refuseAuth = on;
         if (on) this.disconnectAll();
         break;
+      case 'refuse-api':
+        this.faults.refuseApi = on;
+        break;
     }
   }
 
@@ -135,7 +144,7 @@ export class SshHost {
 
   /** Clear every fault (connections already hung stay hung until their client gives up). */
   heal(): void {
-    Object.assign(this.faults, { hang: false, drop: false, slowMs: 0, refuseAuth: false });
+    Object.assign(this.faults, { hang: false, drop: false, slowMs: 0, refuseAuth: false, refuseApi: false });
   }
 
   private onSocket(socket: Socket): void {

@@ -73,6 +73,8 @@ export interface SyncCoordinatorOptions {
   online(node: string): boolean;
   /** Whether a node's P2P orchestrator runs (for `ps aux`). */
   orchestratorRunning(node: string): boolean;
+  /** Whether the coordinator's admin API refuses credentials now (`host.refuse-api`). */
+  apiRefused?(node: string): boolean;
 }
 
 /** The sync coordinator, its agents and the coordinator's cluster scripts. */
@@ -374,7 +376,7 @@ export class SyncCoordinator {
       return json(res, 200, { hosts });
     }
     if (!route.startsWith('POST /admin/')) return json(res, 404, { error: `no route ${route}` });
-    if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized: X-Admin-Key required' });
+    if (!this.authorized(req) || this.o.apiRefused?.(this.o.coordinator)) return json(res, 401, { error: 'unauthorized: X-Admin-Key required' });
     let body: { host_id?: unknown; reason?: unknown; acknowledge_loss?: unknown };
     try {
       body = JSON.parse((await drain(req)) || '{}') as typeof body;

@@ -152,6 +152,7 @@ export class TrainingClusterFamily implements LabFamily {
       port: this.basePort ? this.basePort + 100 : 0,
       online: (node) => !this.offline.has(node),
       orchestratorRunning: (node) => !!this.nodes.find((x) => x.name === node)?.proc,
+      apiRefused: (node) => this.hostCtl?.apiRefused(node) ?? false,
     });
   }
 
@@ -491,7 +492,7 @@ export class TrainingClusterFamily implements LabFamily {
         return json(res, 200, { active_jobs: active });
       }
       case 'POST /admin/election/reset':
-        if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
+        if (!this.authorized(req) || this.hostCtl?.apiRefused(n.name)) return json(res, 401, { error: 'unauthorized' });
         await drain(req);
         this.leader = null;
         this.electionBlocked = false;
@@ -499,7 +500,7 @@ export class TrainingClusterFamily implements LabFamily {
         this.evaluate();
         return json(res, 200, { ok: true, election_state: 'electing' });
       case 'POST /admin/set-leader': {
-        if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
+        if (!this.authorized(req) || this.hostCtl?.apiRefused(n.name)) return json(res, 401, { error: 'unauthorized' });
         let body: { node_id?: unknown };
         try {
           body = JSON.parse((await drain(req)) || '{}') as { node_id?: unknown };

@@ -49,6 +49,8 @@ export interface CrashCase {
   gateTimeout?: string;
   /** For `decision`: apply `decisionFault` at the recovery's first timer or poll wait (after its diagnosis), not before the run. */
   decisionFaultAtWait?: boolean;
+  /** For `decision`: apply `decisionFault` as soon as a step whose title matches is seen (a later SSH call then fails). */
+  decisionFaultAtStep?: RegExp;
   /** For `decision`: apply `decisionFault` just before this gate is approved (the diagnosis behind it), not before the run. */
   decisionFaultAtGate?: string;
   /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
@@ -138,7 +140,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
   const handle = stack.client.workflow.getHandle(workflowId);
   const progress = (): Promise<Progress> => handle.query(progressQuery);
   for (const f of c.faults) await lab.break(f);
-  if (c.decisionFault && !c.decisionFaultAtGate && !c.decisionFaultAtWait) await lab.break(c.decisionFault);
+  if (c.decisionFault && !c.decisionFaultAtGate && !c.decisionFaultAtWait && !c.decisionFaultAtStep) await lab.break(c.decisionFault);
   let faultAtWait = false;
   const start = lab.effects.list({ cluster: checked }).length;
   const onceHits = (): number => lab.effects.list({ cluster: checked }).slice(start).filter((e) => effectKey(e)[0] in c.onceEffects).length;
@@ -237,7 +239,8 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
     }
     if (!OPEN.includes(p.status)) break;
 
-    if (c.decisionFault && c.decisionFaultAtWait && !faultAtWait && (p.wait?.kind === 'timer' || p.wait?.kind === 'poll')) {
+    const atStep = c.decisionFaultAtStep && p.steps.some((s) => c.decisionFaultAtStep!.test(s.title));
+    if (c.decisionFault && !faultAtWait && ((c.decisionFaultAtWait && (p.wait?.kind === 'timer' || p.wait?.kind === 'poll')) || atStep)) {
       faultAtWait = true;
       await lab.break(c.decisionFault);
     }
@@ -370,7 +373,7 @@ interface ScenarioDrive {
   onceEffects: Record<string, number>;
 }
 
-type KindOptions = Partial<Pick<CrashCase, 'onceEffects' | 'gateTimeout' | 'decisionFaultAtWait' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+type KindOptions = Partial<Pick<CrashCase, 'onceEffects' | 'gateTimeout' | 'decisionFaultAtWait' | 'decisionFaultAtStep' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
 
 /** One case per wait kind of a scenario, driven as its e2e test drives it. */
 function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
@@ -431,6 +434,14 @@ export const CRASH_CASES: CrashCase[] = [
   // RecoverVault is one gRPC call: its activity ends with the effect.
   ...cases({ ...L, scenario: 'ledger.vault-divergence', onceEffects: { 'ledger.recover-vault': 1, 'ledger.leave': 0, 'ledger.stop': 0, 'ledger.data-cleared': 0, 'ledger.snapshot': 0 } }, [
     { kind: 'activity', afterEffect: true },
+    // node3's admin API refuses the rotated token (RecoverVault refused: the rebuild path), and its SSH refuses the
+    // worker's key: the stop asks; the operator retries once both are fixed. The rebuild's effects, each once.
+    {
+      kind: 'decision',
+      faults: ['ledger.vault-divergence', 'host.refuse-api:lab-ledger/node3'],
+      decisionFault: 'host.refuse-auth:lab-ledger/node3',
+      onceEffects: { 'ledger.recover-vault': 0, 'ledger.snapshot': 1, 'ledger.leave': 1, 'ledger.stop': 1, 'ledger.data-cleared': 1, 'ledger.start:join': 1 },
+    },
   ]),
   ...cases({ ...L, scenario: 'ledger.full-restore', onceEffects: LEDGER_STARTS }, [
     { kind: 'approval' },
@@ -462,6 +473,8 @@ export const CRASH_CASES: CrashCase[] = [
   ...cases({ ...G, scenario: 'gossip.isolated-node', onceEffects: { 'gossip.leave': 1, 'gossip.join': 1, 'gossip.stop': 0, 'gossip.start': 0 } }, [
     { kind: 'activity' },
     { kind: 'timer', timerTitle: /membership state clear/ },
+    // gossip3 refuses the worker's SSH key: its connectivity check (nc to the seeds) asks; retried once the key is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-gossip/gossip3' },
   ]),
   ...cases({ ...G, scenario: 'gossip.partition', runArgs: ['--time-scale', '0.02'], onceEffects: { 'gossip.rebalance': 1 } }, [
     { kind: 'approval' },
@@ -471,12 +484,22 @@ export const CRASH_CASES: CrashCase[] = [
     GATE_TIMEOUT,
   ]),
   // Its waits (the mesh stable) end at the first probe in the lab; its timer is on another branch.
-  ...cases({ ...G, scenario: 'gossip.multi-node-failure', onceEffects: { 'gossip.start': 1, 'gossip.stop': 0 } }, [{ kind: 'activity' }]),
-  ...cases({ ...G, scenario: 'gossip.cache-corruption', onceEffects: { 'gossip.cache-clear': 1 } }, [{ kind: 'activity', afterEffect: true }]),
+  ...cases({ ...G, scenario: 'gossip.multi-node-failure', onceEffects: { 'gossip.start': 1, 'gossip.stop': 0 } }, [
+    { kind: 'activity' },
+    // Every host refuses the worker's SSH key: starting plumtree asks; the operator retries once the key is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-gossip' },
+  ]),
+  ...cases({ ...G, scenario: 'gossip.cache-corruption', onceEffects: { 'gossip.cache-clear': 1 } }, [
+    { kind: 'activity', afterEffect: true },
+    // The API clear is refused (rotated admin token), then the storage clear's SSH refuses the key: it asks; retried once fixed.
+    { kind: 'decision', faults: ['gossip.cache-corruption', 'host.refuse-api:lab-gossip'], decisionFault: 'host.refuse-auth:lab-gossip', onceEffects: { 'gossip.cache-clear': 0 } },
+  ]),
   // The sync metrics converge at the first probe in the lab: no timer to kill in.
   ...cases({ ...G, scenario: 'gossip.split-brain', runArgs: ['--time-scale', '0.1'], onceEffects: { 'gossip.sync-enable': 1 } }, [
     // Enabling sync is one HTTP call per node: killed in flight when one still runs, else right after the first.
     { kind: 'activity', afterEffect: true },
+    // The admin token was rotated (every node's admin API answers 401): enabling sync asks; retried once it is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-api:lab-gossip' },
   ]),
   ...cases({ ...G, scenario: 'gossip.total-loss', onceEffects: { 'gossip.state-cleared': 1, 'gossip.start': 1, 'gossip.stop': 0 } }, [
     { kind: 'approval' },
@@ -528,8 +551,12 @@ export const CRASH_CASES: CrashCase[] = [
       scenario: 'train-server.os-disk',
       onceEffects: { 'restic.restored': 1, 'restic.restore': 1, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 },
     },
-    // config.sh restored once; its restore may start once more: the resume of the one the kill interrupted.
-    [{ kind: 'activity', onceEffects: { 'restic.restore': 2 } }],
+    [
+      // config.sh restored once; its restore may start once more: the resume of the one the kill interrupted.
+      { kind: 'activity', onceEffects: { 'restic.restore': 2 } },
+      // train1 refuses SSH from the fstab step on: a later setup step asks; retried once the key is fixed.
+      { kind: 'decision', decisionFault: 'host.refuse-auth:lab-train/train1', decisionFaultAtStep: /^Add the array to \/etc\/fstab/ },
+    ],
   ),
   ...cases(
     { ...TS, scenario: 'train-server.btrfs-corruption', onceEffects: { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 } },
@@ -540,15 +567,25 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'timer', timerTitle: /reform/ },
     { kind: 'activity', activityStep: /^Restart P2P on the coordinator/ },
     { kind: 'server', timerTitle: /reform/ },
+    // tc-node2 refuses SSH from the mesh's reform timer on: its restart asks; retried once the key is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-training/tc-node2', decisionFaultAtWait: true },
   ]),
   ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0, 'orchestrator.start': 1 } }, [
     // The election reset is one HTTP call: its activity ends with the effect.
     { kind: 'activity', afterEffect: true },
     { kind: 'timer', poll: true },
+    // The admin token was rotated: the election reset is refused (401) and asks; retried once it is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-api:lab-training' },
   ]),
   ...cases(
     { ...TC, scenario: 'training-cluster.cluster-outage', runArgs: ['--time-scale', '0.01'], onceEffects: { 'orchestrator.start': 1, 'sync.full': 1, 'daemons.launched': 1 } },
-    [{ kind: 'activity' }, { kind: 'timer', poll: true }, { kind: 'server', poll: true }],
+    [
+      { kind: 'activity' },
+      { kind: 'timer', poll: true },
+      { kind: 'server', poll: true },
+      // The coordinator refuses the worker's SSH key once it is back: the full sync asks; retried once the key is fixed.
+      { kind: 'decision', decisionFault: 'host.refuse-auth:lab-training/tc-node1', decisionFaultAtStep: /^Reconnect the nodes/ },
+    ],
   ),
   ...cases({ ...TC, scenario: 'training-cluster.sync-host-critical', runArgs: ['--time-scale', '0.01'], onceEffects: { 'sync.forced': 1, 'sync-agent.restart': 1, 'host.retired': 1 } }, [
     { kind: 'activity' },

@@ -324,7 +324,7 @@ describe('lab core with the training cluster', () => {
     await until('the mesh is whole again', async () => (await lab.health())[0]?.healthy === true, 15_000);
   });
 
-  it('host faults: drop, refuse-auth and slow are injected and healed through the control API', async () => {
+  it('host faults: drop, refuse-auth, refuse-api and slow are injected and healed through the control API', async () => {
     const post = (fault: string) => getJson(`${lab.controlUrl}/break`, { method: 'POST', body: JSON.stringify({ fault }) });
     assert.equal((await post(`host.drop:${CLUSTER}/tc-node5`)).status, 200);
     await assert.rejects(connect(connectConfig(lab, 'tc-node5')));
@@ -345,6 +345,14 @@ describe('lab core with the training cluster', () => {
     assert.equal((await sshExec(lab, 'tc-node4', 'true')).code, 0);
     assert.ok(Date.now() - t0 >= 600, 'exec was delayed');
     await lab.break(`host.heal:${CLUSTER}/tc-node4`);
+
+    // refuse-api: the node's admin API refuses even the right token (a rotated admin token); reads still answer.
+    await lab.break(`host.refuse-api:${CLUSTER}/tc-node3`);
+    const auth = { authorization: `Bearer ${token()}` };
+    assert.equal((await getJson(`${baseUrl('tc-node3')}/admin/election/reset`, { method: 'POST', headers: auth })).status, 401);
+    assert.equal((await getJson(`${baseUrl('tc-node3')}/status`)).status, 200, 'reads still answer');
+    await lab.break(`host.heal:${CLUSTER}/tc-node3`);
+    assert.equal((await getJson(`${baseUrl('tc-node3')}/admin/election/reset`, { method: 'POST', headers: auth })).status, 200);
 
     const bad = await post('no-such.fault');
     assert.equal(bad.status, 400);

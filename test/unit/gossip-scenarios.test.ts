@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { RecoveryResult } from '../../src/workflows/kit';
@@ -171,6 +172,30 @@ describe('gossip.multi-node-failure', () => {
     const { stubs } = setup({}, (f) => [3, 4].forEach((i) => (f.nodes[i]!.up = false)));
     const r = await run('gossipMultiNodeFailure', stubs, input(fakeGossip(), 'gossip.multi-node-failure'), result);
     assert.match(r.outcome, /Majority survived \(3\/5\) and the mesh is stable; started again: gossip4, gossip5/);
+    assert.deepEqual(effects(stubs).sort(), ['gossipService.start:gossip4', 'gossipService.start:gossip5']);
+  });
+
+  test('the failed hosts refuse the SSH key: the check asks the operator; after the fix, retry carries on', async () => {
+    const { fake } = setup({}, (f) => [3, 4].forEach((i) => (f.nodes[i]!.up = false)));
+    let refused = true;
+    const real = fake.activities.gossipServiceState!;
+    const stubs = stubActivities({
+      ...fake.activities,
+      gossipServiceState: async (a) => {
+        if (refused) throw ApplicationFailure.nonRetryable(`SSH authentication on ${a.node} was refused`, 'AuthFailed');
+        return real(a);
+      },
+    });
+    const r = await run('gossipMultiNodeFailure', stubs, input(fakeGossip(), 'gossip.multi-node-failure'), async (h) => {
+      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      assert.match(p.pendingDecision!.step, /^Failed nodes: does the host answer\?/);
+      assert.match(p.pendingDecision!.error, /SSH authentication on gossip4 was refused/);
+      assert.deepEqual(effects(stubs), [], 'nothing started while the check failed');
+      refused = false;
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'retry', by: 'alice', reason: 'key redeployed' }] });
+      return h.result();
+    });
+    assert.match(r.outcome, /started again: gossip4, gossip5/);
     assert.deepEqual(effects(stubs).sort(), ['gossipService.start:gossip4', 'gossipService.start:gossip5']);
   });
 

@@ -69,9 +69,11 @@ async function multiNodeFailure(): Promise<string> {
       onFailure: 'ask',
       describe: ((r: { detail: string }) => r.detail) as never,
     });
-    const states = await step('Failed nodes: does the host answer? (systemctl is-active over SSH)', () => Promise.all(failed.map((node) => gossipServiceState({ cluster, node }))), {
+    // A refused SSH key is for the operator to fix (then retry), not a reason to give up the recovery.
+    const states = (await step('Failed nodes: does the host answer? (systemctl is-active over SSH)', () => Promise.all(failed.map((node) => gossipServiceState({ cluster, node }))), {
+      onFailure: 'ask',
       describe: ((s: GossipServiceState[]) => s.map((x) => `${x.node}: ${x.sshReachable ? x.state : 'no SSH'}`).join(', ')) as never,
-    });
+    })) ?? [];
     const startable = states.filter((s) => s.sshReachable && !s.active).map((s) => s.node);
     const replace = states.filter((s) => !s.sshReachable).map((s) => s.node);
     const running = states.filter((s) => s.sshReachable && s.active).map((s) => s.node);
