@@ -22,6 +22,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { dataConverterFor, type CodecConfig } from './codec';
+import { ConfigError } from './config-error';
 
 /** Where and how to reach Temporal. Secrets appear only as references. */
 export interface TemporalConfig {
@@ -46,13 +48,6 @@ export interface LifeboatConfig {
   codec?: CodecConfig;
 }
 
-/** Payload encryption keys, as references (never the keys). */
-export interface CodecConfig {
-  /** Key new payloads are encrypted with. */
-  keyRef: string;
-  /** Older keys, accepted for decryption only. */
-  previousKeyRefs: string[];
-}
 
 /**
  * Connection options shared by `Connection.connect` (client) and
@@ -64,17 +59,7 @@ export interface TemporalConnectionOptions {
   apiKey?: string;
 }
 
-/** The configuration is unusable (a TLS file is missing, a reference cannot be resolved). Exit code 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    message: string,
-    /** What the operator should do next. */
-    readonly fix: string,
-  ) {
-    super(message);
-  }
-}
+export { ConfigError } from './config-error';
 
 /** Temporal cannot be reached at the configured address. Exit code 69. */
 export class TemporalUnavailableError extends Error {
@@ -202,7 +187,7 @@ export async function connectionOptions(config: LifeboatConfig): Promise<Tempora
     // Lazy: resolving secrets is the only part of the activity code the CLI
     // needs, and only when an API key is configured.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { resolveSecret } = require('./activities/secrets') as { resolveSecret(ref: string): Promise<string> };
+    const { resolveSecret } = require('./activities/transport/secrets') as { resolveSecret(ref: string): Promise<string> };
     try {
       opts.apiKey = (await resolveSecret(t.apiKey)).trim();
     } catch (err) {
@@ -226,8 +211,6 @@ export async function connectionOptions(config: LifeboatConfig): Promise<Tempora
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   const opts = await connectionOptions(config);
   // The codec's keys are resolved before dialling: a wrong key fails at once, not halfway through a command.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { dataConverterFor } = require('./codec') as typeof import('./codec');
   const dataConverter = await dataConverterFor(config);
   let connection: Connection;
   try {

@@ -1,6 +1,6 @@
 /**
  * The payload codec as configured: {@link loadCodec} resolves the key
- * references of {@link LifeboatConfig.codec} into an {@link AesGcmCodec};
+ * references of the configuration's `codec` (`LIFEBOAT_CODEC_KEY_REF`) into an {@link AesGcmCodec};
  * {@link dataConverterFor} turns it into the `dataConverter` the client and
  * the worker use, and the bundler option that encodes workflow failures. No
  * key configured, no codec: the embedded default stays zero-config.
@@ -9,10 +9,24 @@
  */
 import * as path from 'node:path';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError, type LifeboatConfig } from '../config';
+import { ConfigError } from '../config-error';
 import { AesGcmCodec, CodecError, parseKey, type CodecKey } from './codec';
 
 export { AesGcmCodec, CodecError, keyId, parseKey, type CodecKey } from './codec';
+
+/** Payload encryption keys, as references (never the keys). */
+export interface CodecConfig {
+  /** Key new payloads are encrypted with. */
+  keyRef: string;
+  /** Older keys, accepted for decryption only. */
+  previousKeyRefs: string[];
+}
+
+/** The part of the configuration the codec reads. */
+export interface CodecSettings {
+  /** The keys by reference; absent: payloads are stored in clear. */
+  codec?: CodecConfig;
+}
 
 /** The module exporting `failureConverter` (compiled), for `failureConverterPath`. */
 export const FAILURE_CONVERTER_PATH = path.resolve(__dirname, 'failure-converter.js');
@@ -23,7 +37,7 @@ export const FAILURE_CONVERTER_PATH = path.resolve(__dirname, 'failure-converter
  * @returns the codec, or `undefined` when no key is configured
  * @throws {@link ConfigError} when a reference cannot be resolved or a key is malformed (never shows the key)
  */
-export async function loadCodec(config: Pick<LifeboatConfig, 'codec'>): Promise<AesGcmCodec | undefined> {
+export async function loadCodec(config: CodecSettings): Promise<AesGcmCodec | undefined> {
   if (!config.codec) return undefined;
   const current = await resolveKey(config.codec.keyRef, 'LIFEBOAT_CODEC_KEY_REF');
   const previous: CodecKey[] = [];
@@ -37,7 +51,7 @@ export async function loadCodec(config: Pick<LifeboatConfig, 'codec'>): Promise<
  *
  * @returns `undefined` when the codec is off (the SDK's default converter)
  */
-export async function dataConverterFor(config: Pick<LifeboatConfig, 'codec'>): Promise<DataConverter | undefined> {
+export async function dataConverterFor(config: CodecSettings): Promise<DataConverter | undefined> {
   const codec = await loadCodec(config);
   return codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : undefined;
 }
@@ -45,7 +59,7 @@ export async function dataConverterFor(config: Pick<LifeboatConfig, 'codec'>): P
 async function resolveKey(ref: string, variable: string): Promise<CodecKey> {
   // Lazy, as in config.ts: the CLI loads the secret resolver only when it needs it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { resolveSecret } = require('../activities/secrets') as { resolveSecret(ref: string): Promise<string> };
+  const { resolveSecret } = require('../activities/transport/secrets') as { resolveSecret(ref: string): Promise<string> };
   let text: string;
   try {
     text = await resolveSecret(ref);
