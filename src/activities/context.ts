@@ -1,13 +1,17 @@
 /**
- * The plumbing every activity module shares: the inventory (re-read when the
- * file changes, so an operator can fix an address without restarting the
+ * The plumbing every system's activities share: the inventory (re-read when
+ * the file changes, so an operator can fix an address without restarting the
  * worker), per-cluster settings with their defaults, SSH execution with
- * heartbeats and secret redaction, gRPC calls, cancellation-aware sleeps, and
- * {@link ActivityContext.run}, which turns whatever an activity body throws
- * into an `ApplicationFailure` that is non-retryable when retrying cannot help.
+ * heartbeats and secret redaction, cancellation-aware sleeps, pooled
+ * resources closed with the worker, and {@link ActivityContext.run}, which
+ * turns whatever an activity body throws into an `ApplicationFailure` that is
+ * non-retryable when retrying cannot help.
  *
- * One context per worker, built by {@link createContext}; each system's
- * activity factory (`ledgerActivities(ctx)`, ...) takes it.
+ * One context per worker, built by {@link createContext}. Each system narrows
+ * it with {@link systemContext} (its settings and their defaults, plus what
+ * the system adds, such as the ledger's gRPC calls), and its activities are
+ * small named functions `(ctx, input)` that {@link bindActivities} turns into
+ * the worker's `(input)` activities.
  *
  * @module
  */
@@ -16,12 +20,11 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { clusterOf, InventoryError, loadInventory, nodeOf, type Inventory } from '../inventory/load';
 import type { ClusterSpec, NodeSpec } from '../inventory/schema';
-import { toFailure, TransportError } from './errors';
-import { LedgerGrpcPool } from './grpc';
-import { redact, resolveSecret } from './secrets';
-import type { RemoteCommand } from './shell';
-import { SshPool, type ExecResult, type SshConnectOptions } from './ssh';
-import type { NodeRef } from './types';
+import type { NodeRef } from './common/types';
+import { toFailure, TransportError } from './transport/errors';
+import { redact, resolveSecret } from './transport/secrets';
+import type { RemoteCommand } from './transport/shell';
+import { SshPool, type ExecResult, type SshConnectOptions } from './transport/ssh';
 
 /** What the activities need from their worker. */
 export interface ActivityDeps {
@@ -29,24 +32,24 @@ export interface ActivityDeps {
   inventoryPath: string;
   /** Optional webhook that receives every notification as JSON (`LIFEBOAT_NOTIFY_URL`). */
   notifyUrl?: string;
-  /** Shared pools (tests pass their own to count connections). */
+  /** The SSH pool (tests pass their own to count connections). */
   ssh?: SshPool;
-  grpc?: LedgerGrpcPool;
 }
 
 /** How often a long activity heartbeats when its transport is silent. */
 export const HEARTBEAT_EVERY_MS = 5_000;
-const GRPC_READ_MS = 3_000;
 /** Deadline of an HTTP read (status, metrics). */
 export const HTTP_READ_MS = 5_000;
-
-export type GrpcService = 'AdminService' | 'ReadService' | 'WriteService' | 'HealthService';
 
 /** The shared plumbing of one worker's activities. */
 export interface ActivityContext {
   deps: ActivityDeps;
   ssh: SshPool;
-  grpcPool: LedgerGrpcPool;
+  /**
+   * A per-worker resource made once by `make` under `key` (a connection pool of a
+   * system's transport) and closed when the worker's activities close.
+   */
+  resource<T extends { close(): void | Promise<void> }>(key: string, make: () => T): T;
   inventory(): Inventory;
   /** The cluster and node of a call; an unknown one fails as BadInventory. */
   lookup(ref: NodeRef): { cluster: ClusterSpec; node: NodeSpec };
@@ -67,18 +70,18 @@ export interface ActivityContext {
   sleep(ms: number): Promise<void>;
   /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
   run<T>(fn: () => Promise<T>): Promise<T>;
-  grpcAddress(ref: NodeRef): { address: string; tls: boolean };
-  grpcCall<T>(ref: NodeRef, service: GrpcService, method: string, req: object, deadlineMs?: number): Promise<T>;
   /** Unreachable-type failures: a node that is down is a finding, not an activity failure. */
   isUnreachable(err: unknown): boolean;
   /** A key stable across retries of one activity (workflow id, run id, activity id). */
   stableKey(prefix: string): string;
+  /** Closes the SSH pool and every {@link resource} (worker shutdown). */
+  close(): Promise<void>;
 }
 
 /** Builds the shared plumbing of one worker's activities. */
 export function createContext(deps: ActivityDeps): ActivityContext {
   const ssh = deps.ssh ?? new SshPool();
-  const grpcPool = deps.grpc ?? new LedgerGrpcPool();
+  const resources = new Map<string, { close(): void | Promise<void> }>();
   let cached: { mtimeMs: number; size: number; inv: Inventory } | undefined;
 
   function inventory(): Inventory {
@@ -202,15 +205,19 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     }
   }
 
-  function grpcAddress(ref: NodeRef): { address: string; tls: boolean } {
-    const { node } = lookup(ref);
-    if (!node.grpc) throw missing(ref, 'grpc address', 'grpc: {address: "host:50051"}');
-    return { address: node.grpc.address, tls: node.grpc.tls };
+  function resource<T extends { close(): void | Promise<void> }>(key: string, make: () => T): T {
+    let r = resources.get(key) as T | undefined;
+    if (!r) {
+      r = make();
+      resources.set(key, r);
+    }
+    return r;
   }
 
-  function grpcCall<T>(ref: NodeRef, service: GrpcService, method: string, req: object, deadlineMs = GRPC_READ_MS): Promise<T> {
-    const { address, tls } = grpcAddress(ref);
-    return grpcPool.call<T>(address, service, method, req, { deadlineMs, tls, signal: Context.current().cancellationSignal });
+  async function close(): Promise<void> {
+    await ssh.closeAll();
+    for (const r of resources.values()) await r.close();
+    resources.clear();
   }
 
   /** Unreachable-type failures: a node that is down is a finding, not an activity failure. */
@@ -223,10 +230,58 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     return `${prefix}-${info.workflowExecution?.workflowId ?? 'standalone'}-${info.workflowExecution?.runId ?? ''}-${info.activityId}`.replace(/[^A-Za-z0-9._-]/g, '_');
   }
 
-  return { deps, ssh, grpcPool, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, sleep, run, grpcAddress, grpcCall, isUnreachable, stableKey };
+  return { deps, ssh, resource, close, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, sleep, run, isUnreachable, stableKey };
 }
 
 /** The last `n` lines of a text, joined with " | " (for one-line messages). */
 export function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join(' | ');
+}
+
+/** Per-cluster settings of one system: their names and defaults (the runbook's values). */
+export type SettingDefaults = Record<string, string | number | boolean>;
+
+/**
+ * The context of one system's activities: the shared plumbing, with
+ * `setting` typed by the system's own defaults.
+ */
+export type SystemContext<D extends SettingDefaults> = Omit<ActivityContext, 'setting'> & {
+  /** The cluster's `settings.<key>`, or the system's default; a value of the wrong type fails as BadInventory. */
+  setting<K extends keyof D & string>(cluster: ClusterSpec, key: K): D[K];
+};
+
+/**
+ * Narrows the shared context to one system.
+ *
+ * @param base - the worker's context
+ * @param defaults - the system's settings with their defaults
+ * @returns the system's context
+ */
+export function systemContext<D extends SettingDefaults>(base: ActivityContext, defaults: D): SystemContext<D> {
+  return { ...base, setting: (cluster, key) => base.setting(cluster, key, defaults[key]!) as D[typeof key] };
+}
+
+/** An activity written as a named function over its system's context. */
+type ActivityFn<C> = (ctx: C, input: never) => Promise<unknown>;
+
+/** The worker-facing form of activities written over a context: the context argument bound. */
+export type Bound<M> = { [K in keyof M]: M[K] extends (ctx: never, input: infer I) => infer R ? (input: I) => R : never };
+
+/**
+ * Binds a system's activity functions (`(ctx, input) => ...`) to its context,
+ * giving the `(input) => ...` functions the worker registers under the same
+ * names. The names are the activity types recorded in every history: renaming
+ * a function here is a breaking change.
+ *
+ * @example
+ * import * as membership from './membership';
+ * const activities = bindActivities(ledgerContext(base), { ...membership });
+ */
+export function bindActivities<C, M extends Record<string, ActivityFn<C>>>(ctx: C, fns: M): Bound<M> {
+  const out: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(fns)) {
+    if (typeof fn !== 'function') throw new Error(`activity ${name} is not a function`);
+    out[name] = (input: never) => fn(ctx, input);
+  }
+  return out as Bound<M>;
 }

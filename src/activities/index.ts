@@ -1,12 +1,16 @@
 /**
- * The activities recovery workflows call, built on the transports of this
- * directory. {@link createActivities} returns one object per worker,
- * composed of one factory per system (each in its own module, sharing the
- * plumbing of {@link ./context}): their functions resolve the cluster and
- * node of each call from the inventory file, resolve secrets only here,
- * stream remote output into heartbeats, honour cancellation, and map every
- * failure to an `ApplicationFailure` that is non-retryable when retrying
- * cannot help. Each module's header says how its effects stay idempotent.
+ * The activities recovery workflows call. {@link createActivities} returns
+ * one object per worker, composed of one folder per target system
+ * (`ledger/`, `training-cluster/`, `gossip/`, `train-server/`) and the
+ * common activities, over the transports of `transport/` (which know no
+ * target system) and the shared plumbing of {@link ./context}.
+ *
+ * Each system's activities are small named functions over the system's
+ * context; they resolve the cluster and node of each call from the inventory
+ * file, resolve secrets only here, stream remote output into heartbeats,
+ * honour cancellation, and map every failure to an `ApplicationFailure` that
+ * is non-retryable when retrying cannot help. Each system's `index.ts` says
+ * how its effects stay idempotent.
  *
  * @module
  */
@@ -16,8 +20,6 @@ import { gossipActivities } from './gossip';
 import { ledgerActivities } from './ledger';
 import { trainServerActivities } from './train-server';
 import { trainingClusterActivities } from './training-cluster';
-import { trainingDataActivities } from './training-data';
-import { trainingOpsActivities } from './training-ops';
 import type { LifeboatActivities } from './types';
 
 export type { LifeboatActivities } from './types';
@@ -44,14 +46,6 @@ export function createActivities(deps: ActivityDeps): ActivitySet {
     ...trainingClusterActivities(ctx),
     ...gossipActivities(ctx),
     ...trainServerActivities(ctx),
-    ...trainingDataActivities(ctx),
-    ...trainingOpsActivities(ctx),
   };
-  return {
-    activities,
-    async close() {
-      await ctx.ssh.closeAll();
-      ctx.grpcPool.close();
-    },
-  };
+  return { activities, close: () => ctx.close() };
 }

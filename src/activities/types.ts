@@ -1,7 +1,8 @@
 /**
- * The activities a recovery workflow can call, as types only. Workflows import
- * this module with `import type` and proxy it; the implementations live in the
- * sibling modules and are built by {@link ./index.createActivities}.
+ * The activities a recovery workflow can call, as types only: workflows import
+ * this module (or one system's `./<system>/types`) with `import type` and
+ * proxy it; the implementations live in each system's folder and are built
+ * by {@link ./index.createActivities}.
  *
  * Every activity takes one object argument naming the cluster and node by
  * their inventory names; addresses, ports, users and secrets are resolved on
@@ -10,243 +11,17 @@
  *
  * @module
  */
-import type { GossipActivities } from './types-gossip';
-import type { TrainServerActivities } from './types-train-server';
-import type { TrainingDataActivities } from './types-training-data';
-import type { TrainingOpsActivities } from './types-training-ops';
+import type { CommonActivities } from './common/types';
+import type { GossipActivities } from './gossip/types';
+import type { LedgerActivities } from './ledger/types';
+import type { TrainServerActivities } from './train-server/types';
+import type { AllTrainingClusterActivities } from './training-cluster/types';
 
-export type { GossipActivities } from './types-gossip';
-export type { TrainServerActivities } from './types-train-server';
-export type { TrainingDataActivities } from './types-training-data';
-export type { TrainingOpsActivities } from './types-training-ops';
-
-/** Addresses one node of one inventory cluster. */
-export interface NodeRef {
-  cluster: string;
-  node: string;
-}
-
-/** Common to every effectful activity. */
-export interface Effectful {
-  /** Describe the exact effect instead of performing it. */
-  dryRun?: boolean;
-}
-
-/** What an effectful activity did, or (dry run) would have done. */
-export interface EffectResult {
-  /** True when nothing was done because the effect had already happened (idempotency). */
-  alreadyDone?: boolean;
-  dryRun?: boolean;
-  /** The command line / request / call, secrets redacted. */
-  plan: string;
-  /** Bounded tail of the output. */
-  output?: string;
-}
-
-export interface SshCheckResult {
-  node: string;
-  reachable: boolean;
-  latencyMs?: number;
-  error?: string;
-}
-
-export interface NotifyInput {
-  cluster: string;
-  severity: 'info' | 'warning' | 'critical';
-  subject: string;
-  text: string;
-}
-
-// ---------------------------------------------------------------- ledger ----
-
-export interface LedgerMember {
-  node: string;
-  role: string;
-  reachable: boolean;
-}
-
-export interface LedgerNodeInfo {
-  node: string;
-  reachable: boolean;
-  error?: string;
-  clusterId?: string;
-  leader?: string;
-  term?: number;
-  mode?: 'cluster' | 'single';
-  commitIndex?: number;
-  members?: LedgerMember[];
-  serving?: boolean;
-}
-
-export interface LedgerVault {
-  organization: string;
-  vault: string;
-  status: string;
-  height: number;
-}
-
-export interface LedgerIntegrity {
-  organization: string;
-  vault: string;
-  ok: boolean;
-  blocksChecked: number;
-  problems: string[];
-}
-
-export interface LedgerBackupInfo {
-  source: string;
-  exists: boolean;
-  sizeBytes?: number;
-  /** When the backup object was written (ISO), as `aws s3 ls` shows it (UTC). */
-  takenAt?: string;
-}
-
-export interface LedgerDeterminismBugs {
-  node: string;
-  /** False when the metrics endpoint did not answer (then `bugs` is empty). */
-  reachable: boolean;
-  error?: string;
-  /** Series with a count above zero. */
-  bugs: Array<{ organization: string; vault: string; count: number }>;
-}
-
-export type LedgerStartMode =
-  /** `inferadb-ledger --single --data DIR`: a NEW cluster from this node's data. */
-  | { mode: 'single'; dataDir?: string }
-  /** `INFERADB__LEDGER__CLUSTER=N INFERADB__LEDGER__PEERS=... inferadb-ledger`. */
-  | { mode: 'cluster'; size: number; peers: string[]; dataDir?: string }
-  /** `INFERADB__LEDGER__JOIN=true INFERADB__LEDGER__PEERS=seed:port inferadb-ledger`. */
-  | { mode: 'join'; peers: string[] };
-
-/**
- * A primary ledger cluster's DR region, from the inventory: the primary's
- * `settings.drCluster` names a cluster of its own whose voters take over and
- * whose `bastion` node runs `kubectl` against the engine's Kubernetes cluster.
- */
-export interface LedgerDrTopology {
-  primaryCluster: string;
-  drCluster: string;
-  /** The DR cluster's ledger voters (nodes with role `voter`, or every node but the bastion). */
-  voters: string[];
-  /** The node with role `bastion`, where kubectl runs. */
-  bastion: string;
-  /** Replicated snapshots (`settings.replicaSource`, default s3://ledger-primary-backups/latest/). */
-  replicaSource: string;
-  /** What the engine is switched to (`settings.drEndpoint`, default ledger.dr-region.internal:50051). */
-  endpoint: string;
-  /** The engine's ConfigMap, key and Deployment (`engineConfigMap`, `endpointKey`, `engineDeployment`). */
-  configMap: string;
-  endpointKey: string;
-  deployment: string;
-  /** The DR voters' data directory (`settings.dataDir`, the runbook's ./data) and working directory (ssh.workdir, /dr-region). */
-  dataDir: string;
-  workdir?: string;
-}
-
-/** `aws s3 ls <prefix>`: what the replicated prefix holds and when it was last written. */
-export interface LedgerReplicaInfo {
-  source: string;
-  exists: boolean;
-  objects: number;
-  sizeBytes: number;
-  /** Newest object's time (ISO, UTC): the last replication, so the RPO. */
-  lastModified?: string;
-}
-
-/** The engine's `kubectl rollout status`. */
-export interface LedgerEngineRollout {
-  deployment: string;
-  complete: boolean;
-  /** Last lines of kubectl's output. */
-  detail: string;
-}
-
-export interface LedgerActivities {
-  /** GetClusterInfo + HealthService.Check on one node; unreachable is a result, not a failure. */
-  ledgerNodeInfo(input: NodeRef): Promise<LedgerNodeInfo>;
-  /** `systemctl stop ledger` over SSH; already stopped counts as done. */
-  ledgerStop(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** Start the ledger service in the given mode over SSH; already running in that mode counts as done. */
-  ledgerStart(input: NodeRef & Effectful & { start: LedgerStartMode }): Promise<EffectResult>;
-  /**
-   * `AdminService/LeaveCluster` for `leaving`, sent to the healthy member `node`
-   * (the runbook's `grpcurl healthy-node:50051 ... LeaveCluster`); a node that is
-   * no longer a member counts as done.
-   */
-  ledgerLeaveCluster(input: NodeRef & Effectful & { leaving: string }): Promise<EffectResult>;
-  /** `rm -rf <data>/*` on a replacement node over SSH, so it can join without old state. */
-  ledgerClearData(input: NodeRef & Effectful): Promise<EffectResult>;
-  ledgerListVaults(input: NodeRef): Promise<LedgerVault[]>;
-  ledgerCheckIntegrity(input: NodeRef & { organization: string; vault: string; fullCheck: boolean }): Promise<LedgerIntegrity>;
-  /** A write with an idempotency key then a read of the tip: the checklist's "writes and reads succeed". */
-  ledgerWriteRead(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { height?: number }>;
-  /** True when the metrics endpoint answers with ledger_* series. */
-  ledgerMetricsFlowing(input: NodeRef): Promise<boolean>;
-  /** `aws s3 ls <source>` on the node: does the backup exist, how big, how old (the RPO). */
-  ledgerBackupInfo(input: NodeRef & { source: string }): Promise<LedgerBackupInfo>;
-  /** `mkdir -p R && aws s3 cp <source> R/ && tar -xzf R/<file> -C R` on the node; R defaults to `<dataDir>/restore`. */
-  ledgerFetchBackup(input: NodeRef & Effectful & { source: string; restoreDir?: string }): Promise<EffectResult & { restoreDir: string }>;
-  /** `ReadService/GetTip`: a vault's block height and tip hash. */
-  ledgerGetTip(input: NodeRef & { organization: string; vault: string }): Promise<{ height: number; hash: string }>;
-  /** `ledger_determinism_bug_total` per vault from the node's metrics (the runbook's `curl .../metrics | grep determinism_bug`). */
-  ledgerDeterminismBugs(input: NodeRef): Promise<LedgerDeterminismBugs>;
-  /** `AdminService/GetVault`: the vault's status (ACTIVE, DIVERGED...) and height on one node. */
-  ledgerGetVault(input: NodeRef & { organization: string; vault: string }): Promise<LedgerVault>;
-  /** `AdminService/RecoverVault` on the node holding the diverged vault; an intact vault is left as it is. */
-  ledgerRecoverVault(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { recovered?: boolean; status?: string }>;
-  /** `AdminService/CreateSnapshot` of a vault on a healthy node. */
-  ledgerCreateSnapshot(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { snapshotId?: string; height?: number }>;
-  /** The DR region of a primary cluster, from the inventory (`settings.drCluster`, or `drCluster` given). */
-  ledgerDrTopology(input: { cluster: string; drCluster?: string }): Promise<LedgerDrTopology>;
-  /** `aws s3 ls <source>` on a DR node: the replicated snapshots, their size and the time of the last replication. */
-  ledgerReplicaInfo(input: NodeRef & { source: string }): Promise<LedgerReplicaInfo>;
-  /** `cd <workdir> && aws s3 sync <source> <dataDir>/` on a DR node; a node whose ledger already runs on its data counts as done. */
-  ledgerDrSync(input: NodeRef & Effectful & { source: string }): Promise<EffectResult & { files?: number }>;
-  /** `kubectl get configmap <engineConfigMap> -o json` on the bastion: the ledger endpoint the engine is configured with. */
-  ledgerEngineEndpoint(input: NodeRef): Promise<{ configMap: string; key: string; endpoint?: string }>;
-  /** `kubectl patch configmap <engineConfigMap> -p '{"data":{"<endpointKey>":"<endpoint>"}}'` on the bastion; an equal value counts as done. */
-  ledgerSwitchEndpoint(input: NodeRef & Effectful & { endpoint: string }): Promise<EffectResult & { previous?: string }>;
-  /** `kubectl rollout restart deployment/<engineDeployment>` on the bastion, once per step (a marker on the bastion). */
-  ledgerRestartEngine(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `kubectl rollout status deployment/<engineDeployment> --timeout=<s>s` on the bastion (heartbeating while it waits). */
-  ledgerEngineRollout(input: NodeRef & { timeoutSeconds?: number }): Promise<LedgerEngineRollout>;
-}
-
-// ------------------------------------------------------ training cluster ----
-
-export interface P2pStatus {
-  node: string;
-  reachable: boolean;
-  error?: string;
-  leaderId?: string | null;
-  alivePeers?: string[];
-  electionState?: string;
-  voters?: string[];
-}
-
-export interface TrainingClusterActivities {
-  /** `GET /status` of the node's P2P orchestrator. */
-  p2pStatus(input: NodeRef): Promise<P2pStatus>;
-  /** `pgrep -f p2p_orchestrator` and the local `/health` over SSH. */
-  p2pDaemonStatus(input: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }>;
-  /** `GET /jobs` of the node's orchestrator: how many jobs are being distributed. */
-  p2pJobs(input: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; error?: string }>;
-  /** `POST /admin/election/reset` on a voter (bearer token from the inventory). */
-  p2pElectionReset(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `POST /admin/set-leader {"node_id": leader}` on a voter: manual leader designation (emergency only). */
-  p2pSetLeader(input: NodeRef & Effectful & { leader: string }): Promise<EffectResult>;
-  /** `pkill -f p2p_orchestrator; nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &` in the node's workdir, once per step. */
-  p2pRestart(input: NodeRef & Effectful): Promise<EffectResult>;
-}
-
-// ---------------------------------------------------------------- common ----
-
-export interface CommonActivities {
-  /** `echo OK` over SSH within a short deadline (the runbook's `timeout 5 ssh host "echo OK"`). */
-  sshCheck(input: NodeRef): Promise<SshCheckResult>;
-  /** Tell humans: worker log always, plus the inventory's notification hook if configured. */
-  notify(input: NotifyInput): Promise<void>;
-}
+export type * from './common/types';
+export type * from './gossip/types';
+export type * from './ledger/types';
+export type * from './train-server/types';
+export type * from './training-cluster/types';
 
 /** Everything a workflow may proxy. */
-export type LifeboatActivities = CommonActivities & LedgerActivities & TrainingClusterActivities & GossipActivities & TrainServerActivities & TrainingDataActivities & TrainingOpsActivities;
+export type LifeboatActivities = CommonActivities & LedgerActivities & AllTrainingClusterActivities & GossipActivities & TrainServerActivities;

@@ -55,7 +55,7 @@ export function register(program: Command, ctx: Context): void {
       let authToken: string | undefined;
       if (authRef) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { resolveSecret } = require('../activities/secrets') as { resolveSecret(ref: string): Promise<string> };
+        const { resolveSecret } = require('../activities/transport/secrets') as { resolveSecret(ref: string): Promise<string> };
         try {
           authToken = (await resolveSecret(authRef)).trim();
         } catch (err) {

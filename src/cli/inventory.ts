@@ -94,7 +94,7 @@ export function register(program: Command, ctx: Context): void {
       if (flags.probe) {
         const timeoutMs = Number(flags.timeout);
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { tcpProbe } = require('../activities/probe') as { tcpProbe: TcpProbe };
+        const { tcpProbe } = require('../activities/transport/probe') as { tcpProbe: TcpProbe };
         probes = await probeAll(endpointsOf(inv), tcpProbe, Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 2000);
       }
       const closed = probes?.filter((p) => !p.open) ?? [];

@@ -5,7 +5,7 @@
  * ./stubs). Each fake also keeps the subjects of the notifications sent.
  */
 import type { LifeboatActivities } from '../../src/activities/types';
-import type { GamesDbStatus, ModelCheck } from '../../src/activities/types-training-data';
+import type { GamesDbStatus, ModelCheck } from '../../src/activities/training-cluster/types';
 import { TC_NODES } from './fakes-training-cluster';
 import { stubActivities } from './stubs';
 import { SHA } from './stubs-training-data';

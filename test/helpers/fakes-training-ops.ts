@@ -5,7 +5,7 @@
  * activities (see ./stubs).
  */
 import type { LifeboatActivities } from '../../src/activities/types';
-import type { SyncHostStatus } from '../../src/activities/types-training-ops';
+import type { SyncHostStatus } from '../../src/activities/training-cluster/types';
 import { OPS_NODES, type Tweak } from './fakes-training-cluster';
 import { stubActivities } from './stubs';
 

@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { GossipActivities } from '../../src/activities/types';
-import type { GossipMetrics } from '../../src/activities/types-gossip';
+import type { GossipMetrics } from '../../src/activities/gossip/types';
 import type { PlanOf } from './stubs';
 
 /** Names of the gossip activities that have an effect on the target. */

@@ -25,7 +25,7 @@ import { ApplicationFailure, CancelledFailure, type LogLevel, type LogMetadata, 
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { createActivities, type ActivitySet } from '../../src/activities';
-import { createLedgerServer } from '../../src/activities/grpc';
+import { createLedgerServer } from '../../src/activities/ledger/wire';
 import type { LedgerNodeInfo } from '../../src/activities/types';
 import { startLab, type Lab } from '../../lab/index';
 

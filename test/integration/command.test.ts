@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TransportError } from '../../src/activities/errors';
-import { runCommand } from '../../src/activities/command';
+import { TransportError } from '../../src/activities/transport/errors';
+import { runCommand } from '../../src/activities/transport/command';
 
 function tmpdir(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeboat-cmd-'));

@@ -1,17 +1,18 @@
 /**
- * The gRPC transport against a real grpc-js server built from ledger.proto,
+ * The gRPC transport (with the ledger's package) against a real grpc-js server built from ledger.proto,
  * listening on 127.0.0.1.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { TransportError } from '../../src/activities/errors';
-import { createLedgerServer, LedgerGrpcPool, ledgerProtoPath, ledgerServiceDefinitions } from '../../src/activities/grpc';
+import { TransportError } from '../../src/activities/transport/errors';
+import { createLedgerServer, ledgerPackage, ledgerProtoPath, ledgerServiceDefinitions } from '../../src/activities/ledger/wire';
+import { GrpcPool } from '../../src/activities/transport/grpc';
 
 let server: grpc.Server;
 let address: string;
-const pool = new LedgerGrpcPool();
+const pool = new GrpcPool(ledgerPackage);
 /** Peers (client ip:port) seen by the server, per method: one connection means one port. */
 const peers: string[] = [];
 /** Set when the server sees the hanging call cancelled by the client. */
@@ -198,7 +199,7 @@ test('aborting the signal cancels the call on the wire', async () => {
 });
 
 test('the pool reuses one client (one connection) per address and service', async () => {
-  const local = new LedgerGrpcPool();
+  const local = new GrpcPool(ledgerPackage);
   try {
     peers.length = 0;
     for (let i = 0; i < 3; i++) await local.call(address, 'AdminService', 'GetClusterInfo', {}, { deadlineMs: 2_000 });

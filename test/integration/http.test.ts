@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { TransportError } from '../../src/activities/errors';
-import { httpJson, httpText, parsePrometheus } from '../../src/activities/http';
-import { tcpProbe } from '../../src/activities/probe';
+import { TransportError } from '../../src/activities/transport/errors';
+import { httpJson, httpText, parsePrometheus } from '../../src/activities/transport/http';
+import { tcpProbe } from '../../src/activities/transport/probe';
 
 const TOKEN = 'tok-7f3a9c2e-very-secret';
 let server: http.Server;

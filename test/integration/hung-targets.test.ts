@@ -28,7 +28,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivitySet } from '../../src/activities';
 import { createContext } from '../../src/activities/context';
-import { killScript } from '../../src/activities/ssh';
+import { killScript } from '../../src/activities/transport/ssh';
 import type { EffectResult } from '../../src/activities/types';
 import { startLab, type Lab } from '../../lab/index';
 

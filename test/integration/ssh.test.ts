@@ -7,9 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SshPool, sha256Fingerprint, type SshConnectOptions } from '../../src/activities/ssh';
-import { quoteArgv, quoteShellArg, renderScript } from '../../src/activities/shell';
-import { TransportError } from '../../src/activities/errors';
+import { SshPool, sha256Fingerprint, type SshConnectOptions } from '../../src/activities/transport/ssh';
+import { quoteArgv, quoteShellArg, renderScript } from '../../src/activities/transport/shell';
+import { TransportError } from '../../src/activities/transport/errors';
 import { makeKeyPair, startSshd, type TestSshd } from '../helpers/sshd';
 
 function connOf(sshd: TestSshd, over: Partial<SshConnectOptions> = {}): SshConnectOptions {

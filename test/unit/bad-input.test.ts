@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { MAX_PARAM_LENGTH, MAX_REASON_LENGTH, planRecovery } from '../../src/client';
 import { EXIT, main } from '../../src/cli/main';
 import type { Io } from '../../src/cli/context';
-import { quoteArgv, renderScript } from '../../src/activities/shell';
+import { quoteArgv, renderScript } from '../../src/activities/transport/shell';
 import { parseInventory } from '../../src/inventory/load';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';

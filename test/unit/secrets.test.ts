@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TransportError } from '../../src/activities/errors';
-import { redact, resolveSecret } from '../../src/activities/secrets';
+import { TransportError } from '../../src/activities/transport/errors';
+import { redact, resolveSecret } from '../../src/activities/transport/secrets';
 
 /** Asserts a SecretUnavailable, non-retryable error and returns its message. */
 async function secretFailure(ref: string): Promise<string> {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { EffectResult, Effectful, NodeRef } from './types';
+import type { EffectResult, Effectful, NodeRef } from '../common/types';
 
 /** `GET /debug/peers` of one node. */
 export interface GossipPeers {

@@ -1,140 +1,116 @@
 /**
- * gRPC transport for the ledger's `ledger.v1` services, over @grpc/grpc-js
- * with the committed `.proto` loaded at runtime (no code generation).
+ * gRPC transport over @grpc/grpc-js, with a system's committed `.proto`
+ * loaded at runtime (no code generation). Knows no target system: a
+ * {@link ProtoPackage} names the proto file, the package and the services,
+ * and each system describes its own (the ledger's is in `../ledger/wire.ts`).
  *
- * {@link LedgerGrpcPool} keeps one client (one HTTP/2 channel) per address
- * and service and reuses it across calls, so activities polling a cluster do
- * not reconnect every time. Each call has its own deadline and follows the
+ * {@link GrpcPool} keeps one client (one HTTP/2 channel) per address and
+ * service and reuses it across calls, so activities polling a cluster do not
+ * reconnect every time. Each call has its own deadline and follows the
  * activity's cancellation signal. gRPC statuses become
  * {@link TransportError}s whose `retryable` flag says whether trying again
  * can help, with a message that names the call, the node and what to do.
  *
- * {@link createLedgerServer} builds a server from the same proto; the lab's
- * simulated ledger and the tests use it, so client and server cannot drift.
+ * {@link createGrpcServer} builds a server from the same proto; simulations
+ * and tests use it, so client and server cannot drift.
  *
  * @module
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { TransportError } from './errors';
 
-/** The four services of `ledger.v1`. */
-export type LedgerService = 'AdminService' | 'ReadService' | 'WriteService' | 'HealthService';
-
-/** The services, in proto order. */
-export const LEDGER_SERVICES: readonly LedgerService[] = ['AdminService', 'ReadService', 'WriteService', 'HealthService'];
-
-const PROTO_RELATIVE = path.join('protos', 'ledger', 'v1', 'ledger.proto');
-
-/**
- * Finds `ledger.proto` on disk. Tries, in order: `$LIFEBOAT_PROTO_DIR`
- * (a directory containing `ledger/v1/ledger.proto`), the source tree seen from
- * the compiled `dist/src/activities`, a `protos/` directory next to this
- * module's parent (packaged layout, or running from `src/` directly), and
- * `src/protos` under the current working directory.
- *
- * @returns an absolute path to an existing `ledger.proto`
- * @throws Error listing every place looked at, when none has it
- */
-export function ledgerProtoPath(): string {
-  const candidates: string[] = [];
-  const override = process.env.LIFEBOAT_PROTO_DIR;
-  if (override) candidates.push(path.resolve(override, 'ledger', 'v1', 'ledger.proto'));
-  candidates.push(
-    path.resolve(__dirname, '../../../src', PROTO_RELATIVE), // dist/src/activities -> <root>/src/protos
-    path.resolve(__dirname, '..', PROTO_RELATIVE), // src/activities -> src/protos, or <pkg>/protos
-    path.resolve(process.cwd(), 'src', PROTO_RELATIVE),
-  );
-  for (const candidate of candidates) {
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error(
-    `ledger.proto not found; looked at: ${candidates.join(', ')}. ` +
-      'Ship src/protos with the worker or set LIFEBOAT_PROTO_DIR to the directory holding ledger/v1/ledger.proto.',
-  );
+/** One protobuf package a system speaks: where its `.proto` is and which services it has. */
+export interface ProtoPackage<S extends string = string> {
+  /** Fully qualified package name, e.g. `ledger.v1`. */
+  readonly name: string;
+  /** The services, in proto order. */
+  readonly services: readonly S[];
+  /** Absolute path of the `.proto` file (may throw with where it looked). */
+  protoPath(): string;
+  /** The system's own next step for a status, in its operators' words (replaces the generic hint). */
+  readonly hints?: Partial<Record<grpc.status, string>>;
 }
 
-let cachedPackage: grpc.GrpcObject | undefined;
+const loaded = new Map<string, grpc.GrpcObject>();
 
 /**
- * Loads `ledger.proto` once (cached) with the options the activities rely on:
- * field names as in the proto (`keepCase`), 64-bit integers as numbers
- * (heights and terms stay far below 2^53), enums as strings, default values
- * filled in, and oneofs named.
+ * Loads a package's proto once (cached by path) with the options the
+ * activities rely on: field names as in the proto (`keepCase`), 64-bit
+ * integers as numbers, enums as strings, default values filled in, and
+ * oneofs named.
  *
- * @returns the gRPC package object (`pkg.ledger.v1.AdminService`, ...)
+ * @returns the gRPC package object
  */
-export function loadLedgerPackage(): grpc.GrpcObject {
-  if (!cachedPackage) {
-    const definition = protoLoader.loadSync(ledgerProtoPath(), {
-      keepCase: true,
-      longs: Number,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    cachedPackage = grpc.loadPackageDefinition(definition);
+export function loadProto(pkg: ProtoPackage): grpc.GrpcObject {
+  const file = pkg.protoPath();
+  let root = loaded.get(file);
+  if (!root) {
+    if (!fs.existsSync(file)) throw new Error(`${pkg.name}: proto file ${file} does not exist`);
+    const definition = protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    root = grpc.loadPackageDefinition(definition);
+    loaded.set(file, root);
   }
-  return cachedPackage;
+  return root;
 }
 
-function serviceConstructor(service: LedgerService): grpc.ServiceClientConstructor {
-  const ledger = loadLedgerPackage().ledger as grpc.GrpcObject | undefined;
-  const v1 = ledger?.v1 as grpc.GrpcObject | undefined;
-  const ctor = v1?.[service] as grpc.ServiceClientConstructor | undefined;
+function serviceConstructor(pkg: ProtoPackage, service: string): grpc.ServiceClientConstructor {
+  let node: unknown = loadProto(pkg);
+  for (const part of pkg.name.split('.')) node = (node as grpc.GrpcObject | undefined)?.[part];
+  const ctor = (node as grpc.GrpcObject | undefined)?.[service] as grpc.ServiceClientConstructor | undefined;
   if (!ctor || typeof ctor !== 'function') {
-    throw new Error(`ledger.proto has no service ledger.v1.${service}; the proto and the code disagree`);
+    throw new Error(`the proto has no service ${pkg.name}.${service}; the proto and the code disagree`);
   }
   return ctor;
 }
 
 /**
- * The service definitions of `ledger.v1`, for `server.addService`.
+ * The service definitions of a package, for `server.addService`.
  *
  * @returns one `ServiceDefinition` per service name
  */
-export function ledgerServiceDefinitions(): Record<LedgerService, grpc.ServiceDefinition> {
-  const out = {} as Record<LedgerService, grpc.ServiceDefinition>;
-  for (const service of LEDGER_SERVICES) out[service] = serviceConstructor(service).service;
+export function serviceDefinitions<S extends string>(pkg: ProtoPackage<S>): Record<S, grpc.ServiceDefinition> {
+  const out = {} as Record<S, grpc.ServiceDefinition>;
+  for (const service of pkg.services) out[service] = serviceConstructor(pkg, service).service;
   return out;
 }
 
 /**
- * Builds a grpc-js server speaking `ledger.v1` from plain handler objects.
+ * Builds a grpc-js server speaking a package from plain handler objects.
  * Methods left out answer UNIMPLEMENTED (grpc-js default). The caller binds
  * and starts it (`bindAsync`) and shuts it down.
  *
+ * @param pkg - the package the server speaks
  * @param impl - handlers by service name, then method name as in the proto
  * @returns an unbound server
- * @throws Error on a service name the proto does not define
+ * @throws Error on a service name the package does not define
  * @example
- * const server = createLedgerServer({
+ * const server = createGrpcServer(pkg, {
  *   HealthService: { Check: (_call, cb) => cb(null, { status: 'SERVING' }) },
  * });
  * server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => { ... });
  */
-export function createLedgerServer(impl: { [service: string]: { [method: string]: grpc.UntypedHandleCall } }): grpc.Server {
-  const definitions = ledgerServiceDefinitions();
+export function createGrpcServer(pkg: ProtoPackage, impl: { [service: string]: { [method: string]: grpc.UntypedHandleCall } }): grpc.Server {
+  const definitions = serviceDefinitions(pkg) as Record<string, grpc.ServiceDefinition | undefined>;
   const server = new grpc.Server();
   for (const [service, handlers] of Object.entries(impl)) {
-    const definition = definitions[service as LedgerService];
+    const definition = definitions[service];
     if (!definition) {
-      throw new Error(`ledger.v1 has no service ${service}; expected one of ${LEDGER_SERVICES.join(', ')}`);
+      throw new Error(`${pkg.name} has no service ${service}; expected one of ${pkg.services.join(', ')}`);
     }
     server.addService(definition, handlers);
   }
   return server;
 }
 
-/** Options of one {@link LedgerGrpcPool.call}. */
-export interface LedgerCallOptions {
+/** Options of one {@link GrpcPool.call}. */
+export interface GrpcCallOptions {
   /** Per-call deadline in milliseconds. */
   deadlineMs: number;
   /** The activity's cancellation signal: aborting it cancels the call. */
   signal?: AbortSignal;
-  /** TLS with the system roots (default: plaintext, as the ledger's internal port). */
+  /** TLS with the system roots (default: plaintext, as most internal cluster ports). */
   tls?: boolean;
 }
 
@@ -145,7 +121,7 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
   [grpc.status.UNAVAILABLE]: {
     type: 'Unavailable',
     retryable: true,
-    hint: 'the node is down or unreachable; check that the ledger runs there and the address in the inventory',
+    hint: 'the node is down or unreachable; check that the service runs there and the address in the inventory',
   },
   [grpc.status.DEADLINE_EXCEEDED]: {
     type: 'Timeout',
@@ -165,7 +141,7 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
   [grpc.status.NOT_FOUND]: {
     type: 'NotFound',
     retryable: false,
-    hint: 'check the organization / vault / node names against the cluster',
+    hint: 'check the names in the request (and the inventory) against the cluster',
   },
   [grpc.status.ALREADY_EXISTS]: { type: 'AlreadyExists', retryable: false, hint: 'the object already exists' },
   [grpc.status.PERMISSION_DENIED]: {
@@ -186,7 +162,7 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
   [grpc.status.UNIMPLEMENTED]: {
     type: 'Unimplemented',
     retryable: false,
-    hint: "this node's ledger version does not serve the method; check the ledger version against ledger.proto",
+    hint: "this node's server version does not serve the method; check its version against the proto Lifeboat speaks",
   },
   [grpc.status.OUT_OF_RANGE]: { type: 'OutOfRange', retryable: false, hint: 'a value is out of range for the node' },
   [grpc.status.DATA_LOSS]: {
@@ -197,16 +173,18 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
 };
 
 /**
- * A pool of `ledger.v1` clients, one per address and service (and TLS
- * setting), reused across calls. One pool per worker; {@link close} it on
- * shutdown.
+ * A pool of clients of one package, one per address and service (and TLS
+ * setting), reused across calls. One pool per package and worker;
+ * {@link close} it on shutdown.
  *
  * @example
- * const pool = new LedgerGrpcPool();
+ * const pool = new GrpcPool(ledgerPackage);
  * const info = await pool.call('10.0.0.5:50051', 'AdminService', 'GetClusterInfo', {}, { deadlineMs: 3_000 });
  */
-export class LedgerGrpcPool {
+export class GrpcPool<S extends string = string> {
   private readonly clients = new Map<string, grpc.Client>();
+
+  constructor(readonly pkg: ProtoPackage<S>) {}
 
   /** Number of clients (channels) currently open; for tests and diagnostics. */
   get size(): number {
@@ -217,7 +195,7 @@ export class LedgerGrpcPool {
    * Makes one unary call.
    *
    * @param address - `host:port` of the node
-   * @param service - service name in `ledger.v1`
+   * @param service - service name in the package
    * @param method - method name as in the proto, e.g. `GetClusterInfo`
    * @param request - request message as a plain object (proto field names)
    * @param opts - deadline, cancellation signal, TLS
@@ -226,12 +204,12 @@ export class LedgerGrpcPool {
    */
   call<Res = any>(
     address: string,
-    service: LedgerService,
+    service: S,
     method: string,
     request: object,
-    opts: LedgerCallOptions,
+    opts: GrpcCallOptions,
   ): Promise<Res> {
-    const name = `ledger.v1.${service}/${method}`;
+    const name = `${this.pkg.name}.${service}/${method}`;
     const where = `${name} on ${address}`;
     const details = { service, method, address };
     if (!(opts.deadlineMs > 0)) {
@@ -250,7 +228,7 @@ export class LedgerGrpcPool {
     const fn = (client as unknown as Record<string, unknown>)[method];
     if (!Object.prototype.hasOwnProperty.call(definition, method) || typeof fn !== 'function') {
       return Promise.reject(
-        new TransportError('InvalidArgument', `${where}: ledger.proto defines no method ${method} in ${service}`, false, details),
+        new TransportError('InvalidArgument', `${where}: the proto defines no method ${method} in ${service}`, false, details),
       );
     }
 
@@ -275,7 +253,7 @@ export class LedgerGrpcPool {
             reject(new TransportError('Cancelled', `${where} was cancelled`, false, details));
             return;
           }
-          reject(statusError(err, where, opts.deadlineMs, details));
+          reject(statusError(err, where, opts.deadlineMs, details, this.pkg.hints));
         },
       );
       opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -288,11 +266,11 @@ export class LedgerGrpcPool {
     this.clients.clear();
   }
 
-  private client(address: string, service: LedgerService, tls: boolean): grpc.Client {
+  private client(address: string, service: S, tls: boolean): grpc.Client {
     const key = `${tls ? 'tls' : 'plain'}|${address}|${service}`;
     let client = this.clients.get(key);
     if (!client) {
-      const Ctor = serviceConstructor(service);
+      const Ctor = serviceConstructor(this.pkg, service);
       const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
       client = new Ctor(address, credentials);
       this.clients.set(key, client);
@@ -301,10 +279,17 @@ export class LedgerGrpcPool {
   }
 }
 
-function statusError(err: grpc.ServiceError, where: string, deadlineMs: number, details: Record<string, unknown>): TransportError {
+function statusError(
+  err: grpc.ServiceError,
+  where: string,
+  deadlineMs: number,
+  details: Record<string, unknown>,
+  hints: Partial<Record<grpc.status, string>> | undefined,
+): TransportError {
   const statusName = grpc.status[err.code] ?? `status ${err.code}`;
   const known = STATUS_MAP[err.code as grpc.status];
-  const mapped = known ?? { type: 'Unknown', retryable: true, hint: 'unexpected status; it will be retried' };
+  const generic = known ?? { type: 'Unknown', retryable: true, hint: 'unexpected status; it will be retried' };
+  const mapped = { ...generic, hint: hints?.[err.code as grpc.status] ?? generic.hint };
   const said = err.details ? err.details : '(no details)';
   const hint = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${deadlineMs} ms; ${mapped.hint}` : mapped.hint;
   return new TransportError(mapped.type, `${where}: ${statusName}: ${said}; ${hint}`, mapped.retryable, {

@@ -19,7 +19,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipCacheCorruptionParams } from '../../catalog';
-import type { GossipMalformed } from '../../activities/types-gossip';
+import type { GossipMalformed } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_CACHE_CORRUPTION } from '../scenarios';
 import { disruptConcurrency, notePlans, quorumGuard } from './cluster';

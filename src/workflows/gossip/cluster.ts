@@ -7,7 +7,7 @@
  * @module
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
+import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
 import { activities, isDryRun, note, type FanOutResult } from '../kit';
 
 /** Nodes a cluster of `n` can lose while a majority stays connected. */

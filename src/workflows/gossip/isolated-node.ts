@@ -16,7 +16,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipIsolatedNodeParams } from '../../catalog';
-import type { GossipPeers, GossipSeedCheck } from '../../activities/types-gossip';
+import type { GossipPeers, GossipSeedCheck } from '../../activities/gossip/types';
 import { activities, fact, note, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_ISOLATED_NODE } from '../scenarios';
 import { describePeers, quorumGuard, readPeers } from './cluster';

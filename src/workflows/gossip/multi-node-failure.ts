@@ -16,7 +16,7 @@
  * @module
  */
 import type { GossipMultiNodeFailureParams } from '../../catalog';
-import type { GossipMetrics, GossipServiceState } from '../../activities/types-gossip';
+import type { GossipMetrics, GossipServiceState } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_MULTI_NODE_FAILURE } from '../scenarios';
 import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers, tolerance } from './cluster';

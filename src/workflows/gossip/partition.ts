@@ -17,7 +17,7 @@
  * @module
  */
 import type { GossipPartitionParams } from '../../catalog';
-import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
+import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_PARTITION } from '../scenarios';
 import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, readMetrics, readPeers, unreachable } from './cluster';

@@ -16,7 +16,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipSplitBrainParams } from '../../catalog';
-import type { GossipMetrics, GossipPeers } from '../../activities/types-gossip';
+import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
 import { activities, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
 import { components, describeComponents, metric, notePlans, readMetrics, readPeers } from './cluster';

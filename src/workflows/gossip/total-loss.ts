@@ -17,7 +17,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { GossipTotalLossParams } from '../../catalog';
-import type { GossipServiceState } from '../../activities/types-gossip';
+import type { GossipServiceState } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_TOTAL_LOSS } from '../scenarios';
 import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers } from './cluster';

@@ -17,7 +17,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { TrainServerBtrfsCorruptionParams } from '../../catalog';
-import type { TsBtrfsCheck, TsStorageStatus } from '../../activities/types-train-server';
+import type { TsBtrfsCheck, TsStorageStatus } from '../../activities/train-server/types';
 import { activities, approve, fact, note, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_BTRFS_CORRUPTION } from '../scenarios';
 import { serverNode } from './common';

@@ -14,7 +14,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { TrainServerCacheSsdParams } from '../../catalog';
-import type { TsBcacheDevice, TsCacheDevice } from '../../activities/types-train-server';
+import type { TsBcacheDevice, TsCacheDevice } from '../../activities/train-server/types';
 import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_CACHE_SSD } from '../scenarios';
 import { serverNode } from './common';

@@ -16,7 +16,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { TrainServerOsDiskParams } from '../../catalog';
-import type { TsSnapshot, TsStorageStatus, TsVerifyResult } from '../../activities/types-train-server';
+import type { TsSnapshot, TsStorageStatus, TsVerifyResult } from '../../activities/train-server/types';
 import { activities, fact, isDryRun, note, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_OS_DISK } from '../scenarios';
 import { serverNode, SETUP_SCRIPTS } from './common';

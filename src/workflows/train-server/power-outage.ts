@@ -13,7 +13,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { TrainServerPowerOutageParams } from '../../catalog';
-import type { TsBcacheDevice, TsContainer, TsScrubStatus, TsStorageStatus } from '../../activities/types-train-server';
+import type { TsBcacheDevice, TsContainer, TsScrubStatus, TsStorageStatus } from '../../activities/train-server/types';
 import { activities, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_POWER_OUTAGE } from '../scenarios';
 import { serverNode } from './common';

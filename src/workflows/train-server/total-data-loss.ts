@@ -18,7 +18,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { TrainServerTotalDataLossParams } from '../../catalog';
-import type { TsSnapshot, TsStorageStatus } from '../../activities/types-train-server';
+import type { TsSnapshot, TsStorageStatus } from '../../activities/train-server/types';
 import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_TOTAL_DATA_LOSS } from '../scenarios';
 import { serverNode, SETUP_SCRIPTS } from './common';

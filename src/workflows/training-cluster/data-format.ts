@@ -1,5 +1,5 @@
 /** Wording shared by the training-data scenarios (game counts, ages): plain deterministic helpers. @module */
-import type { GamesDbStatus } from '../../activities/types-training-data';
+import type { GamesDbStatus } from '../../activities/training-cluster/types';
 
 /** One node's database in words: "tc-node2: 1,200 games, integrity ok". */
 export function describeDb(s: GamesDbStatus): string {

@@ -18,7 +18,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { ModelCorruptionParams } from '../../catalog';
-import type { ModelCheck } from '../../activities/types-training-data';
+import type { ModelCheck } from '../../activities/training-cluster/types';
 import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MODEL_CORRUPTION } from '../scenarios';
 

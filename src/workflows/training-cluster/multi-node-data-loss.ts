@@ -20,7 +20,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { MultiNodeDataLossParams } from '../../catalog';
-import type { GamesDbStatus } from '../../activities/types-training-data';
+import type { GamesDbStatus } from '../../activities/training-cluster/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS } from '../scenarios';
 import { fmt } from './data-format';

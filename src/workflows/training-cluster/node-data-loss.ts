@@ -19,7 +19,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { NodeDataLossParams } from '../../catalog';
-import type { GamesDbStatus } from '../../activities/types-training-data';
+import type { GamesDbStatus } from '../../activities/training-cluster/types';
 import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_NODE_DATA_LOSS } from '../scenarios';
 import { ageText, describeDb, fmt, median } from './data-format';

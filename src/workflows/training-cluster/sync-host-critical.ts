@@ -25,7 +25,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { SyncHostCriticalParams } from '../../catalog';
 import type { SshCheckResult } from '../../activities/types';
-import type { SyncHostStatus, SyncOverview } from '../../activities/types-training-ops';
+import type { SyncHostStatus, SyncOverview } from '../../activities/training-cluster/types';
 import { activities, approve, fact, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_SYNC_HOST_CRITICAL } from '../scenarios';
 

@@ -1,0 +1,63 @@
+/**
+ * The context of the training cluster's activities (seeds 000, 001): the
+ * shared plumbing and the cluster's settings with their defaults (the
+ * runbooks' values): the P2P orchestrator, games, selfplay and models, and
+ * the sync coordinator.
+ *
+ * @module
+ */
+import { systemContext, type ActivityContext, type SystemContext } from '../context';
+
+/** Per-cluster settings of a training cluster, with their defaults (the runbooks' values). */
+export const TRAINING_CLUSTER_DEFAULTS = {
+  // The P2P orchestrator.
+  processPattern: 'p2p_orchestrator',
+  p2pStart: 'python -m app.p2p.orchestrator',
+  p2pLog: 'logs/p2p.log',
+  localP2pPort: 8770,
+  restartTimeoutSeconds: 60,
+  // Games, selfplay and models (seed 000 §3, §4, §6).
+  gamesDir: 'data/games',
+  gamesDb: 'data/games/selfplay.db',
+  /** The NFS backup root (seed: /lambda/nfs/RingRift/backups). */
+  backupRoot: '/lambda/nfs/RingRift/backups',
+  /** The node's games backup; `{node}` is replaced by the node's name. */
+  gamesBackup: '/lambda/nfs/RingRift/backups/games/selfplay_latest.db',
+  selfplayStart: 'python scripts/selfplay.py --board hex8 --num-players 2 --engine gumbel',
+  selfplayPattern: 'scripts/selfplay.py',
+  selfplayLog: 'logs/selfplay.log',
+  aggregateScript: 'scripts/aggregate_cluster_data.py',
+  launchSelfplayScript: 'scripts/launch_selfplay_cluster.py',
+  model: 'models/canonical_hex8_2p.pth',
+  modelManifest: 'models/MANIFEST.sha256',
+  modelBackupDir: 'models/backup',
+  checkpointsDir: 'models/checkpoints',
+  /** The checkpoint family of the canonical model (`ls models/checkpoints | grep hex8_2p`). */
+  checkpointPrefix: 'hex8_2p',
+  trainArgs: '--board-type hex8 --num-players 2',
+  /** Longest a resumed training may run (it heartbeats meanwhile). */
+  trainTimeoutSeconds: 4 * 3600,
+  // Outages and sync (seed 000 §5, seed 001).
+  /** Base URL of the sync coordinator's admin API (the runbook's `http://localhost:5001` on the coordinator). */
+  syncAdminUrl: '',
+  /** Secret reference of the admin key (`X-Admin-Key`). */
+  syncAdminKey: '',
+  syncAgentService: 'ringrift-sync-agent',
+  selfplayDir: '/data/selfplay',
+  recoveredDir: '/data/recovered',
+  syncLog: '/var/log/ringrift/sync.log',
+  fullSyncCommand: 'python scripts/sync_cluster_data.py --full',
+  launchDaemonsCommand: 'python scripts/launch_daemons.py --all',
+  importCommand: 'python scripts/import_orphaned_databases.py',
+  modelsDir: 'models',
+  /** Run the host commands that need root with `sudo -n`. */
+  sudo: false,
+};
+
+/** What the training cluster activities work with: the shared plumbing and these settings. */
+export type TrainingClusterContext = SystemContext<typeof TRAINING_CLUSTER_DEFAULTS>;
+
+/** Narrows the worker's context to the training cluster. */
+export function trainingClusterContext(base: ActivityContext): TrainingClusterContext {
+  return systemContext(base, TRAINING_CLUSTER_DEFAULTS);
+}

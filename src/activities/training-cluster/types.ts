@@ -1,0 +1,238 @@
+/**
+ * The training cluster's activities (seeds 000 and 001), as types only:
+ * what workflows import (with `import type`) and proxy. Three groups:
+ * - {@link TrainingClusterActivities}: the P2P orchestrator (leader, mesh, restarts);
+ * - {@link TrainingDataActivities}: games databases, selfplay and models
+ *   (seed 000 §3, §4, §6). Paths are relative to the node's workdir
+ *   (`ssh.workdir` in the inventory); the cluster's `settings` override the
+ *   runbook's defaults (`gamesDb`, `gamesBackup`, `backupRoot`, `model`, ...);
+ * - {@link TrainingOpsActivities}: outages and sync (seed 000 §5, seed 001).
+ *   Reads go to the sync coordinator (its metrics and host statuses) or to
+ *   one host over SSH.
+ * An unreachable node, host or coordinator is a result (`reachable: false`),
+ * not a failure.
+ *
+ * @module
+ */
+import type { EffectResult, Effectful, NodeRef } from '../common/types';
+
+// ---------------------------------------------------------- orchestrator ----
+
+export interface P2pStatus {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  leaderId?: string | null;
+  alivePeers?: string[];
+  electionState?: string;
+  voters?: string[];
+}
+
+export interface TrainingClusterActivities {
+  /** `GET /status` of the node's P2P orchestrator. */
+  p2pStatus(input: NodeRef): Promise<P2pStatus>;
+  /** `pgrep -f p2p_orchestrator` and the local `/health` over SSH. */
+  p2pDaemonStatus(input: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }>;
+  /** `GET /jobs` of the node's orchestrator: how many jobs are being distributed. */
+  p2pJobs(input: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; error?: string }>;
+  /** `POST /admin/election/reset` on a voter (bearer token from the inventory). */
+  p2pElectionReset(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `POST /admin/set-leader {"node_id": leader}` on a voter: manual leader designation (emergency only). */
+  p2pSetLeader(input: NodeRef & Effectful & { leader: string }): Promise<EffectResult>;
+  /** `pkill -f p2p_orchestrator; nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &` in the node's workdir, once per step. */
+  p2pRestart(input: NodeRef & Effectful): Promise<EffectResult>;
+}
+
+// ------------------------------------------------ data, selfplay, models ----
+
+/** One node's game database, as the runbook's diagnosis reads it. */
+export interface GamesDbStatus {
+  node: string;
+  /** False when the node does not answer over SSH (then nothing else is known). */
+  reachable: boolean;
+  error?: string;
+  /** `find data/games -name '*.db' -exec du -h {} \;` */
+  databases: Array<{ path: string; size: string }>;
+  /** The main database (`data/games/selfplay.db`) exists. */
+  exists: boolean;
+  /** `SELECT COUNT(*) FROM games`; undefined when the database cannot be read. */
+  count?: number;
+  /** `PRAGMA integrity_check`: "ok", or what sqlite3 reported (missing, "file is not a database", ...). */
+  integrity: string;
+  /** Games per board config ("hex8_2p"), when readable. */
+  byConfig: Record<string, number>;
+  /** `pgrep -f scripts/selfplay.py` */
+  selfplayRunning: boolean;
+}
+
+/** A games backup on the shared (NFS) backup directory, seen from a node that mounts it. */
+export interface GamesBackupInfo {
+  node: string;
+  path: string;
+  exists: boolean;
+  count?: number;
+  integrity: string;
+  /** Modification time of the backup file (ISO, UTC). */
+  takenAt?: string;
+}
+
+/** A model file checked the way seed §6 does: does it load, does its checksum match the manifest. */
+export interface ModelCheck {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  path: string;
+  exists: boolean;
+  /** `torch.load(path)` succeeded ("Model OK"). */
+  loads: boolean;
+  keys?: string[];
+  /** What the load reported when it failed ("Model CORRUPTED: ..."). */
+  loadError?: string;
+  sha256?: string;
+  /** The canonical model's checksum in the node's manifest. */
+  expectedSha256?: string;
+  /** `sha256 === expectedSha256`. */
+  checksumOk: boolean;
+}
+
+/** The training-data activities a workflow may proxy. */
+export interface TrainingDataActivities {
+  /** Game count, `PRAGMA integrity_check`, the `*.db` files and whether selfplay runs, over SSH in the node's workdir. */
+  gamesDbStatus(input: NodeRef): Promise<GamesDbStatus>;
+  /** Age, count and integrity of `node`'s backup on the shared backup directory (`settings.gamesBackup`), read on `via` (default the node). */
+  gamesBackupInfo(input: NodeRef & { via?: string }): Promise<GamesBackupInfo>;
+  /** `mv data/games/selfplay.db data/games/selfplay.db.corrupt-<suffix>`: keeps the unreadable file for the post-mortem; absent counts as done. */
+  gamesQuarantine(input: NodeRef & Effectful & { suffix: string }): Promise<EffectResult & { movedTo?: string }>;
+  /** Seed §3 option 1 on `via` (the coordinator): `AutoSyncDaemon().sync_to_host(node)`, healthy peers' copies of the node's games. */
+  gamesSyncToHost(input: NodeRef & Effectful & { via: string }): Promise<EffectResult & { copied?: number }>;
+  /** Seed §3 option 2 on `via` (a host with the backup mount): `scp <backup> node:<workdir>/data/games/selfplay.db`; identical files count as done. */
+  gamesRestoreBackup(input: NodeRef & Effectful & { via: string }): Promise<EffectResult>;
+  /** `python scripts/selfplay.py --board hex8 --num-players 2 --engine gumbel &` in the node's workdir; running counts as done. */
+  selfplayStart(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `pkill -f scripts/selfplay.py`: stop writes on the node; not running counts as done. */
+  selfplayStop(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** Seed §4 step 1 on the target: `python scripts/aggregate_cluster_data.py --target-host <node>`. */
+  gamesAggregate(input: NodeRef & Effectful): Promise<EffectResult & { total?: number }>;
+  /** Seed §4 step 2 on the node: `cp -r data/games <backupRoot>/games_<date>`; an existing backup of that name counts as done. */
+  gamesBackupAggregate(input: NodeRef & Effectful & { date: string }): Promise<EffectResult & { path: string }>;
+  /** Seed §4 step 3 from the node: `python scripts/launch_selfplay_cluster.py --all-nodes`. */
+  selfplayLaunchCluster(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** Seed §6 diagnosis of one model file (the canonical model, its models/backup copy, or `path`): loads, and its checksum against the manifest. */
+  modelCheck(input: NodeRef & { path?: string; backup?: boolean }): Promise<ModelCheck>;
+  /** Seed §6 option 1: `cp models/backup/<model> models/<model>`, refused unless the backup matches the manifest. */
+  modelRestoreBackup(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** Seed §6 option 2, staging: `scp <from>:<workdir>/models/<model> models/<model>.incoming`, then checks the copy. */
+  modelFetch(input: NodeRef & Effectful & { from: string }): Promise<EffectResult & { check?: ModelCheck }>;
+  /** Seed §6 option 2, the swap: `mv models/<model>.incoming models/<model>`, refused unless the copy matches the manifest. */
+  modelSwap(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `ls -la models/checkpoints/ | grep hex8_2p`: checkpoint paths, latest epoch first. */
+  modelCheckpoints(input: NodeRef): Promise<{ node: string; checkpoints: Array<{ path: string; epoch: number }> }>;
+  /** Seed §6 option 3: `python -m app.training.train --board-type hex8 --num-players 2 --resume <checkpoint>` (long, heartbeating; once per step). */
+  modelResumeTraining(input: NodeRef & Effectful & { checkpoint: string }): Promise<EffectResult>;
+}
+
+// ------------------------------------------------------- outages and sync ----
+
+/** One host as the sync coordinator sees it (`SyncCoordinator.get_host_statuses()`). */
+export interface SyncHostStatus {
+  host: string;
+  /** "healthy", "lagging", "critical", "retired"... as the coordinator reports it. */
+  state: string;
+  /** The coordinator stopped collecting from it (auto-retired after failed recoveries, or by an operator). */
+  retired: boolean;
+  /** Last successful sync (ISO). */
+  lastSync?: string;
+  /** Last heartbeat of its sync agent (ISO). */
+  lastSeen?: string;
+  /** Games the host reported and the coordinator has not collected yet. */
+  pendingGames?: number;
+}
+
+export interface SyncOverview {
+  /** The coordinator answered (metrics and host statuses). */
+  reachable: boolean;
+  error?: string;
+  /** `ringrift_sync_hosts{state=...}` from the metrics endpoint. */
+  counts: Record<string, number>;
+  hosts: SyncHostStatus[];
+}
+
+export interface SyncHostStorage {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** The selfplay directory as read on the host. */
+  dir: string;
+  /** `du -sh` of it, e.g. "1.2G". */
+  size?: string;
+  files?: number;
+  /** Modification time of the oldest and newest file (ISO). */
+  oldest?: string;
+  newest?: string;
+  /** `ls -la ... | tail -20`. */
+  listing?: string;
+}
+
+export interface SyncProcessInfo {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** A sync agent process is running. */
+  running: boolean;
+  /** `ps aux | grep sync` lines. */
+  lines: string[];
+}
+
+export interface SyncLogTail {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** Bounded tail of the log. */
+  tail: string;
+  /** Lines with ERROR or CRITICAL in the tail. */
+  errors: number;
+  lastError?: string;
+}
+
+/** Which sync host an effect on the coordinator is about. */
+export interface SyncHostRef extends NodeRef {
+  /** The critical host (inventory node name); `node` is the coordinator that acts. */
+  host: string;
+}
+
+export interface TrainingOpsActivities {
+  // ------------------------------------------------------------- seed 001 ----
+  /** The coordinator's `ringrift_sync_hosts` metrics and host statuses (`node`: the coordinator). */
+  syncHosts(input: NodeRef): Promise<SyncOverview>;
+  /** `ls -la <selfplay dir> | tail -20` and `du -sh` on a host over SSH. */
+  syncHostStorage(input: NodeRef): Promise<SyncHostStorage>;
+  /** `ps aux | grep sync` on a host over SSH. */
+  syncProcess(input: NodeRef): Promise<SyncProcessInfo>;
+  /** `tail -100 <sync log>` on a node over SSH; with `match`, only the lines naming it (`grep host sync.log | tail -50`). */
+  syncLogTail(input: NodeRef & { match?: string; lines?: number }): Promise<SyncLogTail>;
+  /** Option 1: force a sync of `host` through the coordinator's admin API; a refusal is a result (`synced: false`). */
+  syncForce(input: SyncHostRef & Effectful): Promise<EffectResult & { synced: boolean; detail: string }>;
+  /** Option 2: `systemctl restart ringrift-sync-agent` on the host (`node`), then `is-active`; a failed restart is a result. */
+  syncAgentRestart(input: NodeRef & Effectful): Promise<EffectResult & { active: boolean; reachable: boolean; detail: string }>;
+  /** Option 3a: `rsync -avz host:<selfplay>/ <recovered>/<host>/` on the coordinator (`node`). */
+  syncRecoverData(input: SyncHostRef & Effectful): Promise<EffectResult & { recoveredDir: string; files: number }>;
+  /** Option 3b: `python scripts/import_orphaned_databases.py --data-dir <dir> --trigger-sync` on the coordinator. */
+  syncImport(input: SyncHostRef & Effectful & { dataDir: string }): Promise<EffectResult & { imported: number }>;
+  /** Option 4: `POST /admin/unretire {host_id}` (X-Admin-Key); a host that is not retired counts as done. */
+  syncUnretire(input: SyncHostRef & Effectful): Promise<EffectResult>;
+  /** Option 5 (gate `retire-host`): `POST /admin/retire-host {host_id, reason: data_loss, acknowledge_loss: true}`. */
+  syncRetireHost(input: SyncHostRef & Effectful & { reason?: string }): Promise<EffectResult>;
+
+  // ---------------------------------------------------------- seed 000 §5 ----
+  /** `python scripts/sync_cluster_data.py --full` in the coordinator's workdir. */
+  clusterFullSync(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `python scripts/launch_daemons.py --all` in the coordinator's workdir. */
+  clusterLaunchDaemons(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `ps aux | grep selfplay` on a node. */
+  selfplayRunning(input: NodeRef): Promise<{ node: string; reachable: boolean; running: boolean; processes: number; error?: string }>;
+  /** `ls -la models/canonical_*.pth` in the node's workdir. */
+  modelsAccessible(input: NodeRef): Promise<{ node: string; reachable: boolean; models: Array<{ name: string; bytes: number }>; error?: string }>;
+}
+
+/** Every activity of the training cluster: orchestrator, data and models, outages and sync. */
+export type AllTrainingClusterActivities = TrainingClusterActivities & TrainingDataActivities & TrainingOpsActivities;
