@@ -36,6 +36,14 @@ export interface ActivityDeps {
   ssh?: SshPool;
 }
 
+/** What an {@link ActivityContext.exec} may add to its commands. */
+export interface ExecExtras {
+  /** Written to the commands' standard input (a file's content), which is then closed. */
+  stdin?: string;
+  /** Room for the output, when the output is the point (a file read back); default 16 KiB of tail. */
+  tailBytes?: number;
+}
+
 /** How often a long activity heartbeats when its transport is silent. */
 export const HEARTBEAT_EVERY_MS = 5_000;
 /** Deadline of an HTTP read (status, metrics). */
@@ -59,7 +67,7 @@ export interface ActivityContext {
   missing(ref: NodeRef, what: string, example: string): TransportError;
   sshOptions(ref: NodeRef, readyTimeoutMs?: number): Promise<{ conn: SshConnectOptions; secrets: string[]; workdir?: string; sudo: boolean }>;
   /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
-  exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult>;
+  exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number, extra?: ExecExtras): Promise<ExecResult>;
   /** A command that must succeed: a non-zero exit fails non-retryably with the output and the next step. */
   check(ref: NodeRef, res: ExecResult, what: string, next: string): string;
   /** `sudo -n --` before argv when the cluster's `settings.sudo` is set. */
@@ -138,7 +146,7 @@ export function createContext(deps: ActivityDeps): ActivityContext {
   }
 
   /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
-  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult> {
+  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number, extra: ExecExtras = {}): Promise<ExecResult> {
     const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
     const ctx = Context.current();
     // Heartbeat with the output tail as it streams, and every few seconds
@@ -147,7 +155,10 @@ export function createContext(deps: ActivityDeps): ActivityContext {
       ssh.exec(conn, cmds, {
         timeoutMs,
         signal: ctx.cancellationSignal,
-        onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
+        ...(extra.stdin !== undefined ? { stdin: extra.stdin } : {}),
+        ...(extra.tailBytes !== undefined ? { tailBytes: extra.tailBytes } : {}),
+        // A command whose output is data (a file read back) heartbeats without it.
+        onOutput: (tail) => ctx.heartbeat({ node: ref.node, ...(extra.tailBytes ? { bytes: tail.length } : { tail: redact(tail, secrets) }) }),
       }),
       { node: ref.node, running: 'remote command' },
     );

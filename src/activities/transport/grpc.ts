@@ -29,6 +29,8 @@ export interface ProtoPackage<S extends string = string> {
   readonly services: readonly S[];
   /** Absolute path of the `.proto` file (may throw with where it looked). */
   protoPath(): string;
+  /** Loader options over the defaults (e.g. `{ longs: String }` where 64-bit ids exceed 2^53). */
+  readonly loader?: protoLoader.Options;
   /** The system's own next step for a status, in its operators' words (replaces the generic hint). */
   readonly hints?: Partial<Record<grpc.status, string>>;
 }
@@ -38,8 +40,8 @@ const loaded = new Map<string, grpc.GrpcObject>();
 /**
  * Loads a package's proto once (cached by path) with the options the
  * activities rely on: field names as in the proto (`keepCase`), 64-bit
- * integers as numbers, enums as strings, default values filled in, and
- * oneofs named.
+ * integers as numbers (unless the package says otherwise), enums as strings,
+ * default values filled in, and oneofs named.
  *
  * @returns the gRPC package object
  */
@@ -48,7 +50,7 @@ export function loadProto(pkg: ProtoPackage): grpc.GrpcObject {
   let root = loaded.get(file);
   if (!root) {
     if (!fs.existsSync(file)) throw new Error(`${pkg.name}: proto file ${file} does not exist`);
-    const definition = protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    const definition = protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, ...pkg.loader });
     root = grpc.loadPackageDefinition(definition);
     loaded.set(file, root);
   }
@@ -292,8 +294,12 @@ function statusError(
   const mapped = { ...generic, hint: hints?.[err.code as grpc.status] ?? generic.hint };
   const said = err.details ? err.details : '(no details)';
   const hint = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${deadlineMs} ms; ${mapped.hint}` : mapped.hint;
-  return new TransportError(mapped.type, `${where}: ${statusName}: ${said}; ${hint}`, mapped.retryable, {
-    ...details,
-    grpcStatus: statusName,
-  });
+  const trailer = err.metadata?.get('grpc-status-details-bin')[0];
+  return new TransportError(
+    mapped.type,
+    `${where}: ${statusName}: ${said}; ${hint}`,
+    mapped.retryable,
+    { ...details, grpcStatus: statusName },
+    Buffer.isBuffer(trailer) ? trailer : undefined,
+  );
 }
