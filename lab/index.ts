@@ -40,7 +40,7 @@ import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
 import { GossipFamily } from './gossip';
 import { LedgerFamily } from './ledger';
-import { LedgerDrFamily, LEDGER_DR_FAULTS } from './ledger-dr';
+import { LedgerDrFamily, LEDGER_DR_FAULTS } from './ledger/dr';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainServerFamily } from './train-server';

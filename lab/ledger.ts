@@ -45,7 +45,7 @@ import {
   vaultTipHash,
   type LedgerState,
   type VaultState,
-} from './ledger-state';
+} from './ledger/state';
 
 /** Where the `ledger.v1` proto lives, seen from the compiled `dist/lab/ledger.js`. */
 export const LEDGER_PROTO_PATH = resolve(__dirname, '../../src/protos/ledger/v1/ledger.proto');
@@ -177,7 +177,7 @@ const SYSTEMCTL_USAGE = `usage: systemctl [--no-pager] [--quiet] {start|stop|res
  * that copied files records `ledger.dr-sync`). Fault `ledger.full-restore`
  * loses every machine and its data; only the bucket remains.
  *
- * Standby (`standby: true`, the DR region of lab/ledger-dr.ts): machines and
+ * Standby (`standby: true`, the DR region of lab/ledger/dr.ts): machines and
  * ports provisioned, data directories empty, nothing running until an
  * `inferadb-ledger` start; `regionDown()` stops every node of a cluster
  * without touching its disks (the regional-failover fault).
