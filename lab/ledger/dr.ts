@@ -47,7 +47,8 @@ import { mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EffectLog } from '../effects';
 import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from '../family';
-import { labS3Root, LedgerFamily } from '../ledger';
+import { LedgerFamily } from './family';
+import { labS3Root } from './s3';
 import { saveState } from './state';
 
 /** The fault of this family. */

@@ -13,8 +13,7 @@ import { test, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { EffectLog } from '../../lab/effects';
-import { LedgerFamily, type LedgerFamilyOptions } from '../../lab/ledger';
-import { LedgerDrFamily } from '../../lab/ledger/dr';
+import { LedgerDrFamily, LedgerFamily, type LedgerFamilyOptions } from '../../lab/ledger';
 
 // Loaded here, independently of the lab, so the test also checks the lab speaks the project's proto.
 const PROTO = resolve(__dirname, '../../../src/protos/ledger/v1/ledger.proto');
