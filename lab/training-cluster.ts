@@ -37,8 +37,8 @@ import { join } from 'node:path';
 import type { EffectLog } from './effects';
 import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
 import { passthrough } from './shims';
-import { TrainingData } from './training-data';
-import { SyncCoordinator } from './sync-coordinator';
+import { TrainingData } from './training-cluster/data';
+import { SyncCoordinator } from './training-cluster/sync-coordinator';
 import { drain, json } from './http-util';
 
 export interface TrainingClusterOptions {

@@ -48,8 +48,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { EffectLog } from './effects';
-import type { ShimCall, ShimResult } from './family';
+import type { EffectLog } from '../effects';
+import type { ShimCall, ShimResult } from '../family';
 
 export const GAMES_DB = 'data/games/selfplay.db';
 export const MODEL = 'models/canonical_hex8_2p.pth';
