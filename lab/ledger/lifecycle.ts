@@ -160,7 +160,6 @@ export async function loseMachine(sim: LedgerCluster, rt: NodeRuntime): Promise<
   rt.log = [];
 }
 
-
 /** `rm -rf dir/*` (and dot files): the directory stays, its content goes. */
 export function emptyDir(dir: string): void {
   if (!existsSync(dir)) return;

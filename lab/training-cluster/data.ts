@@ -1,7 +1,7 @@
 /**
  * The training cluster's data and models (seed 000 §3, §4, §6), simulated on
  * real files in each node's workdir (`<host root>/ai-service`), beside the
- * P2P mesh of ./training-cluster (which delegates its shims, faults, start and
+ * P2P mesh of ./family (which delegates its shims, faults, start and
  * health here).
  *
  * Files per node (real, read by the real `sqlite3`, `sha256sum`, `find`, `cp`):
@@ -18,7 +18,7 @@
  * Selfplay runs on every node and writes 2 games/s into its database while it runs
  * (written lazily, when a `sqlite3` on that node or the lab reads it).
  *
- * Shims (anything else falls through to ./training-cluster, then the real tool):
+ * Shims (anything else falls through to ./family, then the real tool):
  * - `python scripts/selfplay.py ...` (start), `pgrep|pkill -f selfplay`;
  * - `python -c "...AutoSyncDaemon()...sync_to_host('HOST')..."` (seed §3 option 1): copies HOST's
  *   games from every readable peer into HOST's database;

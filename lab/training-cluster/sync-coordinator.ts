@@ -1,7 +1,7 @@
 /**
  * The training cluster's sync coordinator and sync agents (seed 001), and the
  * coordinator's cluster scripts (seed 000 §5), simulated for the lab's
- * training-cluster family ({@link ./training-cluster}).
+ * training-cluster family ({@link ./family}).
  *
  * - Sync hosts: every node but the coordinator. Each has a selfplay directory
  *   `<host root>/data/selfplay/` of real files (`games_<host>_<n>.jsonl`, one
