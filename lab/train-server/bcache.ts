@@ -10,12 +10,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BcacheDev, TrainHost } from './host';
 
+/** What `sys/block/<dev>/bcache/state` reads: `no cache` when detached, `inconsistent` while the SSD has failed. */
 export function bcacheState(host: TrainHost, b: BcacheDev): string {
   if (!b.attached) return 'no cache';
   if (host.s.ssd === 'failed') return 'inconsistent';
   return b.dirty ? 'dirty' : 'clean';
 }
 
+/** Writes every bcache device's sysfs files from the state (and remembers them, so the poll sees only a shell's writes). */
 export function writeSysfs(host: TrainHost): void {
   for (const b of host.s.bcache) {
     const dir = host.p(`/sys/block/${b.name}/bcache`);
@@ -36,6 +38,7 @@ function putSys(host: TrainHost, b: BcacheDev, file: string, value: string): voi
   host.seen.set(path, text);
 }
 
+/** Applies a shell's writes to the sysfs files (detach, attach, cache_mode, writeback_running), recording each real change. */
 export function pollSysfs(host: TrainHost): void {
   for (const b of host.s.bcache) {
     const base = `/sys/block/${b.name}/bcache`;

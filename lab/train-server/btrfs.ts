@@ -14,10 +14,12 @@ import { DISKS, err, MOUNT, ok, relFrom, type TrainHost } from './host';
 
 const MOUNT_OPTS = 'defaults,noatime,compress=zstd:3';
 
+/** The array's `/etc/fstab` line. */
 export function fstabLine(host: TrainHost): string {
   return `UUID=${host.s.arrayUuid} ${MOUNT} btrfs ${MOUNT_OPTS} 0 0`;
 }
 
+/** A fresh OS's `/etc/fstab`, with or without the array's line. */
 export function writeFstab(host: TrainHost, withStorage: boolean): void {
   const path = host.p('/etc/fstab');
   mkdirSync(dirname(path), { recursive: true });
@@ -26,6 +28,7 @@ export function writeFstab(host: TrainHost, withStorage: boolean): void {
   host.seen.set(path, text);
 }
 
+/** A new, empty array on `devs` (mkfs, or 01-setup-storage.sh); whatever was there is gone. */
 export function createArray(host: TrainHost, devs: string[]): void {
   host.s.arrayUuid = randomUUID();
   host.s.corruption = 'none';
@@ -33,6 +36,7 @@ export function createArray(host: TrainHost, devs: string[]): void {
   host.record('btrfs.created', { devices: devs, uuid: host.s.arrayUuid });
 }
 
+/** `mount` (lists without operands); only the array on `/mnt/storage`, refused as the kernel would when it is damaged. */
 export function mount(host: TrainHost, a: string[], path: (x: string) => string): ShimResult {
   const ops = a.filter((x, i) => !x.startsWith('-') && a[i - 1] !== '-o');
   if (ops.length === 0) {
@@ -55,6 +59,7 @@ export function mount(host: TrainHost, a: string[], path: (x: string) => string)
   return ok('');
 }
 
+/** `btrfs device stats | scrub start|status | filesystem show | check [--repair] | restore`. */
 export function btrfs(host: TrainHost, a: string[], path: (x: string) => string): ShimResult {
   const [group, verb] = a;
   const mountArg = (): boolean => {
@@ -130,6 +135,7 @@ export function btrfs(host: TrainHost, a: string[], path: (x: string) => string)
   return err(`lab: btrfs ${a.join(' ')} is not simulated`, 1);
 }
 
+/** Records each line a shell appended to `/etc/fstab`. */
 export function pollFstab(host: TrainHost): void {
   const path = host.p('/etc/fstab');
   const before = (host.seen.get(path) ?? '').split('\n');
@@ -140,6 +146,7 @@ export function pollFstab(host: TrainHost): void {
   }
 }
 
+/** Finishes a scrub after `scrubMs`: the filesystem is clean again. */
 export function pollScrub(host: TrainHost): void {
   const sc = host.s.scrub;
   if (sc && sc.finishedAt === undefined && Date.now() - sc.startedAt >= host.scrubMs) {

@@ -7,6 +7,7 @@
 import type { ShimResult } from '../family';
 import { err, MOUNT, ok, type TrainHost } from './host';
 
+/** `docker compose ps [--format json] | build | up -d`, `docker ps`. */
 export function docker(host: TrainHost, a: string[]): ShimResult {
   const compose = a[0] === 'compose';
   const verb = compose ? a.find((x, i) => i > 0 && !x.startsWith('-')) : a[0];

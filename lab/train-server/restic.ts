@@ -20,6 +20,7 @@ function restic(host: TrainHost, args: string[], cwd?: string): string {
   });
 }
 
+/** Creates the repository if missing and takes the two nightly snapshots (the latest has one file more). */
 export async function makeBackups(host: TrainHost): Promise<void> {
   if (!existsSync(join(host.repo, 'config'))) {
     mkdirSync(host.repo, { recursive: true });
@@ -33,6 +34,7 @@ export async function makeBackups(host: TrainHost): Promise<void> {
   host.snapshotIds = [older.snapshot_id, latest.snapshot_id];
 }
 
+/** Remembers the homes and config.sh as backed up: what a complete restore must give back. */
 export function rememberFiles(host: TrainHost): void {
   host.manifest.clear();
   for (const f of walk(host.p(`${MOUNT}/homes`))) host.manifest.set(relative(host.root, f), readFileSync(f).toString('base64'));

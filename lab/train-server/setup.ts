@@ -60,6 +60,7 @@ function configText(): string {
   return `# train-server configuration\nUSERS="${TRAIN_USERS.join(' ')}"\nSTORAGE_DEVICES="${DISKS.join(' ')}"\nCACHE_DEVICE="${SSD}"\nRESTIC_REPOSITORY="gdrive:backups/ml-train-server"\n`;
 }
 
+/** Each user's home (with `homeBytes` of weights) and workspace. */
 export function writeHomes(host: TrainHost): void {
   for (const u of TRAIN_USERS) {
     const home = host.p(`${MOUNT}/homes/${u}`);
@@ -73,6 +74,7 @@ export function writeHomes(host: TrainHost): void {
   }
 }
 
+/** What a setup script does when it runs (`lab-setup <name>`): 01 makes a new array, 02 the homes, 09 checks. */
 export function setupScript(host: TrainHost, name: string): ShimResult {
   if (!SCRIPTS.includes(name)) return err(`lab-setup: unknown script ${name}`, 1);
   host.record('setup-script.run', { script: `${name}.sh` });

@@ -13,6 +13,7 @@ import { RESTART_WINDOW_MS, RUNBOOK_P2P_PORT, SERVICE, type NodeState, type Trai
 import { rejoinAfterCoordinator } from './ops';
 import { startProc, stopProc } from './orchestrator';
 
+/** An operator's stop (`pkill`, `systemctl stop`): records `orchestrator.stop`; false when nothing ran. */
 export async function stopByOperator(mesh: TrainingMesh, n: NodeState, how: string): Promise<boolean> {
   const pid = n.proc?.pid;
   if (!(await stopProc(mesh, n))) return false;
@@ -21,6 +22,7 @@ export async function stopByOperator(mesh: TrainingMesh, n: NodeState, how: stri
   return true;
 }
 
+/** An operator's start (`python -m ...`, `systemctl start`): refused while one runs, as the port is taken. */
 export async function startByOperator(mesh: TrainingMesh, n: NodeState, how: string): Promise<ShimResult> {
   if (n.proc) {
     // What a second python process does when the first holds the port.
