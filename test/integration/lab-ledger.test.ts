@@ -13,8 +13,7 @@ import { test, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { EffectLog } from '../../lab/effects';
-import { LedgerFamily, type LedgerFamilyOptions } from '../../lab/ledger';
-import { LedgerDrFamily } from '../../lab/ledger-dr';
+import { LedgerDrFamily, LedgerFamily, type LedgerFamilyOptions } from '../../lab/ledger';
 
 // Loaded here, independently of the lab, so the test also checks the lab speaks the project's proto.
 const PROTO = resolve(__dirname, '../../../src/protos/ledger/v1/ledger.proto');
@@ -501,7 +500,7 @@ test('shims: usage errors, paths outside the host, idempotent start and stop', a
 
 // ------------------------------------------------------------ DR region --
 
-/** The primary and its DR region (lab/ledger-dr.ts), laid out as the lab core does. */
+/** The primary and its DR region (lab/ledger/dr.ts), laid out as the lab core does. */
 async function startDrLab(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'lab-ledger-dr-'));
   const effects = new EffectLog();

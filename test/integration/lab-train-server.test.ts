@@ -1,5 +1,5 @@
 /**
- * The lab's train server (lab/train-server.ts) over real SSH, driven with the
+ * The lab's train server (lab/train-server/) over real SSH, driven with the
  * runbook's own shell commands (seed 004): each fault shows the seed's
  * symptoms, the runbook's remedy heals it, and the effect log records each
  * effect. Paths are the runbook's, under the host root ($LAB_ROOT).

@@ -1,5 +1,5 @@
 /**
- * The training cluster's data and models in the lab (lab/training-data.ts) and
+ * The training cluster's data and models in the lab (lab/training-cluster/data.ts) and
  * the training-data activities against it, over real SSH: real SQLite files
  * read by the real sqlite3, the backup mount, the selfplay / sync /
  * aggregation / training shims, scp between nodes, and the three faults

@@ -1,6 +1,6 @@
 /**
- * The lab's outage and sync additions (lab/sync-coordinator.ts and the
- * training-ops faults of lab/training-cluster.ts) and the training-ops
+ * The lab's outage and sync additions (lab/training-cluster/sync-coordinator.ts
+ * and the training-ops faults of lab/training-cluster/ops.ts) and the training-ops
  * activities (src/activities/training-ops.ts) against them: real SSH to the
  * lab hosts (shimmed systemctl, ps, rsync, python scripts), real HTTP to the
  * sync coordinator, each activity in Temporal's MockActivityEnvironment.

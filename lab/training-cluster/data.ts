@@ -1,7 +1,7 @@
 /**
  * The training cluster's data and models (seed 000 §3, §4, §6), simulated on
  * real files in each node's workdir (`<host root>/ai-service`), beside the
- * P2P mesh of ./training-cluster (which delegates its shims, faults, start and
+ * P2P mesh of ./family (which delegates its shims, faults, start and
  * health here).
  *
  * Files per node (real, read by the real `sqlite3`, `sha256sum`, `find`, `cp`):
@@ -18,7 +18,7 @@
  * Selfplay runs on every node and writes 2 games/s into its database while it runs
  * (written lazily, when a `sqlite3` on that node or the lab reads it).
  *
- * Shims (anything else falls through to ./training-cluster, then the real tool):
+ * Shims (anything else falls through to ./family, then the real tool):
  * - `python scripts/selfplay.py ...` (start), `pgrep|pkill -f selfplay`;
  * - `python -c "...AutoSyncDaemon()...sync_to_host('HOST')..."` (seed §3 option 1): copies HOST's
  *   games from every readable peer into HOST's database;
@@ -44,26 +44,18 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { EffectLog } from './effects';
-import type { ShimCall, ShimResult } from './family';
+import type { EffectLog } from '../effects';
+import type { ShimCall, ShimResult } from '../family';
+import { corrupt, GAMES_DB, generate, readDb, SCHEMA, sqlite, sqlString } from './games';
+import { CHECKPOINTS, MANIFEST, manifestSha, MODEL, MODEL_BACKUP, modelBytes, modelCheck, sha256 } from './models';
 
-export const GAMES_DB = 'data/games/selfplay.db';
-export const MODEL = 'models/canonical_hex8_2p.pth';
-export const MANIFEST = 'models/MANIFEST.sha256';
-export const MODEL_BACKUP = 'models/backup/canonical_hex8_2p.pth';
-const CHECKPOINTS = 'models/checkpoints';
 /** Games per second a running selfplay writes. */
 const SELFPLAY_RATE = 2;
 /** At most this many games per lazy write (keeps a long-idle lab quick). */
 const MAX_BATCH = 40;
 const BACKUP_AGE_MS = 6 * 3600_000;
-const SCHEMA =
-  'CREATE TABLE IF NOT EXISTS games (game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL, num_players INTEGER NOT NULL, ' +
-  'winner INTEGER, num_moves INTEGER, created_at TEXT NOT NULL, source_host TEXT NOT NULL);';
 
 interface DataNode {
   name: string;
@@ -221,11 +213,11 @@ export class TrainingData {
     for (const n of this.nodes) {
       const p: string[] = [];
       await this.writeSelfplay(n);
-      const db = await this.readDb(join(n.dir, GAMES_DB));
+      const db = await readDb(join(n.dir, GAMES_DB));
       if (!db.ok) p.push(`games db ${db.error}`);
       else if (db.count === 0) p.push('games db empty');
       if (!n.selfplay) p.push('selfplay not running');
-      const m = this.modelCheck(join(n.dir, MODEL));
+      const m = modelCheck(join(n.dir, MODEL));
       const want = manifestSha(join(n.dir, MANIFEST));
       if (!m.ok) p.push(`model ${m.error}`);
       else if (!want || m.sha !== want) p.push('model checksum does not match the manifest');
@@ -256,7 +248,7 @@ export class TrainingData {
       if (sync && /AutoSyncDaemon/.test(code)) return this.syncToHost(n, sync[1]!);
       const load = /torch\.load\(\s*['"]([^'"]+)['"]/.exec(code);
       if (load) {
-        const m = this.modelCheck(resolve(call.cwd, load[1]!));
+        const m = modelCheck(resolve(call.cwd, load[1]!));
         return m.ok ? { stdout: `Model keys: [${m.keys.map((k) => `'${k}'`).join(', ')}]\nModel OK\n`, exitCode: 0 } : { stdout: `Model CORRUPTED: ${m.error}\n`, exitCode: 0 };
       }
       return undefined;
@@ -297,7 +289,7 @@ export class TrainingData {
     if (n.selfplay) return { stdout: `selfplay already running on ${n.name} (pid ${n.selfplay.pid})\n`, exitCode: 0 };
     const db = join(n.dir, GAMES_DB);
     if (existsSync(db)) {
-      const r = await this.readDb(db);
+      const r = await readDb(db);
       if (!r.ok) return { stdout: '', stderr: `sqlite3.DatabaseError: ${r.error} (${GAMES_DB}); move it aside first\n`, exitCode: 1 };
     } else {
       mkdirSync(dirname(db), { recursive: true });
@@ -337,7 +329,7 @@ export class TrainingData {
     if (!target) return { stdout: '', stderr: `AutoSyncDaemon: unknown host ${host}\n`, exitCode: 1 };
     const db = join(target.dir, GAMES_DB);
     if (existsSync(db)) {
-      const r = await this.readDb(db);
+      const r = await readDb(db);
       if (!r.ok) return { stdout: '', stderr: `AutoSyncDaemon: sync to ${host} failed: ${r.error}\n`, exitCode: 1 };
     } else {
       mkdirSync(dirname(db), { recursive: true });
@@ -349,7 +341,7 @@ export class TrainingData {
       if (p === target) continue;
       await this.writeSelfplay(p);
       const src = join(p.dir, GAMES_DB);
-      if (!(await this.readDb(src)).ok) continue;
+      if (!(await readDb(src)).ok) continue;
       const out = await sqlite(db, `ATTACH ${sqlString(src)} AS peer; INSERT OR IGNORE INTO games SELECT * FROM peer.games WHERE source_host = ${sqlString(host)}; SELECT changes();`);
       const c = Number(out.trim().split('\n').at(-1) ?? 0);
       copied += c;
@@ -361,12 +353,12 @@ export class TrainingData {
 
   private async aggregate(from: DataNode, target: DataNode): Promise<ShimResult> {
     const db = join(target.dir, GAMES_DB);
-    const t = await this.readDb(db);
+    const t = await readDb(db);
     if (!t.ok) return { stdout: '', stderr: `aggregate: the target ${target.name}'s database is unreadable (${t.error})\n`, exitCode: 1 };
     const sources: DataNode[] = [];
     for (const p of this.nodes) {
       if (p === target) continue;
-      const r = await this.readDb(join(p.dir, GAMES_DB));
+      const r = await readDb(join(p.dir, GAMES_DB));
       if (r.ok && r.count > 0) sources.push(p);
     }
     const writing = [target, ...sources].filter((p) => p.selfplay);
@@ -378,7 +370,7 @@ export class TrainingData {
       const out = await sqlite(db, `ATTACH ${sqlString(join(p.dir, GAMES_DB))} AS src; INSERT OR IGNORE INTO games SELECT * FROM src.games; SELECT changes();`);
       added += Number(out.trim().split('\n').at(-1) ?? 0);
     }
-    const total = (await this.readDb(db)).count;
+    const total = (await readDb(db)).count;
     this.record(target, 'games.aggregate', { by: from.name, sources: sources.map((p) => p.name), added, total });
     return { stdout: `aggregated ${added} games from ${sources.length} host(s) (${sources.map((p) => p.name).join(', ')}) into ${target.name}: ${total} games\n`, exitCode: 0 };
   }
@@ -392,7 +384,7 @@ export class TrainingData {
     if (opt('--board-type') !== 'hex8' || opt('--num-players') !== '2' || !resume) {
       return { stdout: '', stderr: 'usage: python -m app.training.train --board-type hex8 --num-players 2 --resume CHECKPOINT\n', exitCode: 2 };
     }
-    const ck = this.modelCheck(resolve(call.cwd, resume));
+    const ck = modelCheck(resolve(call.cwd, resume));
     if (!ck.ok) return { stdout: '', stderr: `RuntimeError: cannot resume from ${resume}: ${ck.error}\n`, exitCode: 1 };
     const from = ck.epoch;
     const lines = [`Resuming hex8_2p from ${resume} (epoch ${from})`];
@@ -436,95 +428,7 @@ export class TrainingData {
     return { stdout: '', exitCode: 0 };
   }
 
-  // ------------------------------------------------------------- checks ----
-
-  private async readDb(db: string): Promise<{ ok: true; count: number } | { ok: false; error: string; count: 0 }> {
-    if (!existsSync(db)) return { ok: false, error: 'missing', count: 0 };
-    try {
-      const out = await sqlite(db, 'PRAGMA quick_check; SELECT COUNT(*) FROM games;');
-      const [check, count] = out.trim().split('\n');
-      if (check !== 'ok') return { ok: false, error: `integrity: ${check}`, count: 0 };
-      return { ok: true, count: Number(count) };
-    } catch (err) {
-      return { ok: false, error: (err as Error).message.replace(/^(Error|Parse error)[^:]*: /, '').trim(), count: 0 };
-    }
-  }
-
-  private modelCheck(path: string): { ok: true; keys: string[]; epoch: number; sha: string } | { ok: false; error: string } {
-    if (!existsSync(path)) return { ok: false, error: `[Errno 2] No such file or directory: '${path}'` };
-    const bytes = readFileSync(path);
-    const nl = bytes.indexOf(0x0a);
-    const head = bytes.subarray(0, nl < 0 ? Math.min(bytes.length, 200) : nl).toString('latin1');
-    const m = /^RRPTH1 (\{.*\})$/.exec(head);
-    if (!m) return { ok: false, error: 'invalid load key, expected the RRPTH1 header (the file is truncated or overwritten)' };
-    try {
-      const h = JSON.parse(m[1]!) as { keys: string[]; epoch: number };
-      return { ok: true, keys: h.keys, epoch: h.epoch, sha: sha256(bytes) };
-    } catch {
-      return { ok: false, error: 'unpickling error: the header is not valid' };
-    }
-  }
-
   private record(n: DataNode, effect: string, detail?: Record<string, unknown>): void {
     this.effects?.record({ cluster: this.opts.cluster, node: n.name, effect, detail });
   }
-}
-
-// ---------------------------------------------------------------- helpers ----
-
-/** Runs a script through the real sqlite3 CLI; rejects with its stderr on a non-zero exit. */
-export function sqlite(db: string, script: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const p = spawn('sqlite3', ['-batch', db], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    p.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    p.once('error', reject);
-    p.once('close', (code) => (code === 0 && !/^(Error|Parse error)/m.test(err) ? resolvePromise(out) : reject(new Error(err.trim() || `sqlite3 exited ${code}`))));
-    p.stdin.end(`.bail on\n${script}\n`);
-  });
-}
-
-/** INSERTs for `count` games of `host` numbered from `from`, via a recursive CTE (one statement). */
-function generate(host: string, from: number, count: number, at: number): string {
-  if (count <= 0) return '';
-  const ts = new Date(at).toISOString();
-  return (
-    `WITH RECURSIVE s(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM s WHERE i < ${from + count - 1}) ` +
-    `INSERT OR IGNORE INTO games SELECT ${sqlString(host + '-')} || printf('%06d', i), 'hex8', 2, i % 2, 40 + i % 60, ${sqlString(ts)}, ${sqlString(host)} FROM s;`
-  );
-}
-
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** A model file: the loadable header line, then deterministic weights. */
-export function modelBytes(epoch: number, salt: string): Buffer {
-  const header = `RRPTH1 ${JSON.stringify({ keys: ['model_state_dict', 'optimizer_state_dict', 'epoch', 'config'], board_type: 'hex8', num_players: 2, epoch })}\n`;
-  const chunks: Buffer[] = [Buffer.from(header, 'latin1')];
-  let h = createHash('sha256').update(`${salt}:${epoch}`).digest();
-  for (let i = 0; i < 256; i++) {
-    chunks.push(h);
-    h = createHash('sha256').update(h).digest();
-  }
-  return Buffer.concat(chunks);
-}
-
-export function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-function manifestSha(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  const line = readFileSync(path, 'utf8').split('\n').find((l) => l.trim().endsWith(basename(MODEL)));
-  return line?.trim().split(/\s+/)[0];
-}
-
-/** Overwrites a SQLite file's header: `file is not a database`. */
-function corrupt(path: string): void {
-  const b = existsSync(path) ? readFileSync(path) : Buffer.alloc(4096);
-  b.fill(0x42, 0, Math.min(100, b.length));
-  writeFileSync(path, b);
 }

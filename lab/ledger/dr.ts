@@ -45,10 +45,11 @@
  */
 import { mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { EffectLog } from './effects';
-import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from './family';
-import { labS3Root, LedgerFamily } from './ledger';
-import { saveState } from './ledger-state';
+import type { EffectLog } from '../effects';
+import type { ClusterHealth, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from '../family';
+import { LedgerFamily } from './family';
+import { labS3Root } from './s3';
+import { saveState } from './state';
 
 /** The fault of this family. */
 export const LEDGER_DR_FAULTS = ['ledger.regional-failover'] as const;

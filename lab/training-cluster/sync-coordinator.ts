@@ -1,7 +1,7 @@
 /**
  * The training cluster's sync coordinator and sync agents (seed 001), and the
  * coordinator's cluster scripts (seed 000 §5), simulated for the lab's
- * training-cluster family ({@link ./training-cluster}).
+ * training-cluster family ({@link ./family}).
  *
  * - Sync hosts: every node but the coordinator. Each has a selfplay directory
  *   `<host root>/data/selfplay/` of real files (`games_<host>_<n>.jsonl`, one
@@ -34,9 +34,9 @@ import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import type { EffectLog } from './effects';
-import type { ShimCall, ShimResult } from './family';
-import { drain, json } from './http-util';
+import type { EffectLog } from '../effects';
+import type { ShimCall, ShimResult } from '../family';
+import { drain, json } from '../http-util';
 
 export const SYNC_AGENT_SERVICE = 'ringrift-sync-agent';
 /** Relative to each host's root (its login directory), as the inventory settings say. */
