@@ -94,10 +94,13 @@ export async function ledgerDataDir(ctx: LedgerContext, ref: NodeRef): Promise<L
           { argv: ctx.root(['cat', `${dataDir}/node_id`], sudo), ignoreExit: true },
           { argv: ['echo'] },
           { argv: ctx.root(['cat', `${dataDir}/cluster_id`], sudo), ignoreExit: true },
+          { argv: ['echo', '--version--'] },
+          { argv: [ctx.setting(cluster, 'binary'), '--version'], ignoreExit: true },
         ],
         30_000,
       );
-      const [listing = '', ids = ''] = res.stdout.split('--ids--\n');
+      const [listing = '', rest = ''] = res.stdout.split('--ids--\n');
+      const [ids = '', version = ''] = rest.split('--version--\n');
       const [nodeId = '', clusterId = ''] = ids.split('\n').map((l) => l.trim());
       return {
         node: ref.node,
@@ -107,6 +110,7 @@ export async function ledgerDataDir(ctx: LedgerContext, ref: NodeRef): Promise<L
         nodeId: /^\d+$/.test(nodeId) ? nodeId : undefined,
         clusterId: /^\d+$/.test(clusterId) ? clusterId : undefined,
         serviceActive: active,
+        version: /inferadb-ledger (\S+)/.exec(version)?.[1],
       };
     } catch (err) {
       if (ctx.isUnreachable(err)) return { node: ref.node, sshReachable: false, error: (err as Error).message, dataDir, present: false, serviceActive: false };

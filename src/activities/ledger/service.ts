@@ -144,19 +144,29 @@ export async function ledgerSetAside(ctx: LedgerContext, input: NodeRef & { dryR
   });
 }
 
-/** AdminService.InitCluster on the node (`inferadb-ledger init --host`); an initialized node counts as done. */
+/**
+ * `inferadb-ledger init --host <its address>` on the node (the InitCluster
+ * call, as the project's runbooks run it); an initialized node counts as done.
+ */
 export async function ledgerInit(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult & { clusterId?: string }> {
   return ctx.run(async () => {
+    const { cluster } = ctx.lookup(input);
     const { address } = ctx.grpcAddress(input);
-    const plan = `${input.node}: inferadb-ledger init --host ${address} (AdminService/InitCluster)`;
+    const argv = [ctx.setting(cluster, 'binary'), 'init', '--host', address];
+    const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
     const before = await nodeInfo(ctx, input);
     if (!before) throw new TransportError('Unavailable', `${input.node} does not answer at ${address}; start it before initializing a cluster on it`, true);
     if (id(before.cluster_id)) return { alreadyDone: true, plan, clusterId: before.cluster_id, output: `${input.node} already belongs to cluster ${before.cluster_id}` };
-    const res = await ctx.grpcCall<{ initialized?: boolean; cluster_id?: string; already_initialized?: boolean }>(input, 'AdminService', 'InitCluster', {}, 30_000);
-    if (!id(res.cluster_id)) {
-      throw new TransportError('InitFailed', `InitCluster on ${input.node} answered no cluster id (${JSON.stringify(res)}); Lifeboat speaks inferadb-ledger ${LEDGER_SERVER_VERSION.version}: check the node's version`, false);
+    const res = await ctx.exec(input, [{ argv }], 60_000);
+    const out = ctx.check(input, res, quoteArgv(argv), `check that ${ctx.setting(cluster, 'binary')} is on the node's PATH (settings.binary) and answers at ${address}`);
+    // "Cluster initialized. cluster_id=N" (or "Cluster already initialized. cluster_id=N").
+    const said = /cluster_id=(\d+)/.exec(out)?.[1];
+    const after = await nodeInfo(ctx, input);
+    const clusterId = id(after?.cluster_id) ?? said;
+    if (!clusterId) {
+      throw new TransportError('InitFailed', `init on ${input.node} printed no cluster id (${lastLines(out, 3)}); Lifeboat speaks inferadb-ledger ${LEDGER_SERVER_VERSION.version}: check the node's version`, false);
     }
-    return { plan, clusterId: res.cluster_id, alreadyDone: !!res.already_initialized, output: `cluster ${res.cluster_id} initialized on ${input.node}` };
+    return { plan, clusterId, output: `cluster ${clusterId} initialized on ${input.node}` };
   });
 }

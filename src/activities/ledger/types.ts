@@ -78,6 +78,8 @@ export interface LedgerDataDir {
   clusterId?: LedgerId;
   /** `systemctl is-active <service>`. */
   serviceActive: boolean;
+  /** `inferadb-ledger --version` on the node (Lifeboat speaks 0.1.0, 21345c4). */
+  version?: string;
 }
 
 /** An organization as the discovery service lists it. */
@@ -238,7 +240,7 @@ export interface LedgerActivities {
   // ---------------------------------------------------------------- reads --
   /** GetNodeInfo, GetClusterInfo and the node's HealthService.Check; members mapped to inventory nodes by address. */
   ledgerNodeState(input: NodeRef): Promise<LedgerNodeState>;
-  /** The node's data directory over SSH: present, `node_id`, `cluster_id`, and whether the service runs. */
+  /** The node's data directory over SSH: present, `node_id`, `cluster_id`, whether the service runs, the binary's version. */
   ledgerDataDir(input: NodeRef): Promise<LedgerDataDir>;
   /** Organizations (SystemDiscoveryService.GetSystemState) and vaults (ListVaults, AdminListVaults) on one node. */
   ledgerVaults(input: NodeRef): Promise<LedgerVaults>;
@@ -266,7 +268,7 @@ export interface LedgerActivities {
    * node answers; already moved by this step counts as done.
    */
   ledgerSetAside(input: NodeRef & Effectful & { reason: string }): Promise<EffectResult & { movedTo?: string }>;
-  /** AdminService.InitCluster on the node (`inferadb-ledger init --host`); an initialized node counts as done. */
+  /** `inferadb-ledger init --host <its address>` on the node (the InitCluster call); an initialized node counts as done. */
   ledgerInit(input: NodeRef & Effectful): Promise<EffectResult & { clusterId?: LedgerId }>;
   /**
    * LeaveCluster for a member id, sent to the GLOBAL leader, then confirmed by
