@@ -280,9 +280,10 @@ export interface LedgerActivities {
   ledgerVaultRecover(input: NodeRef & Effectful & LedgerVaultRef & { force?: boolean }): Promise<EffectResult & { success?: boolean; health?: string }>;
   /**
    * A write through the vault's leader (found from any node), with an
-   * idempotency key stable across retries, then a read of it on every reachable node.
+   * idempotency key stable across retries, then a read of it on every node
+   * of `nodes` (default: every node of the cluster).
    */
-  ledgerWriteCheck(input: { cluster: string; dryRun?: boolean } & LedgerVaultRef): Promise<LedgerWriteCheck & EffectResult>;
+  ledgerWriteCheck(input: { cluster: string; dryRun?: boolean; nodes?: string[] } & LedgerVaultRef): Promise<LedgerWriteCheck & EffectResult>;
   /**
    * Copies every organization's and vault's entities and relationships out of
    * a node (eventual reads: a node without quorum still answers) into a file

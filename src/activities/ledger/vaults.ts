@@ -149,14 +149,15 @@ export async function ledgerVaultRecover(
  * A write through the vault's leader (found from any node), with an
  * idempotency key stable across retries, then a read of it on every reachable node.
  */
-export async function ledgerWriteCheck(ctx: LedgerContext, input: { cluster: string; dryRun?: boolean } & LedgerVaultRef): Promise<LedgerWriteCheck & EffectResult> {
+export async function ledgerWriteCheck(ctx: LedgerContext, input: { cluster: string; dryRun?: boolean; nodes?: string[] } & LedgerVaultRef): Promise<LedgerWriteCheck & EffectResult> {
   return ctx.run(async () => {
     checkSlugs(input);
     const stable = ctx.stableKey('lifeboat-check');
     const digest = createHash('sha256').update(stable).digest();
     const key = `lifeboat/check/${digest.subarray(0, 8).toString('hex')}`;
     const plan = `WriteService.Write ${input.organization}/${input.vault} set_entity ${key} on the vault's leader (idempotency key from ${stable}), then ReadService.Read on every node`;
-    const nodes = clusterOf(ctx.inventory(), input.cluster).nodes.filter((n) => n.grpc).map((n) => n.name);
+    const all = clusterOf(ctx.inventory(), input.cluster).nodes.filter((n) => n.grpc).map((n) => n.name);
+    const nodes = input.nodes?.length ? all.filter((n) => input.nodes!.includes(n)) : all;
     if (input.dryRun) return { dryRun: true, plan, organization: input.organization, vault: input.vault, leader: '', height: 0, key, readBack: [], missing: [] };
     const value = Buffer.from(JSON.stringify({ lifeboat: 'post-recovery write check', key: stable }));
     type Res = { success?: { block_height?: string } | null; error?: { code?: string; message?: string; committed_block_height?: string } | null };

@@ -236,7 +236,7 @@ export async function ledgerChecklist(cluster: string, nodes: string[], params: 
     await step(
       `Checklist: a write and a read succeed (vault ${target.organization}/${target.vault})`,
       async () => {
-        const r = await ledgerWriteCheck({ cluster, organization: target.organization, vault: target.vault });
+        const r = await ledgerWriteCheck({ cluster, organization: target.organization, vault: target.vault, nodes });
         if (r.missing.length && !r.dryRun) throw ApplicationFailure.retryable(`the write at height ${r.height} did not read back on ${r.missing.join(', ')}`, 'ReadBackMissing');
         return r;
       },
