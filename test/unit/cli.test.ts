@@ -82,7 +82,7 @@ describe('lifeboat scenarios', () => {
     assert.deepEqual(rows.map((x) => x.id), SCENARIOS.map((s) => s.id));
     const q = rows.find((x) => x.id === 'ledger.quorum-loss');
     assert.equal(q?.system, 'ledger');
-    assert.deepEqual(Object.keys(q?.params ?? {}).sort(), ['organization', 'survivor']);
+    assert.deepEqual(Object.keys(q?.params ?? {}).sort(), ['organization', 'survivor', 'vault']);
     assert.equal(q?.rto.targetMinutes, 10);
   });
 
@@ -127,7 +127,7 @@ describe('lifeboat run validates before dialling Temporal', () => {
 
   it('refuses an unknown parameter and lists the known ones', async () => {
     const r = await run(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--set', 'survivors=node1']);
-    assertUsage(r, /ledger\.quorum-loss has no parameter "survivors"; parameters: survivor, organization/);
+    assertUsage(r, /ledger\.quorum-loss has no parameter "survivors"; parameters: survivor, organization, vault/);
   });
 
   it('refuses a node that is not in the cluster', async () => {
@@ -138,7 +138,8 @@ describe('lifeboat run validates before dialling Temporal', () => {
   it('refuses a value the schema rejects, naming the parameter', async () => {
     const r = await run(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--set', 'organization=']);
     assertUsage(r, /--set organization: /);
-    assert.match(r.err, /fix: organization: organization whose vaults are verified/);
+    assert.match(r.err, /must be a slug: the 64-bit number the ledger shows/);
+    assert.match(r.err, /fix: organization: only this organization slug is verified/);
   });
 
   it('refuses a bad --approval-timeout and --time-scale', async () => {
@@ -199,7 +200,7 @@ describe('planRecovery', () => {
           { name: 'node3', roles: ['voter'] },
         ],
       },
-      params: { survivor: 'node2', organization: '1' },
+      params: { survivor: 'node2' },
       startedBy: 'alice',
       dryRun: true,
       options: { approvalTimeout: '10m' },
