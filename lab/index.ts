@@ -39,7 +39,7 @@ import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
 import { GossipFamily } from './gossip';
-import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind } from './ledger';
+import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainServerFamily } from './train-server';
@@ -66,6 +66,8 @@ export interface LabOptions {
    * processes, see lab/ledger/real.ts); default `$LIFEBOAT_LAB_LEDGER_BACKEND`, else `sim`.
    */
   ledgerBackend?: LedgerBackendKind;
+  /** The ledger simulation's timings (elections, sagas, divergence recovery); tests shorten them. */
+  ledgerSim?: Partial<SimTimings>;
 }
 
 /** A running lab. */
@@ -131,7 +133,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   let ledger: LedgerFamily | undefined;
   if (wanted.includes('ledger')) {
     const backend = opts.ledgerBackend ?? ledgerBackendFromEnv();
-    ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, backend, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
+    ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, backend, sim: opts.ledgerSim, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
     families.push(ledger);
   }
   if (wanted.includes('training-cluster')) {

@@ -77,9 +77,10 @@ expand_arg() {
 files=()
 if [ "$#" -eq 0 ]; then
   if [ -d dist/test ]; then
+    # The conformance suite (real servers, minutes) runs on its own: npm run conformance.
     while IFS= read -r f; do
       has_source "$f" && files+=("$f")
-    done < <(find dist/test -name '*.test.js' -type f | sort)
+    done < <(find dist/test -name '*.test.js' -type f -not -path 'dist/test/conformance/*' | sort)
   fi
   if [ "${#files[@]}" -eq 0 ]; then
     echo "test: no compiled tests under dist/test (is there a test/**/*.test.ts, and did the build run?)" >&2

@@ -35,13 +35,14 @@ type Json = any;
 /**
  * One unary call to `address` (host:port).
  *
- * @param actor the lab's role in the call ("seed", "fault", "health"), sent as {@link LAB_ACTOR_HEADER}
+ * @param actor the lab's role in the call ("seed", "fault", "health"), sent as {@link LAB_ACTOR_HEADER};
+ *   '' sends none (a call as Lifeboat makes it, for tests)
  */
 export async function call(address: string, service: LedgerService, method: string, req: object = {}, deadlineMs = 5000, actor = 'lab'): Promise<Json> {
   const Client = ctor(service);
   const client = new Client(bare(address), grpc.credentials.createInsecure());
   const md = new grpc.Metadata();
-  md.set(LAB_ACTOR_HEADER, actor);
+  if (actor) md.set(LAB_ACTOR_HEADER, actor);
   try {
     return await new Promise((ok, ko) => {
       const fn = (client as unknown as Record<string, (...a: unknown[]) => void>)[method];

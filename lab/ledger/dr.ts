@@ -87,6 +87,7 @@ export class LedgerDrFamily implements LabFamily {
       workdir: DR_WORKDIR,
       basePort: opts.basePort,
       backend: opts.primary.backendKind,
+      sim: opts.primary.simTimings,
     });
     this.nodeNames = [...this.voters.nodeNames, BASTION];
   }

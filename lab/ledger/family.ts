@@ -56,6 +56,8 @@ export class LedgerFamily implements LabFamily {
   readonly tools = ['systemctl', 'inferadb-ledger', 'aws'];
   readonly faults: string[];
   readonly backendKind: LedgerBackendKind;
+  /** The simulation's timings this family was given (its DR region uses the same). */
+  readonly simTimings?: Partial<SimTimings>;
   /** The inventory cluster of this cluster's DR region, when the lab runs one (`settings.drCluster`). */
   drCluster?: string;
   /** What the seed made (the user's slug, the vault's height); undefined before start or on standby. */
@@ -77,6 +79,7 @@ export class LedgerFamily implements LabFamily {
     if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(prefix)) throw new Error(`lab ledger: bad node prefix "${prefix}"`);
     this.nodeNames = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
     this.backendKind = opts.backend ?? 'sim';
+    this.simTimings = opts.sim;
     this.faults = opts.standby ? [] : LEDGER_FAULTS.filter((f) => this.backendKind === 'sim' || f !== 'ledger.vault-divergence-stuck');
   }
 

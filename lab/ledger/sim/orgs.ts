@@ -141,11 +141,11 @@ async function complete(sim: SimCluster, n: SimNode, req: { onboarding_token?: s
   onboardingKey(n);
   if (!req.onboarding_token) throw invalid('onboarding_token is required');
   const cid = sagaReady(n);
-  if (sim.liveLeader(cid) !== n) throw new RpcError(grpc.status.UNAVAILABLE, 'Not the GLOBAL leader — registration saga must run on the leader');
   const email = (req.email ?? '').trim().toLowerCase();
   const t = n.r.tokens[req.onboarding_token];
   if (!t || t.email !== email) throw invalid('Invalid onboarding token: token not found or expired');
   if (Object.values(n.r.users).some((u) => u.email === email)) throw new RpcError(grpc.status.ALREADY_EXISTS, `A user with email ${email} already exists`);
+  if (sim.liveLeader(cid) !== n) throw new RpcError(grpc.status.UNAVAILABLE, 'Not the GLOBAL leader — registration saga must run on the leader');
   if (!sim.canCommit(cid)) return proposalTimeout(sim);
   await new Promise((r) => setTimeout(r, sim.t.registrationMs));
   const slug = snowflake();
