@@ -40,7 +40,9 @@ type Json = any;
  */
 export async function call(address: string, service: LedgerService, method: string, req: object = {}, deadlineMs = 5000, actor = 'lab'): Promise<Json> {
   const Client = ctor(service);
-  const client = new Client(bare(address), grpc.credentials.createInsecure());
+  // Its own subchannel: grpc-js shares subchannels per address across clients, and a shared one keeps the
+  // reconnect backoff (up to minutes) another client built up while the node was down.
+  const client = new Client(bare(address), grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   const md = new grpc.Metadata();
   if (actor) md.set(LAB_ACTOR_HEADER, actor);
   try {

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client } from 'ssh2';
 import { parse as parseYaml } from 'yaml';
 import { startLab, type Lab, type LabFamilyName } from '../../lab/index';
 import { LAB_LEDGER_SEED, type LedgerBackendKind, type SimTimings } from '../../lab/ledger';
@@ -45,12 +47,16 @@ export interface LedgerLab {
   rpcError(node: string, service: LedgerService, method: string, req?: object, deadlineMs?: number, cluster?: string): Promise<LedgerCallError>;
   /** One of Lifeboat's activities, in a MockActivityEnvironment. */
   run<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O>;
+  /** A command over real SSH on a lab host (the shims first on PATH, cwd its workdir). */
+  sh(node: string, command: string, cluster?: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Effect names recorded since `from`, as "node effect". */
   effectsSince(from: number, cluster?: string): string[];
   stop(): Promise<void>;
 }
 
 let activityId = 0;
+/** Activities that fail on purpose (a node down) would log a warning each. */
+const QUIET: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** Short timings for the simulation in tests (elections, sagas, the divergence's auto-recovery). */
 export const FAST_SIM: Partial<SimTimings> = { electionMs: 800, joinPollMs: 200, orgActiveMs: 200, registrationMs: 50, proposalTimeoutMs: 1000, recoverAfterMs: 1500, healAfterMs: 4000 };
@@ -92,9 +98,10 @@ export async function startLedgerLab(backend: LedgerBackendKind, families: LabFa
       assert.fail(`${service}/${method} on ${cluster}/${n} succeeded; a failure was expected`);
     },
     async run<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> {
-      const env = new MockActivityEnvironment({ activityId: `act-${++activityId}`, workflowExecution: { workflowId: 'wf-lab-ledger', runId: 'run-1' } });
+      const env = new MockActivityEnvironment({ activityId: `act-${++activityId}`, workflowExecution: { workflowId: 'wf-lab-ledger', runId: 'run-1' } }, { logger: QUIET });
       return (await env.run(fn, input)) as O;
     },
+    sh: (n, command, cluster = PRIMARY) => sshExec(lab.host(cluster, n).port, join(dir, 'keys', 'id_ed25519'), command),
     effectsSince: (from, cluster = PRIMARY) =>
       lab.effects
         .list()
@@ -108,6 +115,34 @@ export async function startLedgerLab(backend: LedgerBackendKind, families: LabFa
     },
   };
   return l;
+}
+
+/** One command over SSH, its output and exit status (bounded to 60 s). */
+async function sshExec(port: number, keyPath: string, command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const c = new Client();
+  await new Promise<void>((ok, ko) => {
+    c.once('ready', () => ok());
+    c.on('error', ko);
+    c.connect({ host: '127.0.0.1', port, username: 'lifeboat', privateKey: readFileSync(keyPath), readyTimeout: 5000 });
+  });
+  try {
+    return await new Promise((ok, ko) => {
+      const timer = setTimeout(() => ko(new Error(`ssh "${command}" did not finish within 60 s`)), 60_000);
+      c.exec(command, (err, stream) => {
+        if (err) return ko(err);
+        const r = { code: null as number | null, stdout: '', stderr: '' };
+        stream.on('data', (d: Buffer) => (r.stdout += d.toString()));
+        stream.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));
+        stream.on('exit', (code: number | null) => (r.code = code));
+        stream.on('close', () => {
+          clearTimeout(timer);
+          ok(r);
+        });
+      });
+    });
+  } finally {
+    c.end();
+  }
 }
 
 /** `lab.break(fault)`, its duration logged (the conformance report quotes it). */

@@ -34,7 +34,8 @@ export function needVault(n: SimNode, req: VaultReq): { org: OrgRec; v: VaultRec
 export function onRegionLeader(sim: SimCluster, n: SimNode, region: string, message: string, shard = '0'): void {
   const cid = n.r.clusterId;
   const leader = sim.regionLeaderId(cid, region);
-  if (n.stale || leader !== n.nodeId) throw notLeader(sim, cid, leader, message, shard);
+  // A stale node never leads, unless only stale nodes run: then their leader takes the call and cannot commit it.
+  if ((n.stale && sim.group(cid).writable) || leader !== n.nodeId) throw notLeader(sim, cid, leader, message, shard);
 }
 
 /** Diverged replicas refuse reads (RECOVERING ones serve). */
