@@ -67,6 +67,8 @@ describe('lab ledger (real inferadb-ledger): the cases shared with the simulatio
   one('ledger.full-restore, then Lifeboat\'s restore from the archive', cases.fullRestore);
   one('ledger.vault-divergence heals by itself', cases.vaultDivergence);
   one('ledger.regional-failover, then Lifeboat\'s failover to the DR region', cases.regionalFailover, ['ledger', 'ledger-dr']);
+  one('a node restarted on its old data never catches up; a cluster restarted whole takes no write', cases.staleRestarts);
+  one('an uninitialized node leads itself alone and is never joined; init forms the cluster and the others join', cases.uninitialized, ['ledger', 'ledger-dr']);
 });
 
 describe('lab ledger (real inferadb-ledger): processes', () => {

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPLICATION_LAG_MS, seedValue } from '../../lab/ledger';
 import { checklist, formFromExport, leaderOf, readStates, rejoinEmpty } from './lab-ledger-flows';
-import { assertSeedOn, breakTimed, DR, DR_NODES, nodeIds, nodeView, NODES, PRIMARY, SEED, VAULT, vaultLeaderId, vaultMsg, waitFor, type LedgerLab } from './lab-ledger';
+import { assertSeedOn, breakTimed, callLeader, DR, DR_NODES, nodeIds, nodeView, NODES, PRIMARY, SEED, VAULT, vaultLeaderId, vaultMsg, waitFor, type LedgerCallError, type LedgerLab } from './lab-ledger';
 
 type Json = any;  
 
@@ -262,4 +262,74 @@ export async function regionalFailover(l: LedgerLab): Promise<void> {
   await checklist(l, DR, DR_NODES);
   for (const n of DR_NODES) await assertSeedOn(l, n, DR);
   assert.equal((await l.lab.health()).find((h) => h.cluster === DR)?.healthy, true);
+}
+
+/** Restarts on old data: a follower rejoins and never catches up; a whole cluster comes back with a leader and takes no write. */
+export async function staleRestarts(l: LedgerLab): Promise<void> {
+  const from = l.lab.effects.list().length;
+  await breakTimed(l, 'ledger.node-failure');
+  const [victim] = killed(l, from);
+  const id = (await nodeIds(l)).get(NODES.find((n) => n !== victim)!);
+  assert.ok(victim && id);
+  const w1 = await l.run(l.a.ledgerWriteCheck, { cluster: PRIMARY, ...VAULT });
+  assert.deepEqual(w1.missing, [victim]);
+  assert.equal((await l.sh(victim, 'systemctl start ledger')).code, 0, 'the unit starts again on the old data');
+  assert.equal((await nodeView(l.addr(victim), ''))?.nodeId, readFileSync(join(l.dataDir(victim), 'node_id'), 'utf8'), 'same node id');
+  // Checked for a while: the real server never gets it a leader again (observed for minutes).
+  for (let i = 0; i < (l.backend === 'real' ? 3 : 2); i++) {
+    await new Promise((r) => setTimeout(r, l.backend === 'real' ? 5000 : 1000));
+    assert.equal((await nodeView(l.addr(victim), ''))?.leaderId, '0', `${victim} names no leader`);
+    const h = await l.rpc(victim, 'HealthService', 'Check', {});
+    assert.deepEqual([h.status, h.message], ['HEALTH_STATUS_DEGRADED', 'No leader elected']);
+    assert.match(h.details['dep:peer_reachable'], /^ok: 2\/2 peers reachable/);
+    assert.equal((await l.rpc(victim, 'ReadService', 'Read', { ...vaultMsg, key: w1.key })).value, undefined, 'it answers stale data');
+  }
+  const applied = await l.rpc(victim, 'AdminService', 'AdminListVaults', { organization: vaultMsg.organization });
+  assert.ok(Number(applied.vaults[0].last_applied_index) <= 1, `a restarted replica's applied index starts over: ${applied.vaults[0].last_applied_index}`);
+
+  // Every node restarted on its data (systemctl stop: SIGTERM, up to 30 s of drain on the real server).
+  await Promise.all(NODES.map((n) => l.sh(n, 'systemctl stop ledger')));
+  for (const n of NODES) assert.equal((await l.sh(n, 'systemctl start ledger')).code, 0);
+  await waitFor(l, 'a leader among the restarted nodes', async () => ((await nodeView(l.addr(NODES[0]!), ''))?.leaderId ?? '0') !== '0' || undefined, 10_000, 60_000);
+  // The real server refuses writes after a whole restart (UNAVAILABLE "Not the leader for vault ...", or a
+  // proposal timeout); in one run it took a few again ~45 s later. The simulation keeps refusing them.
+  const refused = await callLeader(l.addr(NODES[0]!), 'WriteService', 'Write', { ...vaultMsg, idempotency_key: randomBytes(16), operations: [{ set_entity: { key: 'after-restart', value: Buffer.from('x') } }] }, 5000, '').then(
+    () => undefined,
+    (e: unknown) => e as LedgerCallError,
+  );
+  assert.ok(refused && [4, 13, 14].includes(refused.code), `a cluster restarted whole takes no write at first: ${refused?.message ?? 'it took one'}`);
+  for (const n of NODES) assert.ok((await l.rpc(n, 'ReadService', 'Read', { ...vaultMsg, key: 'doc:20' })).value, `${n} still answers reads`);
+}
+
+/** Standby DR voters: an uninitialized node shows itself as sole leader and is never joined; `init` forms the cluster, the others join. */
+export async function uninitialized(l: LedgerLab): Promise<void> {
+  const [a, b] = DR_NODES as [string, string];
+  assert.equal((await l.sh(a, 'systemctl start ledger', DR)).code, 0);
+  assert.equal((await l.sh(b, 'systemctl start ledger', DR)).code, 0);
+  const info = await l.rpc(a, 'AdminService', 'GetNodeInfo', {}, 5000, DR);
+  assert.deepEqual([info.state, info.cluster_id, info.is_cluster_member], ['uninitialized', '0', false]);
+  assert.equal(readFileSync(join(l.dataDir(a, DR), 'node_id'), 'utf8'), info.node_id, 'node_id is written at the first start');
+  assert.equal(existsSync(join(l.dataDir(a, DR), 'cluster_id')), false);
+  const ci = await l.rpc(a, 'AdminService', 'GetClusterInfo', {}, 5000, DR);
+  assert.deepEqual(
+    ci.members.map((m: Json) => [m.node_id, m.is_leader]),
+    [[info.node_id, true]],
+  );
+  const h = await l.rpc(a, 'HealthService', 'Check', {}, 5000, DR);
+  assert.deepEqual([h.status, h.message], ['HEALTH_STATUS_DEGRADED', 'Node is starting up']);
+  assert.deepEqual((await l.rpc(a, 'VaultService', 'ListVaults', {}, 5000, DR)).vaults, []);
+  await new Promise((r) => setTimeout(r, l.backend === 'real' ? 5000 : 1000));
+  assert.equal((await nodeView(l.addr(b, DR), ''))?.clusterId, '0', 'nobody joins an uninitialized node');
+  const from = l.lab.effects.list().length;
+  const init = await l.sh(a, `inferadb-ledger init --host ${l.addr(a, DR)}`, DR);
+  assert.match(init.stdout, /^Cluster initialized\. cluster_id=\d+\n$/);
+  assert.deepEqual(l.effectsSince(from, DR), [`${a} ledger.init`]);
+  const again = await l.sh(b, `inferadb-ledger init --host ${l.addr(a, DR)}`, DR);
+  assert.match(again.stdout, /^Cluster already initialized\. cluster_id=\d+\n$/);
+  await waitFor(l, `${b} to join`, async () => ((await l.rpc(a, 'AdminService', 'GetClusterInfo', {}, 5000, DR)).members.length === 2 || undefined), 5000, 30_000);
+  await waitFor(l, `${b}'s cluster_id file`, async () => existsSync(join(l.dataDir(b, DR), 'cluster_id')) || undefined, 2000, 10_000);
+  assert.equal(readFileSync(join(l.dataDir(b, DR), 'cluster_id'), 'utf8'), /cluster_id=(\d+)/.exec(init.stdout)![1]);
+  assert.equal((await l.sh(DR_NODES[2]!, 'systemctl is-active ledger', DR)).code, 3, 'the third voter stays stopped');
+  const cm = await l.sh('bastion', 'kubectl get configmap ledger-config -o json', DR);
+  assert.equal(JSON.parse(cm.stdout).data.LEDGER_ENDPOINT, 'ledger.primary-region.internal:50051');
 }

@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { LedgerFamily, seedValue } from '../../lab/ledger';
+import { LedgerFamily } from '../../lab/ledger';
 import * as cases from '../helpers/lab-ledger-cases';
-import { callLeader, DR, FAST_SIM, nodeIds, nodeView, NODES, PRIMARY, retry, startLedgerLab, VAULT, vaultLeaderId, vaultMsg, type LedgerLab } from '../helpers/lab-ledger';
+import { callLeader, FAST_SIM, nodeIds, nodeView, NODES, PRIMARY, retry, startLedgerLab, VAULT, vaultLeaderId, vaultMsg, type LedgerLab } from '../helpers/lab-ledger';
 
 const T = { timeout: 120_000 };
 
@@ -35,6 +35,8 @@ describe('lab ledger (sim): the cases shared with the real server', () => {
   one('ledger.full-restore, then Lifeboat\'s restore from the archive', cases.fullRestore);
   one('ledger.vault-divergence heals by itself', cases.vaultDivergence);
   one('ledger.regional-failover, then Lifeboat\'s failover to the DR region', cases.regionalFailover, ['ledger', 'ledger-dr']);
+  one('a node restarted on its old data never catches up; a cluster restarted whole takes no write', cases.staleRestarts);
+  one('an uninitialized node leads itself alone and is never joined; init forms the cluster and the others join', cases.uninitialized, ['ledger', 'ledger-dr']);
 });
 
 /** Runs `fn` on a fresh simulated lab, stopped afterwards. */
@@ -152,32 +154,6 @@ describe('lab ledger (sim): what only the simulation shows', () => {
       assert.ok(w.leader !== vault && w.leader !== global, `the new vault leader ${w.leader} keeps up`);
     }));
 
-  test('a node restarted on its old data rejoins but never catches up; a cluster restarted whole shows a leader and takes no write', T, () =>
-    withLab(async (l) => {
-      const from = l.lab.effects.list().length;
-      await l.lab.break('ledger.node-failure');
-      const victim = l.effectsSince(from)[0]!.split(' ')[0]!;
-      const w1 = await l.run(l.a.ledgerWriteCheck, { cluster: PRIMARY, ...VAULT });
-      assert.equal((await l.sh(victim, 'systemctl start ledger')).code, 0);
-      const v = (await nodeView(l.addr(victim), ''))!;
-      assert.equal(v.leaderId, '0');
-      const h = await l.rpc(victim, 'HealthService', 'Check', {});
-      assert.deepEqual([h.status, h.message, h.details['dep:peer_reachable']], ['HEALTH_STATUS_DEGRADED', 'No leader elected', 'ok: 2/2 peers reachable (0 unreachable, self counts toward 3-node quorum)']);
-      const w2 = await l.run(l.a.ledgerWriteCheck, { cluster: PRIMARY, ...VAULT });
-      assert.deepEqual([w1.missing, w2.missing], [[victim], [victim]], 'writes before and after its restart never reach it');
-      const read = await l.rpc(victim, 'ReadService', 'Read', { ...vaultMsg, key: w2.key });
-      assert.equal(read.value, undefined, 'it answers stale data');
-      assert.equal((await l.run(l.a.ledgerVaults, { cluster: PRIMARY, node: victim })).vaults[0]!.lastAppliedIndex, 6, 'its replica lags');
-
-      for (const n of NODES) await l.sh(n, 'systemctl stop ledger');
-      for (const n of NODES) await l.sh(n, 'systemctl start ledger');
-      await retry('a leader among the restarted nodes', async () => ((await nodeView(l.addr('node1'), ''))!.leaderId !== '0' ? true : undefined), 10_000, 100);
-      const { vault } = await leaders(l);
-      const timedOut = await l.rpcError(vault, 'WriteService', 'Write', write('after-restart'));
-      assert.deepEqual([timedOut.code, /Raft proposal timed out/.test(timedOut.details)], [4, true]);
-      await assertSeedOnAll(l);
-    }));
-
   test('a quorum-loss survivor restarted: dependencies unhealthy and no leader', T, () =>
     withLab(async (l) => {
       const from = l.lab.effects.list().length;
@@ -189,28 +165,6 @@ describe('lab ledger (sim): what only the simulation shows', () => {
       assert.equal((await l.rpc(survivor, 'AdminService', 'GetClusterInfo')).leader_id, '0');
       assert.equal((await l.rpc(survivor, 'ReadService', 'Read', { ...vaultMsg, key: 'doc:3' })).value.length > 0, true, 'eventual reads still answer');
     }));
-
-  test('DR voters: an uninitialized node is its own sole leader and is never joined; init forms the cluster, the others join it', T, () =>
-    withLab(async (l) => {
-      assert.equal((await l.sh('dr-node1', 'systemctl start ledger', DR)).code, 0);
-      assert.equal((await l.sh('dr-node2', 'systemctl start ledger', DR)).code, 0);
-      const info = await l.rpc('dr-node1', 'AdminService', 'GetNodeInfo', {}, 5000, DR);
-      assert.deepEqual([info.state, info.cluster_id, info.is_cluster_member], ['uninitialized', '0', false]);
-      const ci = await l.rpc('dr-node1', 'AdminService', 'GetClusterInfo', {}, 5000, DR);
-      assert.deepEqual(ci.members.map((m: { node_id: string; is_leader: boolean }) => [m.node_id, m.is_leader]), [[info.node_id, true]]);
-      assert.equal((await l.rpc('dr-node1', 'HealthService', 'Check', {}, 5000, DR)).message, 'Node is starting up');
-      assert.deepEqual((await l.rpc('dr-node1', 'VaultService', 'ListVaults', {}, 5000, DR)).vaults, []);
-      await sleep(1000);
-      assert.equal((await nodeView(l.addr('dr-node2', DR), ''))?.clusterId, '0', 'nobody joins an uninitialized node');
-      const from = l.lab.effects.list().length;
-      const init = await l.sh('dr-node1', `inferadb-ledger init --host ${l.addr('dr-node1', DR)}`, DR);
-      assert.match(init.stdout, /^Cluster initialized\. cluster_id=\d+\n$/);
-      assert.deepEqual(l.effectsSince(from, DR), ['dr-node1 ledger.init']);
-      await retry('dr-node2 to join', async () => ((await l.rpc('dr-node1', 'AdminService', 'GetClusterInfo', {}, 5000, DR)).members.length === 2 ? true : undefined), 5000, 100);
-      assert.ok(existsSync(join(l.dataDir('dr-node2', DR), 'cluster_id')));
-      const cm = await l.sh('bastion', 'kubectl get configmap ledger-config -o json', DR);
-      assert.equal(JSON.parse(cm.stdout).data.LEDGER_ENDPOINT, 'ledger.primary-region.internal:50051');
-    }, ['ledger', 'ledger-dr']));
 
   test('ledger.vault-divergence-stuck never heals; SimulateDivergence on a GLOBAL leader that does not lead the region changes nothing (as the real server)', T, () =>
     withLab(async (l) => {
@@ -246,7 +200,3 @@ describe('lab ledger (sim): what only the simulation shows', () => {
     assert.deepEqual(new LedgerFamily({ backend: 'real' }).faults, ['ledger.quorum-loss', 'ledger.node-failure', 'ledger.vault-divergence', 'ledger.full-restore']);
   });
 });
-
-async function assertSeedOnAll(l: LedgerLab): Promise<void> {
-  for (const n of NODES) assert.deepEqual(Buffer.from((await l.rpc(n, 'ReadService', 'Read', { ...vaultMsg, key: 'doc:20' })).value), seedValue(20));
-}

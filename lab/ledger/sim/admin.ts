@@ -126,7 +126,8 @@ function adminListVaults(sim: SimCluster, n: SimNode, req: { organization?: { sl
       leader_node_id: (org && sim.regionLeaderId(n.r.clusterId, org.region)) || '0',
       voter_count: String(n.r.members.length),
       learner_count: '0',
-      last_applied_index: String(v.applied),
+      // A restarted replica starts a new in-memory Raft log: the real one reports 0 or 1 here.
+      last_applied_index: n.stale ? '1' : String(v.applied),
     })),
   };
 }
