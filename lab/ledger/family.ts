@@ -235,8 +235,16 @@ export class LedgerFamily implements LabFamily {
         continue;
       }
       if (v.clusterId !== '0') ids.add(v.clusterId);
-      const state = v.state === 'uninitialized' ? 'uninitialized' : h.status === 'HEALTH_STATUS_HEALTHY' ? 'up' : v.leaderId === '0' ? 'no-leader' : 'degraded';
-      nodes.push({ node: u.node, state, detail: `node ${v.nodeId}, cluster ${v.clusterId}, leader ${v.leaderId}, term ${v.term}: ${h.message} (${h.details?.['dep:peer_reachable'] ?? ''})` });
+      // The seeded vault's health on this replica (absent on a node that does not hold it).
+      const vh = await call(u.listen, 'HealthService', 'Check', SEED_VAULT, 2000, 'health').catch(() => undefined);
+      const vault = vh?.details?.health_status as string | undefined;
+      const state =
+        v.state === 'uninitialized' ? 'uninitialized' : h.status !== 'HEALTH_STATUS_HEALTHY' ? (v.leaderId === '0' ? 'no-leader' : 'degraded') : vault && vault !== 'healthy' ? `vault-${vault}` : 'up';
+      nodes.push({
+        node: u.node,
+        state,
+        detail: `node ${v.nodeId}, cluster ${v.clusterId}, leader ${v.leaderId}, term ${v.term}: ${h.message} (${h.details?.['dep:peer_reachable'] ?? ''})${vault ? `; vault ${LAB_LEDGER_SEED.vault} ${vault}` : ''}`,
+      });
     }
     const bad = nodes.filter((n) => n.state !== 'up');
     const healthy = bad.length === 0 && ids.size === 1;
@@ -251,6 +259,8 @@ export class LedgerFamily implements LabFamily {
     };
   }
 }
+
+const SEED_VAULT = { organization: { slug: LAB_LEDGER_SEED.organization }, vault: { slug: LAB_LEDGER_SEED.vault } };
 
 /** A fresh machine: no data, no set-aside data, no exports from an earlier lab. */
 function cleanHost(u: LedgerUnit): void {

@@ -208,6 +208,9 @@ export async function vaultDivergence(l: LedgerLab): Promise<void> {
   await breakTimed(l, 'ledger.vault-divergence');
   const { vault, global } = await roles(l);
   assert.equal(global, vault, 'the fault moved GLOBAL leadership to the vault\'s leader');
+  const status = (await l.lab.health()).find((h) => h.cluster === PRIMARY)!;
+  assert.equal(status.healthy, false, '`lab status` shows the divergence');
+  assert.ok(status.nodes.some((n) => n.state === 'vault-diverged' || n.state === 'vault-recovering'), JSON.stringify(status.nodes));
   const vh = await l.run(l.a.ledgerVaultHealth, { cluster: PRIMARY, node: vault, ...VAULT });
   assert.ok(vh.status === 'diverged' || vh.status === 'recovering', JSON.stringify(vh));
   if (vh.status === 'diverged') {

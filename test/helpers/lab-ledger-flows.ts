@@ -41,6 +41,7 @@ export async function rejoinEmpty(l: LedgerLab, cluster: string, nodes: string[]
   if (oldId) {
     const removed = await l.run(l.a.ledgerRemoveMember, { cluster, nodeId: oldId });
     assert.match(removed.output ?? '', /removed through/);
+    console.log(`# ${l.backend}: ledgerRemoveMember: ${removed.output ?? ''}`);
   }
   await l.run(l.a.ledgerServiceStop, { cluster, node });
   const aside = await l.run(l.a.ledgerSetAside, { cluster, node, reason: 'test' });

@@ -59,6 +59,10 @@ export function unary(sim: SimCluster, n: SimNode, service: string, method: stri
       if (err.trailer) metadata.set('grpc-status-details-bin', err.trailer);
       cb({ code: err.code, details: err.message, metadata, name: 'RpcError', message: err.message });
     };
+    // Every answer of the real server carries its API version.
+    const headers = new grpc.Metadata();
+    headers.set('x-ledger-api-version', '1');
+    call.sendMetadata(headers);
     try {
       if (!n.running) throw new RpcError(grpc.status.UNAVAILABLE, 'Node is shutting down');
       if (mutating && !lab && sim.hostCtl?.apiRefused(n.name)) throw new RpcError(grpc.status.UNAUTHENTICATED, 'invalid credentials');
