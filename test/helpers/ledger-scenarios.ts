@@ -13,7 +13,9 @@
 import assert from 'node:assert/strict';
 import type { LedgerBackendKind } from '../../lab/ledger';
 import { LAB_LEDGER_SEED } from '../../lab/ledger';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
+import type { LedgerNodeState, LedgerVaults } from '../../src/activities/types';
 import type { Progress } from '../../src/workflows/kit/defs';
 import { finishedOf, OPEN, progressOf, recordHistory } from './recovery';
 import { eventually, startStack, type Stack } from './stack';
@@ -116,7 +118,7 @@ export async function runCase(stack: Stack, c: LedgerCase, opts: { timeoutMs: nu
   for (const gate of c.gates) {
     await eventually(`${c.scenario} to wait on ${gate}`, async () => {
       const p = await progressOf(stack, ID);
-      if (!OPEN.includes(p.status)) throw new Error(`${c.scenario} ended (${p.status}) before ${gate}: ${p.outcome ?? ''} ${p.error ?? ''}`);
+      if (!OPEN.includes(p.status)) throw new Error(`${c.scenario} ended (${p.status}) before ${gate}: ${p.outcome ?? ''}`);
       if (p.pendingDecision) throw new Error(`${c.scenario} asks a decision: ${p.pendingDecision.step}: ${p.pendingDecision.error}`);
       return p.gates.some((g) => g.gate === gate && g.status === 'waiting');
     }, opts.timeoutMs, 500);
@@ -125,7 +127,7 @@ export async function runCase(stack: Stack, c: LedgerCase, opts: { timeoutMs: nu
   }
   const p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true });
   assert.equal(p.pendingDecision, undefined, `the recovery asks: ${p.pendingDecision?.step}: ${p.pendingDecision?.error}`);
-  assert.equal(p.status, 'completed', `${c.scenario}: ${p.status}: ${p.error ?? ''}\n${p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n')}`);
+  assert.equal(p.status, 'completed', `${c.scenario}: ${p.status}: ${p.outcome ?? ''}\n${p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n')}`);
   assert.match(p.outcome ?? '', c.outcome);
   assert.deepEqual(counted(stack, cluster, before), c.effects, 'what the nodes received, once each');
   await healthyWithSeed(stack, c.healthy, opts.timeoutMs);
@@ -138,15 +140,14 @@ async function healthyWithSeed(stack: Stack, cluster: string, timeoutMs: number)
   const { activities, close } = createActivities({ inventoryPath: stack.lab.inventoryPath });
   try {
     const nodes = cluster === DR ? DR_NODES : NODES;
-    const { MockActivityEnvironment } = await import('@temporalio/testing');
     const env = new MockActivityEnvironment();
     await eventually(
       `${cluster} healthy with its seeded data`,
       async () => {
-        const states = await Promise.all(nodes.map((node) => env.run(activities.ledgerNodeState, { cluster, node })));
+        const states = (await Promise.all(nodes.map((node) => env.run(activities.ledgerNodeState, { cluster, node })))) as LedgerNodeState[];
         const leader = states.find((s) => s.reachable && s.nodeId && s.leaderId === s.nodeId);
         if (!leader || states.some((s) => !s.reachable || s.health !== 'healthy') || new Set(states.map((s) => s.clusterId)).size !== 1) return false;
-        const held = await Promise.all(nodes.map((node) => env.run(activities.ledgerVaults, { cluster, node })));
+        const held = (await Promise.all(nodes.map((node) => env.run(activities.ledgerVaults, { cluster, node })))) as LedgerVaults[];
         return held.every((h) => h.vaults.some((v) => v.organization === LAB_LEDGER_SEED.organization && v.vault === LAB_LEDGER_SEED.vault));
       },
       timeoutMs,
