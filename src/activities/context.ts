@@ -149,6 +149,26 @@ export function createContext(deps: ActivityDeps): ActivityContext {
   async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number, extra: ExecExtras = {}): Promise<ExecResult> {
     const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
     const ctx = Context.current();
+    try {
+      return await execOn(ref, conn, secrets, cmds, timeoutMs, extra, ctx);
+    } catch (err) {
+      // The transport names the address; the operator thinks in nodes.
+      if (err instanceof TransportError && !err.message.startsWith(`${ref.node}: `)) {
+        throw new TransportError(err.type, `${ref.node}: ${err.message}`, err.retryable, { ...err.details, node: ref.node }, err.trailer);
+      }
+      throw err;
+    }
+  }
+
+  async function execOn(
+    ref: NodeRef,
+    conn: SshConnectOptions,
+    secrets: string[],
+    cmds: RemoteCommand[],
+    timeoutMs: number,
+    extra: ExecExtras,
+    ctx: ReturnType<typeof Context.current>,
+  ): Promise<ExecResult> {
     // Heartbeat with the output tail as it streams, and every few seconds
     // anyway: a command that prints nothing must not look like a dead worker.
     const res = await beating(
