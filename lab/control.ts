@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { EffectFilter, EffectLog } from './effects';
 import type { ClusterHealth } from './family';
@@ -57,6 +58,8 @@ export interface ControlHandlers {
 export interface ControlServer {
   url: string;
   port: number;
+  /** `unix:<path>` when the API also listens on a unix socket. */
+  socketUrl?: string;
   close(): Promise<void>;
 }
 
@@ -67,7 +70,7 @@ const MAX_BODY = 1024 * 1024;
  *
  * @param port 0 for an ephemeral port.
  */
-export async function startControl(h: ControlHandlers, port = 0): Promise<ControlServer> {
+export async function startControl(h: ControlHandlers, port = 0, socketPath?: string): Promise<ControlServer> {
   const server: Server = createServer((req, res) => {
     handle(h, req, res).catch((err: unknown) => {
       const status = err instanceof ControlError ? err.status : 500;
@@ -85,14 +88,35 @@ export async function startControl(h: ControlHandlers, port = 0): Promise<Contro
   });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
+  // The same API on a unix socket, for shims inside a network namespace that reaches no loopback of ours.
+  let unix: Server | undefined;
+  if (socketPath) {
+    rmSync(socketPath, { force: true });
+    const u = createServer((req, res) => {
+      handle(h, req, res).catch((err: unknown) => send(res, err instanceof ControlError ? err.status : 500, { error: err instanceof Error ? err.message : String(err) }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      u.once('error', reject);
+      u.listen(socketPath, () => {
+        u.off('error', reject);
+        resolve();
+      });
+    });
+    unix = u;
+  }
+  const closeOne = (s: Server) =>
+    new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
   return {
     url: `http://127.0.0.1:${bound}`,
     port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    ...(socketPath ? { socketUrl: `unix:${socketPath}` } : {}),
+    close: async () => {
+      await Promise.all([closeOne(server), ...(unix ? [closeOne(unix)] : [])]);
+      if (socketPath) rmSync(socketPath, { force: true });
+    },
   };
 }
 

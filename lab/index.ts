@@ -44,6 +44,10 @@ import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainServerFamily } from './train-server';
 import { TrainingClusterFamily } from './training-cluster';
+import { RealTrainingClusterFamily } from './training-cluster/real/family';
+
+/** The training cluster's lab backends: the simulation, or real RingRift orchestrators. */
+export type TrainingBackendKind = 'sim' | 'real';
 
 export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server' | 'ledger-dr';
 
@@ -68,6 +72,11 @@ export interface LabOptions {
   ledgerBackend?: LedgerBackendKind;
   /** The ledger simulation's timings (elections, sagas, divergence recovery); tests shorten them. */
   ledgerSim?: Partial<SimTimings>;
+  /**
+   * The training cluster's backend: `sim` (the simulation) or `real` (RingRift's P2P orchestrators
+   * in per-node namespaces, see lab/training-cluster/real/); default `$LIFEBOAT_LAB_TRAINING_BACKEND`, else `sim`.
+   */
+  trainingBackend?: TrainingBackendKind;
 }
 
 /** A running lab. */
@@ -136,7 +145,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, backend, sim: opts.ledgerSim, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
     families.push(ledger);
   }
-  if (wanted.includes('training-cluster')) {
+  if (wanted.includes('training-cluster') && (opts.trainingBackend ?? trainingBackendFromEnv()) === 'real') {
+    families.push(new RealTrainingClusterFamily({ cluster: 'lab-training', labDir: dir, secretsDir }));
+  } else if (wanted.includes('training-cluster')) {
     families.push(
       new TrainingClusterFamily({
         cluster: 'lab-training',
@@ -213,6 +224,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     control = await startControl(
       { shim, health, breakFault, effects, shutdown: () => void stop() },
       fixed ? FIXED_PORTS.control : 0,
+      families.some((f) => hasWrap(f)) ? join(dir, 'control.sock') : undefined,
     );
     const ctl = control;
     started.push(() => ctl.close());
@@ -226,7 +238,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         const root = hostRoot(family.cluster, node);
         const binDir = join(dir, 'bin', family.cluster, node);
         mkdirSync(root, { recursive: true });
-        writeShims({ binDir, cluster: family.cluster, node, tools: family.tools, controlUrl, clientPath });
+        // A family of real processes in namespaces: its hosts' commands run inside them and reach the lab by its unix socket.
+        const wrapped = hasWrap(family);
+        const shimControl = wrapped && ctl.socketUrl ? ctl.socketUrl : controlUrl;
+        writeShims({ binDir, cluster: family.cluster, node, tools: family.tools, controlUrl: shimControl, clientPath });
         const host = new SshHost({
           cluster: family.cluster,
           node,
@@ -235,7 +250,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
           hostKey: hostKey(dir, family.cluster, node).privateKey,
           clientPublicKey: client.publicLine,
           port: fixed ? sshPort++ : 0,
-          env: () => ({ LAB_CONTROL: controlUrl }),
+          env: () => ({ LAB_CONTROL: shimControl }),
+          ...(wrapped ? { wrap: () => family.hostWrap(node) } : {}),
         });
         await host.start();
         started.push(() => host.stop());
@@ -305,6 +321,15 @@ interface WithWorkdir {
   hostWorkdir(node: string): string;
 }
 
+/** Optional family extra: an argv prefix that runs a node's commands in the node's namespaces. */
+interface WithWrap {
+  hostWrap(node: string): string[] | undefined;
+}
+
+function hasWrap(family: LabFamily): family is LabFamily & WithWrap {
+  return typeof (family as LabFamily & Partial<WithWrap>).hostWrap === 'function';
+}
+
 function workdirOf(family: LabFamily, node: string): string | undefined {
   const f = family as LabFamily & Partial<WithWorkdir>;
   if (typeof f.hostWorkdir !== 'function') return undefined;
@@ -324,6 +349,13 @@ function applyHostFault(fault: string, hosts: Map<string, SshHost>): void {
     if (kind === 'heal') h.heal();
     else h.setFault(kind as HostFaultKind, true, ms === undefined ? undefined : Number(ms));
   }
+}
+
+function trainingBackendFromEnv(): TrainingBackendKind {
+  const v = process.env.LIFEBOAT_LAB_TRAINING_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`LIFEBOAT_LAB_TRAINING_BACKEND must be sim or real (got "${v}")`);
 }
 
 function ledgerBackendFromEnv(): LedgerBackendKind {

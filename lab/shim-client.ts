@@ -26,12 +26,14 @@ interface ShimAnswer {
 /** How long a shim waits for the lab's answer. */
 const SHIM_TIMEOUT_MS = 600_000;
 
-function post(url: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
+function post(control: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(body));
+    // `unix:/path/control.sock`: the lab's API on a unix socket (shims inside a node's network namespace).
+    const unix = control.startsWith('unix:') ? control.slice('unix:'.length) : undefined;
     const req = request(
-      url,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': data.length } },
+      unix ? `http://lab${path}` : `${control.replace(/\/$/, '')}${path}`,
+      { method: 'POST', agent: false, ...(unix ? { socketPath: unix } : {}), headers: { 'content-type': 'application/json', 'content-length': data.length } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -92,7 +94,8 @@ async function run(): Promise<void> {
   let answer: ShimAnswer;
   try {
     const res = await post(
-      `${control.replace(/\/$/, '')}/shim`,
+      control,
+      '/shim',
       { cluster: process.env.LAB_CLUSTER, node: process.env.LAB_NODE, tool, argv, env, cwd: process.cwd() },
       // As long as the simulated command may run: a real ledger drains for 30 s on `systemctl stop`,
       // `kubectl rollout status --timeout=...` waits minutes. The caller's own timeout bounds it.

@@ -58,6 +58,11 @@ export interface SshHostOptions {
   port: number;
   /** Extra environment for commands (LAB_CONTROL...), read at each exec so it can change after start. */
   env: () => Record<string, string>;
+  /**
+   * An argv prefix each command runs under, read at each exec (e.g. `nsenter -t PID -n -m -p --`:
+   * the node's namespaces, for a family of real processes); none: a plain `/bin/sh -c`.
+   */
+  wrap?: () => string[] | undefined;
 }
 
 /** Grace between SIGTERM and SIGKILL when a channel closes under a running command. */
@@ -198,7 +203,9 @@ export class SshHost {
     if (channelClosed) return;
 
     const user = safeUser();
-    const child = spawn('/bin/sh', ['-c', command], {
+    const wrap = this.opts.wrap?.() ?? [];
+    const argv = [...wrap, '/bin/sh', '-c', command];
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: this.root,
       detached: true, // own process group: a channel close kills the whole pipeline
       stdio: ['pipe', 'pipe', 'pipe'],
