@@ -219,6 +219,37 @@ if ! restic_ok; then
     die "go install of restic $RESTIC_GO_VERSION failed." "See .tools/logs/go-restic.log; check the Go module proxy is reachable (go env GOPROXY)."
 fi
 
+# --- 4c. the RingRift orchestrator's virtualenv ----------------------------------
+# The conformance suite runs RingRift's real P2P orchestrator (synaptent/RingRift
+# 2aa9f89b5, ../shared/targets/ringrift/); its import path needs only these
+# (versions of its requirements.txt where it pins them; no torch). Installed once
+# into .tools/ringrift-venv, checked by the pinned versions on later runs.
+RINGRIFT_VENV="$ROOT/.tools/ringrift-venv"
+RINGRIFT_PINS=(aiohttp==3.13.2 psutil==7.1.3 pyyaml==6.0.3 pydantic==2.10.5 pydantic-core==2.27.2
+  aiohappyeyeballs==2.7.1 aiosignal==1.4.0 annotated-types==0.8.0 attrs==26.1.0 frozenlist==1.8.0
+  idna==3.21 multidict==6.9.1 propcache==0.5.4 typing-extensions==4.16.0 yarl==1.25.1)
+ringrift_ok() {
+  [ -x "$RINGRIFT_VENV/bin/python" ] || return 1
+  local pin name ver
+  for pin in aiohttp==3.13.2 psutil==7.1.3 pydantic==2.10.5; do
+    name=${pin%%==*}; ver=${pin##*==}
+    compgen -G "$RINGRIFT_VENV/lib/python3*/site-packages/${name}-${ver}.dist-info" >/dev/null || return 1
+  done
+  compgen -G "$RINGRIFT_VENV/lib/python3*/site-packages/[Pp][Yy][Yy][Aa][Mm][Ll]-6.0.3.dist-info" >/dev/null
+}
+if ! ringrift_ok; then
+  PY="${RINGRIFT_PYTHON:-${PYTHON:-python3}}"
+  command -v "$PY" >/dev/null 2>&1 ||
+    die "$PY is not installed; the conformance suite runs RingRift's orchestrator with it." \
+      "Install Python 3.10+ with venv support (apt-get install python3 python3-venv) and re-run."
+  note "installing RingRift's orchestrator packages into .tools/ringrift-venv..."
+  rm -rf "$RINGRIFT_VENV"
+  quietly ringrift-venv "$PY" -m venv "$RINGRIFT_VENV" ||
+    die "could not create .tools/ringrift-venv with $PY." "Install python3-venv (apt-get install python3-venv) and re-run."
+  quietly ringrift-pip "$RINGRIFT_VENV/bin/pip" install --disable-pip-version-check -q "${RINGRIFT_PINS[@]}" ||
+    die "pip could not install RingRift's orchestrator packages (${RINGRIFT_PINS[*]:0:4} ...)." "See .tools/logs/ringrift-pip.log; check PyPI is reachable and re-run."
+fi
+
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
   # tsc prints nothing on success; its errors are the useful output.
