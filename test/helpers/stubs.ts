@@ -67,6 +67,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     p2pJobs: async (a) => ({ node: a.node, reachable: true, activeJobs: 2 }),
     p2pElectionReset: async (a) => plan('p2pElectionReset', a as never),
     p2pSetLeader: async (a) => plan('p2pSetLeader', a as never),
+    p2pUnretire: async (a) => plan('p2pUnretire', a as never),
     ...gossipStubs(plan),
     ...trainServerStubs(plan),
     ...trainingDataStubs(plan),
@@ -80,7 +81,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'ledgerDrSync', 'ledgerSwitchEndpoint', 'ledgerRestartEngine', ...LEDGER_EFFECTS, 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'ledgerDrSync', 'ledgerSwitchEndpoint', 'ledgerRestartEngine', ...LEDGER_EFFECTS, 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', 'p2pUnretire', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

@@ -10,12 +10,25 @@ import { systemContext, type ActivityContext, type SystemContext } from '../cont
 
 /** Per-cluster settings of a training cluster, with their defaults (the runbooks' values). */
 export const TRAINING_CLUSTER_DEFAULTS = {
-  // The P2P orchestrator.
+  // The P2P orchestrator (RingRift 2aa9f89b5: scripts/p2p_orchestrator.py, its systemd unit).
   processPattern: 'p2p_orchestrator',
+  /** v1 only (histories recorded before the real API): the runbook's start command, which never existed. */
   p2pStart: 'python -m app.p2p.orchestrator',
   p2pLog: 'logs/p2p.log',
   localP2pPort: 8770,
   restartTimeoutSeconds: 60,
+  /** The orchestrator's systemd unit (config/systemd/ringrift-p2p-orchestrator.service); restarted with systemctl where the node has it. */
+  p2pUnit: 'ringrift-p2p-orchestrator',
+  /** The unit's EnvironmentFile: RINGRIFT_NODE_ID, RINGRIFT_P2P_HOST, RINGRIFT_P2P_PORT, RINGRIFT_PATH, RINGRIFT_P2P_PEERS. */
+  p2pEnvFile: '/etc/ringrift/p2p_orchestrator.env',
+  /** The unit's python, relative to the workdir (`ai-service/venv`). */
+  p2pPython: 'venv/bin/python',
+  /** How a restart is made: `auto` (the unit if the node has it, else the script), `systemd`, `script`, `admin` (POST /admin/restart). */
+  p2pRestartVia: 'auto',
+  /** Secret reference of `RINGRIFT_ADMIN_TOKEN` (X-Admin-Token of POST /admin/restart); empty: the node sets none. */
+  p2pAdminToken: '',
+  /** Longest wait for one `GET /status` (the real one takes 10-60 s under load). */
+  statusTimeoutSeconds: 60,
   // Games, selfplay and models (seed 000 §3, §4, §6).
   gamesDir: 'data/games',
   gamesDb: 'data/games/selfplay.db',

@@ -15,7 +15,7 @@
  */
 import { bindActivities, type ActivityContext } from '../context';
 import { trainingClusterContext } from './context';
-import { p2pDaemonStatus, p2pElectionReset, p2pJobs, p2pRestart, p2pSetLeader, p2pStatus } from './p2p';
+import { p2pDaemonStatus, p2pElectionReset, p2pJobs, p2pRestart, p2pSetLeader, p2pStatus, p2pUnretire } from './p2p';
 import { gamesAggregate, gamesBackupAggregate, gamesBackupInfo, gamesDbStatus, gamesQuarantine, gamesRestoreBackup, gamesSyncToHost } from './games';
 import { selfplayLaunchCluster, selfplayRunning, selfplayStart, selfplayStop } from './selfplay';
 import { modelCheck, modelCheckpoints, modelFetch, modelRestoreBackup, modelResumeTraining, modelsAccessible, modelSwap } from './models';
@@ -35,6 +35,7 @@ export function trainingClusterActivities(base: ActivityContext): AllTrainingClu
     p2pSetLeader,
     p2pDaemonStatus,
     p2pRestart,
+    p2pUnretire,
     gamesDbStatus,
     gamesBackupInfo,
     gamesQuarantine,

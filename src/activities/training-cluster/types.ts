@@ -18,29 +18,62 @@ import type { EffectResult, Effectful, NodeRef } from '../common/types';
 
 // ---------------------------------------------------------- orchestrator ----
 
+/**
+ * One node's `GET /status` (RingRift 2aa9f89b5, scripts/p2p_orchestrator.py
+ * `_compute_status`, see ./wire): who it follows, what it is, whom it sees.
+ */
 export interface P2pStatus {
   node: string;
   reachable: boolean;
   error?: string;
+  /** `leader_id`: the leader this node follows (itself when it leads); null: none. */
   leaderId?: string | null;
+  /** The answering node and the peers it sees alive and not retired (the keys of `peers`). */
   alivePeers?: string[];
+  /** The node's `role` ("leader", "follower", ...); v1 histories call it the election state. */
   electionState?: string;
+  /** `voter_node_ids`. */
   voters?: string[];
+  /** `role` as the node reports it: "leader", "follower", "candidate", "provisional_leader"... */
+  role?: string;
+  /** `is_leader` (or `role` = leader): this node says it leads. */
+  isLeader?: boolean;
+  /** `effective_leader_id`: the leader as this node's peer table resolves it. */
+  effectiveLeaderId?: string | null;
+  /** `alive_peers`: how many peers the node counts alive (an integer, itself excluded). */
+  alivePeerCount?: number;
+  /** Peers the node has retired (`peers[*].retired`). */
+  retiredPeers?: string[];
+  /** Peers the node knows but counts dead (`peers[*].is_alive` false); with `alive_only=false`. */
+  deadPeers?: string[];
+  /** `voters_alive`, `voter_quorum_ok`. */
+  votersAlive?: number;
+  voterQuorumOk?: boolean;
+  /** `leaders_reported`: the alive peers that report themselves leader. */
+  leadersReported?: string[];
+  /** `active_jobs` (an integer on the real orchestrator). */
+  activeJobs?: number;
 }
 
 export interface TrainingClusterActivities {
-  /** `GET /status` of the node's P2P orchestrator. */
+  /** `GET /status?alive_only=false` of the node's P2P orchestrator (it may take up to a minute under load). */
   p2pStatus(input: NodeRef): Promise<P2pStatus>;
-  /** `pgrep -f p2p_orchestrator` and the local `/health` over SSH. */
+  /** `pgrep -f p2p_orchestrator` and the local `/health` (`healthy: true` in its answer) over SSH. */
   p2pDaemonStatus(input: NodeRef): Promise<{ node: string; running: boolean; healthy: boolean; detail: string }>;
-  /** `GET /jobs` of the node's orchestrator: how many jobs are being distributed. */
-  p2pJobs(input: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; error?: string }>;
-  /** `POST /admin/election/reset` on a voter (bearer token from the inventory). */
+  /** `GET /api/jobs` of the node's orchestrator (`{success, jobs, total}`): the jobs it distributes and how many are not finished. */
+  p2pJobs(input: NodeRef): Promise<{ node: string; reachable: boolean; activeJobs: number; total?: number; error?: string }>;
+  /** `POST /election/reset` on a node (bearer `RINGRIFT_CLUSTER_AUTH_TOKEN`): clears its election state and leader. */
   p2pElectionReset(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `POST /admin/set-leader {"node_id": leader}` on a voter: manual leader designation (emergency only). */
+  /** `POST /election/force_leader {"leader_id": leader}` on `node`: on the leader itself it takes the lead, elsewhere it adopts it (emergency only). */
   p2pSetLeader(input: NodeRef & Effectful & { leader: string }): Promise<EffectResult>;
-  /** `pkill -f p2p_orchestrator; nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &` in the node's workdir, once per step. */
+  /**
+   * Restarts the node's orchestrator once per step: `systemctl restart <p2pUnit>` where the node runs
+   * the unit, else the unit's ExecStart from its env file (`scripts/p2p_orchestrator.py --node-id ...`),
+   * or `POST /admin/restart` (X-Admin-Token) when `p2pRestartVia` is `admin`.
+   */
   p2pRestart(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `POST /admin/unretire?node_id=<peer>` on `node` (bearer token): the orchestrator takes a retired peer back; not retired counts as done. */
+  p2pUnretire(input: NodeRef & Effectful & { peer: string }): Promise<EffectResult>;
 }
 
 // ------------------------------------------------ data, selfplay, models ----
