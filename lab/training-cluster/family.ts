@@ -35,7 +35,7 @@ export interface TrainingClusterOptions {
   rejoinEveryMs?: number;
 }
 
-const PATTERN = /p2p_orchestrator|app\.p2p\.orchestrator|p2p-orchestrator/;
+const PATTERN = /p2p_orchestrator|p2p-orchestrator/;
 
 /** The training cluster's P2P mesh, simulated. */
 export class TrainingClusterFamily implements LabFamily {
@@ -95,7 +95,13 @@ export class TrainingClusterFamily implements LabFamily {
     this.mesh.effects = ctx.effects;
     this.mesh.hostCtl = ctx.hosts;
     await this.sync.start(ctx);
-    for (const n of this.mesh.nodes) mkdirSync(join(ctx.hostRoot(n.name), 'ai-service', 'logs'), { recursive: true });
+    for (const n of this.mesh.nodes) {
+      const tree = join(ctx.hostRoot(n.name), 'ai-service');
+      for (const d of ['logs', 'config', 'venv/bin']) mkdirSync(join(tree, d), { recursive: true });
+      // As on a real node without the systemd unit: the unit's env file, and the tree's python (here the lab's python shim).
+      writeFileSync(join(tree, 'config', 'p2p_orchestrator.env'), `RINGRIFT_NODE_ID=${n.name}\nRINGRIFT_P2P_HOST=0.0.0.0\nRINGRIFT_P2P_PORT=${RUNBOOK_P2P_PORT}\nRINGRIFT_PATH=${tree}\nRINGRIFT_P2P_PEERS=${this.mesh.nodes.filter((x) => x !== n).map((x) => `http://${x.name}:${RUNBOOK_P2P_PORT}`).join(',')}\n`, { mode: 0o600 });
+      writeFileSync(join(tree, 'venv', 'bin', 'python'), '#!/bin/sh\nexec python "$@"\n', { mode: 0o755 });
+    }
     if (this.secretsDir) {
       mkdirSync(this.secretsDir, { recursive: true, mode: 0o700 });
       this.tokenPath = join(this.secretsDir, `${this.cluster}-auth-token`);
@@ -129,11 +135,12 @@ export class TrainingClusterFamily implements LabFamily {
 
   settings(): Record<string, string | number | boolean> {
     return {
-      serviceName: SERVICE,
-      processPattern: 'p2p_orchestrator',
-      startCommand: 'nohup python -m app.p2p.orchestrator > logs/p2p.log 2>&1 &',
-      logFile: 'logs/p2p.log',
+      processPattern: 'scripts/p2p_orchestrator.py',
       localP2pPort: RUNBOOK_P2P_PORT,
+      // As the real lab's nodes: no systemd unit; the unit's ExecStart from its env file in the tree.
+      p2pUnit: '',
+      p2pEnvFile: 'config/p2p_orchestrator.env',
+      p2pPython: 'venv/bin/python',
       ...this.data.settings(), // --- training-data hook
       ...this.sync.settings(),
     };
@@ -162,7 +169,9 @@ export class TrainingClusterFamily implements LabFamily {
       case 'python':
       case 'python3': {
         const m = args.indexOf('-m');
-        if (m < 0 || args[m + 1] !== 'app.p2p.orchestrator') return passthrough();
+        // The seed's start command: that module never existed.
+        if (m >= 0 && args[m + 1] === 'app.p2p.orchestrator') return { stdout: '', stderr: `/usr/bin/python: No module named app.p2p.orchestrator\n`, exitCode: 1 };
+        if (!args.some((a) => a.endsWith('scripts/p2p_orchestrator.py'))) return passthrough();
         return startByOperator(this.mesh, node, `${call.tool} ${args.join(' ')}`);
       }
       case 'systemctl':
@@ -177,7 +186,8 @@ export class TrainingClusterFamily implements LabFamily {
   async breakFault(fault: string): Promise<void> {
     switch (fault) {
       case 'training-cluster.mesh-collapse':
-        for (const n of this.mesh.nodes) if (n.proc) n.proc.hearing = false;
+        // As the real lab makes it: every orchestrator killed (a crash: no stop effect), SSH still answers.
+        for (const n of this.mesh.nodes) await stopProc(this.mesh, n);
         this.mesh.leader = null;
         return;
       case 'training-cluster.leader-failure': {
@@ -186,7 +196,8 @@ export class TrainingClusterFamily implements LabFamily {
         if (!leader) throw new Error(`${this.cluster} has no leader to fail; heal the mesh first (lab status)`);
         await stopProc(this.mesh, leader); // a crash: no stop effect, nobody asked for it
         this.mesh.leader = null;
-        this.mesh.electionBlocked = true;
+        // The followers keep reporting the dead leader until a reset; the pinned coordinator role means nobody else is elected.
+        this.mesh.staleLeader = leader.name;
         return;
       }
       default:

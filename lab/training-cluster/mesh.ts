@@ -15,7 +15,9 @@ import type { HostControl } from '../family';
 export const RUNBOOK_P2P_PORT = 8770;
 /** A start that follows a stop within this window counts as one restart. */
 export const RESTART_WINDOW_MS = 10_000;
-export const SERVICE = 'p2p-orchestrator';
+export const SERVICE = 'ringrift-p2p-orchestrator';
+/** How long a forced leader that is not the coordinator keeps the lead (the real one gives it up within seconds). */
+export const FORCED_LEAD_MS = 5_000;
 
 export interface Proc {
   pid: number;
@@ -47,6 +49,12 @@ export class TrainingMesh {
   leader: string | null = null;
   /** After a leader failure, voters wait for an operator (reset / set-leader). */
   electionBlocked = false;
+  /** A crashed leader the followers still report (`leader_id`) until an election reset or their peer timeout. */
+  staleLeader: string | null = null;
+  /** A forced leader that is not the coordinator, and when it gives the lead up. */
+  forced?: { node: string; until: number };
+  /** Peers retired by the mesh (a dead peer after the retire timeout; `POST /admin/unretire` takes it back). */
+  readonly retired = new Set<string>();
   nextPid = 4000 + Math.floor(Math.random() * 20000);
   /** The outage's offline hosts, and its rejoin timers while it lasts. */
   readonly offline = new Set<string>();
@@ -64,16 +72,28 @@ export class TrainingMesh {
     return !!n.proc && n.proc.hearing && now - n.proc.startedAt >= this.bootMs;
   }
 
-  /** Re-derive the leader from who is in the mesh; called on a short timer and before every read. */
+  /**
+   * Re-derive the leader from who is in the mesh; called on a short timer and before every read.
+   * As on the real orchestrator (RingRift 2aa9f89b5), only the coordinator is ever elected
+   * (RINGRIFT_IS_COORDINATOR), given a quorum of voters; a forced leader that is not the
+   * coordinator gives the lead up within seconds.
+   */
   evaluate(): void {
     const now = Date.now();
     const current = this.nodes.find((n) => n.name === this.leader);
     if (current && !this.inMesh(current, now)) this.leader = null;
+    if (this.forced && (now >= this.forced.until || this.leader !== this.forced.node)) {
+      if (this.leader === this.forced.node) this.leader = null;
+      this.forced = undefined;
+    }
     if (this.leader || this.electionBlocked) return;
     const voters = this.nodes.filter((n) => n.roles.includes('voter'));
     const present = voters.filter((n) => this.inMesh(n, now));
     if (present.length * 2 <= voters.length) return; // no quorum of voters
-    this.leader = (present.find((n) => n.roles.includes('coordinator')) ?? present[0])!.name;
+    const coordinator = present.find((n) => n.roles.includes('coordinator'));
+    if (!coordinator) return; // the coordinator role is pinned: nobody else is elected
+    this.leader = coordinator.name;
+    this.staleLeader = null;
   }
 
   record(n: NodeState, effect: string, detail?: Record<string, unknown>): void {

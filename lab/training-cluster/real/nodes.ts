@@ -82,6 +82,8 @@ interface NodeRt extends RealNodeSpec {
   lastStopAt?: number;
   /** Pids killed by a fault: their end is not an operator's stop. */
   killed: Set<number>;
+  /** The next start is the lab's own (a unit starting at boot), not an operator's. */
+  labStart?: boolean;
 }
 
 export interface RealNodesOptions {
@@ -300,10 +302,11 @@ export class RealNodes {
     else if (path === '/admin/restart') this.o.record(n.name, 'p2p.admin-restart');
   }
 
-  /** Starts the node's orchestrator as its unit would (no-op while one runs); resolves when the process exists. */
+  /** Starts the node's orchestrator as its unit would (no-op while one runs; not an effect: nobody asked); resolves when the process exists. */
   async startOrchestrator(name: string): Promise<void> {
     const n = this.node(name);
     if (n.pid && alive(n.pid)) return;
+    n.labStart = true;
     const prefix = this.prefix(name);
     if (!prefix) throw new Error(`${name}: its namespaces are not up`);
     const cmd = `cd ${shq(n.tree)} && nohup sh -c ${shq(P2P_START_SH)} p2p-start ${shq(this.envFile(name))} venv/bin/python > logs/p2p.log 2>&1 &`;
@@ -380,11 +383,12 @@ export class RealNodes {
       if (now !== undefined && now !== n.pid) {
         const started = n.pid === undefined;
         n.pid = now;
-        if (started && this.startsByLab === 0) {
+        if (started && this.startsByLab === 0 && !n.labStart) {
           this.o.record(n.name, 'orchestrator.start', { pid: now });
           if (n.lastStopAt !== undefined && Date.now() - n.lastStopAt <= RESTART_WINDOW_MS) this.o.record(n.name, 'orchestrator.restart', { pid: now });
         }
         n.lastStopAt = undefined;
+        n.labStart = false;
       }
     }
   }

@@ -1,20 +1,29 @@
 /**
- * Seed 000 §1, "Leader Node Failure": P2P status shows no leader, jobs are
- * not distributed.
+ * Seed 000 §1, "Leader Node Failure", on the real P2P orchestrator
+ * (RingRift 2aa9f89b5): no leader, a stale one, or several at once; jobs
+ * are not distributed.
  *
- * Diagnosis: `/status` on every node (leader_id, alive_peers,
- * election_state, voters). Recovery, safest first:
- * 1. wait for the automatic leader election (durable polling, 60 s);
- * 2. force an election restart: `POST /admin/election/reset` on a voter,
- *    then wait again;
- * 3. manual leader designation (emergency only), behind the gate
- *    `set-leader`: the approver picks the node among the live voters.
- * Verification: a leader is elected and jobs are being distributed again.
- * Then the cluster is made whole: the nodes that were down at diagnosis (the
- * crashed old leader) and are still out of the mesh get their P2P restarted
- * (seed 000 §2's restart), with a bounded wait until they are alive in the
- * mesh again; one that does not come back leaves a `<node>: follow-up` fact
- * and is named in the outcome, without failing the restored leadership.
+ * Diagnosis: `/status` on every node. A leader is a node that says it leads
+ * (`role` leader), answers, and is the `leader_id` of every answering node.
+ * The real cluster also shows a dead leader that its followers still report
+ * (a stale leader: they keep it until their peer timeout), and several nodes
+ * that each lead (a split brain): both are named in the incident record.
+ *
+ * Recovery, safest first (docs/training-cluster.md says why in this order):
+ * 1. wait for the automatic election (60 s);
+ * 2. restart the orchestrators of the voters (the coordinator first) that are
+ *    down: on the real cluster only the coordinator is ever elected, so no
+ *    election succeeds while it is down (its current runbook: "restart P2P on
+ *    unreachable voters");
+ * 3. reset the election (`POST /election/reset`) on every answering voter
+ *    and every claimant of a split brain, then wait (60 s);
+ * 4. emergency, behind the gate `set-leader`: force the chosen voter
+ *    (`POST /election/force_leader`, on it and then on the others).
+ * Each wait ends only when one leader STAYS: the same leader, agreed by
+ * every answering node, on four probes in a row (a forced leader that is
+ * not the coordinator gives the lead up within seconds on the real code).
+ * Verification: that leader stays, and its job API answers (`/api/jobs`).
+ * Then the non-voters down at diagnosis are restarted and waited for.
  * RTO 5 min target, 10 min max.
  *
  * @module
@@ -24,13 +33,14 @@ import type { LeaderFailureParams } from '../../catalog';
 import type { P2pStatus } from '../../activities/types';
 import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_LEADER_FAILURE } from '../scenarios';
-
-/** The patch that added the restart of the nodes down at diagnosis (docs/versioning.md). */
-const RESTART_FAILED_LEADER = 'training-cluster.leader-failure/restart-failed-leader';
+import { legacyLeaderFailure } from './legacy/leader-failure';
+import { describeLeaders, leadership, waitForStableLeader } from './mesh';
+import { REAL_P2P_API } from './versions';
 
 export type LeaderFailureInput = RecoveryInput<Partial<LeaderFailureParams>>;
 
 export async function trainingClusterLeaderFailure(input: LeaderFailureInput): Promise<RecoveryResult> {
+  if (!patched(REAL_P2P_API)) return legacyLeaderFailure(input);
   return runRecovery(TRAINING_CLUSTER_LEADER_FAILURE, input, leaderFailure);
 }
 
@@ -38,187 +48,158 @@ async function leaderFailure(): Promise<string> {
   const input = recoveryInput<Partial<LeaderFailureParams>>();
   const cluster = input.cluster.name;
   const all = input.cluster.nodes.map((n) => n.name);
-  const votersByRole = input.cluster.nodes.filter((n) => n.roles.includes('voter')).map((n) => n.name);
-  const { p2pStatus, p2pJobs, p2pElectionReset, p2pSetLeader } = activities();
+  const roleOf = (node: string) => input.cluster.nodes.find((n) => n.name === node)?.roles ?? [];
+  const coordinator = input.cluster.nodes.find((n) => n.roles.includes('coordinator'))?.name;
+  const { p2pStatus, p2pJobs, p2pElectionReset, p2pSetLeader, p2pRestart } = activities();
 
-  const statuses = await step('Diagnose: P2P status on every node (leader_id, alive_peers, election_state, voters)', () => Promise.all(all.map((node) => p2pStatus({ cluster, node }))), {
-    describe: ((s: P2pStatus[]) => s.map((x) => `${x.node}: ${x.reachable ? `leader=${x.leaderId ?? 'none'} ${x.electionState ?? '?'}` : 'down'}`).join(', ')) as never,
+  const statuses = await step('Diagnose: P2P /status on every node (role, leader_id, voters, alive peers)', () => Promise.all(all.map((node) => p2pStatus({ cluster, node }))), {
+    describe: ((s: P2pStatus[]) => describeLeaders(s)) as never,
   });
   const live = statuses.filter((s) => s.reachable);
   if (live.length === 0) {
     throw ApplicationFailure.nonRetryable('no node answers /status: this is a cluster outage or a mesh collapse, not a leader failure; run training-cluster.mesh-collapse', 'ScenarioMismatch');
   }
-  const leaderNow = agreedLeader(live);
-  if (leaderNow) {
-    fact('root cause', `no leader failure: ${leaderNow} leads`);
-    return `Leader present (${leaderNow}): nothing to recover.`;
-  }
-  const voters = (live.find((s) => s.voters?.length)?.voters ?? votersByRole).filter((v) => all.includes(v));
-  const liveVoters = voters.filter((v) => live.some((s) => s.node === v));
+  const votersFromNodes = live.find((s) => s.voters?.length)?.voters ?? all.filter((n) => roleOf(n).includes('voter'));
+  const voters = votersFromNodes.filter((v) => all.includes(v));
   const down = statuses.filter((s) => !s.reachable).map((s) => s.node);
-  fact('root cause', `no leader; election ${live.map((s) => s.electionState ?? '?').filter((v, i, a) => a.indexOf(v) === i).join('/')}${down.length ? `; down: ${down.join(', ')}` : ''}`);
-  fact('impact', 'cluster coordination stopped: jobs are not distributed');
-  if (liveVoters.length === 0) {
-    throw ApplicationFailure.nonRetryable(`no voter answers (${voters.join(', ')}): no election can succeed; bring the voters back first (training-cluster.mesh-collapse)`, 'NoVoters');
-  }
-
-  const leaderElected = (title: string, within: string, only?: string) =>
-    waitFor(
-      title,
-      async () => {
-        const now = (await Promise.all(liveVoters.map((node) => p2pStatus({ cluster, node })))).filter((s) => s.reachable);
-        const l = agreedLeader(now);
-        return { done: !!l && (!only || l === only), detail: l ? `leader ${l}` : `no leader (${now.map((s) => `${s.node}:${s.electionState ?? '?'}`).join(', ')})` };
-      },
-      { every: '5s', within },
-    );
-
-  // Option 1: automatic election.
-  let how = 'automatic election';
-  const auto = await step('Option 1: wait for the automatic leader election (60 s)', () => leaderElected('a leader elected on its own', '60s'), {
-    onFailure: 'continue',
-    describe: ((r: { detail: string }) => r.detail) as never,
-  });
-  if (!auto) {
-    // Option 2: force an election restart on a voter.
-    const voter = liveVoters[0]!;
-    how = `election reset on ${voter}`;
-    await step(`Option 2: force an election restart (POST /admin/election/reset on ${voter})`, () => p2pElectionReset({ cluster, node: voter }), { onFailure: 'ask' });
-    const reset = await step('Wait for the new election (60 s)', () => leaderElected('a leader elected after the reset', '60s'), {
+  const state = leadership(statuses);
+  if (state.leader) {
+    // A leader now: does it stay? (A forced one that is not the coordinator does not.)
+    const stays = await step(`Check that ${state.leader} stays the leader (four probes in a row)`, () => waitForStableLeader(cluster, all, { within: '40s' }), {
       onFailure: 'continue',
       describe: ((r: { detail: string }) => r.detail) as never,
     });
-    if (!reset) {
-      // Option 3: manual designation, by a human.
-      note('the election did not converge after a reset: manual leader designation needed');
-      const a = await approve('set-leader', {
-        title: 'Manually designate the P2P leader (emergency only): choose a live voter',
-        evidence: { 'live voters': liveVoters.join(', '), down: down.join(', ') || 'none', 'election state': live.map((s) => `${s.node}:${s.electionState ?? '?'}`).join(', ') },
-        choices: liveVoters,
-      });
-      const chosen = a.choice ?? liveVoters[0]!;
-      how = `manual designation of ${chosen} by ${a.by}`;
-      await step(`Option 3: set ${chosen} as leader (POST /admin/set-leader)`, () => p2pSetLeader({ cluster, node: chosen, leader: chosen }), { onFailure: 'ask' });
-      await step(`Wait until ${chosen} leads`, () => leaderElected(`${chosen} leads`, '60s', chosen), { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never });
+    if (stays) {
+      fact('root cause', `no leader failure: ${stays.value} leads and stays`);
+      return `Leader present (${stays.value}): nothing to recover.`;
     }
+  }
+  const cause = state.split.length > 1
+    ? `SPLIT BRAIN: ${state.split.join(', ')} each lead`
+    : state.stale
+      ? `stale leader ${state.stale}: the followers still report it, it does not lead (${down.includes(state.stale) ? 'down' : 'answers as a follower'})`
+      : 'no leader';
+  fact('root cause', `${cause}${down.length ? `; down: ${down.join(', ')}` : ''}`);
+  if (state.split.length > 1) fact('split brain', `${state.split.length} nodes lead at once: ${state.split.join(', ')}`);
+  fact('impact', 'cluster coordination stopped: jobs are not distributed');
+  const liveVoters = voters.filter((v) => live.some((s) => s.node === v));
+  const downVoters = voters.filter((v) => down.includes(v)).sort((a, b) => Number(b === coordinator) - Number(a === coordinator));
+  if (liveVoters.length === 0 && downVoters.length === 0) {
+    throw ApplicationFailure.nonRetryable(`no voter is known (${voters.join(', ') || 'none'}): give the voters the "voter" role in the inventory`, 'NoVoters');
+  }
+
+  let how = 'automatic election';
+  // Option 1: the automatic election.
+  let elected = await step('Option 1: wait for the automatic leader election (60 s; one leader that stays)', () => waitForStableLeader(cluster, all, { within: '60s' }), {
+    onFailure: 'continue',
+    describe: ((r: { detail: string }) => r.detail) as never,
+  });
+
+  // Option 2 (the real cluster's own): the voters that are down, the coordinator first.
+  if (!elected && downVoters.length > 0) {
+    how = `P2P restarted on ${downVoters.join(', ')}`;
+    await fanOut(`Restart P2P on the voter(s) that are down (${downVoters.join(', ')}; only the coordinator is ever elected)`, downVoters, (node) => p2pRestart({ cluster, node }), {
+      concurrency: 1, // the coordinator first
+      onFailure: 'continue',
+    });
+    elected = await step('Wait for the election after the restart (2 min; one leader that stays)', () => waitForStableLeader(cluster, all, { within: '2m' }), {
+      onFailure: 'continue',
+      describe: ((r: { detail: string }) => r.detail) as never,
+    });
+  }
+
+  // Option 3: reset the election on every answering voter, and on every claimant of a split brain.
+  if (!elected) {
+    const resetOn = [...new Set([...liveVoters, ...state.split])];
+    how = `election reset on ${resetOn.join(', ')}`;
+    await fanOut(`Option 2: force an election restart (POST /election/reset on ${resetOn.join(', ')})`, resetOn, (node) => p2pElectionReset({ cluster, node }), {
+      concurrency: resetOn.length,
+      onFailure: 'ask',
+    });
+    elected = await step('Wait for the new election (60 s; one leader that stays)', () => waitForStableLeader(cluster, all, { within: '60s' }), {
+      onFailure: 'continue',
+      describe: ((r: { detail: string }) => r.detail) as never,
+    });
+  }
+
+  // Option 4: manual designation, by a human.
+  if (!elected) {
+    const candidates = voters.filter((v) => !down.includes(v) || downVoters.includes(v));
+    note('no leader stays after the wait, the restarts and a reset: manual leader designation needed');
+    const a = await approve('set-leader', {
+      title: 'Force the P2P leader (emergency only): choose a voter; on the real cluster a forced leader other than the coordinator gives the lead up within seconds',
+      evidence: {
+        voters: voters.join(', '),
+        coordinator: coordinator ?? 'none in the inventory',
+        down: down.join(', ') || 'none',
+        now: describeLeaders(statuses),
+      },
+      choices: candidates,
+    });
+    const chosen = a.choice ?? (coordinator && candidates.includes(coordinator) ? coordinator : candidates[0]!);
+    how = `leader forced to ${chosen} by ${a.by}`;
+    await step(`Option 3: force ${chosen} as leader (POST /election/force_leader on ${chosen})`, () => p2pSetLeader({ cluster, node: chosen, leader: chosen }), { onFailure: 'ask' });
+    const others = all.filter((n) => n !== chosen && live.some((s) => s.node === n));
+    await fanOut(`Tell the other nodes (POST /election/force_leader {"leader_id": "${chosen}"})`, others, (node) => p2pSetLeader({ cluster, node, leader: chosen }), {
+      concurrency: others.length,
+      onFailure: 'continue',
+    });
+    elected = await step(`Wait until ${chosen} leads and stays (60 s)`, () => waitForStableLeader(cluster, all, { within: '60s', only: chosen }), {
+      onFailure: 'ask',
+      describe: ((r: { detail: string }) => r.detail) as never,
+    });
   }
 
   const final = await step(
-    'Verify: leader elected and jobs distributed again',
-    () =>
-      waitFor(
-        'jobs being distributed',
-        async () => {
-          const now = (await Promise.all(liveVoters.map((node) => p2pStatus({ cluster, node })))).filter((s) => s.reachable);
-          const l = agreedLeader(now);
-          const jobs = l ? await p2pJobs({ cluster, node: l }) : undefined;
-          return { done: !!l && (jobs?.activeJobs ?? 0) > 0, detail: `leader ${l ?? 'none'}, ${jobs?.activeJobs ?? 0} active job(s)`, value: l };
-        },
-        { every: '5s', within: '2m' },
-      ),
+    'Verify: one leader that stays, agreed by every answering node, and its job API answers',
+    async () => {
+      const stable = await waitForStableLeader(cluster, all, { within: '60s' });
+      const jobs = stable.value ? await p2pJobs({ cluster, node: stable.value }) : undefined;
+      if (!stable.value || !jobs?.reachable) throw ApplicationFailure.retryable(`no stable leader answering /api/jobs: ${stable.detail}`, 'NotRecovered');
+      return { leader: stable.value, detail: `${stable.detail}; /api/jobs on ${stable.value}: ${jobs.activeJobs} active of ${jobs.total ?? 0}` };
+    },
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
   const verified = final?.detail ?? (isDryRun() ? 'not checkable in a dry run' : 'verification skipped by the operator');
 
-  // The crashed old leader (and any node down at diagnosis) stays down after the election:
-  // restart its P2P and wait for it to rejoin, or say plainly what is still broken.
-  const rejoin = down.length > 0 && patched(RESTART_FAILED_LEADER) ? await restartDownNodes(cluster, all.length, down, final?.value) : undefined;
+  // The non-voters that were down: restart them and wait until the leader sees them again.
+  const downRest = down.filter((n) => !voters.includes(n));
+  let rest = '';
+  if (downRest.length > 0) {
+    const r = await fanOut(`Restart P2P on the other node(s) down at diagnosis: ${downRest.join(', ')}`, downRest, (node) => p2pRestart({ cluster, node }), {
+      concurrency: downRest.length,
+      onFailure: 'continue',
+    });
+    const leader = final?.leader;
+    const back = leader
+      ? await step(
+          `Wait until ${downRest.join(', ')} ${downRest.length > 1 ? 'are' : 'is'} alive in ${leader}'s view (2 min)`,
+          () =>
+            waitFor(
+              'the restarted nodes alive in the mesh',
+              async () => {
+                const s = await p2pStatus({ cluster, node: leader });
+                const missing = downRest.filter((n) => !(s.alivePeers ?? []).includes(n));
+                return { done: missing.length === 0, detail: missing.length ? `not yet alive: ${missing.join(', ')}` : `${downRest.join(', ')} alive` };
+              },
+              { every: '5s', within: '2m' },
+            ),
+          { onFailure: 'continue', describe: ((x: { detail: string }) => x.detail) as never },
+        )
+      : undefined;
+    const failed = downRest.filter((n) => !(n in r.succeeded));
+    for (const n of failed) fact(`${n}: follow-up`, `P2P restart failed (${r.failed[n] ?? 'unknown error'}): check the host, then run training-cluster.mesh-collapse`);
+    if (!back && !isDryRun()) for (const n of downRest.filter((x) => !failed.includes(x))) fact(`${n}: follow-up`, 'P2P restarted but not alive in the mesh after 2 min: read its logs/p2p.log');
+    rest = isDryRun() ? `then restart P2P on ${downRest.join(', ')}` : back ? `${downRest.join(', ')} restarted and back in the mesh` : `${downRest.join(', ')} NOT back in the mesh (see the follow-up facts)`;
+  }
 
   if (isDryRun()) {
     const plan =
-      `wait up to 60 s for the automatic election, else reset the election on ${liveVoters[0]}, else ask an approver (gate set-leader) to designate one of ${liveVoters.join(', ')}; ` +
-      `then verify a leader and jobs distributed (now: ${verified})${rejoin ? `; then ${rejoin.text}` : ''}`;
+      `wait up to 60 s for the automatic election${downVoters.length ? `, else restart P2P on ${downVoters.join(', ')}` : ''}, else reset the election on ${liveVoters.join(', ') || 'the voters'}, ` +
+      `else ask an approver (gate set-leader) to force one of ${voters.join(', ')}; then verify one leader that stays (now: ${verified})${rest ? `; ${rest}` : ''}`;
     fact('plan', plan);
     return `Dry run, nothing changed: would ${plan}`;
   }
-  fact('resolution', `${how}; ${verified}${rejoin ? `; ${rejoin.text}` : ''}`);
-  if (rejoin && rejoin.out.length > 0) {
-    return `Leader restored by ${how}: ${verified}; NOT whole: ${rejoin.text} (follow-up recorded for ${rejoin.out.join(', ')})`;
-  }
-  return `Leader restored by ${how}: ${verified}${rejoin ? `; ${rejoin.text}` : ''}`;
-}
-
-/** The leader every answering node agrees on, if any. */
-function agreedLeader(statuses: P2pStatus[]): string | undefined {
-  const ids = new Set(statuses.map((s) => s.leaderId ?? ''));
-  const [only] = [...ids];
-  return ids.size === 1 && only ? only : undefined;
-}
-
-/**
- * After the election: P2P restarted on the nodes down at diagnosis (the
- * crashed old leader) that are still out of the mesh, then a bounded durable
- * wait until they are alive in it again. A node that does not come back does
- * not fail a recovery that already restored the leader: it gets a
- * `<node>: follow-up` fact naming what to do next.
- *
- * @param total how many nodes the cluster has (for "5/5 alive")
- * @param leader the leader verified just before; without one, each node's own status counts
- * @returns the result in words, and the nodes still out of the mesh
- */
-async function restartDownNodes(cluster: string, total: number, nodes: string[], leader: string | undefined): Promise<{ text: string; out: string[] }> {
-  const { p2pStatus, p2pRestart } = activities();
-  const aliveInMesh = async (of: string[]): Promise<{ alive: string[]; peers?: number }> => {
-    if (leader) {
-      const s = await p2pStatus({ cluster, node: leader });
-      const peers = s.reachable ? (s.alivePeers ?? []) : [];
-      return { alive: of.filter((n) => peers.includes(n)), peers: peers.length };
-    }
-    const own = await Promise.all(of.map((node) => p2pStatus({ cluster, node })));
-    return { alive: own.filter((s) => s.reachable && !!s.leaderId && (s.alivePeers ?? []).includes(s.node)).map((s) => s.node) };
-  };
-  const where = leader ? `${leader}'s alive_peers` : 'their own /status';
-  const seen = await step(`Check whether the node(s) down at diagnosis are back in the mesh (${where}): ${nodes.join(', ')}`, () => aliveInMesh(nodes), {
-    onFailure: 'continue', // the leader is back whatever this read says; unknown counts as out of the mesh
-    describe: ((r: { alive: string[] }) => `back: ${r.alive.join(', ') || 'none'}; still out: ${nodes.filter((n) => !r.alive.includes(n)).join(', ') || 'none'}`) as never,
-  });
-  const out = nodes.filter((n) => !(seen?.alive ?? []).includes(n));
-  if (out.length === 0) return { text: `${nodes.join(', ')} back in the mesh on ${nodes.length > 1 ? 'their' : 'its'} own`, out: [] };
-
-  const restart = await fanOut(`Restart P2P on the node(s) still out of the mesh: ${out.join(', ')}`, out, (node) => p2pRestart({ cluster, node }), {
-    concurrency: out.length, // out of the mesh already: restarting them disrupts nothing
-    onFailure: 'continue', // the leader is back; a node that does not restart becomes a follow-up
-  });
-  const restarted = out.filter((n) => n in restart.succeeded);
-  let missing = [...restarted];
-  let peers: number | undefined;
-  if (restarted.length > 0) {
-    await step(
-      `Wait until ${restarted.join(', ')} ${restarted.length > 1 ? 'are' : 'is'} alive in the mesh again (2 min)`,
-      () =>
-        waitFor(
-          `${restarted.join(', ')} alive in the mesh`,
-          async () => {
-            const r = await aliveInMesh(restarted);
-            missing = restarted.filter((n) => !r.alive.includes(n));
-            peers = r.peers;
-            const counted = peers === undefined ? '' : ` (${peers}/${total} alive)`;
-            return { done: missing.length === 0, detail: missing.length ? `not yet in the mesh: ${missing.join(', ')}${counted}` : `${restarted.join(', ')} alive in the mesh${counted}` };
-          },
-          { every: '5s', within: '2m' },
-        ),
-      { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
-    );
-  }
-  if (isDryRun()) {
-    return { text: `restart P2P on ${out.join(', ')} (still out of the mesh) and wait up to 2 min until ${out.length > 1 ? 'they are' : 'it is'} alive in the mesh again`, out: [] };
-  }
-
-  const failed = out.filter((n) => !(n in restart.succeeded));
-  for (const n of failed) {
-    fact(`${n}: follow-up`, `P2P restart failed (${restart.failed[n] ?? 'unknown error'}): check the host (SSH, the orchestrator's log), then run training-cluster.mesh-collapse`);
-  }
-  for (const n of missing) {
-    fact(`${n}: follow-up`, 'P2P restarted but the node is not alive in the mesh after 2 min: check its orchestrator log and network, then run training-cluster.mesh-collapse');
-  }
-  const stillOut = [...failed, ...missing];
-  if (stillOut.length > 0) note(`still out of the mesh after the recovery: ${stillOut.join(', ')} (see the follow-up facts)`);
-  const back = restarted.filter((n) => !missing.includes(n));
-  const counted = peers === undefined ? '' : ` (${peers}/${total} alive)`;
-  const parts = [
-    back.length ? `P2P restarted on ${back.join(', ')}, back in the mesh${counted}` : '',
-    failed.length ? `P2P restart failed on ${failed.join(', ')}` : '',
-    missing.length ? `${missing.join(', ')} restarted but not alive in the mesh after 2 min` : '',
-  ].filter(Boolean);
-  return { text: parts.join('; '), out: stillOut };
+  fact('resolution', `${how}; ${verified}${rest ? `; ${rest}` : ''}`);
+  return `Leader restored by ${how}: ${verified}${rest ? `; ${rest}` : ''}`;
 }

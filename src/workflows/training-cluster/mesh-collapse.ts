@@ -1,24 +1,33 @@
 /**
- * Seed 000 §2, "P2P Mesh Collapse".
+ * Seed 000 §2, "P2P Mesh Collapse", on the real P2P orchestrator (RingRift
+ * 2aa9f89b5).
  *
  * Symptoms: most/all nodes "retired" or unreachable in the mesh, no
  * heartbeats, SSH still works. Diagnosis: SSH reachability across hosts, P2P
  * daemon status. Recovery: restart P2P on the coordinator first, wait 30 s,
  * restart the other voters in parallel, let the mesh reform (60 s), verify
  * alive peers and leader. Nodes that still have not rejoined are restarted
- * last. RTO 15-30 min.
+ * last. On the real code a restart is the unit's (or its ExecStart from the
+ * env file, see the p2pRestart activity), `/health` answers 200 with
+ * `healthy`, alive peers come from `/status`'s `peers`, and a formed mesh
+ * agrees on its leader only after about a minute: the verification waits
+ * up to 3 min, then checks that the one leader stays. RTO 15-30 min.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { MeshCollapseParams } from '../../catalog';
 import type { P2pStatus, SshCheckResult } from '../../activities/types';
 import { activities, fact, fanOut, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MESH_COLLAPSE } from '../scenarios';
+import { legacyMeshCollapse } from './legacy/mesh-collapse';
+import { describeLeaders, leadership, waitForStableLeader } from './mesh';
+import { REAL_P2P_API } from './versions';
 
 export type MeshCollapseInput = RecoveryInput<Partial<MeshCollapseParams>>;
 
 export async function trainingClusterMeshCollapse(input: MeshCollapseInput): Promise<RecoveryResult> {
+  if (!patched(REAL_P2P_API)) return legacyMeshCollapse(input);
   return runRecovery(TRAINING_CLUSTER_MESH_COLLAPSE, input, meshCollapse);
 }
 
@@ -65,11 +74,11 @@ async function meshCollapse(): Promise<string> {
   const before = await step(
     'Check the mesh: alive peers and leader',
     () => Promise.all(reachable.map((node) => p2pStatus({ cluster, node }))),
-    { describe: ((r: P2pStatus[]) => r.map((x) => `${x.node}: leader ${x.leaderId ?? 'none'}, ${x.alivePeers?.length ?? 0} peers`).join('; ')) as never },
+    { describe: ((r: P2pStatus[]) => describeLeaders(r)) as never },
   );
   if (meshHealthy(before, reachable)) {
     fact('root cause', 'none found: the mesh is healthy');
-    return `Mesh is healthy (leader ${before[0]?.leaderId}, ${reachable.length} nodes alive): nothing restarted.`;
+    return `Mesh is healthy (leader ${leadership(before).leader}, ${reachable.length} nodes alive): nothing restarted.`;
   }
   fact('root cause', 'P2P mesh collapse: nodes stopped hearing heartbeats (retired/unreachable in the mesh) while SSH works');
   fact('impact', 'all inter-node coordination stopped; jobs not distributed');
@@ -107,27 +116,32 @@ async function meshCollapse(): Promise<string> {
         'every reachable node is alive in the mesh with one leader',
         async () => {
           const statuses = await Promise.all(reachable.map((node) => p2pStatus({ cluster, node })));
-          const leaders = new Set(statuses.map((s) => s.leaderId).filter(Boolean));
-          const peers = statuses.find((s) => s.node === coordinator)?.alivePeers ?? [];
+          const l = leadership(statuses);
+          const peers = statuses.find((s) => s.node === (l.leader ?? coordinator))?.alivePeers ?? [];
           return {
             done: meshHealthy(statuses, reachable),
-            detail: `leader ${[...leaders].join('/') || 'none'}, alive ${peers.length}/${reachable.length}`,
+            detail: `${l.leader ? `leader ${l.leader}` : l.split.length > 1 ? `SPLIT BRAIN ${l.split.join('/')}` : 'no agreed leader'}, alive ${peers.filter((p) => reachable.includes(p)).length}/${reachable.length}`,
           };
         },
-        { every: '5s', within: '2m' },
+        { every: '5s', within: '3m' },
       ),
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
+  const stays = final
+    ? await step('Verify: the leader stays (four probes in a row)', () => waitForStableLeader(cluster, reachable, { within: '60s' }), {
+        onFailure: 'ask',
+        describe: ((r: { detail: string }) => r.detail) as never,
+      })
+    : undefined;
   fact('resolution', `restarted P2P on ${coordinator}, then ${voters.length} voter(s)${stragglers.length ? ` and ${stragglers.length} straggler(s)` : ''}`);
-  return `Mesh re-formed: ${final?.detail ?? 'verified'}${unreachable.length ? `; still unreachable over SSH: ${unreachable.join(', ')}` : ''}`;
+  return `Mesh re-formed: ${final?.detail ?? 'verified'}${stays ? `; ${stays.value} stays the leader` : ''}${unreachable.length ? `; still unreachable over SSH: ${unreachable.join(', ')}` : ''}`;
 }
 
-/** One leader seen by every node, and the leader's view lists every reachable node as alive. */
+/** One leader that says it leads and that every node follows, whose view lists every reachable node as alive. */
 function meshHealthy(statuses: P2pStatus[], reachable: string[]): boolean {
-  const leaders = new Set(statuses.map((s) => s.leaderId ?? null));
-  if (leaders.size !== 1 || leaders.has(null)) return false;
-  const leader = [...leaders][0]!;
-  const view = statuses.find((s) => s.node === leader) ?? statuses[0];
-  const alive = new Set(view?.alivePeers ?? []);
+  if (statuses.some((s) => !s.reachable)) return false;
+  const leader = leadership(statuses).leader;
+  if (!leader) return false;
+  const alive = new Set(statuses.find((s) => s.node === leader)?.alivePeers ?? []);
   return reachable.every((n) => alive.has(n));
 }

@@ -1,0 +1,177 @@
+/**
+ * The seven training-cluster scenarios as an operator runs them, one case
+ * per scenario: the lab's fault, `lifeboat run` through the CLI, the gates
+ * approved from the CLI by someone other than the starter (with the
+ * cluster's name typed back), the outcome, what the nodes received (the
+ * lab's effect log, counted), and a healthy cluster afterwards: one leader
+ * every node follows, every node in the mesh, the game data and models
+ * intact.
+ *
+ * The same cases run on the lab's simulated training cluster
+ * (test/e2e/training-scenarios.test.ts, `npm test`) and on real RingRift
+ * orchestrators in per-node namespaces
+ * (test/conformance/training-scenarios.test.ts, `npm run conformance`):
+ * what passes on one and fails on the other is a drift of the simulation.
+ * The cases run one after the other on one stack (the real cluster takes
+ * about a minute to form), each leaving the cluster healthy.
+ */
+import assert from 'node:assert/strict';
+import type { TrainingBackendKind } from '../../lab/index';
+import type { Progress } from '../../src/workflows/kit/defs';
+import { finishedOf, OPEN, progressOf, recordHistory } from './recovery';
+import { eventually, startStack, type Stack } from './stack';
+
+export const CLUSTER = 'lab-training';
+const ID = `recovery-${CLUSTER}`;
+
+export interface TrainingCase {
+  scenario: string;
+  /** The lab fault that makes it needed. */
+  fault: string;
+  /** Gates approved in this order. */
+  gates: string[];
+  /** Extra `lifeboat run` flags. */
+  flags?: string[];
+  /** `--time-scale` on each backend (the real mesh needs its minute to agree on a leader); default 1. */
+  scale?: Partial<Record<TrainingBackendKind, number>>;
+  outcome: RegExp;
+  /** `effect` counts the recovery must have caused (others of the counted kinds must not happen). */
+  effects: Record<string, number>;
+}
+
+/** Effects the cases count; anything else (reads, the simulation's own bookkeeping) is not compared. */
+const COUNTED = [
+  'orchestrator.start',
+  'orchestrator.stop',
+  'orchestrator.restart',
+  'election.reset',
+  'election.set-leader',
+  'p2p.unretire',
+  'games.restore',
+  'games.aggregate',
+  'model.pull',
+  'sync-agent.restart',
+  'sync.full',
+  'daemons.launched',
+];
+
+export const TRAINING_CASES: TrainingCase[] = [
+  {
+    scenario: 'training-cluster.leader-failure',
+    fault: 'training-cluster.leader-failure',
+    gates: [],
+    // The leader (the coordinator, the only node ever elected) is SIGKILLed; its followers keep reporting it.
+    outcome: /^Leader restored by P2P restarted on tc-node1: tc-node1 leads \(agreed by 5\/5\)/,
+    scale: { sim: 0.1 },
+    effects: { 'orchestrator.start': 1 },
+  },
+  {
+    scenario: 'training-cluster.mesh-collapse',
+    fault: 'training-cluster.mesh-collapse',
+    gates: [],
+    // Every orchestrator killed: the coordinator first, the other voters, then the workers that did not rejoin.
+    outcome: /^Mesh re-formed: leader tc-node1, alive 5\/5; tc-node1 stays the leader/,
+    scale: { sim: 0.05, real: 0.5 },
+    effects: { 'orchestrator.start': 5 },
+  },
+  {
+    scenario: 'training-cluster.cluster-outage',
+    fault: 'training-cluster.cluster-outage',
+    gates: [],
+    // The coordinator's orchestrator is started by Lifeboat; the other nodes' units start theirs when their hosts return.
+    outcome: /^Cluster back: 5\/5 nodes back/,
+    scale: { sim: 0.01, real: 0.3 },
+    effects: { 'orchestrator.start': 1, 'sync.full': 1, 'daemons.launched': 1 },
+  },
+  {
+    scenario: 'training-cluster.node-data-loss',
+    fault: 'training-cluster.node-data-loss',
+    gates: ['overwrite-db-from-backup'],
+    outcome: /^Data on tc-node5 recovered: restored from the backup/,
+    effects: { 'games.restore': 1 },
+  },
+  {
+    scenario: 'training-cluster.model-corruption',
+    fault: 'training-cluster.model-corruption',
+    gates: ['replace-canonical-model'],
+    outcome: /^Model on tc-node1 recovered: pulled the verified copy from tc-node2/,
+    effects: { 'model.pull': 1 },
+  },
+  {
+    scenario: 'training-cluster.multi-node-data-loss',
+    fault: 'training-cluster.multi-node-data-loss',
+    gates: ['stop-writes'],
+    scale: { sim: 0.02, real: 0.02 },
+    outcome: /^Surviving data aggregated on tc-node1/,
+    effects: { 'games.aggregate': 1 },
+  },
+  {
+    scenario: 'training-cluster.sync-host-critical',
+    fault: 'training-cluster.sync-host-critical',
+    gates: [],
+    outcome: /^Sync hosts recovered: tc-node5: sync agent restarted/,
+    scale: { sim: 0.01, real: 0.01 },
+    effects: { 'sync-agent.restart': 1 },
+  },
+];
+
+/** The stack of the cases: a dev server, a worker, and the lab's training cluster on `backend`. */
+export function trainingStack(backend: TrainingBackendKind): Promise<Stack> {
+  return startStack({ families: ['training-cluster'], trainingBackend: backend });
+}
+
+/** `{ effect: n }` of the counted effects since `from`. */
+function counted(stack: Stack, from: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of stack.lab.effects.list({ cluster: CLUSTER }).slice(from)) {
+    if (COUNTED.includes(e.effect)) out[e.effect] = (out[e.effect] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Runs one case on a started stack: break, run, approve, verify, and wait until the cluster is healthy again. */
+export async function runTrainingCase(stack: Stack, c: TrainingCase, opts: { backend: TrainingBackendKind; timeoutMs: number; record?: boolean }): Promise<Progress> {
+  await healthy(stack, opts.timeoutMs);
+  await stack.lab.break(c.fault);
+  const before = stack.lab.effects.list({ cluster: CLUSTER }).length;
+  const scale = c.scale?.[opts.backend];
+  const run = await stack.cli(['run', c.scenario, '--cluster', CLUSTER, '--as', 'bob', ...(c.flags ?? []), ...(scale ? ['--time-scale', String(scale)] : [])]);
+  assert.equal(run.code, 0, `lifeboat run: ${run.stderr}`);
+  for (const gate of c.gates) {
+    await eventually(
+      `${c.scenario} to wait on ${gate}`,
+      async () => {
+        const p = await progressOf(stack, ID);
+        if (!OPEN.includes(p.status)) throw new Error(`${c.scenario} ended (${p.status}) before ${gate}: ${p.outcome ?? ''}`);
+        if (p.pendingDecision) throw new Error(`${c.scenario} asks a decision: ${p.pendingDecision.step}: ${p.pendingDecision.error}`);
+        return p.gates.some((g) => g.gate === gate && g.status === 'waiting');
+      },
+      opts.timeoutMs,
+      500,
+    );
+    const ok = await stack.cli(['approve', ID, gate, '--as', 'alice', '--reason', 'checked the evidence', '--confirm', CLUSTER]);
+    assert.equal(ok.code, 0, `approve ${gate}: ${ok.stderr}`);
+  }
+  const p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true });
+  const story = p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n');
+  assert.equal(p.pendingDecision, undefined, `the recovery asks: ${p.pendingDecision?.step}: ${p.pendingDecision?.error}\n${story}`);
+  assert.equal(p.status, 'completed', `${c.scenario}: ${p.status}: ${p.outcome ?? ''}\n${story}`);
+  assert.match(p.outcome ?? '', c.outcome, story);
+  assert.deepEqual(counted(stack, before), c.effects, 'what the nodes received, once each');
+  await healthy(stack, opts.timeoutMs);
+  if (opts.record) recordHistory(stack, ID, c.scenario);
+  return p;
+}
+
+/** The training cluster is healthy in the lab's eyes: one agreed leader, every node in the mesh, data and models intact. */
+export async function healthy(stack: Stack, timeoutMs: number): Promise<void> {
+  await eventually(
+    'the training cluster to be healthy',
+    async () => {
+      const h = (await stack.lab.health()).find((x) => x.cluster === CLUSTER);
+      return h?.healthy ? h : undefined;
+    },
+    timeoutMs,
+    1000,
+  );
+}
