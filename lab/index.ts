@@ -94,6 +94,8 @@ export interface Lab {
   health(): Promise<ClusterHealth[]>;
   /** The SSH host of one node: its root directory and port. */
   host(cluster: string, node: string): { root: string; port: number };
+  /** The argv prefix that runs a command in a node's own namespaces (families of real processes in namespaces); undefined otherwise. */
+  nodePrefix(cluster: string, node: string): string[] | undefined;
   /** Stop every server and kill every command still running on the hosts. Idempotent. */
   stop(): Promise<void>;
   /** Resolves once the lab has stopped (by {@link stop} or POST /shutdown). */
@@ -302,6 +304,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       faults: families.flatMap((f) => f.faults),
       break: breakFault,
       health,
+      nodePrefix(cluster, node) {
+        const f = families.find((x) => x.cluster === cluster);
+        return f && hasWrap(f) ? f.hostWrap(node) : undefined;
+      },
       host(cluster, node) {
         const h = hosts.get(`${cluster}/${node}`);
         if (!h) throw new Error(`lab: no host ${cluster}/${node}`);

@@ -66,3 +66,88 @@ export function leaderFailure(electsAfter: 'polls' | 'reset' | 'set-leader' | 'p
   opts.tweak?.(overrides);
   return stubActivities(overrides);
 }
+
+/** How the v2 leader failure's fake cluster gets a leader back (the real orchestrator's behaviour, RingRift 2aa9f89b5). */
+export type RealLeaderMode =
+  /** A leader leads and stays. */
+  | 'present'
+  /** The crashed leader tc-node1 is brought back by its unit (Restart=always) after a few probes. */
+  | 'unit-restarts'
+  /** tc-node1 stays down until Lifeboat restarts it; then it leads again (the pinned coordinator). */
+  | 'restart'
+  /** A split brain: tc-node2 and tc-node3 both lead; a reset on the claimants lets tc-node1 lead alone. */
+  | 'split-brain'
+  /** Nothing elects a leader but a forced one (the coordinator forced back). */
+  | 'force';
+
+/**
+ * A training cluster answering as the real orchestrator does: `role`,
+ * `isLeader`, the followers' `leaderId` (a dead leader stays reported: a
+ * stale leader), `alivePeers` from the peers it sees. tc-node4 (a worker)
+ * is down too with `opts.workerDown`, and comes back when restarted.
+ */
+export function realLeaderFailure(mode: RealLeaderMode, opts: { workerDown?: boolean; polls?: number; tweak?: Tweak } = {}): ReturnType<typeof stubActivities> {
+  const polls = opts.polls ?? 3;
+  const down = new Set(mode === 'restart' || mode === 'unit-restarts' || mode === 'force' ? ['tc-node1'] : []);
+  if (opts.workerDown) down.add('tc-node4');
+  let leaders: string[] = mode === 'split-brain' ? ['tc-node2', 'tc-node3'] : mode === 'present' ? ['tc-node1'] : [];
+  /** The leader the followers report: the dead tc-node1 until something changes it. */
+  let reported: string | null = mode === 'split-brain' ? 'tc-node2' : 'tc-node1';
+  let probes = 0;
+  const all = TC_NODES.map((x) => x.name);
+  const overrides: Partial<LifeboatActivities> = {
+    p2pStatus: async (a): Promise<P2pStatus> => {
+      probes += 1;
+      if (mode === 'unit-restarts' && probes > polls * all.length && down.has('tc-node1')) {
+        down.delete('tc-node1');
+        leaders = ['tc-node1'];
+        reported = 'tc-node1';
+      }
+      if (down.has(a.node)) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
+      const leads = leaders.includes(a.node);
+      const alivePeers = all.filter((x) => !down.has(x));
+      return {
+        node: a.node,
+        reachable: true,
+        role: leads ? 'leader' : 'follower',
+        isLeader: leads,
+        leaderId: leads ? a.node : reported,
+        electionState: leads ? 'leader' : 'follower',
+        voters: ['tc-node1', 'tc-node2', 'tc-node3'],
+        alivePeers,
+        alivePeerCount: alivePeers.length - 1,
+      };
+    },
+    p2pRestart: async (a) => {
+      if (a.dryRun) return { dryRun: true, plan: `restart p2p on ${a.node}` };
+      down.delete(a.node);
+      if (a.node === 'tc-node1' && mode === 'restart') {
+        leaders = ['tc-node1'];
+        reported = 'tc-node1';
+      }
+      return { plan: `restart p2p on ${a.node}`, output: 'script: running (pid 4242); /health ok' };
+    },
+    p2pElectionReset: async (a) => {
+      if (a.dryRun) return { dryRun: true, plan: `reset on ${a.node}` };
+      if (mode === 'split-brain') {
+        leaders = leaders.filter((x) => x !== a.node);
+        if (leaders.length === 0) {
+          leaders = ['tc-node1'];
+          reported = 'tc-node1';
+        }
+      }
+      return { plan: `reset on ${a.node}` };
+    },
+    p2pSetLeader: async (a) => {
+      if (a.dryRun) return { dryRun: true, plan: `force ${a.leader} on ${a.node}` };
+      if (mode === 'force' && a.node === a.leader) {
+        down.delete(a.leader);
+        leaders = [a.leader];
+        reported = a.leader;
+      }
+      return { plan: `force ${a.leader} on ${a.node}` };
+    },
+  };
+  opts.tweak?.(overrides);
+  return stubActivities(overrides);
+}

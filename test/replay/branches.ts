@@ -10,7 +10,7 @@ import type { LifeboatActivities, NodeRef, P2pStatus } from '../../src/activitie
 import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
 import { FakeLedger, fakeLedgers, type FakeLedgerOptions } from '../helpers/fakes-ledger';
 import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
-import { leaderFailure, OPS_NODES, TC_NODES } from '../helpers/fakes-training-cluster';
+import { OPS_NODES, realLeaderFailure, TC_NODES } from '../helpers/fakes-training-cluster';
 import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
 import { outage, syncHosts, type HostSim } from '../helpers/fakes-training-ops';
 import { hardFailure, stubActivities } from '../helpers/stubs';
@@ -169,35 +169,27 @@ function meshCollapse(tweak: (o: Partial<LifeboatActivities>) => void = () => un
 }
 
 const TRAINING: Branch[] = [
-  { scenario: 'training-cluster.leader-failure', branch: 'automatic-election', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by automatic election/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'election-reset', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /election reset on tc-node2: leader tc-node3/ } },
+  // v2 (the real P2P API, behind patched('training-cluster/real-p2p-api')); the v1 branches' histories are kept as v1-*.json.
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-unit-restarts-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('unit-restarts').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by automatic election: tc-node1 leads/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-restart-down-coordinator', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('restart').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by P2P restarted on tc-node1/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-split-brain-reset', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('split-brain').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader restored by election reset on tc-node1, tc-node2, tc-node3/ } },
   {
     scenario: 'training-cluster.leader-failure',
-    branch: 'election-reset-fails-retry',
+    branch: 'v2-reset-fails-retry',
     workflowType: 'trainingClusterLeaderFailure',
-    make: () => ({ activities: leaderFailure('reset', { tweak: (o) => (o.p2pElectionReset = failOnce(o.p2pElectionReset!, 'POST /admin/election/reset: 503')) }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }),
+    make: () => ({ activities: realLeaderFailure('split-brain', { tweak: (o) => (o.p2pElectionReset = failOnce(o.p2pElectionReset!, 'POST /election/reset: 503')) }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }),
     answers: [{ decide: 'retry' }],
-    expect: { outcome: /election reset on tc-node2: leader tc-node3/ },
+    expect: { outcome: /Leader restored by election reset/ },
   },
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node3' }], expect: { outcome: /manual designation of tc-node3 by alice/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
-  // Recorded before gates became unskippable by default (set-leader ran unapproved on the first live voter); kept so
-  // that recoveries started on the old code still replay. (Re-recording it fails: the skip is refused.)
-  { scenario: 'training-cluster.leader-failure', branch: 'set-leader-timeout-skip', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /manual designation of tc-node2 by carol/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('present').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
-  // The branches above were recorded before the patch training-cluster.leader-failure/restart-failed-leader (the
-  // crashed old leader is restarted after the election): their histories prove that runs started on the old code
-  // still replay. Before re-recording one, copy its history to <branch>.before-restart-failed-leader.json
-  // (docs/versioning.md). The branches below are recorded with the patch.
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restarted', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /^Leader restored by automatic election: .*; P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-restart-fails', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('reset', { oldLeader: 'restart-fails' }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'old-leader-stays-out', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('polls', { oldLeader: 'stays-out' }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/ } },
-  { scenario: 'training-cluster.leader-failure', branch: 'dry-run-restart-planned', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: leaderFailure('set-leader').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /^Dry run, nothing changed: would .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-force-leader', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('force').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ approve: 'set-leader', choice: 'tc-node1' }], expect: { outcome: /leader forced to tc-node1 by alice/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-force-leader-rejected', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('force').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [{ reject: 'set-leader' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-leader-present', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('present').activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Leader present \(tc-node1\)/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-worker-restarted', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('restart', { workerDown: true }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /tc-node4 restarted and back in the mesh$/ } },
+  { scenario: 'training-cluster.leader-failure', branch: 'v2-dry-run', workflowType: 'trainingClusterLeaderFailure', make: () => ({ activities: realLeaderFailure('restart', { workerDown: true }).activities, input: input('training-cluster.leader-failure', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /^Dry run, nothing changed/ } },
 
   {
     scenario: 'training-cluster.mesh-collapse',
-    branch: 'coordinator-restart-fails-retry',
+    branch: 'v2-coordinator-restart-fails-retry',
     workflowType: 'trainingClusterMeshCollapse',
     make: () => ({ activities: meshCollapse((o) => (o.p2pRestart = failOnce(o.p2pRestart!, 'systemctl restart p2p: timeout'))), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }),
     answers: [{ decide: 'retry' }],
@@ -205,14 +197,14 @@ const TRAINING: Branch[] = [
   },
   {
     scenario: 'training-cluster.mesh-collapse',
-    branch: 'coordinator-restart-fails-abort',
+    branch: 'v2-coordinator-restart-fails-abort',
     workflowType: 'trainingClusterMeshCollapse',
     make: () => ({ activities: meshCollapse((o) => (o.p2pRestart = failOnce(o.p2pRestart!, 'systemctl restart p2p: timeout'))), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }),
     answers: [{ decide: 'abort' }],
     expect: { failure: 'RecoveryAborted' },
   },
-  { scenario: 'training-cluster.mesh-collapse', branch: 'mesh-healthy', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: stubActivities({ p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'tc-node1', electionState: 'stable', voters: [], alivePeers: TC_NODES.map((n) => n.name) }) }).activities, input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Mesh is healthy/ } },
-  { scenario: 'training-cluster.mesh-collapse', branch: 'dry-run', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: meshCollapse(), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'training-cluster.mesh-collapse', branch: 'v2-mesh-healthy', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: stubActivities({ p2pStatus: async (a) => ({ node: a.node, reachable: true, role: a.node === 'tc-node1' ? 'leader' : 'follower', isLeader: a.node === 'tc-node1', leaderId: 'tc-node1', electionState: 'stable', voters: [], alivePeers: TC_NODES.map((n) => n.name) }) }).activities, input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES) }), answers: [], expect: { outcome: /Mesh is healthy/ } },
+  { scenario: 'training-cluster.mesh-collapse', branch: 'v2-dry-run', workflowType: 'trainingClusterMeshCollapse', make: () => ({ activities: meshCollapse(), input: input('training-cluster.mesh-collapse', 'training-cluster', TC_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ------------------------------------------ training-cluster: data loss, model corruption
@@ -266,7 +258,7 @@ const TRAINING_OPS: Branch[] = [
   { scenario: CO, branch: 'some-nodes-answer', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage({ answering: ['tc-node2', 'tc-node3'] }).activities, input: ops(CO) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
   {
     scenario: CO,
-    branch: 'coordinator-restart-fails-retry',
+    branch: 'v2-coordinator-restart-fails-retry',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
       const acts = outage().activities;
@@ -277,7 +269,7 @@ const TRAINING_OPS: Branch[] = [
   },
   {
     scenario: CO,
-    branch: 'coordinator-restart-fails-abort',
+    branch: 'v2-coordinator-restart-fails-abort',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
       const acts = outage().activities;

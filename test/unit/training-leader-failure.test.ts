@@ -1,9 +1,12 @@
 /**
- * training-cluster.leader-failure (seed 000 §1) on the time-skipping server
- * with stub activities: wait for the automatic election, else reset it, else
- * a human designates the leader among the live voters; then the crashed old
- * leader is restarted and waited for until it rejoins the mesh, or named in a
- * follow-up when it does not.
+ * training-cluster.leader-failure (seed 000 §1), v2 on the real P2P API
+ * (RingRift 2aa9f89b5), on the time-skipping server with a fake cluster that
+ * answers as the real orchestrator does (test/helpers/fakes-training-cluster.ts
+ * realLeaderFailure): wait for the automatic election, else restart the down
+ * voters (only the coordinator is ever elected), else reset the election on
+ * the voters and the claimants of a split brain, else a human forces a
+ * leader; every wait ends only when one leader stays; then the down workers
+ * are restarted. (v1 runs only when replaying histories recorded before.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { approveUpdate, progressQuery, type Progress, type RecoveryInput } from '../../src/workflows/kit/defs';
-import { leaderFailure, TC_NODES } from '../helpers/fakes-training-cluster';
+import { realLeaderFailure, TC_NODES } from '../helpers/fakes-training-cluster';
 import type { stubActivities } from '../helpers/stubs';
 import { bundle, taskQueue, timeSkippingEnv, WORKFLOWS_PATH } from '../helpers/temporal';
 
@@ -41,105 +44,78 @@ async function withWorker<T>(acts: LifeboatActivities, fn: (h: WorkflowHandle) =
 
 const effects = (s: ReturnType<typeof stubActivities>) => s.effects().map((c) => `${c.name}:${String(c.arg.node)}`);
 
-describe('training-cluster.leader-failure', () => {
-  test('option 1: the automatic election converges while we wait; nothing is forced', async () => {
-    const stubs = leaderFailure('polls');
+describe('training-cluster.leader-failure (v2, real P2P API)', () => {
+  test('the crashed leader is brought back by its unit while we wait: a stale leader named, nothing forced', async () => {
+    const stubs = realLeaderFailure('unit-restarts');
     const r = await withWorker(stubs.activities, (h) => h.result());
-    assert.match(r.outcome, /Leader restored by automatic election: leader tc-node2, 2 active job/);
-    assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1'], 'no election forced; only the crashed old leader restarted');
+    assert.match(r.outcome, /^Leader restored by automatic election: tc-node1 leads \(agreed by 4\/4\)/);
+    assert.match(r.facts['root cause'] ?? '', /^stale leader tc-node1: the followers still report it, it does not lead \(down\); down: tc-node1$/);
+    assert.match(r.outcome, /\/api\/jobs on tc-node1: 2 active of/);
+    assert.deepEqual(effects(stubs), []);
   });
 
-  test('option 2: no election within 60 s, an election reset on a live voter elects one', async () => {
-    const stubs = leaderFailure('reset');
-    const r = await withWorker(stubs.activities, (h) => h.result());
-    assert.match(r.outcome, /election reset on tc-node2: leader tc-node3/);
-    assert.deepEqual(effects(stubs), ['p2pElectionReset:tc-node2', 'p2pRestart:tc-node1']);
+  test('the leader (the pinned coordinator) stays down: its P2P is restarted, then it leads and stays', async () => {
+    const stubs = realLeaderFailure('restart');
+    const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
+    assert.match(r.outcome, /^Leader restored by P2P restarted on tc-node1: tc-node1 leads \(agreed by 4\/4\)/);
+    assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1']);
+    const wait = p.steps.find((s) => s.title.startsWith('Wait for the election after the restart'));
+    assert.match(wait?.detail ?? '', /tc-node1 leads/);
+    assert.equal(p.steps.find((s) => s.title.startsWith('Option 1'))?.status, 'continued');
   });
 
-  test('option 3: the approver designates a live voter (an invalid choice is refused), set-leader makes it lead', async () => {
-    const stubs = leaderFailure('set-leader');
+  test('a split brain is named and the claimants are reset; one leader stays', async () => {
+    const stubs = realLeaderFailure('split-brain');
+    const r = await withWorker(stubs.activities, (h) => h.result());
+    assert.match(r.facts['split brain'] ?? '', /^2 nodes lead at once: tc-node2, tc-node3$/);
+    assert.match(r.facts['root cause'] ?? '', /^SPLIT BRAIN: tc-node2, tc-node3 each lead/);
+    assert.match(r.outcome, /^Leader restored by election reset on tc-node1, tc-node2, tc-node3: tc-node1 leads/);
+    assert.deepEqual(effects(stubs).sort(), ['p2pElectionReset:tc-node1', 'p2pElectionReset:tc-node2', 'p2pElectionReset:tc-node3']);
+  });
+
+  test('nothing else works: the approver forces a voter (an invalid choice is refused), it is told to every node and stays', async () => {
+    const stubs = realLeaderFailure('force');
     const r = await withWorker(stubs.activities, async (h) => {
       let p: Progress | undefined;
-      for (let i = 0; i < 200 && !p?.gates.some((g) => g.status === 'waiting'); i++) {
+      for (let i = 0; i < 400 && !p?.gates.some((g) => g.status === 'waiting'); i++) {
         p = await h.query(progressQuery);
-        // Time skips only while something awaits it: advance through the two 60 s waits by hand.
         await env.sleep('5 seconds');
       }
-      assert.deepEqual(p?.gates[0]?.choices, ['tc-node2', 'tc-node3'], 'only live voters are offered');
-      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ gate: 'set-leader', by: 'alice', reason: 'x', choice: 'tc-node1' }] }), (err: Error) => {
-        assert.match(String((err.cause as Error | undefined)?.message), /needs a choice: one of tc-node2, tc-node3/);
+      assert.deepEqual(p?.gates[0]?.choices, ['tc-node1', 'tc-node2', 'tc-node3'], 'the voters are offered');
+      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ gate: 'set-leader', by: 'alice', reason: 'x', choice: 'tc-node4' }] }), (err: Error) => {
+        assert.match(String((err.cause as Error | undefined)?.message), /needs a choice: one of tc-node1, tc-node2, tc-node3/);
         return true;
       });
-      await h.executeUpdate(approveUpdate, { args: [{ gate: 'set-leader', by: 'alice', reason: 'tc-node3 has the freshest state', choice: 'tc-node3' }] });
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'set-leader', by: 'alice', reason: 'the coordinator is the only one that stays', choice: 'tc-node1' }] });
       return h.result();
     });
-    assert.match(r.outcome, /manual designation of tc-node3 by alice/);
-    assert.deepEqual(effects(stubs), ['p2pElectionReset:tc-node2', 'p2pSetLeader:tc-node3', 'p2pRestart:tc-node1']);
+    assert.match(r.outcome, /^Leader restored by leader forced to tc-node1 by alice: tc-node1 leads/);
+    const e = effects(stubs);
+    assert.equal(e[0], 'p2pRestart:tc-node1');
+    assert.deepEqual(e.filter((x) => x.startsWith('p2pElectionReset')).sort(), ['p2pElectionReset:tc-node2', 'p2pElectionReset:tc-node3']);
+    assert.deepEqual(e.filter((x) => x.startsWith('p2pSetLeader')).sort(), ['p2pSetLeader:tc-node1', 'p2pSetLeader:tc-node2', 'p2pSetLeader:tc-node3', 'p2pSetLeader:tc-node4']);
   });
 
-  test('a leader is present: nothing to recover, no effect', async () => {
-    const stubs = leaderFailure('present');
+  test('a leader is present and stays: nothing to recover, no effect', async () => {
+    const stubs = realLeaderFailure('present');
     const r = await withWorker(stubs.activities, (h) => h.result());
     assert.match(r.outcome, /Leader present \(tc-node1\)/);
     assert.deepEqual(effects(stubs), []);
   });
-  test('after the election the crashed old leader gets its P2P restarted once and is waited for until it is alive in the mesh', async () => {
-    const stubs = leaderFailure('polls');
-    const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
-    assert.match(r.outcome, /^Leader restored by automatic election: leader tc-node2, 2 active job\(s\); P2P restarted on tc-node1, back in the mesh \(4\/4 alive\)$/);
-    assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1']);
-    const titles = p.steps.map((s) => `${s.title}: ${s.status}`);
-    const verify = titles.findIndex((t) => t.startsWith('Verify:'));
-    const restart = titles.findIndex((t) => t.startsWith('Restart P2P on the node(s) still out of the mesh: tc-node1'));
-    assert.ok(verify >= 0 && restart > verify, `restart after the verification: ${titles.join(' | ')}`);
-    assert.match(titles.at(-1) ?? '', /^Wait until tc-node1 is alive in the mesh again \(2 min\): succeeded$/);
-    assert.match(p.steps.at(-1)?.detail ?? '', /tc-node1 alive in the mesh \(4\/4 alive\)/);
-    // Booting: the first probes saw it out of the mesh, so the wait polled (durably) before it was done.
-    const polls = stubs.calls.filter((c) => c.name === 'p2pStatus' && c.arg.node === 'tc-node2').length;
-    assert.ok(polls >= 3, `${polls} probes of the leader`);
-    assert.ok(!Object.keys(r.facts).some((k) => k.endsWith('follow-up')), JSON.stringify(r.facts));
-  });
 
-  test('the old leader cannot be restarted: the recovery still completes, names tc-node1 and records its follow-up', async () => {
-    const stubs = leaderFailure('polls', { oldLeader: 'restart-fails' });
-    const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
-    assert.equal(r.status, 'completed');
-    assert.match(r.outcome, /^Leader restored by automatic election: leader tc-node2, 2 active job\(s\); NOT whole: P2P restart failed on tc-node1 \(follow-up recorded for tc-node1\)$/);
-    assert.match(r.facts['tc-node1: follow-up'] ?? '', /P2P restart failed \(.*not running after the restart.*\): check the host .*then run training-cluster\.mesh-collapse/);
-    assert.equal(p.steps.find((s) => s.title.startsWith('Restart P2P'))?.status, 'continued');
-    assert.ok(!p.steps.some((s) => s.title.startsWith('Wait until tc-node1')), 'nothing restarted: nothing to wait for');
-    assert.ok(p.timeline.some((e) => e.kind === 'note' && /still out of the mesh after the recovery: tc-node1/.test(e.text)));
-    assert.equal(p.pendingDecision, undefined, 'nobody was asked');
-  });
-
-  test('the old leader is restarted but does not rejoin within 2 min: completed, named, follow-up recorded', async () => {
-    const stubs = leaderFailure('reset', { oldLeader: 'stays-out' });
-    const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
-    assert.equal(r.status, 'completed');
-    assert.match(r.outcome, /election reset on tc-node2: leader tc-node3, 2 active job\(s\); NOT whole: tc-node1 restarted but not alive in the mesh after 2 min \(follow-up recorded for tc-node1\)$/);
-    assert.match(r.facts['tc-node1: follow-up'] ?? '', /not alive in the mesh after 2 min: .*training-cluster\.mesh-collapse/);
-    const wait = p.steps.find((s) => s.title.startsWith('Wait until tc-node1'));
-    assert.equal(wait?.status, 'continued');
-    assert.match(wait?.error ?? '', /Gave up waiting until tc-node1 alive in the mesh after 1[12]\d s: last seen not yet in the mesh: tc-node1 \(3\/4 alive\)/);
-    assert.deepEqual(effects(stubs), ['p2pElectionReset:tc-node2', 'p2pRestart:tc-node1'], 'restarted once, not again at every probe');
-  });
-
-  test('the old leader came back on its own during the election: checked, nothing restarted', async () => {
-    const stubs = leaderFailure('polls', { oldLeader: 'back-on-its-own' });
+  test('a worker down at diagnosis is restarted after the leader is back and waited for in the mesh', async () => {
+    const stubs = realLeaderFailure('restart', { workerDown: true });
     const r = await withWorker(stubs.activities, (h) => h.result());
-    assert.match(r.outcome, /; tc-node1 back in the mesh on its own$/);
-    assert.deepEqual(effects(stubs), []);
+    assert.match(r.outcome, /; tc-node4 restarted and back in the mesh$/);
+    assert.deepEqual(effects(stubs), ['p2pRestart:tc-node1', 'p2pRestart:tc-node4']);
   });
 
-  test('dry run: the outcome is a plan (the restart of tc-node1 included), no effect performed', async () => {
-    const stubs = leaderFailure('reset');
+  test('dry run: the outcome is a plan, no effect performed', async () => {
+    const stubs = realLeaderFailure('restart', { workerDown: true });
     const r = await withWorker(stubs.activities, (h) => h.result(), true);
     assert.equal(r.dryRun, true);
-    assert.match(r.outcome, /^Dry run, nothing changed: would wait up to 60 s for the automatic election, else reset the election on tc-node2, else ask an approver \(gate set-leader\) to designate one of tc-node2, tc-node3; then verify .*; then restart P2P on tc-node1 \(still out of the mesh\) and wait up to 2 min until it is alive in the mesh again$/);
-    assert.doesNotMatch(r.outcome, /restored|restarted on/);
+    assert.match(r.outcome, /^Dry run, nothing changed: would wait up to 60 s for the automatic election, else restart P2P on tc-node1, else reset the election on tc-node2, tc-node3, else ask an approver \(gate set-leader\) to force one of tc-node1, tc-node2, tc-node3; then verify one leader that stays .*; then restart P2P on tc-node4$/);
     assert.deepEqual(effects(stubs), []);
-    assert.ok(stubs.calls.some((c) => c.name === 'p2pRestart' && c.arg.dryRun === true), 'the restart is planned (dry-run call)');
     assert.equal(r.facts.resolution, undefined);
-    assert.match(r.facts.plan ?? '', /restart P2P on tc-node1/);
   });
 });

@@ -232,8 +232,9 @@ export class RealNodes {
 
   private startInit(n: NodeRt, script: string): Promise<void> {
     const keep = [...new Set([n.root, ...this.o.keep])];
+    // stdin stays open as long as the lab lives: the init ends the namespace when it closes.
     const child = spawn('ip', ['netns', 'exec', n.netns, 'unshare', '--pid', '--fork', '--mount', '--propagation', 'private', '--mount-proc', this.o.python, script, ...keep], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     n.init = child;
     let err = '';
@@ -257,7 +258,7 @@ export class RealNodes {
   }
 
   private startProxy(n: NodeRt, script: string): Promise<void> {
-    const child = spawn(this.o.python, [script, `/run/netns/${n.netns}`, String(P2P_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.o.python, [script, `/run/netns/${n.netns}`, String(P2P_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
     n.proxy = child;
     let err = '';
     child.stderr?.on('data', (b: Buffer) => (err += b.toString('utf8')));

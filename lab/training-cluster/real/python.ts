@@ -7,7 +7,8 @@
  *   tmpfs on `/tmp` and `/dev/shm` (the orchestrator writes fixed paths
  *   there), keeps the directories it is given visible under them (a lab
  *   directory below `/tmp`), says `ready`, and then reaps orphans until it
- *   is killed, which ends every process of the namespace.
+ *   is killed or its stdin closes (the lab is gone, even SIGKILLed), which
+ *   ends every process of the namespace.
  * - {@link PROXY_PY}: the one way in from the machine to a node's
  *   orchestrator. Started in the machine's network namespace, it listens on
  *   127.0.0.1, then enters the node's network namespace (`setns`) and
@@ -41,6 +42,15 @@ for path, fd in held.items():
     os.close(fd)
 print("ready", flush=True)
 signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+
+def lab_gone():
+    # The lab holds our stdin open: EOF means it is gone (even SIGKILLed), and the namespace goes with it.
+    while sys.stdin.buffer.read(65536):
+        pass
+    os._exit(0)
+
+import threading
+threading.Thread(target=lab_gone, daemon=True).start()
 while True:
     try:
         os.wait()
@@ -114,6 +124,12 @@ server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy, bind_and_activate=False)
 server.socket.close()
 server.socket = listener
 server.daemon_threads = True
+def lab_gone():
+    while sys.stdin.buffer.read(65536):
+        pass
+    os._exit(0)
+
+threading.Thread(target=lab_gone, daemon=True).start()
 log({"listening": listener.getsockname()[1]})
 server.serve_forever()
 `;

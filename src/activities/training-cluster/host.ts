@@ -21,6 +21,19 @@ export const SCRIPT_MS = 30 * 60_000;
 /** The current activity's cancellation signal. */
 export const signal = (): AbortSignal => Context.current().cancellationSignal;
 
+/**
+ * A `pgrep -f` / `pkill -f` pattern that cannot match the shell running it:
+ * over SSH the command runs as `sh -c '... pgrep -f p2p_orchestrator ...'`,
+ * whose own command line contains the pattern (so pgrep always "finds" it and
+ * pkill kills its own shell). `[p]2p_orchestrator` matches the same processes
+ * but not its own text.
+ *
+ * @example selfSafe('scripts/selfplay.py') === '[s]cripts/selfplay.py'
+ */
+export function selfSafe(pattern: string): string {
+  return /^[A-Za-z0-9]/.test(pattern) ? `[${pattern[0]}]${pattern.slice(1)}` : pattern;
+}
+
 /** A command line split on whitespace (settings such as `trainArgs`). */
 export const words = (s: string) => s.split(/\s+/).filter(Boolean);
 

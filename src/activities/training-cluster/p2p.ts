@@ -13,6 +13,7 @@ import { httpJson } from '../transport/http';
 import { resolveSecret } from '../transport/secrets';
 import type { RemoteCommand } from '../transport/shell';
 import type { TrainingClusterContext } from './context';
+import { selfSafe } from './host';
 import type { P2pStatus } from './types';
 import { FINISHED_JOB_STATES, P2P_EXEC_START, type WireJobs, type WireStatus } from './wire';
 
@@ -133,7 +134,7 @@ async function daemonStatus(ctx: TrainingClusterContext, ref: NodeRef): Promise<
   const { cluster, node } = ctx.lookup(ref);
   const cwd = node.ssh?.workdir;
   const pattern = ctx.setting(cluster, 'processPattern');
-  const pg = await ctx.exec(ref, [{ argv: ['pgrep', '-f', pattern], cwd }], 30_000);
+  const pg = await ctx.exec(ref, [{ argv: ['pgrep', '-f', selfSafe(pattern)], cwd }], 30_000);
   const running = pg.exitCode === 0;
   const url = `http://localhost:${ctx.setting(cluster, 'localP2pPort')}/health`;
   // The real /health answers 200 whatever its state: `healthy` in the body says it.
@@ -199,7 +200,7 @@ export async function p2pRestart(ctx: TrainingClusterContext, input: NodeRef & {
     if (input.dryRun) return { dryRun: true, plan };
 
     const pids = async (): Promise<string[]> => {
-      const r = await ctx.exec(input, [{ argv: ['pgrep', '-f', pattern], cwd }], 30_000);
+      const r = await ctx.exec(input, [{ argv: ['pgrep', '-f', selfSafe(pattern)], cwd }], 30_000);
       return r.exitCode === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)).sort() : [];
     };
     const listing = await ctx.exec(input, [{ argv: ['ls', '-1', dir], cwd }], 30_000);
@@ -234,11 +235,13 @@ export async function p2pRestart(ctx: TrainingClusterContext, input: NodeRef & {
         await httpJson({ url: new URL('/admin/restart', node.http.baseUrl).toString(), method: 'POST', bearer, headers, authRef: tokenRef || node.http.authToken, timeoutMs: 30_000, signal: Context.current().cancellationSignal });
         cmds = [{ argv: ['touch', `${dir}/${key}`], cwd }];
       } else {
+        // The kill on its own: the start's command line names the script, and pkill would kill the shell carrying it.
+        await ctx.exec(input, [{ argv: ['mkdir', '-p', dir, logDir], cwd }, { argv: ['test', '-r', envFile], cwd }, { argv: ['touch', `${dir}/${key}.from-${now.join('_')}`], cwd }], 30_000).then((r) =>
+          ctx.check(input, r, `preparing the restart (the unit's env file ${envFile})`, `create ${envFile} on ${input.node} as the unit's EnvironmentFile, or set settings.p2pEnvFile`),
+        );
+        await ctx.exec(input, [{ argv: ['pkill', '-f', selfSafe(pattern)], cwd, ignoreExit: true }], 30_000);
+        for (let i = 0; i < 20 && (await pids()).length > 0; i++) await ctx.sleep(500);
         cmds = [
-          { argv: ['mkdir', '-p', dir, logDir], cwd },
-          { argv: ['test', '-r', envFile], cwd },
-          { argv: ['touch', `${dir}/${key}.from-${now.join('_')}`], cwd },
-          { argv: ['pkill', '-f', pattern], cwd, ignoreExit: true },
           { argv: ['sh', '-c', P2P_EXEC_START, 'p2p-start', envFile, python], cwd, detach: { logFile: log } },
           { argv: ['touch', `${dir}/${key}`], cwd },
         ];

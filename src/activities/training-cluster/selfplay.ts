@@ -10,11 +10,11 @@ import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
 import type { RemoteCommand } from '../transport/shell';
 import type { TrainingClusterContext } from './context';
-import { sh, tryExec, where, words } from './host';
+import { selfSafe, sh, tryExec, where, words } from './host';
 
 /** The pids of the selfplay workers on a node (`pgrep -f <selfplayPattern>`). */
 export async function selfplayPids(ctx: TrainingClusterContext, ref: NodeRef, cluster: ClusterSpec, cwd: string | undefined): Promise<string[]> {
-  const r = await sh(ctx, ref, cwd, ['pgrep', '-f', ctx.setting(cluster, 'selfplayPattern')]);
+  const r = await sh(ctx, ref, cwd, ['pgrep', '-f', selfSafe(ctx.setting(cluster, 'selfplayPattern'))]);
   return r.exitCode === 0 ? r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)) : [];
 }
 
@@ -60,7 +60,7 @@ export async function selfplayStop(ctx: TrainingClusterContext, input: NodeRef &
     if (input.dryRun) return { dryRun: true, plan };
     const before = await selfplayPids(ctx, input, cluster, cwd);
     if (before.length === 0) return { plan, alreadyDone: true, output: 'selfplay not running: no writes to stop' };
-    await sh(ctx, input, cwd, ['pkill', '-f', pattern]);
+    await sh(ctx, input, cwd, ['pkill', '-f', selfSafe(pattern)]);
     for (let i = 0; i < 10; i++) {
       if ((await selfplayPids(ctx, input, cluster, cwd)).length === 0) return { plan, output: `stopped selfplay (pid ${before.join(',')})` };
       await ctx.sleep(1_000);
