@@ -44,12 +44,12 @@
  *
  * @module
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { EffectLog } from '../effects';
 import type { ShimCall, ShimResult } from '../family';
 import { corrupt, GAMES_DB, generate, readDb, SCHEMA, sqlite, sqlString } from './games';
-import { CHECKPOINTS, MANIFEST, manifestSha, MODEL, MODEL_BACKUP, modelBytes, modelCheck, sha256 } from './models';
+import { CHECKPOINTS, MODEL, MODEL_BACKUP, modelBytes, modelCheck, sha256, SIDECAR, sidecarLine, sidecarSha } from './models';
 
 /** Games per second a running selfplay writes. */
 const SELFPLAY_RATE = 2;
@@ -125,7 +125,7 @@ export class TrainingData {
       writeFileSync(join(n.dir, MODEL_BACKUP), this.canonical);
       writeFileSync(join(n.dir, CHECKPOINTS, 'hex8_2p_epoch_40.pth'), modelBytes(40, 'checkpoint'));
       writeFileSync(join(n.dir, CHECKPOINTS, 'hex8_2p_epoch_45.pth'), modelBytes(45, 'checkpoint'));
-      writeFileSync(join(n.dir, MANIFEST), `${sha256(this.canonical)}  ${basename(MODEL)}\n`);
+      writeFileSync(join(n.dir, SIDECAR), sidecarLine(this.canonical));
       n.selfplay = { pid: this.nextPid++, since: now, lastWrite: now };
     }
   }
@@ -218,9 +218,9 @@ export class TrainingData {
       else if (db.count === 0) p.push('games db empty');
       if (!n.selfplay) p.push('selfplay not running');
       const m = modelCheck(join(n.dir, MODEL));
-      const want = manifestSha(join(n.dir, MANIFEST));
+      const want = sidecarSha(join(n.dir, SIDECAR));
       if (!m.ok) p.push(`model ${m.error}`);
-      else if (!want || m.sha !== want) p.push('model checksum does not match the manifest');
+      else if (!want || m.sha !== want) p.push('model checksum does not match its .sha256 sidecar');
       problems[n.name] = p;
     }
     const bad = Object.entries(problems).filter(([, p]) => p.length > 0);
@@ -259,26 +259,21 @@ export class TrainingData {
     switch (script) {
       case 'scripts/selfplay.py':
         return this.startSelfplay(n, how);
-      case 'scripts/aggregate_cluster_data.py': {
-        const i = args.indexOf('--target-host');
-        const target = this.nodes.find((x) => x.name === args[i + 1]);
-        if (i < 0 || !target) return { stdout: '', stderr: `usage: aggregate_cluster_data.py --target-host HOST (one of ${this.nodes.map((x) => x.name).join(', ')})\n`, exitCode: 2 };
-        return this.aggregate(n, target);
-      }
-      case 'scripts/launch_selfplay_cluster.py': {
-        if (!args.includes('--all-nodes')) return { stdout: '', stderr: 'usage: launch_selfplay_cluster.py --all-nodes\n', exitCode: 2 };
-        const lines: string[] = [];
-        let failed = 0;
-        for (const x of this.nodes) {
-          if (x.selfplay) {
-            lines.push(`${x.name}: already running (pid ${x.selfplay.pid})`);
-            continue;
-          }
-          const r = await this.startSelfplay(x, `launch_selfplay_cluster.py --all-nodes from ${n.name}`);
-          if (r.exitCode !== 0) failed += 1;
-          lines.push(`${x.name}: ${(r.stdout + (r.stderr ?? '')).trim()}`);
-        }
-        return { stdout: lines.join('\n') + '\n', exitCode: failed ? 1 : 0 };
+      case 'scripts/aggregate_cluster_data.py':
+        // The real script builds NPZ training files; the seed's --target-host was never one of its flags.
+        if (args.includes('--target-host')) return { stdout: '', stderr: 'usage: aggregate_cluster_data.py [-h] [--selfplay-dir SELFPLAY_DIR] [--output-dir OUTPUT_DIR] ...\naggregate_cluster_data.py: error: unrecognized arguments: --target-host\n', exitCode: 2 };
+        return undefined;
+      case 'scripts/launch_selfplay_cluster.py':
+        return { stdout: '', stderr: `${call.tool}: can't open file '${join(n.dir, script)}': [Errno 2] No such file or directory\n`, exitCode: 2 };
+      case 'scripts/aggregate_cluster_dbs.py': {
+        const opt = (k: string) => {
+          const i = args.indexOf(k);
+          return i >= 0 ? args[i + 1] : undefined;
+        };
+        const input = opt('--input-dir');
+        const output = opt('--output');
+        if (!input || !output) return { stdout: '', stderr: 'aggregate_cluster_dbs.py: error: the following arguments are required: --input-dir, --output\n', exitCode: 2 };
+        return this.aggregateDbs(n, resolve(call.cwd, input), resolve(call.cwd, output));
       }
       default:
         return undefined;
@@ -351,28 +346,27 @@ export class TrainingData {
     return { stdout: `AutoSyncDaemon: synced ${copied} games to ${host} from ${peers.length} host(s)${peers.length ? ` (${peers.join(', ')})` : ''}\n`, exitCode: 0 };
   }
 
-  private async aggregate(from: DataNode, target: DataNode): Promise<ShimResult> {
-    const db = join(target.dir, GAMES_DB);
-    const t = await readDb(db);
-    if (!t.ok) return { stdout: '', stderr: `aggregate: the target ${target.name}'s database is unreadable (${t.error})\n`, exitCode: 1 };
-    const sources: DataNode[] = [];
-    for (const p of this.nodes) {
-      if (p === target) continue;
-      const r = await readDb(join(p.dir, GAMES_DB));
-      if (r.ok && r.count > 0) sources.push(p);
-    }
-    const writing = [target, ...sources].filter((p) => p.selfplay);
-    if (writing.length > 0) {
-      return { stdout: '', stderr: `aggregate: refusing, selfplay is still writing on ${writing.map((p) => p.name).join(', ')}: stop writes on the healthy nodes first\n`, exitCode: 1 };
-    }
+  /** `aggregate_cluster_dbs.py --input-dir D --output O`: every readable `*.db` of D merged into a new O (an existing O is kept as O.backup_<time>.db, as the real script does). */
+  private async aggregateDbs(n: DataNode, input: string, output: string): Promise<ShimResult> {
+    if (!existsSync(input)) return { stdout: '', stderr: `ERROR - Input directory not found: ${input}\n`, exitCode: 1 };
+    const dbs = readdirSync(input).filter((f) => f.endsWith('.db')).sort();
+    if (dbs.length === 0) return { stdout: '', stderr: `ERROR - No databases found matching *.db in ${input}\n`, exitCode: 1 };
+    mkdirSync(dirname(output), { recursive: true });
+    if (existsSync(output)) renameSync(output, output.replace(/\.db$/, '') + `.backup_${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}.db`);
+    await sqlite(output, SCHEMA);
     let added = 0;
-    for (const p of sources) {
-      const out = await sqlite(db, `ATTACH ${sqlString(join(p.dir, GAMES_DB))} AS src; INSERT OR IGNORE INTO games SELECT * FROM src.games; SELECT changes();`);
+    let failed = 0;
+    for (const f of dbs) {
+      const src = join(input, f);
+      if (!(await readDb(src)).ok) {
+        failed += 1;
+        continue;
+      }
+      const out = await sqlite(output, `ATTACH ${sqlString(src)} AS src; INSERT OR IGNORE INTO games SELECT * FROM src.games; SELECT changes();`);
       added += Number(out.trim().split('\n').at(-1) ?? 0);
     }
-    const total = (await readDb(db)).count;
-    this.record(target, 'games.aggregate', { by: from.name, sources: sources.map((p) => p.name), added, total });
-    return { stdout: `aggregated ${added} games from ${sources.length} host(s) (${sources.map((p) => p.name).join(', ')}) into ${target.name}: ${total} games\n`, exitCode: 0 };
+    this.record(n, 'games.aggregate', { inputs: dbs, added, failed, output });
+    return { stdout: `Aggregation Complete\nOutput: ${output}\nDBs processed: ${dbs.length - failed}\nFailed DBs: ${failed}\nGames added: ${added}\n`, exitCode: 0 };
   }
 
   private async train(n: DataNode, call: ShimCall, args: string[]): Promise<ShimResult> {
@@ -394,8 +388,8 @@ export class TrainingData {
     }
     const model = modelBytes(from + 3, 'retrained');
     writeFileSync(join(n.dir, MODEL), model);
-    writeFileSync(join(n.dir, MANIFEST), `${sha256(model)}  ${basename(MODEL)}\n`);
-    lines.push(`saved ${MODEL} (epoch ${from + 3}, sha256 ${sha256(model)}); manifest updated`);
+    writeFileSync(join(n.dir, SIDECAR), sidecarLine(model));
+    lines.push(`saved ${MODEL} (epoch ${from + 3}, sha256 ${sha256(model)}); wrote ${SIDECAR}`);
     this.record(n, 'training.resume', { checkpoint: resume, fromEpoch: from, toEpoch: from + 3 });
     return { stdout: lines.join('\n') + '\n', exitCode: 0 };
   }

@@ -42,7 +42,7 @@ export class TrainingClusterFamily implements LabFamily {
   readonly system = 'training-cluster';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync'];
+  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync', 'bash'];
   readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
   /** Game databases, backups and models (seed 000 §3, §4, §6): ./data. */
   private readonly data: TrainingData;

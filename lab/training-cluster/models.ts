@@ -1,7 +1,9 @@
 /**
- * A training node's model files: the canonical model, its `sha256sum`
- * manifest, its backup and the checkpoints; a model "loads" when its first
- * line is the header `RRPTH1 {json}`.
+ * A training node's model files: the canonical model, its checksum sidecar
+ * `<model>.sha256` (`<sha256>  <name>`, as RingRift 2aa9f89b5 writes them,
+ * app/utils/torch_utils.py), its backup and the checkpoints; a model
+ * "loads" when its first line is the header `RRPTH1 {json}` (the torch load
+ * is simulated: no torch here).
  *
  * @module
  */
@@ -10,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export const MODEL = 'models/canonical_hex8_2p.pth';
-export const MANIFEST = 'models/MANIFEST.sha256';
+/** The canonical model's checksum sidecar. */
+export const SIDECAR = 'models/canonical_hex8_2p.pth.sha256';
 export const MODEL_BACKUP = 'models/backup/canonical_hex8_2p.pth';
 export const CHECKPOINTS = 'models/checkpoints';
 
@@ -30,10 +33,15 @@ export function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-export function manifestSha(path: string): string | undefined {
+/** The checksum a sidecar records (its first word). */
+export function sidecarSha(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
-  const line = readFileSync(path, 'utf8').split('\n').find((l) => l.trim().endsWith(basename(MODEL)));
-  return line?.trim().split(/\s+/)[0];
+  return readFileSync(path, 'utf8').trim().split(/\s+/)[0] || undefined;
+}
+
+/** A sidecar's text for a model's bytes. */
+export function sidecarLine(bytes: Buffer): string {
+  return `${sha256(bytes)}  ${basename(MODEL)}\n`;
 }
 
 /** What the seed's `torch.load` snippet finds in a model file: its keys and epoch, or why it does not load. */

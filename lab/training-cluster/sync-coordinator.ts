@@ -20,7 +20,8 @@
  *   `ps aux` (agent, orchestrator and selfplay processes), `rsync -avz
  *   <host>:<dir>/ <dest>/` on the coordinator (copies from that host's root),
  *   `python scripts/import_orphaned_databases.py --data-dir D --trigger-sync`,
- *   `python scripts/sync_cluster_data.py --full`, `python scripts/launch_daemons.py --all`.
+ *   `bash scripts/sync_cluster_data.sh` (the real cluster pull; the seed's `sync_cluster_data.py --full`
+ *   does not exist and answers as python does), `python scripts/launch_daemons.py --all`.
  * - Effects: `sync.forced` {ok}, `sync-agent.restart` {ok}, `rsync.recovered`,
  *   `import`, `host.unretired`, `host.retired` {lostGames}, `sync.full`, `daemons.launched`.
  * - Faults (set by the family): one host's agent crashed (restart heals),
@@ -210,9 +211,12 @@ export class SyncCoordinator {
     if (call.tool === 'python' || call.tool === 'python3') {
       const script = args[0] ?? '';
       if (script.endsWith('import_orphaned_databases.py')) return this.importData(call);
-      if (script.endsWith('sync_cluster_data.py')) return this.fullSync(call);
+      // The seed's full sync: no such script at RingRift 2aa9f89b5.
+      if (script.endsWith('sync_cluster_data.py')) return { stdout: '', stderr: `${call.tool}: can't open file '${script}': [Errno 2] No such file or directory\n`, exitCode: 2 };
       if (script.endsWith('launch_daemons.py')) return this.launchDaemons(call);
     }
+    // The real one: scripts/sync_cluster_data.sh pulls every host's games to the coordinator.
+    if (call.tool === 'bash' && (args[0] ?? '').endsWith('scripts/sync_cluster_data.sh')) return this.fullSync(call);
     return undefined;
   }
 
@@ -299,7 +303,6 @@ export class SyncCoordinator {
   }
 
   private fullSync(call: ShimCall): ShimResult {
-    if (!call.argv.includes('--full')) return { stdout: '', stderr: 'lab: only --full is simulated\n', exitCode: 2 };
     const online = this.hosts.filter((h) => this.o.online(h.name) && !h.retired);
     if (online.length === 0) return { stdout: '', stderr: 'error: no host reachable\n', exitCode: 1 };
     let games = 0;

@@ -22,8 +22,9 @@ interface Db {
 }
 
 /**
- * tc-node4's database is corrupted; `sync` is what the cluster re-sync brings
- * back of its games; `backup` whether the NFS backup is usable (by default it
+ * tc-node4's database is corrupted; `sync` is what the cluster's own auto-sync
+ * brings back of its games once it was moved aside (v2: read by the wait; v1:
+ * the seed's sync_to_host call); `backup` whether the NFS backup is usable (by default it
  * is), taken at `backupTakenAt` (by default 6 h before each look);
  * `alsoLost`: tc-node3 lost its games too.
  */
@@ -32,14 +33,20 @@ export function nodeLoss(opts: { sync: number; backup?: boolean; alsoLost?: bool
   db.set('tc-node4', { integrity: 'file is not a database', exists: true, running: false });
   if (opts.alsoLost) db.set('tc-node3', { count: 12, integrity: 'ok', exists: true, running: true });
   const notes: string[] = [];
+  let quarantined = false;
   const overrides: Partial<LifeboatActivities> = {
     notify: async (n) => void notes.push(n.subject),
     gamesDbStatus: async (a): Promise<GamesDbStatus> => {
+      // The cluster's auto-sync refills the node once its unreadable database is out of the way.
+      if (quarantined && a.node === 'tc-node4' && !db.get(a.node)!.exists) db.set(a.node, { count: opts.sync, integrity: 'ok', exists: true, running: false });
       const d = db.get(a.node)!;
       return { node: a.node, reachable: true, databases: d.exists ? [{ path: 'data/games/selfplay.db', size: '1M' }] : [], exists: d.exists, count: d.count, integrity: d.integrity, byConfig: d.count ? { hex8_2p: d.count } : {}, selfplayRunning: d.running };
     },
     gamesQuarantine: async (a) => {
-      if (!a.dryRun) db.set(a.node, { integrity: 'missing', exists: false, running: false });
+      if (!a.dryRun) {
+        db.set(a.node, { integrity: 'missing', exists: false, running: false });
+        quarantined = true;
+      }
       return { plan: `mv ${a.node}`, movedTo: `data/games/selfplay.db.corrupt-${a.suffix}` };
     },
     gamesSyncToHost: async (a) => {
@@ -90,12 +97,20 @@ export function multiLoss(opts: { oneOnly?: boolean } = {}): NotedStubs {
     },
     gamesAggregate: async (a) => {
       if ([...db.values()].some((d) => d.running)) throw new Error('selfplay still writing');
-      if (!a.dryRun) db.get(a.node)!.count = 1650;
-      return { plan: `aggregate to ${a.node}`, total: 1650 };
+      return { plan: `aggregate ${(a.from ?? []).join(',')} on ${a.node}`, total: 1650, path: `data/games/cluster_aggregated_${a.date ?? ''}.db` };
     },
     gamesQuarantine: async (a) => {
       if (!a.dryRun) db.set(a.node, { integrity: 'missing', exists: false, running: false });
       return { plan: `mv ${a.node}` };
+    },
+    selfplayStart: async (a) => {
+      if (!a.dryRun) {
+        launched = true;
+        const d = db.get(a.node)!;
+        if (!d.exists) Object.assign(d, { exists: true, integrity: 'ok', count: 0 });
+        d.running = true;
+      }
+      return { plan: `selfplay ${a.node}` };
     },
     selfplayLaunchCluster: async (a) => {
       if (!a.dryRun) {

@@ -69,13 +69,13 @@ describe('training-cluster.node-data-loss', () => {
   const start = (stubs: ReturnType<typeof nodeLoss>, fn: (h: WorkflowHandle) => Promise<unknown>, params = {}) =>
     withWorker('trainingClusterNodeDataLoss', stubs.activities, input('training-cluster.node-data-loss', params), fn);
 
-  test('option 1: the corrupted database is moved aside, the cluster re-sync brings the games back; no gate', async () => {
+  test('option 1: the corrupted database is moved aside, the cluster\'s own auto-sync refills it while we wait; no gate, no sync call', async () => {
     const stubs = nodeLoss({ sync: 1150 });
     const r = (await start(stubs, (h) => h.result())) as { outcome: string; facts: Record<string, string> };
     assert.match(r.outcome, /Data on tc-node4 recovered: re-synced from the cluster \(1,150 games\); now tc-node4: 1,150 games, integrity ok/);
     assert.match(r.facts['root cause'] ?? '', /tc-node4: database file is not a database/);
-    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4', 'selfplayStart:tc-node4']);
-    assert.equal(stubs.calls.find((c) => c.name === 'gamesSyncToHost')?.arg.via, 'tc-node1');
+    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'selfplayStart:tc-node4'], 'no call re-syncs one host at RingRift 2aa9f89b5: only the wait');
+    assert.ok(!stubs.calls.some((c) => c.name === 'gamesSyncToHost'));
   });
 
   test('option 2: the re-sync is not enough, the dangerous backup gate shows counts and age; approved by a second person, the backup is restored', async () => {
@@ -89,13 +89,13 @@ describe('training-cluster.node-data-loss', () => {
       // The age is the workflow clock minus the backup's time (the time-skipping clock runs ahead of the stub's).
       assert.match(gate.evidence['backup taken'] ?? '', /^\d{4}-\d\d-\d\dT.* \(\d+ h \d+ min ago\)$/);
       assert.equal(gate.evidence['expected (peers)'], '~1,200');
-      assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4'], 'nothing overwritten before the approval');
+      assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4'], 'nothing overwritten before the approval');
       await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ gate: 'overwrite-db-from-backup', by: 'bob', reason: 'x', confirm: CLUSTER }] }));
       await h.executeUpdate(approveUpdate, { args: [{ gate: 'overwrite-db-from-backup', by: 'alice', reason: 'backup is recent enough', confirm: CLUSTER }] });
       return h.result();
     })) as { outcome: string };
     assert.match(r.outcome, /restored from the backup taken \d+ h \d+ min before \(1,100 games\), approved by alice; now tc-node4: 1,100 games/);
-    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4', 'gamesRestoreBackup:tc-node4', 'selfplayStart:tc-node4']);
+    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesRestoreBackup:tc-node4', 'selfplayStart:tc-node4']);
   });
 
   test('a rejected backup gate ends the recovery: the database is not overwritten, selfplay not restarted', async () => {
@@ -108,7 +108,7 @@ describe('training-cluster.node-data-loss', () => {
     assert.ok(err instanceof WorkflowFailedError);
     assert.equal((err.cause as { type?: string }).type, 'GateRejected');
     assert.match(String(err.cause?.message), /alice rejected "overwrite-db-from-backup"/);
-    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4']);
+    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4']);
   });
 
   test('an approval timeout escalates; the operator skips the gate: the loss is accepted and selfplay restarts', async () => {
@@ -119,7 +119,7 @@ describe('training-cluster.node-data-loss', () => {
     })) as { outcome: string; facts: Record<string, string> };
     assert.match(r.outcome, /loss accepted \(100 of ~1,200 games kept\)/);
     assert.equal(r.facts['data lost'], 'tc-node4: about 1,100 games');
-    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4', 'selfplayStart:tc-node4']);
+    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'selfplayStart:tc-node4']);
   });
 
   test('no usable backup: option 3 without a gate, the loss accepted', async () => {
@@ -130,7 +130,7 @@ describe('training-cluster.node-data-loss', () => {
       return res;
     })) as { outcome: string };
     assert.match(r.outcome, /loss accepted \(0 of ~1,200 games kept\)/);
-    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'gamesSyncToHost:tc-node4', 'selfplayStart:tc-node4']);
+    assert.deepEqual(names(stubs), ['gamesQuarantine:tc-node4', 'selfplayStart:tc-node4']);
   });
 
   test('two nodes lost data: refused with a pointer to multi-node-data-loss, nothing done', async () => {
@@ -181,15 +181,22 @@ describe('training-cluster.multi-node-data-loss', () => {
     })) as { outcome: string; facts: Record<string, string>; started: string };
     assert.match(r.outcome, /Surviving data aggregated on tc-node1 \(1,650 games\) and backed up to \/nfs\/backups\/games_\d{8}; selfplay regenerating: total/);
     const got = names(stubs);
-    // The stops run in parallel (their order is not fixed); everything else in the runbook's order.
-    assert.deepEqual([...got.slice(0, 2).sort(), ...got.slice(2)], [
+    // The stops and the starts run in parallel (their order is not fixed); everything else in the runbook's order.
+    assert.deepEqual([...got.slice(0, 2).sort(), ...got.slice(2, 5), ...got.slice(5).sort()], [
       'selfplayStop:tc-node1',
       'selfplayStop:tc-node4',
       'gamesAggregate:tc-node1',
       'gamesBackupAggregate:tc-node1',
       'gamesQuarantine:tc-node3',
-      'selfplayLaunchCluster:tc-node1',
+      'selfplayStart:tc-node1',
+      'selfplayStart:tc-node2',
+      'selfplayStart:tc-node3',
+      'selfplayStart:tc-node4',
     ]);
+    // The survivors are aggregated by the real script on the coordinator, under the workflow's date.
+    const agg = stubs.calls.find((c) => c.name === 'gamesAggregate')?.arg;
+    assert.deepEqual(agg?.from, ['tc-node1', 'tc-node4']);
+    assert.equal(agg?.date, stubs.calls.find((c) => c.name === 'gamesBackupAggregate')?.arg.date);
     // The backup's date is the workflow's clock, passed to the activity.
     const date = String(stubs.calls.find((c) => c.name === 'gamesBackupAggregate')?.arg.date);
     assert.match(date, /^\d{8}$/);
@@ -228,7 +235,8 @@ describe('training-cluster.multi-node-data-loss', () => {
     assert.equal(r.dryRun, true);
     assert.deepEqual(names(stubs), []);
     const planned = stubs.calls.filter((c) => c.arg.dryRun === true).map((c) => c.name);
-    for (const n of ['selfplayStop', 'gamesAggregate', 'gamesBackupAggregate', 'selfplayLaunchCluster']) assert.ok(planned.includes(n), planned.join(','));
+    for (const n of ['selfplayStop', 'gamesAggregate', 'gamesBackupAggregate', 'selfplayStart']) assert.ok(planned.includes(n), planned.join(','));
+    assert.ok(!planned.includes('selfplayLaunchCluster'), 'the seed\'s launcher does not exist at RingRift 2aa9f89b5');
   });
 
   test('only one node lost data: refused with a pointer to node-data-loss', async () => {

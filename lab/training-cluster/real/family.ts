@@ -66,7 +66,7 @@ export class RealTrainingClusterFamily implements LabFamily {
   readonly backend = 'real' as const;
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'ps', 'rsync'];
+  readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'ps', 'rsync', 'bash'];
   readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
   private readonly token = randomBytes(24).toString('hex');
   private readonly roles: Map<string, string[]>;

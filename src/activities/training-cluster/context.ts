@@ -36,12 +36,18 @@ export const TRAINING_CLUSTER_DEFAULTS = {
   backupRoot: '/lambda/nfs/RingRift/backups',
   /** The node's games backup; `{node}` is replaced by the node's name. */
   gamesBackup: '/lambda/nfs/RingRift/backups/games/selfplay_latest.db',
-  selfplayStart: 'python scripts/selfplay.py --board hex8 --num-players 2 --engine gumbel',
+  /** RingRift 2aa9f89b5's flags (the seed's `--engine gumbel` is `--engine-mode gumbel-mcts` there). */
+  selfplayStart: 'python scripts/selfplay.py --board hex8 --num-players 2 --engine-mode gumbel-mcts',
   selfplayPattern: 'scripts/selfplay.py',
   selfplayLog: 'logs/selfplay.log',
+  /** v1 only: the seed's aggregation (`--target-host`), which the real script never had. */
   aggregateScript: 'scripts/aggregate_cluster_data.py',
+  /** The real aggregation of game databases: `--input-dir D --output O` (RingRift 2aa9f89b5). */
+  aggregateDbsScript: 'scripts/aggregate_cluster_dbs.py',
+  /** v1 only: the seed's launcher, which does not exist at 2aa9f89b5 (v2 starts scripts/selfplay.py on each node). */
   launchSelfplayScript: 'scripts/launch_selfplay_cluster.py',
   model: 'models/canonical_hex8_2p.pth',
+  /** Checksums are `<model>.sha256` sidecars on the real code; this manifest (the seed's) is read only when a model has none. */
   modelManifest: 'models/MANIFEST.sha256',
   modelBackupDir: 'models/backup',
   checkpointsDir: 'models/checkpoints',
@@ -59,7 +65,8 @@ export const TRAINING_CLUSTER_DEFAULTS = {
   selfplayDir: '/data/selfplay',
   recoveredDir: '/data/recovered',
   syncLog: '/var/log/ringrift/sync.log',
-  fullSyncCommand: 'python scripts/sync_cluster_data.py --full',
+  /** The real cluster pull of game data (scripts/sync_cluster_data.sh; the seed's sync_cluster_data.py --full does not exist). */
+  fullSyncCommand: 'bash scripts/sync_cluster_data.sh',
   launchDaemonsCommand: 'python scripts/launch_daemons.py --all',
   importCommand: 'python scripts/import_orphaned_databases.py',
   modelsDir: 'models',

@@ -173,16 +173,41 @@ export async function gamesRestoreBackup(ctx: TrainingClusterContext, input: Nod
   });
 }
 
-/** Seed §4 step 1 on the target: `python scripts/aggregate_cluster_data.py --target-host <node>`. */
-export async function gamesAggregate(ctx: TrainingClusterContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult & { total?: number }> {
+/**
+ * Seed §4 step 1 on the coordinator (`node`). v2 (`from` given): the survivors' databases are copied
+ * to `data/games/collected_<date>/` on it (`scp <host>:<workdir>/<gamesDb>`), then merged by the real
+ * `python scripts/aggregate_cluster_dbs.py --input-dir <that> --output data/games/cluster_aggregated_<date>.db`.
+ * v1 (histories recorded before): the seed's `aggregate_cluster_data.py --target-host <node>`.
+ */
+export async function gamesAggregate(ctx: TrainingClusterContext, input: NodeRef & { dryRun?: boolean; from?: string[]; date?: string }): Promise<EffectResult & { total?: number; path?: string }> {
   return ctx.run(async () => {
     const { cluster, cwd } = where(ctx, input);
-    const argv = ['python', ctx.setting(cluster, 'aggregateScript'), '--target-host', input.node];
-    const plan = `${input.node}: ${argv.join(' ')}`;
-    if (input.dryRun) return { dryRun: true, plan };
-    const out = ctx.check(input, await ctx.exec(input, [{ argv, cwd }], 60 * 60_000), 'aggregating the cluster data', 'stop writes on every node that still has data, then retry');
-    const m = /:\s*(\d+) games/.exec(out);
-    return { plan, output: out, total: m ? Number(m[1]) : undefined };
+    if (!input.from) {
+      const argv = ['python', ctx.setting(cluster, 'aggregateScript'), '--target-host', input.node];
+      const plan = `${input.node}: ${argv.join(' ')}`;
+      if (input.dryRun) return { dryRun: true, plan };
+      const out = ctx.check(input, await ctx.exec(input, [{ argv, cwd }], 60 * 60_000), 'aggregating the cluster data', 'stop writes on every node that still has data, then retry');
+      const m = /:\s*(\d+) games/.exec(out);
+      return { plan, output: out, total: m ? Number(m[1]) : undefined };
+    }
+    const date = input.date ?? '';
+    if (!/^\d{8}$/.test(date)) throw new TransportError('InvalidArgument', `aggregation date must be YYYYMMDD, got "${date}"`, false);
+    const db = ctx.setting(cluster, 'gamesDb');
+    const dir = `${ctx.setting(cluster, 'gamesDir').replace(/\/$/, '')}/collected_${date}`;
+    const output = `${ctx.setting(cluster, 'gamesDir').replace(/\/$/, '')}/cluster_aggregated_${date}.db`;
+    const script = ['python', ctx.setting(cluster, 'aggregateDbsScript'), '--input-dir', dir, '--output', output];
+    const copies: RemoteCommand[] = input.from.map((host) => {
+      if (host === input.node) return { argv: ['cp', db, `${dir}/${host}.db`], cwd };
+      const src = where(ctx, { cluster: input.cluster, node: host });
+      return { argv: ['scp', `${host}:${db.startsWith('/') ? db : `${src.workdir.replace(/\/$/, '')}/${db}`}`, `${dir}/${host}.db`], cwd };
+    });
+    const plan = `${input.node}: mkdir -p ${dir}; ${copies.map((c) => c.argv.join(' ')).join('; ')}; ${script.join(' ')}`;
+    if (input.dryRun) return { dryRun: true, plan, path: output };
+    const res = await ctx.exec(input, [{ argv: ['rm', '-rf', dir], cwd }, { argv: ['mkdir', '-p', dir], cwd }, ...copies, { argv: script, cwd }], 60 * 60_000);
+    const out = ctx.check(input, res, 'aggregating the surviving databases', `check that ${input.node} reaches ${input.from.join(', ')} over SSH and that writes are stopped, then retry`);
+    const count = await sh(ctx, input, cwd, ['sqlite3', output, 'SELECT COUNT(*) FROM games']);
+    const total = count.exitCode === 0 && /^\d+$/.test(count.stdout.trim()) ? Number(count.stdout.trim()) : undefined;
+    return { plan, path: output, total, output: lastLines(out, 4) };
   });
 }
 

@@ -24,10 +24,16 @@ async function checkModel(ctx: TrainingClusterContext, ref: NodeRef, cluster: Cl
   const keys = /^Model keys: \[(.*)\]$/m.exec(out)?.[1]?.split(',').map((k) => k.trim().replace(/^'|'$/g, '')).filter(Boolean);
   const sum = await sh(ctx, ref, cwd, ['sha256sum', path]);
   const sha256 = sum.exitCode === 0 ? sum.stdout.trim().split(/\s+/)[0] : undefined;
-  const manifest = await sh(ctx, ref, cwd, ['cat', ctx.setting(cluster, 'modelManifest')]);
-  const name = model.slice(model.lastIndexOf('/') + 1);
-  const line = manifest.exitCode === 0 ? manifest.stdout.split('\n').find((l) => l.trim().split(/\s+/)[1]?.replace(/^\*/, '').endsWith(name)) : undefined;
-  const expectedSha256 = line?.trim().split(/\s+/)[0];
+  // The canonical model's checksum: its `<model>.sha256` sidecar (`<sha256>  <name>`, RingRift's
+  // app/utils/torch_utils.py), whichever copy is checked; the seed's manifest only when there is no sidecar.
+  const sidecar = await sh(ctx, ref, cwd, ['cat', `${model}.sha256`]);
+  let expectedSha256 = sidecar.exitCode === 0 ? sidecar.stdout.trim().split(/\s+/)[0] : undefined;
+  if (!expectedSha256) {
+    const manifest = await sh(ctx, ref, cwd, ['cat', ctx.setting(cluster, 'modelManifest')]);
+    const name = model.slice(model.lastIndexOf('/') + 1);
+    const line = manifest.exitCode === 0 ? manifest.stdout.split('\n').find((l) => l.trim().split(/\s+/)[1]?.replace(/^\*/, '').endsWith(name)) : undefined;
+    expectedSha256 = line?.trim().split(/\s+/)[0];
+  }
   return {
     ...base,
     exists: true,

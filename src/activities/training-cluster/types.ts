@@ -140,12 +140,16 @@ export interface TrainingDataActivities {
   gamesSyncToHost(input: NodeRef & Effectful & { via: string }): Promise<EffectResult & { copied?: number }>;
   /** Seed §3 option 2 on `via` (a host with the backup mount): `scp <backup> node:<workdir>/data/games/selfplay.db`; identical files count as done. */
   gamesRestoreBackup(input: NodeRef & Effectful & { via: string }): Promise<EffectResult>;
-  /** `python scripts/selfplay.py --board hex8 --num-players 2 --engine gumbel &` in the node's workdir; running counts as done. */
+  /** `python scripts/selfplay.py --board hex8 --num-players 2 --engine-mode gumbel-mcts &` in the node's workdir; running counts as done. */
   selfplayStart(input: NodeRef & Effectful): Promise<EffectResult>;
   /** `pkill -f scripts/selfplay.py`: stop writes on the node; not running counts as done. */
   selfplayStop(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** Seed §4 step 1 on the target: `python scripts/aggregate_cluster_data.py --target-host <node>`. */
-  gamesAggregate(input: NodeRef & Effectful): Promise<EffectResult & { total?: number }>;
+  /**
+   * Seed §4 step 1 on the coordinator. With `from` (v2): the survivors' databases copied to it and merged by
+   * `scripts/aggregate_cluster_dbs.py --input-dir data/games/collected_<date> --output data/games/cluster_aggregated_<date>.db`;
+   * without (v1 histories): the seed's `aggregate_cluster_data.py --target-host <node>`.
+   */
+  gamesAggregate(input: NodeRef & Effectful & { from?: string[]; date?: string }): Promise<EffectResult & { total?: number; path?: string }>;
   /** Seed §4 step 2 on the node: `cp -r data/games <backupRoot>/games_<date>`; an existing backup of that name counts as done. */
   gamesBackupAggregate(input: NodeRef & Effectful & { date: string }): Promise<EffectResult & { path: string }>;
   /** Seed §4 step 3 from the node: `python scripts/launch_selfplay_cluster.py --all-nodes`. */
@@ -257,7 +261,7 @@ export interface TrainingOpsActivities {
   syncRetireHost(input: SyncHostRef & Effectful & { reason?: string }): Promise<EffectResult>;
 
   // ---------------------------------------------------------- seed 000 §5 ----
-  /** `python scripts/sync_cluster_data.py --full` in the coordinator's workdir. */
+  /** The cluster's data pull (`bash scripts/sync_cluster_data.sh`, settings.fullSyncCommand) in the coordinator's workdir. */
   clusterFullSync(input: NodeRef & Effectful): Promise<EffectResult>;
   /** `python scripts/launch_daemons.py --all` in the coordinator's workdir. */
   clusterLaunchDaemons(input: NodeRef & Effectful): Promise<EffectResult>;

@@ -98,9 +98,13 @@ async function meshCollapse(): Promise<string> {
   await stabilize('60s', 'let the mesh reform');
 
   // Nodes that are not back in the mesh after the voters' restart get theirs too.
+  // A node that does not answer itself is out, whatever the coordinator's peer table says: the real one
+  // counts a killed peer alive until its peer timeout (60-180 s).
   const afterVoters = await p2pStatus({ cluster, node: coordinator });
   const restarted = new Set([coordinator, ...voters]);
-  const stragglers = reachable.filter((n) => !restarted.has(n) && !(afterVoters.alivePeers ?? []).includes(n));
+  const others = reachable.filter((n) => !restarted.has(n));
+  const own = await Promise.all(others.map((node) => p2pStatus({ cluster, node })));
+  const stragglers = others.filter((n, i) => !own[i]!.reachable || !(afterVoters.alivePeers ?? []).includes(n));
   if (stragglers.length > 0) {
     await fanOut('Restart P2P on nodes that did not rejoin', stragglers, (node) => p2pRestart({ cluster, node }), {
       concurrency: Math.max(1, Math.ceil(stragglers.length / 2)),
@@ -134,7 +138,7 @@ async function meshCollapse(): Promise<string> {
       })
     : undefined;
   fact('resolution', `restarted P2P on ${coordinator}, then ${voters.length} voter(s)${stragglers.length ? ` and ${stragglers.length} straggler(s)` : ''}`);
-  return `Mesh re-formed: ${final?.detail ?? 'verified'}${stays ? `; ${stays.value} stays the leader` : ''}${unreachable.length ? `; still unreachable over SSH: ${unreachable.join(', ')}` : ''}`;
+  return `Mesh re-formed: ${final?.detail ?? 'verified'}${stays?.value ? `; ${stays.value} stays the leader` : ''}${unreachable.length ? `; still unreachable over SSH: ${unreachable.join(', ')}` : ''}`;
 }
 
 /** One leader that says it leads and that every node follows, whose view lists every reachable node as alive. */

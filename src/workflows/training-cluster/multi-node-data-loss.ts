@@ -1,29 +1,36 @@
 /**
- * Seed 000 §4, "Data Loss (Multi-Node)": several nodes report corrupted or
- * missing databases, the cluster-wide game count is far lower than expected.
+ * Seed 000 §4, "Data Loss (Multi-Node)", on the real RingRift code
+ * (2aa9f89b5): several nodes report corrupted or missing databases, the
+ * cluster-wide game count is far lower than expected.
  *
  * Diagnosis: the cluster-wide game counts per config and per host, each host
  * classed OK (> 1000 games), LOW (> 0) or EMPTY. Recovery, in the runbook's
  * priority order:
  * 1. protect the remaining data: stop writes (selfplay) on the nodes that
  *    still hold data, behind the dangerous gate `stop-writes`;
- * 2. aggregate the surviving data to the coordinator
- *    (`scripts/aggregate_cluster_data.py --target-host`), then back the
- *    aggregate up under a dated name (`cp -r data/games <backups>/games_YYYYMMDD`,
- *    the date from the workflow's clock);
- * 3. restart selfplay across the cluster (`launch_selfplay_cluster.py --all-nodes`),
- *    unreadable databases moved aside first;
+ * 2. aggregate the surviving data to the coordinator: the seed's
+ *    `aggregate_cluster_data.py --target-host` is not that script's flag (it
+ *    builds training NPZ files): the survivors' databases are copied to the
+ *    coordinator and merged by the real `scripts/aggregate_cluster_dbs.py
+ *    --input-dir ... --output data/games/cluster_aggregated_YYYYMMDD.db`; then
+ *    the data is backed up under a dated name (`cp -r data/games
+ *    <backups>/games_YYYYMMDD`, the date from the workflow's clock);
+ * 3. restart selfplay on every node (`scripts/selfplay.py`; the seed's
+ *    `launch_selfplay_cluster.py` does not exist), unreadable databases moved
+ *    aside first;
  * 4. monitor the recovering count (durable polling, bounded) until every node writes again.
  * RTO 1 h target, 4 h max.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { MultiNodeDataLossParams } from '../../catalog';
 import type { GamesDbStatus } from '../../activities/training-cluster/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS } from '../scenarios';
 import { fmt } from './data-format';
+import { legacyMultiNodeDataLoss } from './legacy/multi-node-data-loss';
+import { REAL_P2P_API } from './versions';
 
 export type MultiNodeDataLossInput = RecoveryInput<Partial<MultiNodeDataLossParams>>;
 
@@ -37,6 +44,7 @@ function classify(s: GamesDbStatus): Health {
 }
 
 export async function trainingClusterMultiNodeDataLoss(input: MultiNodeDataLossInput): Promise<RecoveryResult> {
+  if (!patched(REAL_P2P_API)) return legacyMultiNodeDataLoss(input);
   return runRecovery(TRAINING_CLUSTER_MULTI_NODE_DATA_LOSS, input, multiNodeDataLoss);
 }
 
@@ -48,7 +56,7 @@ async function multiNodeDataLoss(): Promise<string> {
   if (!coordinator || !all.includes(coordinator)) {
     throw ApplicationFailure.nonRetryable('no coordinator: give the inventory node the "coordinator" role or pass --set coordinator=NODE', 'InvalidArgument');
   }
-  const { gamesDbStatus, selfplayStop, gamesAggregate, gamesBackupAggregate, gamesQuarantine, selfplayLaunchCluster } = activities();
+  const { gamesDbStatus, selfplayStop, gamesAggregate, gamesBackupAggregate, gamesQuarantine, selfplayStart } = activities();
   const countAll = () => Promise.all(all.map((node) => gamesDbStatus({ cluster, node })));
   const line = (s: GamesDbStatus) => `${s.node}: ${s.reachable ? fmt(s.integrity === 'ok' ? (s.count ?? 0) : 0) : '?'} (${classify(s)}${s.reachable && s.integrity !== 'ok' ? `, ${s.integrity}` : ''})`;
 
@@ -102,11 +110,12 @@ async function multiNodeDataLoss(): Promise<string> {
   });
 
   // 2. Aggregate the surviving data to the coordinator, then back it up under a dated name.
-  const agg = await step(`Aggregate surviving data from the healthy nodes to ${coordinator} (aggregate_cluster_data.py --target-host ${coordinator})`, () => gamesAggregate({ cluster, node: coordinator }), {
-    onFailure: 'ask',
-    describe: ((r: { total?: number; output?: string }) => (r.total !== undefined ? `${fmt(r.total)} games on ${coordinator}` : (r.output ?? 'aggregated'))) as never,
-  });
   const date = new Date(Date.now()).toISOString().slice(0, 10).replace(/-/g, '');
+  const from = survivors.map((x) => x.node);
+  const agg = await step(`Aggregate surviving data from ${from.join(', ')} on ${coordinator} (scp, then aggregate_cluster_dbs.py --input-dir ... --output data/games/cluster_aggregated_${date}.db)`, () => gamesAggregate({ cluster, node: coordinator, from, date }), {
+    onFailure: 'ask',
+    describe: ((r: { total?: number; path?: string; output?: string }) => (r.total !== undefined ? `${fmt(r.total)} games in ${r.path ?? 'the aggregate'} on ${coordinator}` : (r.output ?? 'aggregated'))) as never,
+  });
   const backup = await step(`Back up the aggregated data on ${coordinator} (cp -r data/games <backups>/games_${date})`, () => gamesBackupAggregate({ cluster, node: coordinator, date }), { onFailure: 'ask' });
 
   // 3. Restart selfplay across the cluster; databases that cannot be written are moved aside first.
@@ -115,10 +124,13 @@ async function multiNodeDataLoss(): Promise<string> {
     const stamp = new Date(Date.now()).toISOString().replace(/[-:]/g, '').slice(0, 15);
     await fanOut('Move the unreadable databases aside (kept for the post-mortem)', unreadable, (node) => gamesQuarantine({ cluster, node, suffix: stamp }), { concurrency: unreadable.length, onFailure: 'ask' });
   }
-  await step('Restart selfplay across the cluster (launch_selfplay_cluster.py --all-nodes)', () => selfplayLaunchCluster({ cluster, node: coordinator }), { onFailure: 'ask' });
+  const reachable = before.filter((s) => s.reachable).map((s) => s.node);
+  await fanOut('Restart selfplay on every node (python scripts/selfplay.py --board hex8 --num-players 2 --engine-mode gumbel-mcts)', reachable, (node) => selfplayStart({ cluster, node }), {
+    concurrency: reachable.length,
+    onFailure: 'ask',
+  });
 
   // 4. Monitor the recovering count: every reachable node writing games again.
-  const reachable = before.filter((s) => s.reachable).map((s) => s.node);
   const start = await step('Count the games after the restart', countAll, { describe: ((s: GamesDbStatus[]) => totalsText(s)) as never });
   const baseline = new Map(start.map((s) => [s.node, s.integrity === 'ok' ? (s.count ?? 0) : 0]));
   const final = await step(

@@ -1,28 +1,34 @@
 /**
- * Seed 000 §3, "Data Loss (Single Node)": a node shows far fewer games than
- * expected, its database is corrupted or missing.
+ * Seed 000 §3, "Data Loss (Single Node)", on the real RingRift code
+ * (2aa9f89b5): a node shows far fewer games than expected, its database is
+ * corrupted or missing.
  *
  * Diagnosis: on every node, `sqlite3 data/games/selfplay.db 'SELECT COUNT(*) FROM games'`,
  * `PRAGMA integrity_check` and `find data/games -name '*.db'`; the peers'
  * counts say what the affected node should hold. Recovery, safest first:
- * 1. re-sync from the cluster (`AutoSyncDaemon().sync_to_host(host)` on the
- *    coordinator), when the healthy peers hold the games;
+ * 1. re-sync from the cluster: the seed's `AutoSyncDaemon().sync_to_host(host)`
+ *    does not exist at 2aa9f89b5 (the daemon has `sync_now()`, which syncs only
+ *    inside the running daemon): Lifeboat gives the cluster's own auto-sync a
+ *    bounded time (5 min) to refill the node, reading its count;
  * 2. restore the node's backup from the NFS backup directory, behind the
  *    dangerous gate `overwrite-db-from-backup` (evidence: counts, backup age);
  * 3. accept the loss: the training pipeline tolerates partial data loss.
- * Then selfplay is restarted on the node; verification: the count and
+ * Then selfplay is restarted on the node (`scripts/selfplay.py --board hex8
+ * --num-players 2 --engine-mode gumbel-mcts`); verification: the count and
  * `PRAGMA integrity_check` on the node, selfplay running. An unreadable
  * database is moved aside first (kept for the post-mortem), never deleted.
  * RTO 30 min target, 60 min max.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { NodeDataLossParams } from '../../catalog';
 import type { GamesDbStatus } from '../../activities/training-cluster/types';
-import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_NODE_DATA_LOSS } from '../scenarios';
 import { ageText, describeDb, fmt, median } from './data-format';
+import { legacyNodeDataLoss } from './legacy/node-data-loss';
+import { REAL_P2P_API } from './versions';
 
 export type NodeDataLossInput = RecoveryInput<Partial<NodeDataLossParams>>;
 
@@ -30,6 +36,7 @@ export type NodeDataLossInput = RecoveryInput<Partial<NodeDataLossParams>>;
 const LOSS_RATIO = 0.5;
 
 export async function trainingClusterNodeDataLoss(input: NodeDataLossInput): Promise<RecoveryResult> {
+  if (!patched(REAL_P2P_API)) return legacyNodeDataLoss(input);
   return runRecovery(TRAINING_CLUSTER_NODE_DATA_LOSS, input, nodeDataLoss);
 }
 
@@ -38,7 +45,7 @@ async function nodeDataLoss(): Promise<string> {
   const cluster = input.cluster.name;
   const all = input.cluster.nodes.map((n) => n.name);
   const coordinator = input.params.coordinator ?? input.cluster.nodes.find((n) => n.roles.includes('coordinator'))?.name ?? all[0]!;
-  const { gamesDbStatus, gamesBackupInfo, gamesQuarantine, gamesSyncToHost, gamesRestoreBackup, selfplayStart } = activities();
+  const { gamesDbStatus, gamesBackupInfo, gamesQuarantine, gamesRestoreBackup, selfplayStart } = activities();
   for (const n of [input.params.node, coordinator]) {
     if (n !== undefined && !all.includes(n)) throw ApplicationFailure.nonRetryable(`${n} is not a node of ${cluster} (nodes: ${all.join(', ')})`, 'InvalidArgument');
   }
@@ -88,13 +95,22 @@ async function nodeDataLoss(): Promise<string> {
     await step(`Move the unreadable database on ${target} aside (kept for the post-mortem)`, () => gamesQuarantine({ cluster, node: target, suffix: stamp }));
   }
 
-  // Option 1: re-sync from the cluster.
+  // Option 1: the cluster's own auto-sync (no call re-syncs one host on the real code): a bounded wait on the count.
   let how = '';
-  await step(`Option 1: re-sync from the cluster (AutoSyncDaemon.sync_to_host('${target}') on ${coordinator})`, () => gamesSyncToHost({ cluster, node: target, via: coordinator }), {
-    onFailure: 'continue',
-    describe: ((r: { copied?: number; output?: string }) => (r.copied !== undefined ? `${fmt(r.copied)} games copied from healthy peers` : (r.output ?? 'synced'))) as never,
-  });
-  const afterSync = await step(`Count the games on ${target} after the re-sync`, () => gamesDbStatus({ cluster, node: target }), { describe: ((s: GamesDbStatus) => describeDb(s)) as never });
+  const resynced = await step(
+    `Option 1: re-sync from the cluster: wait for its auto-sync to refill ${target} (5 min)`,
+    () =>
+      waitFor(
+        `${target} refilled by the cluster's auto-sync`,
+        async () => {
+          const s = await gamesDbStatus({ cluster, node: target });
+          return { done: enough(s), detail: describeDb(s), value: s };
+        },
+        { every: '30s', within: '5m', maxProbes: 12 },
+      ),
+    { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
+  );
+  const afterSync = resynced?.value ?? (await step(`Count the games on ${target} after the wait`, () => gamesDbStatus({ cluster, node: target }), { describe: ((x: GamesDbStatus) => describeDb(x)) as never }));
   if (enough(afterSync)) {
     how = `re-synced from the cluster (${fmt(afterSync.count!)} games)`;
   } else {
@@ -133,7 +149,7 @@ async function nodeDataLoss(): Promise<string> {
     }
   }
 
-  await step(`Restart selfplay on ${target} (python scripts/selfplay.py --board hex8 --num-players 2 --engine gumbel)`, () => selfplayStart({ cluster, node: target }), { onFailure: 'ask' });
+  await step(`Restart selfplay on ${target} (python scripts/selfplay.py --board hex8 --num-players 2 --engine-mode gumbel-mcts)`, () => selfplayStart({ cluster, node: target }), { onFailure: 'ask' });
 
   const acceptLoss = how.startsWith('loss accepted');
   const final = await step(
