@@ -233,6 +233,7 @@ export async function vaultDivergence(l: LedgerLab): Promise<void> {
   );
   const m = await Promise.all(NODES.map((node) => l.run(l.a.ledgerMetrics, { cluster: PRIMARY, node })));
   assert.ok(m.reduce((n, x) => n + x.determinismBugs, 0) >= 1, `ledger_determinism_bug_total counted: ${JSON.stringify(m)}`);
+  assert.deepEqual(m.map((x) => x.divergedVaults), [1, 1, 1], 'ledger_vault_health{state="diverged"} stays 1 on every replica after the vault healed');
   await checklist(l, PRIMARY, NODES);
 }
 
