@@ -56,6 +56,7 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
       const caller = regions.length ? await recoveryAdmin(ctx, input.cluster, nodes, leader.address, regions[0]!, ctx.setting(cluster, 'recoveryEmail')) : undefined;
 
       const done: Counts = { ...none };
+      const unnamed = orgs.filter((o) => !o.name);
       for (const org of orgs) {
         beat(`organization ${org.slug}`);
         await ctx.callAt(input.cluster, leader.address, 'OrganizationService', 'CreateOrganization', { name: org.name || `org-${org.slug}`, region: org.region, caller: { slug: caller }, slug: { slug: org.slug } }, 30_000);
@@ -91,7 +92,9 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
       return {
         plan,
         ...done,
-        output: `re-created ${done.organizations} organization(s), ${done.vaults} vault(s), ${done.entities} entities, ${done.relationships} relationships from export ${head.exportId} (source ${head.source.cluster}/${head.source.node}, cluster ${head.source.clusterId ?? '?'})`,
+        output:
+          `re-created ${done.organizations} organization(s), ${done.vaults} vault(s), ${done.entities} entities, ${done.relationships} relationships from export ${head.exportId} (source ${head.source.cluster}/${head.source.node}, cluster ${head.source.clusterId ?? '?'})` +
+          (unnamed.length ? `; named ${unnamed.map((o) => `org-${o.slug}`).join(', ')} (the server keeps names for members only): rename them and re-add their members` : '; re-add each organization\'s members'),
       };
     }, { importing: 'the export' });
   });
