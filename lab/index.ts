@@ -23,6 +23,10 @@
  * gRPC 50061 + i, control API 8760. The train server (`lab-train`, one host `train1`) has no
  * port but its SSH one.
  *
+ * The ledger runs on its simulation by default, or as real `inferadb-ledger`
+ * processes with `ledgerBackend: 'real'` (`lab up --ledger-backend real`,
+ * `LIFEBOAT_LAB_LEDGER_BACKEND=real`; see lab/ledger/index.ts).
+ *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|refuse-api|heal>:<cluster>[/<node>][=<ms>]`
  * (`slow` takes a delay, default 3000 ms; `heal` clears a host's faults; without `/<node>`
@@ -39,7 +43,7 @@ import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey } from './keys';
 import { GossipFamily } from './gossip';
-import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS } from './ledger';
+import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
 import { TrainServerFamily } from './train-server';
@@ -61,6 +65,13 @@ export interface LabOptions {
   bootMs?: number;
   /** Fixed, documented ports (see module docs) instead of ephemeral ones; default false. */
   fixedPorts?: boolean;
+  /**
+   * The ledger's backend: `sim` (the simulation) or `real` (`inferadb-ledger`
+   * processes, see lab/ledger/real.ts); default `$LIFEBOAT_LAB_LEDGER_BACKEND`, else `sim`.
+   */
+  ledgerBackend?: LedgerBackendKind;
+  /** The ledger simulation's timings (elections, sagas, divergence recovery); tests shorten them. */
+  ledgerSim?: Partial<SimTimings>;
 }
 
 /** A running lab. */
@@ -125,7 +136,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const families: LabFamily[] = [];
   let ledger: LedgerFamily | undefined;
   if (wanted.includes('ledger')) {
-    ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
+    const backend = opts.ledgerBackend ?? ledgerBackendFromEnv();
+    ledger = new LedgerFamily({ cluster: 'lab-ledger', nodes: 3, backend, sim: opts.ledgerSim, ...(fixed ? { basePort: FIXED_PORTS.ledgerGrpc } : {}) });
     families.push(ledger);
   }
   if (wanted.includes('training-cluster')) {
@@ -316,6 +328,13 @@ function applyHostFault(fault: string, hosts: Map<string, SshHost>): void {
     if (kind === 'heal') h.heal();
     else h.setFault(kind as HostFaultKind, true, ms === undefined ? undefined : Number(ms));
   }
+}
+
+function ledgerBackendFromEnv(): LedgerBackendKind {
+  const v = process.env.LIFEBOAT_LAB_LEDGER_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`lab: LIFEBOAT_LAB_LEDGER_BACKEND must be "sim" or "real", got "${v}"`);
 }
 
 function currentUser(): string {

@@ -38,6 +38,7 @@ export interface LabState {
 
 const DEFAULT_DIR = '.lifeboat/lab';
 const UP_TIMEOUT_MS = 30_000;
+const UP_TIMEOUT_REAL_MS = 330_000;
 const DOWN_TIMEOUT_MS = 15_000;
 
 /**
@@ -58,7 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(dirOpt())
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
-      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr');
+      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr')
+      .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -117,6 +119,7 @@ interface ServeFlags {
   ephemeral?: boolean;
   bootMs: string;
   families?: string;
+  ledgerBackend?: string;
 }
 
 function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
@@ -135,9 +138,13 @@ async function serve(o: ServeFlags): Promise<number> {
     console.error(`--boot-ms must be a number of milliseconds (got "${o.bootMs}")`);
     return 2;
   }
+  if (o.ledgerBackend !== undefined && o.ledgerBackend !== 'sim' && o.ledgerBackend !== 'real') {
+    console.error(`--ledger-backend must be sim or real (got "${o.ledgerBackend}")`);
+    return 2;
+  }
   let lab;
   try {
-    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families) });
+    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families), ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}) });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
@@ -179,13 +186,15 @@ async function up(o: ServeFlags): Promise<number> {
   const args = [__filename, 'serve', '--dir', dir, '--boot-ms', o.bootMs];
   if (o.ephemeral) args.push('--ephemeral');
   if (o.families) args.push('--families', o.families);
+  if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   let exited: number | null = null;
   child.on('exit', (c) => (exited = c ?? 1));
   child.unref();
 
-  const deadline = Date.now() + UP_TIMEOUT_MS;
+  // Real ledger processes are formed and seeded at start: the server's own sagas take seconds each.
+  const deadline = Date.now() + ((o.ledgerBackend ?? process.env.LIFEBOAT_LAB_LEDGER_BACKEND) === 'real' ? UP_TIMEOUT_REAL_MS : UP_TIMEOUT_MS);
   while (Date.now() < deadline) {
     if (exited !== null) {
       console.error(`lab: serve exited with code ${exited} before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`);

@@ -23,6 +23,9 @@ interface ShimAnswer {
   passthrough?: { argv?: string[] };
 }
 
+/** How long a shim waits for the lab's answer. */
+const SHIM_TIMEOUT_MS = 600_000;
+
 function post(url: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(body));
@@ -91,7 +94,9 @@ async function run(): Promise<void> {
     const res = await post(
       `${control.replace(/\/$/, '')}/shim`,
       { cluster: process.env.LAB_CLUSTER, node: process.env.LAB_NODE, tool, argv, env, cwd: process.cwd() },
-      30_000,
+      // As long as the simulated command may run: a real ledger drains for 30 s on `systemctl stop`,
+      // `kubectl rollout status --timeout=...` waits minutes. The caller's own timeout bounds it.
+      SHIM_TIMEOUT_MS,
     );
     answer = JSON.parse(res.text) as ShimAnswer;
     if (res.status !== 200 && answer.exitCode === undefined) throw new Error(`HTTP ${res.status}`);

@@ -53,7 +53,7 @@ if lb list --cluster lab-ledger --json 2>/dev/null | grep -q '"status": *"runnin
   sleep 2
 fi
 
-say "Breaking the lab's ledger: node2 and node3 are lost, quorum is gone"
+say "Breaking the lab's ledger: two of its three nodes are lost, quorum is gone"
 lb lab break ledger.quorum-loss
 lb lab status || true
 
@@ -69,7 +69,7 @@ lb approvals
 
 approve=yes
 if [ -t 0 ] && [ -t 1 ]; then
-  read -r -p "Approve the --single bootstrap of lab-ledger as $APPROVER? [y/N] " answer
+  read -r -p "Approve forming a new lab-ledger cluster from the survivor's data as $APPROVER? [y/N] " answer
   case "$answer" in y|Y|yes|YES) approve=yes ;; *) approve=no ;; esac
 else
   echo "Not a terminal: approving as $APPROVER."

@@ -6,10 +6,12 @@
 #                                              config` where that plugin exists)
 #   npm test -- dist/test/unit/foo.test.js     a subset (no lint); test/**/*.ts
 #   npm test -- test/unit/foo.test.ts          paths and directories work too
+#   npm run conformance                        the conformance suite (test/conformance:
+#                                              the real target systems), see scripts/conformance.sh
 #
 # Two runner invocations, so that slow tests with real servers do not starve:
 #   1. unit + integration (and anything else): 2 files at a time;
-#   2. e2e, crash and replay: one file at a time (real servers, fixed resources).
+#   2. e2e, crash, replay and conformance: one file at a time (real servers, fixed resources).
 # Every test has a 10-minute timeout (LIFEBOAT_TEST_TIMEOUT_MS), so a hang
 # fails instead of blocking CI. The last line is the combined count,
 # "N passed, N failed", taken from the runners' own summaries.
@@ -77,9 +79,10 @@ expand_arg() {
 files=()
 if [ "$#" -eq 0 ]; then
   if [ -d dist/test ]; then
+    # The conformance suite (real target systems) is `npm run conformance`.
     while IFS= read -r f; do
       has_source "$f" && files+=("$f")
-    done < <(find dist/test -name '*.test.js' -type f | sort)
+    done < <(find dist/test -name '*.test.js' -type f -not -path 'dist/test/conformance/*' | sort)
   fi
   if [ "${#files[@]}" -eq 0 ]; then
     echo "test: no compiled tests under dist/test (is there a test/**/*.test.ts, and did the build run?)" >&2
@@ -103,7 +106,7 @@ fast=()
 serial=()
 for f in "${files[@]}"; do
   case "$f" in
-    */test/e2e/* | */test/crash/* | */test/replay/*) serial+=("$f") ;;
+    */test/e2e/* | */test/crash/* | */test/replay/* | */test/conformance/*) serial+=("$f") ;;
     *) fast+=("$f") ;;
   esac
 done

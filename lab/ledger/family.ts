@@ -1,312 +1,274 @@
 /**
  * The ledger family as the lab core sees it ({@link LabFamily}): options,
- * start and stop, endpoints and inventory settings, the shim and fault entry
- * points, health, and the region control the DR region uses.
+ * start (units, backend, forming and seeding), stop, endpoints and inventory
+ * settings, the shim and fault entry points, health, and what the DR
+ * region needs from its primary.
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EffectLog } from '../effects';
 import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from '../family';
-import { LedgerCluster } from './cluster';
-import { inferadbLedger, SERVICE_UNIT, systemctl } from './commands';
-import { breakFault, LEDGER_FAULTS } from './faults';
-import { emptyDir, launch } from './lifecycle';
-import { loadLedgerPackage } from './proto';
-import { aws, BUCKET, labS3Root, writeBackup } from './s3';
-import { emptyState, hasData, newClusterId, saveState, seedState, STATE_FILE, type LedgerState } from './state';
+import type { LedgerBackend, LedgerBackendKind } from './backend';
+import { call, nodeView } from './client';
+import { inferadbLedger, systemctl, type ShimTarget } from './commands';
+import { archive, breakFault, kill, LEDGER_FAULTS, type FaultCtx } from './faults';
+import { RealBackend, requireLedgerBinary } from './real';
+import { ARCHIVE_KEY, aws, BACKUP_BUCKET, labS3Root, REPLICA_BUCKET } from './s3';
+import { formCluster, LAB_LEDGER_SEED, seedData, type SeedResult } from './seed';
+import type { SimTimings } from './sim/cluster';
+import { SimBackend } from './sim/node';
+import { labDirOf, planUnits, SERVICE_UNIT, type LedgerUnit } from './units';
 
 /** Constructor options of {@link LedgerFamily}. */
 export interface LedgerFamilyOptions {
   /** Inventory cluster name; default "lab-ledger". */
   cluster?: string;
-  /** Number of voters, named node1..nodeN; default 3. */
+  /** Number of voters, named `<nodePrefix>1..N`; default 3. */
   nodes?: number;
-  /** First gRPC port (node i gets basePort+i, its metrics basePort+100+i); 0 (default) = ephemeral ports, fixed at start. */
-  basePort?: number;
-  /** How long a cluster that (re)gains a majority waits before it has a leader; default 500 ms. */
-  electionMs?: number;
   /** Node names are `<prefix>1..N`; default "node". */
   nodePrefix?: string;
+  /** First gRPC port (node i gets basePort+i, its metrics basePort+100+i); 0 (default): free loopback ports picked at start. */
+  basePort?: number;
+  /** `sim` (default): the simulation; `real`: `inferadb-ledger` processes (see ./real). */
+  backend?: LedgerBackendKind;
+  /** The real binary (default: LIFEBOAT_LEDGER_BIN, else ../shared/targets/inferadb-ledger/bin/inferadb-ledger from the repository root). */
+  binary?: string;
+  /** The simulation's timings (see {@link SimTimings}). */
+  sim?: Partial<SimTimings>;
   /**
-   * A standby cluster (the DR region): the machines are provisioned and reachable over SSH,
-   * but the ledger does not run and the data directories are empty until someone starts it.
-   * No backup is written and no leader is waited for. Default false.
+   * Standby machines (the DR region): the units are installed but stopped and
+   * the data directories empty; nothing is formed or seeded. Default false.
    */
   standby?: boolean;
+  /** The data directory's parent under the host root ('' = the root, the default; the DR region's `dr-region`). */
+  workdir?: string;
+  /** Bound on forming and seeding; default 60 s (sim) or 300 s (real). */
+  startTimeoutMs?: number;
 }
 
-/**
- * The simulated inferadb ledger cluster.
- *
- * Faults: `ledger.quorum-loss` (every node but node1 stops and loses its
- * data; node1 keeps running without quorum), `ledger.node-failure` (the last
- * node stops and loses its data; quorum holds), `ledger.vault-divergence`
- * (a follower's "payments" vault gets an altered block and status DIVERGED).
- *
- * Effects recorded (cluster, node, effect, detail), only for real changes:
- * `ledger.start` {mode, clusterId, dataDir, via}, `ledger.stop` {mode, via},
- * `ledger.leave` (node = the member removed) {via, clusterId},
- * `ledger.write` {organization, vault, height, leader, idempotencyKey},
- * `ledger.recover-vault`, `ledger.snapshot`, `ledger.split-brain-refused`
- * {ownClusterId, peerClusterId, peer}, `ledger.data-cleared` (a node started
- * and found the data file it last ran with gone, not by a lab fault).
- * Stopping a stopped service or starting a running one is a no-op that
- * records nothing; the lab's own start and faults record nothing either.
- *
- * Backups: `s3://ledger-backups/latest/snapshot.tar.gz` (a real tar.gz of the
- * seeded data directory, written at start) lives in `<lab>/s3/ledger-backups`,
- * read over SSH through the `aws s3 ls|cp|sync` shim (every directory of
- * `<lab>/s3` is a bucket; the DR region adds `ledger-primary-backups`; a sync
- * that copied files records `ledger.dr-sync`). Fault `ledger.full-restore`
- * loses every machine and its data; only the bucket remains.
- *
- * Standby (`standby: true`, the DR region of ./dr): machines and
- * ports provisioned, data directories empty, nothing running until an
- * `inferadb-ledger` start; `regionDown()` stops every node of a cluster
- * without touching its disks (the regional-failover fault).
- *
- * Shims: `systemctl {start|stop|restart|is-active|status} ledger[.service]`
- * (is-active/status exit 3 when stopped; unknown verbs, units or flags exit
- * 2). `inferadb-ledger [--single] [--data DIR]` with INFERADB__LEDGER__{DATA,
- * CLUSTER,PEERS,JOIN,LISTEN} starts the service and returns at once:
- * `--single` mints a new cluster id every time; JOIN asks the first running
- * peer (node names or 127.0.0.1:port; a node name resolves whatever port is
- * written) and is refused if our data belongs to another cluster, if the
- * peer runs `--single`, or if the peer has no leader and does not list us;
- * CLUSTER/PEERS keeps our own identity when we have data and otherwise
- * adopts a peer's; with no mode at all the data directory's own mode
- * resumes. `systemctl start` reruns the last successful invocation as a
- * resume (no new identity, no new join once the node has data). The same
- * mode again while running exits 0; another mode fails with "address already
- * in use". Data paths: absolute ones live under the host root ("/data" is
- * `<root>/data`, default), relative ones under the caller's cwd; a path that
- * escapes the host root is refused. LISTEN is validated and ignored: each
- * node keeps its lab port.
- */
+/** The inferadb ledger cluster of the lab: simulated, or real processes. */
 export class LedgerFamily implements LabFamily {
   readonly system = 'ledger';
   readonly cluster: string;
   readonly nodeNames: string[];
   readonly tools = ['systemctl', 'inferadb-ledger', 'aws'];
-  readonly faults = [...LEDGER_FAULTS];
-  private readonly standby: boolean;
+  readonly faults: string[];
+  readonly backendKind: LedgerBackendKind;
+  /** The simulation's timings this family was given (its DR region uses the same). */
+  readonly simTimings?: Partial<SimTimings>;
   /** The inventory cluster of this cluster's DR region, when the lab runs one (`settings.drCluster`). */
   drCluster?: string;
+  /** What the seed made (the user's slug, the vault's height); undefined before start or on standby. */
+  seeded?: SeedResult;
 
-  private readonly basePort: number;
-  /** The nodes and the simulated Raft (./cluster), which the shims, services and faults act on. */
-  private readonly sim: LedgerCluster;
+  private readonly opts: LedgerFamilyOptions;
+  private backend?: LedgerBackend;
+  private units: LedgerUnit[] = [];
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private effects?: EffectLog;
+  private s3Root = '';
 
   constructor(opts: LedgerFamilyOptions = {}) {
+    this.opts = opts;
     this.cluster = opts.cluster ?? 'lab-ledger';
     const count = opts.nodes ?? 3;
-    if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`lab ledger: nodes must be 1..50, got ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > 9) throw new Error(`lab ledger: nodes must be 1..9, got ${count}`);
     const prefix = opts.nodePrefix ?? 'node';
     if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(prefix)) throw new Error(`lab ledger: bad node prefix "${prefix}"`);
     this.nodeNames = Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
-    this.basePort = opts.basePort ?? 0;
-    this.sim = new LedgerCluster(this.cluster, this.nodeNames, opts.electionMs ?? 500);
-    this.standby = opts.standby ?? false;
+    this.backendKind = opts.backend ?? 'sim';
+    this.simTimings = opts.sim;
+    this.faults = opts.standby ? [] : LEDGER_FAULTS.filter((f) => this.backendKind === 'sim' || f !== 'ledger.vault-divergence-stuck');
   }
 
   /**
-   * Seeds every node's data directory with the same cluster (a fresh cluster
-   * id, organization "1" with three vaults; any earlier lab state there is
-   * overwritten), starts all nodes in cluster mode, and waits (bounded) until
-   * a leader is elected.
+   * Plans the units, cleans what an earlier lab left (its processes, the
+   * nodes' data and set-aside directories, exports), then, unless standby,
+   * starts every unit, forms the cluster and seeds it (bounded).
    */
   async start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void> {
-    this.sim.hostCtl = ctx.hosts;
-    if (this.sim.started) throw new Error('lab ledger: already started');
-    this.sim.pkg = loadLedgerPackage();
-    this.sim.effects = ctx.effects;
-    this.sim.started = true;
-    const seed = seedState(newClusterId(), this.nodeNames);
-    this.sim.s3Root = labS3Root(ctx.hostRoot(this.nodeNames[0]!));
-    // The nightly backup of the seeded cluster: s3://ledger-backups/latest/snapshot.tar.gz.
-    if (!this.standby) writeBackup(join(this.sim.s3Root, BUCKET, 'latest'), seed);
-    this.nodeNames.forEach((name, index) => {
-      const root = resolve(ctx.hostRoot(name));
-      const dataDir = join(root, 'data');
-      mkdirSync(dataDir, { recursive: true });
-      if (this.standby) emptyDir(dataDir);
-      else saveState(dataDir, seed);
-      this.sim.nodes.set(name, {
-        name,
-        index,
-        root,
-        grpcPort: this.basePort ? this.basePort + index : 0,
-        metricsPort: this.basePort ? this.basePort + 100 + index : 0,
-        running: false,
-        state: emptyState(),
-        config: { mode: 'cluster', dataDir, size: this.nodeNames.length, peers: [...this.nodeNames] },
-        log: [],
-        bugs: new Map(),
-        knownData: new Map(),
-        lock: Promise.resolve(),
-      });
-    });
-    if (this.standby) {
-      // Standby machines: ports fixed now (the inventory names them), nothing listens until a start.
-      const taken = new Set<number>();
-      const pick = async (): Promise<number> => {
-        for (let i = 0; i < 20; i++) {
-          const p = await freeLoopbackPort();
-          if (!taken.has(p)) return taken.add(p), p;
-        }
-        throw new Error('lab ledger: no free loopback port for a standby node');
-      };
-      for (const rt of this.sim.nodes.values()) {
-        rt.grpcPort ||= await pick();
-        rt.metricsPort ||= await pick();
-      }
-      return;
+    if (this.backend) throw new Error('lab ledger: already started');
+    this.effects = ctx.effects;
+    const root0 = ctx.hostRoot(this.nodeNames[0]!);
+    this.s3Root = labS3Root(root0);
+    mkdirSync(join(this.s3Root, this.opts.standby ? REPLICA_BUCKET : BACKUP_BUCKET), { recursive: true });
+    this.units = await planUnits(this.nodeNames, ctx.hostRoot, this.opts.basePort ?? 0, this.opts.workdir ?? '');
+    if (this.backendKind === 'real') {
+      this.backend = new RealBackend(this.cluster, requireLedgerBinary(this.opts.binary), labDirOf(root0));
+    } else {
+      const sim = new SimBackend(this.cluster, this.opts.sim);
+      sim.attach(ctx.effects, ctx.hosts);
+      this.backend = sim;
     }
     try {
-      for (const rt of this.sim.nodes.values()) {
-        const r = await this.sim.serial(rt, () => launch(this.sim, rt, rt.config, 'lab', false));
-        if (r.exitCode !== 0) throw new Error(`lab ledger: ${rt.name} failed to start: ${r.stderr ?? r.stdout}`);
-      }
-      await this.sim.waitFor(() => this.sim.leaders.size > 0, this.sim.electionMs * 10 + 5000, 'a leader to be elected');
+      await this.backend.prepare(this.units);
+      for (const u of this.units) cleanHost(u);
+      if (this.opts.standby) return;
+      const within = this.opts.startTimeoutMs ?? (this.backendKind === 'real' ? 300_000 : 60_000);
+      await formCluster(this.backend, this.units, within);
+      this.seeded = await seedData(this.units, within);
     } catch (e) {
       await this.stop();
       throw e;
     }
   }
 
-  /** Stops every node's servers (ports closed) and pending elections. Records nothing. */
+  /** Kills every process of the family (real: every `inferadb-ledger` it started). Records nothing. */
   async stop(): Promise<void> {
-    for (const t of this.sim.elections.values()) clearTimeout(t);
-    this.sim.elections.clear();
-    await Promise.all([...this.sim.nodes.values()].map((rt) => this.sim.halt(rt, 'lab shutting down')));
-    this.sim.leaders.clear();
-    this.sim.started = false;
+    const b = this.backend;
+    if (!b) return;
+    await b.shutdown();
   }
 
   endpoints(): LabNodeEndpoint[] {
-    return [...this.sim.nodes.values()].map((rt) => {
-      if (!rt.grpcPort || !rt.metricsPort) throw new Error('lab ledger: endpoints() before start()');
-      return {
-        name: rt.name,
-        roles: ['voter'],
-        grpc: { address: `127.0.0.1:${rt.grpcPort}` },
-        metricsUrl: `http://127.0.0.1:${rt.metricsPort}/metrics`,
-      };
-    });
+    if (this.units.length === 0) throw new Error('lab ledger: endpoints() before start()');
+    return this.units.map((u) => ({ name: u.node, roles: ['voter'], grpc: { address: u.listen }, metricsUrl: `http://${u.metrics}/metrics` }));
   }
 
   settings(): Record<string, string | number | boolean> {
     return {
       service: SERVICE_UNIT,
       binary: 'inferadb-ledger',
-      // Relative: the lab's hosts are directories, not chroots, so an absolute
-      // /data would be this machine's own. Real clusters use the runbook's /data.
+      // Relative to the SSH working directory: the lab's hosts are directories, not chroots.
       dataDir: 'data',
-      stateFile: STATE_FILE,
-      organization: '1',
-      clusterSize: this.nodeNames.length,
+      exportDir: 'exports',
+      backupSource: `s3://${BACKUP_BUCKET}/${ARCHIVE_KEY}`,
+      recoveryEmail: 'lifeboat-recovery@lab.example',
       ...(this.drCluster ? { drCluster: this.drCluster } : {}),
     };
   }
 
-  async shim(call: ShimCall): Promise<ShimResult> {
-    const rt = this.sim.nodes.get(call.node);
-    if (!rt || !this.sim.started) return { stdout: '', stderr: `lab ledger: no running lab node "${call.node}"\n`, exitCode: 127 };
-    switch (call.tool) {
+  /** The unit of a node (its addresses and data directory). */
+  unit(node: string): LedgerUnit {
+    const u = this.units.find((x) => x.node === node);
+    if (!u) throw new Error(`lab ledger: no node ${node} in ${this.cluster}`);
+    return u;
+  }
+
+  async shim(c: ShimCall): Promise<ShimResult> {
+    const b = this.backend;
+    if (!b || !this.nodeNames.includes(c.node)) return { stdout: '', stderr: `lab ledger: no running lab node "${c.node}"\n`, exitCode: 127 };
+    const record = (effect: string, detail: Record<string, unknown>): void => {
+      this.effects?.record({ cluster: this.cluster, node: c.node, effect, detail });
+    };
+    const t: ShimTarget = { backend: b, unit: this.unit(c.node), record, serial: (fn) => this.serial(c.node, fn) };
+    switch (c.tool) {
       case 'systemctl':
-        return systemctl(this.sim, rt, call.argv);
+        return systemctl(t, c.argv);
       case 'inferadb-ledger':
-        return inferadbLedger(this.sim, rt, call);
+        return inferadbLedger(t, c.argv);
       case 'aws':
-        return aws(this.sim, rt, call);
+        return aws(this.s3Root, c, record);
       default:
-        return { stdout: '', stderr: `${call.tool}: command not found\n`, exitCode: 127 };
+        return { stdout: '', stderr: `${c.tool}: command not found\n`, exitCode: 127 };
     }
   }
 
+  private serial<T>(node: string, fn: () => Promise<T>): Promise<T> {
+    const p = (this.locks.get(node) ?? Promise.resolve()).then(fn, fn);
+    this.locks.set(
+      node,
+      p.catch(() => undefined),
+    );
+    return p;
+  }
+
+  private faultCtx(): FaultCtx {
+    const b = this.backend;
+    if (!b) throw new Error('lab ledger: start the lab before breaking it');
+    return {
+      backend: b,
+      units: this.units,
+      s3Root: this.s3Root,
+      record: (node, effect, detail) => this.effects?.record({ cluster: this.cluster, node, effect, detail }),
+      serial: (node, fn) => this.serial(node, fn),
+      ...(b instanceof SimBackend ? { pinDivergence: (o: string, v: string) => b.pinDivergence(o, v) } : {}),
+    };
+  }
+
   async breakFault(fault: string): Promise<void> {
-    return breakFault(this.sim, fault);
+    if (!this.faults.includes(fault)) throw new Error(`lab ledger: unknown fault "${fault}" for ${this.cluster} (${this.backendKind}); known: ${this.faults.join(', ')}`);
+    await breakFault(this.faultCtx(), fault, this.cluster);
+  }
+
+  /** Writes an export of the running cluster's data to a file (the DR region's replication). */
+  async exportTo(path: string): Promise<number> {
+    return archive(this.faultCtx(), path, this.cluster);
+  }
+
+  /** kill -9 of every node (data stays), recorded as `fault`'s. */
+  async killAll(fault: string): Promise<void> {
+    const c = this.faultCtx();
+    for (const u of this.units) await kill(c, u.node, fault);
+  }
+
+  /** Whether the cluster serves: a node answers with a leader that answers as that leader. */
+  async serves(): Promise<boolean> {
+    for (const u of this.units) {
+      if (!this.backend?.running(u.node)) continue;
+      const v = await nodeView(u.listen, 'health');
+      const m = v && v.leaderId !== '0' ? v.members.find((x) => x.id === v.leaderId) : undefined;
+      if (m && (await nodeView(m.address, 'health'))?.nodeId === v!.leaderId) return true;
+    }
+    return false;
+  }
+
+  /** Whether any node's process runs. */
+  anyRunning(): boolean {
+    return this.units.some((u) => this.backend?.running(u.node));
   }
 
   async health(): Promise<ClusterHealth> {
     const nodes: NodeHealth[] = [];
     const ids = new Set<string>();
-    const problems: string[] = [];
-    for (const rt of this.sim.nodes.values()) {
-      const leader = rt.running ? this.sim.leaderOf(rt) : undefined;
-      let state: string;
-      if (!rt.running) state = 'down';
-      else if (rt.state.mode === 'single') state = 'single';
-      else if (!leader) state = 'no-quorum';
-      else state = 'up';
-      if (rt.running) ids.add(rt.state.cluster_id || '(none)');
-      if (state !== 'up') problems.push(`${rt.name} ${state}`);
+    for (const u of this.units) {
+      if (!this.backend?.running(u.node)) {
+        nodes.push({ node: u.node, state: 'down', detail: 'service stopped' });
+        continue;
+      }
+      const v = await nodeView(u.listen, 'health');
+      const h = await call(u.listen, 'HealthService', 'Check', {}, 2000, 'health').catch(() => undefined);
+      if (!v || !h) {
+        nodes.push({ node: u.node, state: 'down', detail: 'process runs, gRPC does not answer' });
+        continue;
+      }
+      if (v.clusterId !== '0') ids.add(v.clusterId);
+      // The seeded vault's health on this replica (absent on a node that does not hold it).
+      const vh = await call(u.listen, 'HealthService', 'Check', SEED_VAULT, 2000, 'health').catch(() => undefined);
+      const vault = vh?.details?.health_status as string | undefined;
+      const state =
+        v.state === 'uninitialized' ? 'uninitialized' : h.status !== 'HEALTH_STATUS_HEALTHY' ? (v.leaderId === '0' ? 'no-leader' : 'degraded') : vault && vault !== 'healthy' ? `vault-${vault}` : 'up';
       nodes.push({
-        node: rt.name,
+        node: u.node,
         state,
-        detail: rt.running
-          ? `cluster ${rt.state.cluster_id || '(none yet)'}, mode ${rt.state.mode}, leader ${leader ?? 'none'}, commit ${rt.state.commit_index}`
-          : 'service stopped',
+        detail: `node ${v.nodeId}, cluster ${v.clusterId}, leader ${v.leaderId}, term ${v.term}: ${h.message} (${h.details?.['dep:peer_reachable'] ?? ''})${vault ? `; vault ${LAB_LEDGER_SEED.vault} ${vault}` : ''}`,
       });
     }
-    if (ids.size > 1) problems.push(`SPLIT: ${ids.size} cluster ids among running nodes (${[...ids].join(', ')})`);
-    const healthy = problems.length === 0 && ids.size === 1;
-    const leader = [...this.sim.leaders.values()][0]?.leader;
+    const bad = nodes.filter((n) => n.state !== 'up');
+    const healthy = bad.length === 0 && ids.size === 1;
     return {
       cluster: this.cluster,
       system: this.system,
       healthy,
-      summary: healthy ? `${nodes.length}/${nodes.length} voters serving in cluster ${[...ids][0]}, leader ${leader}` : problems.join('; '),
+      summary: healthy
+        ? `${nodes.length}/${nodes.length} voters healthy in cluster ${[...ids][0]} (${this.backendKind}); vault ${LAB_LEDGER_SEED.organization}/${LAB_LEDGER_SEED.vault}`
+        : [...bad.map((n) => `${n.node} ${n.state}`), ...(ids.size > 1 ? [`${ids.size} cluster ids: ${[...ids].join(', ')}`] : [])].join('; '),
       nodes,
     };
   }
-
-  // ------------------------------------------------------- region control --
-
-  /**
-   * The whole region is lost (the DR scenario's fault): every node's process
-   * stops and its ports close, but its disks survive (nothing is wiped).
-   * Records nothing.
-   */
-  async regionDown(): Promise<void> {
-    if (!this.sim.started) throw new Error('lab ledger: start the lab before breaking it');
-    for (const rt of this.sim.nodes.values()) await this.sim.serial(rt, () => this.sim.halt(rt, 'region unavailable (lab fault)'));
-  }
-
-  /** A copy of the replicated state of the cluster (its leader's, else any running node's); undefined when nothing runs. */
-  replicatedState(): LedgerState | undefined {
-    const running = [...this.sim.nodes.values()].filter((rt) => rt.running && hasData(rt.state));
-    const leader = running.find((rt) => this.sim.leaderOf(rt) === rt.name);
-    const src = leader ?? running[0];
-    return src ? this.sim.replicaOf(src.state) : undefined;
-  }
-
-  /** The leader of the cluster, when the cluster serves (a running leader with its majority). */
-  servingLeader(): string | undefined {
-    for (const rt of this.sim.nodes.values()) {
-      const l = this.sim.leaderOf(rt);
-      if (l && this.sim.nodes.get(l)?.running) return l;
-    }
-    return undefined;
-  }
-
-  /** Whether any node's ledger process runs. */
-  anyRunning(): boolean {
-    return [...this.sim.nodes.values()].some((rt) => rt.running);
-  }
 }
 
-/** A free loopback TCP port (for standby nodes, whose ports are written to the inventory before they run). */
-async function freeLoopbackPort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const s = createNetServer();
-    s.once('error', ko);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => ok(port));
-    });
-  });
+const SEED_VAULT = { organization: { slug: LAB_LEDGER_SEED.organization }, vault: { slug: LAB_LEDGER_SEED.vault } };
+
+/** A fresh machine: no data, no set-aside data, no exports from an earlier lab. */
+function cleanHost(u: LedgerUnit): void {
+  const parent = join(u.data, '..');
+  if (existsSync(parent)) {
+    for (const e of readdirSync(parent)) {
+      if (e === 'data' || e.startsWith('data.lifeboat-') || e === 'exports') rmSync(join(parent, e), { recursive: true, force: true });
+    }
+  }
+  mkdirSync(u.data, { recursive: true });
 }

@@ -1,35 +1,46 @@
 /**
- * The lab's simulated inferadb ledger cluster (seed 002): three Raft-style
- * voters, each a real `ledger.v1` gRPC server and a Prometheus metrics
- * endpoint on loopback, driven over SSH through two shimmed tools,
- * `systemctl` and `inferadb-ledger`, exactly as the runbook writes them.
+ * The lab's inferadb ledger (seed 002): three voters on loopback, driven
+ * over SSH through shimmed `systemctl`, `inferadb-ledger` and `aws`, and
+ * over gRPC with the real `ledger.v1` API (inferadb-ledger 0.1.0, commit
+ * 21345c4), on one of two backends:
  *
- * What is real: every node's data is a JSON file in `<host root>/data`
- * (or wherever `--data` / `INFERADB__LEDGER__DATA` points), loaded when the
- * node starts, so `rm -rf /data/*` over SSH really loses it; a stopped node's
- * ports really refuse connections; vaults are hash chains that
- * `CheckIntegrity` really verifies from the file.
+ * - `sim` (default; the demo and the fast tests): a simulation of the real
+ *   server as far as Lifeboat uses it (./sim): real data directories with
+ *   `node_id` and `cluster_id` files, fresh nodes that join through their
+ *   `--join` seeds, a GLOBAL leader and a region leader that can differ,
+ *   leader hints in ErrorDetails, elections that need a majority, nodes
+ *   restarted on old data that never catch up, onboarding, organizations,
+ *   vaults, idempotent writes, divergence with auto-recovery, metrics;
+ * - `real` (the conformance suite): each node is a real `inferadb-ledger`
+ *   process (./real).
  *
- * What is simulated (see {@link LedgerFamily}): the Raft protocol itself.
- * A cluster id has a leader only while a majority of its configured voters
- * run with that id (elected after `electionMs`); writes go through the
- * leader and are copied to every running member; `--single` mints a new
- * cluster identity; a node holding another cluster's data is refused on
- * join (split-brain protection) but can still be started in cluster mode,
- * where it shows up as a second cluster, the hazard the runbook warns of.
+ * Each node runs as a fixed systemd-like unit (./units): `--listen`,
+ * `--data <host>/data`, `--metrics`, `--join` every node, an email blinding
+ * key. At start the lab forms the cluster (`init` on the first node) and
+ * seeds it ({@link LAB_LEDGER_SEED}: region `us-east-va`, organization
+ * `500000000000000001` "acme", vault `600000000000000001`, `doc:1..20` and
+ * five relationships) through the same gRPC calls on both backends (./seed).
+ * Faults (./faults) and the DR region (./dr, ./engine) work on both.
  *
- * Files: {@link LedgerFamily} in ./family (the lab core's entry point), the
- * nodes and the simulated Raft in ./cluster, a node's gRPC services and
- * metrics in ./services, its process lifecycle in ./lifecycle, the
- * `systemctl` and `inferadb-ledger` shims in ./commands, the buckets and the
- * `aws s3` shim in ./s3, the faults in ./faults, the on-disk state in
- * ./state, the proto in ./proto, and the DR region ({@link LedgerDrFamily})
- * in ./dr.
+ * Effects recorded (cluster, node, effect): `ledger.service.start` /
+ * `ledger.service.stop` (systemctl, only when something changed),
+ * `ledger.init` (the init shim initialized a cluster), `ledger.archive-push`
+ * and `ledger.dr-sync` (aws); in the simulation also what the node received
+ * over gRPC from Lifeboat: `ledger.leave` (on the removed node),
+ * `ledger.region`, `ledger.user`, `ledger.org`, `ledger.vault`,
+ * `ledger.write` (on the leader that took it), `ledger.recover-vault`. The
+ * lab's own seed records nothing; its faults record `fault.kill` and
+ * `fault.wipe`.
  *
  * @module
  */
 export { LedgerFamily, type LedgerFamilyOptions } from './family';
 export { LEDGER_FAULTS } from './faults';
-export { LedgerDrFamily, LEDGER_DR_FAULTS, DR_ENDPOINT, PRIMARY_ENDPOINT, REPLICA_BUCKET, REPLICATION_LAG_MS, type LedgerDrFamilyOptions } from './dr';
-export { labS3Root } from './s3';
-export { LEDGER_PROTO_OPTIONS, LEDGER_PROTO_PATH, loadLedgerPackage } from './proto';
+export { LedgerDrFamily, LEDGER_DR_FAULTS, REPLICATION_LAG_MS, type LedgerDrFamilyOptions } from './dr';
+export { DR_ENDPOINT, PRIMARY_ENDPOINT } from './engine';
+export { ARCHIVE_KEY, BACKUP_BUCKET, labS3Root, REPLICA_BUCKET } from './s3';
+export { LAB_LEDGER_SEED, seedValue } from './seed';
+export { EMAIL_BLINDING_KEY, LEDGER_VERSION } from './units';
+export { ledgerBinaryPath, requireLedgerBinary } from './real';
+export { DEFAULT_TIMINGS, type SimTimings } from './sim/cluster';
+export type { LedgerBackendKind } from './backend';

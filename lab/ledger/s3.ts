@@ -1,98 +1,107 @@
 /**
- * The lab's "S3": one directory per bucket under `<lab>/s3`, the nightly
- * backup written into `s3://ledger-backups` at start, and the `aws s3
- * ls|cp|sync` shim that reads them over SSH.
+ * The lab's "S3": one directory per bucket under `<lab>/s3`, and the `aws
+ * s3` shim that reads and writes them over SSH: `ls s3://B/PREFIX`, `cp
+ * s3://B/KEY DEST` (download), `cp SRC s3://B/KEY` (upload, recorded as
+ * `ledger.archive-push`), `sync s3://B/PREFIX/ DEST/` (recorded as
+ * `ledger.dr-sync` when it copied something). Local paths resolve inside
+ * the host's root (relative ones under the caller's cwd).
  *
  * @module
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ShimCall, ShimResult } from '../family';
-import { fail, usage, type LedgerCluster, type NodeRuntime } from './cluster';
-import { resolveDataDir } from './commands';
-import { saveState, type LedgerState } from './state';
 
-/** Seed 002's bucket name. */
-export const BUCKET = 'ledger-backups';
-
-/** Writes `<dir>/snapshot.tar.gz` holding a data directory with `state` (a real gzip'd tar, as the runbook extracts it). */
-export function writeBackup(dir: string, state: LedgerState): void {
-  const staging = join(dir, '.staging');
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
-  saveState(staging, state);
-  const r = spawnSync('tar', ['-czf', join(dir, 'snapshot.tar.gz'), '-C', staging, '.'], { encoding: 'utf8' });
-  rmSync(staging, { recursive: true, force: true });
-  if (r.status !== 0) throw new Error(`lab ledger: cannot write the backup (tar: ${r.stderr || r.error?.message})`);
-}
+/** The buckets of the lab ledger (seed 002's). */
+export const BACKUP_BUCKET = 'ledger-backups';
+export const REPLICA_BUCKET = 'ledger-primary-backups';
+/** The object an archive lives at in its bucket. */
+export const ARCHIVE_KEY = 'latest/ledger-export.jsonl';
 
 /** Where the lab's buckets live, from a host root (`<lab>/hosts/<cluster>/<node>` -> `<lab>/s3`). */
 export function labS3Root(hostRoot: string): string {
   return resolve(hostRoot, '..', '..', '..', 's3');
 }
 
-/**
- * `aws s3 ls s3://BUCKET/<prefix>`, `aws s3 cp s3://BUCKET/<key> <dest>` and
- * `aws s3 sync s3://BUCKET/<prefix>/ <dest>/`, served from the lab's bucket
- * directories (`<lab>/s3/<bucket>`). ls and cp are reads (no effect); a sync
- * that copied at least one file records `ledger.dr-sync` {source, dest, files}.
- */
-export function aws(sim: LedgerCluster, rt: NodeRuntime, call: ShimCall): ShimResult {
-  const [svc, verb, src, dest, ...rest] = call.argv;
-  if (svc !== 's3' || (verb !== 'ls' && verb !== 'cp' && verb !== 'sync')) {
-    return usage('lab aws: only `aws s3 ls s3://BUCKET/PREFIX`, `aws s3 cp s3://BUCKET/KEY DEST` and `aws s3 sync s3://BUCKET/PREFIX/ DEST/` are simulated');
-  }
+const usage = (m: string): ShimResult => ({ stdout: '', stderr: m + '\n', exitCode: 2 });
+const fail = (m: string): ShimResult => ({ stdout: '', stderr: m + '\n', exitCode: 1 });
+
+/** A host path: absolute ones under the host root, relative ones under the caller's cwd; undefined when it escapes the host. */
+export function hostPath(root: string, cwd: string, raw: string): string | undefined {
+  const inside = (p: string): boolean => p === root || p.startsWith(root + sep);
+  const base = inside(resolve(cwd)) ? resolve(cwd) : root;
+  const p = isAbsolute(raw) ? resolve(inside(resolve(raw)) ? raw : join(root, raw)) : resolve(base, raw);
+  return inside(p) ? p : undefined;
+}
+
+/** `aws s3 ls|cp|sync` over `<lab>/s3/<bucket>`. */
+export function aws(s3Root: string, call: ShimCall, record: (effect: string, detail: Record<string, unknown>) => void): ShimResult {
+  const [svc, verb, a, b, ...rest] = call.argv;
+  if (svc !== 's3' || (verb !== 'ls' && verb !== 'cp' && verb !== 'sync')) return usage('lab aws: only `aws s3 ls|cp|sync` are simulated');
   if (rest.length) return usage(`lab aws: unexpected argument "${rest[0]}"`);
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(src ?? '');
-  if (!m) return usage(`lab aws: expected an s3:// URL, got "${src ?? ''}"`);
-  const bucketDir = join(sim.s3Root, m[1]!);
+  const upload = verb === 'cp' && !!a && !a.startsWith('s3://') && !!b?.startsWith('s3://');
+  const url = upload ? b! : (a ?? '');
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m) return usage(`lab aws: expected an s3:// URL, got "${url}"`);
+  const bucketDir = join(s3Root, m[1]!);
   if (!/^[a-z0-9][a-z0-9.-]{1,62}$/.test(m[1]!) || !existsSync(bucketDir)) {
-    return fail(1, `An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist (${m[1]})`);
+    return fail(`An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist (${m[1]})`);
   }
   const key = m[2] ?? '';
   const file = resolve(bucketDir, key);
   if (file !== bucketDir && !file.startsWith(bucketDir + sep)) return usage(`lab aws: key "${key}" is outside the bucket`);
-  if (verb === 'ls') {
-    const files = existsSync(file) && statSync(file).isDirectory() ? readdirSync(file).map((f) => join(file, f)) : existsSync(file) ? [file] : [];
-    const lines = files
-      .filter((f) => statSync(f).isFile())
-      .map((f) => {
-        const st = statSync(f);
-        const t = st.mtime.toISOString().replace('T', ' ').slice(0, 19);
-        return `${t} ${String(st.size).padStart(10)} ${relative(dirname(f), f)}`;
-      });
-    return lines.length ? { stdout: lines.join('\n') + '\n', exitCode: 0 } : { stdout: '', exitCode: 1 };
+  if (verb === 'ls') return ls(file, key);
+  const local = upload ? a! : b;
+  if (!local) return usage(`lab aws: s3 ${verb} needs a local path`);
+  const target = hostPath(call.root, call.cwd, local);
+  if (!target) return fail(`lab aws: ${local} is outside this host's filesystem`);
+  if (upload) {
+    if (!existsSync(target) || !statSync(target).isFile()) return fail(`The user-provided path ${local} does not exist.`);
+    if (key === '' || key.endsWith('/')) return usage('lab aws: name the object key, e.g. s3://ledger-backups/latest/ledger-export.jsonl');
+    mkdirSync(dirname(file), { recursive: true });
+    copyFileSync(target, file);
+    record('ledger.archive-push', { url, bytes: statSync(file).size });
+    return { stdout: `upload: ${local} to ${url}\n`, exitCode: 0 };
   }
-  if (!dest) return usage(`lab aws: s3 ${verb} needs a destination`);
-  const target = resolveDataDir(rt, call.cwd, dest);
-  if (typeof target !== 'string') return target;
-  if (verb === 'sync') {
-    if (!existsSync(file) || !statSync(file).isDirectory()) return { stdout: '', exitCode: 0 }; // an empty prefix syncs nothing
-    const copied: string[] = [];
-    for (const rel of listFiles(file)) {
-      const from = join(file, rel);
-      const to = join(target, rel);
-      const a = statSync(from);
-      const b = existsSync(to) ? statSync(to) : undefined;
-      // Like the real sync: copy what is missing, of another size, or newer in the bucket.
-      if (b && b.size === a.size && b.mtimeMs >= a.mtimeMs) continue;
-      mkdirSync(dirname(to), { recursive: true });
-      copyFileSync(from, to);
-      copied.push(rel);
-    }
-    if (copied.length) sim.record(rt.name, 'ledger.dr-sync', { source: src, dest: sim.hostPath(rt, target), files: copied });
-    const shownDest = dest.endsWith('/') ? dest : `${dest}/`;
-    return { stdout: copied.map((rel) => `download: ${src!.replace(/\/?$/, '/')}${rel} to ${shownDest}${rel}\n`).join(''), exitCode: 0 };
-  }
-  if (!existsSync(file) || !statSync(file).isFile()) return fail(1, `fatal error: An error occurred (404) when calling the HeadObject operation: Key "${key}" does not exist`);
-  const out = dest.endsWith('/') || (existsSync(target) && statSync(target).isDirectory()) ? join(target, relative(dirname(file), file)) : target;
+  if (verb === 'sync') return sync(file, target, url, local, record);
+  if (!existsSync(file) || !statSync(file).isFile()) return fail(`fatal error: An error occurred (404) when calling the HeadObject operation: Key "${key}" does not exist`);
+  const out = local.endsWith('/') || (existsSync(target) && statSync(target).isDirectory()) ? join(target, relative(dirname(file), file)) : target;
   mkdirSync(dirname(out), { recursive: true });
   copyFileSync(file, out);
-  return { stdout: `download: ${src} to ${dest}\n`, exitCode: 0 };
+  return { stdout: `download: ${url} to ${local}\n`, exitCode: 0 };
 }
 
-/** Every file under a directory, as paths relative to it (dot files included), sorted. */
+/** `aws s3 ls`: `2026-11-22 02:00:00       2048 name` per object (UTC); exit 1 when nothing matches. */
+function ls(file: string, key: string): ShimResult {
+  const dir = existsSync(file) && statSync(file).isDirectory();
+  const files = dir ? readdirSync(file).map((f) => join(file, f)) : existsSync(file) ? [file] : [];
+  const lines = files
+    .filter((f) => statSync(f).isFile() && (dir || key !== ''))
+    .map((f) => {
+      const st = statSync(f);
+      return `${st.mtime.toISOString().replace('T', ' ').slice(0, 19)} ${String(st.size).padStart(10)} ${relative(dirname(f), f)}`;
+    });
+  return lines.length ? { stdout: lines.join('\n') + '\n', exitCode: 0 } : { stdout: '', exitCode: 1 };
+}
+
+function sync(from: string, target: string, url: string, local: string, record: (effect: string, detail: Record<string, unknown>) => void): ShimResult {
+  if (!existsSync(from) || !statSync(from).isDirectory()) return { stdout: '', exitCode: 0 };
+  const copied: string[] = [];
+  for (const rel of listFiles(from)) {
+    const src = join(from, rel);
+    const dst = join(target, rel);
+    const x = statSync(src);
+    const y = existsSync(dst) ? statSync(dst) : undefined;
+    if (y && y.size === x.size && y.mtimeMs >= x.mtimeMs) continue;
+    mkdirSync(dirname(dst), { recursive: true });
+    copyFileSync(src, dst);
+    copied.push(rel);
+  }
+  if (copied.length) record('ledger.dr-sync', { source: url, dest: local, files: copied });
+  const shown = local.endsWith('/') ? local : `${local}/`;
+  return { stdout: copied.map((rel) => `download: ${url.replace(/\/?$/, '/')}${rel} to ${shown}${rel}\n`).join(''), exitCode: 0 };
+}
+
 function listFiles(dir: string, prefix = ''): string[] {
   const out: string[] = [];
   for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {

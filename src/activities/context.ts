@@ -36,6 +36,14 @@ export interface ActivityDeps {
   ssh?: SshPool;
 }
 
+/** What an {@link ActivityContext.exec} may add to its commands. */
+export interface ExecExtras {
+  /** Written to the commands' standard input (a file's content), which is then closed. */
+  stdin?: string;
+  /** Room for the output, when the output is the point (a file read back); default 16 KiB of tail. */
+  tailBytes?: number;
+}
+
 /** How often a long activity heartbeats when its transport is silent. */
 export const HEARTBEAT_EVERY_MS = 5_000;
 /** Deadline of an HTTP read (status, metrics). */
@@ -59,13 +67,19 @@ export interface ActivityContext {
   missing(ref: NodeRef, what: string, example: string): TransportError;
   sshOptions(ref: NodeRef, readyTimeoutMs?: number): Promise<{ conn: SshConnectOptions; secrets: string[]; workdir?: string; sudo: boolean }>;
   /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
-  exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult>;
+  exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number, extra?: ExecExtras): Promise<ExecResult>;
   /** A command that must succeed: a non-zero exit fails non-retryably with the output and the next step. */
   check(ref: NodeRef, res: ExecResult, what: string, next: string): string;
   /** `sudo -n --` before argv when the cluster's `settings.sudo` is set. */
   root(argv: string[], sudo: boolean): string[];
   /** Heartbeats every few seconds while `p` runs (transports that do not stream). */
   beating<T>(p: Promise<T>, details?: unknown): Promise<T>;
+  /**
+   * Runs `body`, heartbeating its latest progress every few seconds even while
+   * one call inside it is slow (a write waiting out an election); `report`
+   * sets the progress and heartbeats at once.
+   */
+  progress<T>(body: (report: (details: Record<string, unknown>) => void) => Promise<T>, initial?: Record<string, unknown>): Promise<T>;
   /** Sleeps, failing early with the cancellation reason. */
   sleep(ms: number): Promise<void>;
   /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
@@ -138,16 +152,39 @@ export function createContext(deps: ActivityDeps): ActivityContext {
   }
 
   /** Runs commands on a node over SSH, heartbeating with the output tail; a non-zero exit is returned. */
-  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number): Promise<ExecResult> {
+  async function exec(ref: NodeRef, cmds: RemoteCommand[], timeoutMs: number, readyTimeoutMs?: number, extra: ExecExtras = {}): Promise<ExecResult> {
     const { conn, secrets } = await sshOptions(ref, readyTimeoutMs);
     const ctx = Context.current();
+    try {
+      return await execOn(ref, conn, secrets, cmds, timeoutMs, extra, ctx);
+    } catch (err) {
+      // The transport names the address; the operator thinks in nodes.
+      if (err instanceof TransportError && !err.message.startsWith(`${ref.node}: `)) {
+        throw new TransportError(err.type, `${ref.node}: ${err.message}`, err.retryable, { ...err.details, node: ref.node }, err.trailer);
+      }
+      throw err;
+    }
+  }
+
+  async function execOn(
+    ref: NodeRef,
+    conn: SshConnectOptions,
+    secrets: string[],
+    cmds: RemoteCommand[],
+    timeoutMs: number,
+    extra: ExecExtras,
+    ctx: ReturnType<typeof Context.current>,
+  ): Promise<ExecResult> {
     // Heartbeat with the output tail as it streams, and every few seconds
     // anyway: a command that prints nothing must not look like a dead worker.
     const res = await beating(
       ssh.exec(conn, cmds, {
         timeoutMs,
         signal: ctx.cancellationSignal,
-        onOutput: (tail) => ctx.heartbeat({ node: ref.node, tail: redact(tail, secrets) }),
+        ...(extra.stdin !== undefined ? { stdin: extra.stdin } : {}),
+        ...(extra.tailBytes !== undefined ? { tailBytes: extra.tailBytes } : {}),
+        // A command whose output is data (a file read back) heartbeats without it.
+        onOutput: (tail) => ctx.heartbeat({ node: ref.node, ...(extra.tailBytes ? { bytes: tail.length } : { tail: redact(tail, secrets) }) }),
       }),
       { node: ref.node, running: 'remote command' },
     );
@@ -178,6 +215,21 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     const t = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
     try {
       return await p;
+    } finally {
+      clearInterval(t);
+    }
+  }
+
+  async function progress<T>(body: (report: (details: Record<string, unknown>) => void) => Promise<T>, initial: Record<string, unknown> = {}): Promise<T> {
+    const ctx = Context.current();
+    let latest = initial;
+    const report = (details: Record<string, unknown>): void => {
+      latest = details;
+      ctx.heartbeat(latest);
+    };
+    const t = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_EVERY_MS);
+    try {
+      return await body(report);
     } finally {
       clearInterval(t);
     }
@@ -230,7 +282,7 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     return `${prefix}-${info.workflowExecution?.workflowId ?? 'standalone'}-${info.workflowExecution?.runId ?? ''}-${info.activityId}`.replace(/[^A-Za-z0-9._-]/g, '_');
   }
 
-  return { deps, ssh, resource, close, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, sleep, run, isUnreachable, stableKey };
+  return { deps, ssh, resource, close, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, progress, sleep, run, isUnreachable, stableKey };
 }
 
 /** The last `n` lines of a text, joined with " | " (for one-line messages). */

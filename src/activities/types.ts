@@ -13,7 +13,7 @@
  */
 import type { CommonActivities } from './common/types';
 import type { GossipActivities } from './gossip/types';
-import type { LedgerActivities } from './ledger/types';
+import type { AllLedgerActivities } from './ledger/types';
 import type { TrainServerActivities } from './train-server/types';
 import type { AllTrainingClusterActivities } from './training-cluster/types';
 
@@ -24,4 +24,4 @@ export type * from './train-server/types';
 export type * from './training-cluster/types';
 
 /** Everything a workflow may proxy. */
-export type LifeboatActivities = CommonActivities & LedgerActivities & AllTrainingClusterActivities & GossipActivities & TrainServerActivities;
+export type LifeboatActivities = CommonActivities & AllLedgerActivities & AllTrainingClusterActivities & GossipActivities & TrainServerActivities;

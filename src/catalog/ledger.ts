@@ -7,12 +7,27 @@ import { z } from 'zod';
 import { LEDGER_QUORUM_LOSS, LEDGER_NODE_FAILURE, LEDGER_FULL_RESTORE, LEDGER_VAULT_DIVERGENCE, LEDGER_REGIONAL_FAILOVER } from '../workflows/scenarios';
 import { nodeName, type ScenarioSpec } from './spec';
 
+/** A 64-bit slug as the ledger shows it (organizations and vaults are numbered, not named). */
+const slug = z.string().regex(/^[1-9]\d{0,19}$/, { message: 'must be a slug: the 64-bit number the ledger shows for it (e.g. 387995942322654209), not a name' });
+
+/** An archived export (the object a backup job or a regional replication wrote). */
+const exportUrl = z
+  .string()
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/.*[^/]$/, { message: 'must be an S3 object URL such as s3://ledger-backups/latest/ledger-export.jsonl' });
+
+/** What every ledger scenario's closing checklist may be pointed at. */
+const verified = {
+  /** Only this organization's vaults are checked; default: every organization. */
+  organization: slug.optional(),
+  /** The vault the write check writes to; default: the first vault found. */
+  vault: slug.optional(),
+};
+
 export const ledgerQuorumLossParams = z
   .object({
-    /** The surviving node to rebuild the cluster from; default: the reachable node with the highest commit index. */
+    /** The surviving node the data is copied from; default: the reachable node whose vaults applied the most. */
     survivor: nodeName.optional(),
-    /** Organization whose vaults are verified (the runbook's organization_slug.id). */
-    organization: z.string().min(1).default('1'),
+    ...verified,
   })
   .strict();
 export type LedgerQuorumLossParams = z.infer<typeof ledgerQuorumLossParams>;
@@ -21,32 +36,25 @@ export const ledgerNodeFailureParams = z
   .object({
     /** The failed node to replace; default: the one unreachable node. */
     node: nodeName.optional(),
-    /** Organization whose vaults are verified afterwards. */
-    organization: z.string().min(1).default('1'),
+    ...verified,
   })
   .strict();
 export type LedgerNodeFailureParams = z.infer<typeof ledgerNodeFailureParams>;
 
 export const ledgerFullRestoreParams = z
   .object({
-    /** The backup object (the runbook's s3://ledger-backups/latest/snapshot.tar.gz). */
-    backup: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/.*[^/]$/, { message: 'must be an S3 object URL such as s3://ledger-backups/latest/snapshot.tar.gz' }).optional(),
-    /** Node the cluster is restored on; default: the first node. */
+    /** The archived export to restore; default: the cluster's settings.backupSource. */
+    backup: exportUrl.optional(),
+    /** The node the new cluster is formed on; default: the first node. */
     node: nodeName.optional(),
-    /** Where the backup is extracted on that node; default: <dataDir>/restore. */
-    restoreDir: z.string().regex(/^[^\0\n]+$/, { message: 'must be a directory path' }).optional(),
-    /** Organization whose vaults the closing checklist verifies. */
-    organization: z.string().min(1).default('1'),
+    ...verified,
   })
   .strict();
 export type LedgerFullRestoreParams = z.infer<typeof ledgerFullRestoreParams>;
 
 export const ledgerVaultDivergenceParams = z
   .object({
-    /** Only this vault (slug); default: every vault with a determinism bug. */
-    vault: z.string().min(1).optional(),
-    /** Organization whose vaults the closing checklist verifies. */
-    organization: z.string().min(1).default('1'),
+    ...verified,
   })
   .strict();
 export type LedgerVaultDivergenceParams = z.infer<typeof ledgerVaultDivergenceParams>;
@@ -55,27 +63,30 @@ export const ledgerRegionalFailoverParams = z
   .object({
     /** The DR region's inventory cluster; default: the primary's settings.drCluster. */
     drCluster: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'must be a cluster name from the inventory' }).optional(),
-    /** The replicated snapshots; default: the DR cluster's settings.replicaSource (s3://ledger-primary-backups/latest/). */
-    replicas: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,62}\/(.*\/)?$/, { message: 'must be an S3 prefix ending in "/", such as s3://ledger-primary-backups/latest/' }).optional(),
+    /** The primary's replicated export; default: the DR cluster's settings.replicaSource. */
+    replicas: exportUrl.optional(),
     /** The endpoint the engine is switched to; default: the DR cluster's settings.drEndpoint (ledger.dr-region.internal:50051). */
     endpoint: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { message: 'must be host:port, such as ledger.dr-region.internal:50051' }).optional(),
     /** How many health probes in a row must find the whole primary region down before failing over. */
     probes: z.coerce.number().int().min(2).max(10).default(3),
-    /** Organization whose vaults the closing checklist verifies. */
-    organization: z.string().min(1).default('1'),
+    ...verified,
   })
   .strict();
 export type LedgerRegionalFailoverParams = z.infer<typeof ledgerRegionalFailoverParams>;
+
+const VERIFIED_HELP = {
+  organization: 'only this organization slug is verified (default: every organization)',
+  vault: 'vault slug the write check writes to (default: the first vault found)',
+};
 
 export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
   {
     ...LEDGER_FULL_RESTORE,
     params: ledgerFullRestoreParams,
     paramHelp: {
-      backup: 'S3 object to restore (default s3://ledger-backups/latest/snapshot.tar.gz)',
-      node: 'node the cluster is restored on (default: the first node)',
-      restoreDir: 'where the backup is extracted (default: <dataDir>/restore)',
-      organization: 'organization whose vaults the checklist verifies (default "1")',
+      backup: 'archived export to restore (default: settings.backupSource, s3://ledger-backups/latest/ledger-export.jsonl)',
+      node: 'node the new cluster is formed on (default: the first node)',
+      ...VERIFIED_HELP,
     },
   },
   {
@@ -83,15 +94,15 @@ export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
     params: ledgerNodeFailureParams,
     paramHelp: {
       node: 'the failed node to replace (default: the one unreachable node)',
-      organization: 'organization whose vaults are verified (default "1")',
+      ...VERIFIED_HELP,
     },
   },
   {
     ...LEDGER_QUORUM_LOSS,
     params: ledgerQuorumLossParams,
     paramHelp: {
-      survivor: 'node to rebuild from (default: reachable node with the highest commit index)',
-      organization: 'organization whose vaults are verified (default "1")',
+      survivor: 'node whose data the new cluster is made from (default: the reachable node whose vaults applied the most)',
+      ...VERIFIED_HELP,
     },
   },
   {
@@ -99,18 +110,18 @@ export const LEDGER_SCENARIOS: readonly ScenarioSpec[] = [
     params: ledgerRegionalFailoverParams,
     paramHelp: {
       drCluster: "the DR region's cluster (default: the primary's settings.drCluster)",
-      replicas: 'replicated snapshots to sync (default: settings.replicaSource of the DR cluster, s3://ledger-primary-backups/latest/)',
+      replicas: "the primary's replicated export (default: settings.replicaSource of the DR cluster)",
       endpoint: 'endpoint the engine is switched to (default: settings.drEndpoint, ledger.dr-region.internal:50051)',
       probes: 'health probes in a row that must find the primary region down (default 3, 20 s apart)',
-      organization: 'organization whose vaults the checklist verifies (default "1")',
+      ...VERIFIED_HELP,
     },
   },
   {
     ...LEDGER_VAULT_DIVERGENCE,
     params: ledgerVaultDivergenceParams,
     paramHelp: {
-      vault: 'only this vault slug (default: every vault with ledger_determinism_bug_total > 0)',
-      organization: 'organization whose vaults the checklist verifies (default "1")',
+      ...VERIFIED_HELP,
+      vault: 'only this vault slug (default: every vault a node reports diverged or recovering)',
     },
   },
 ];

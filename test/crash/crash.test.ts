@@ -278,8 +278,8 @@ test('dev server restart while quorum-loss waits on its gate: state survives, th
   const held = await eventually('the progress after the server restart', () => progressOf(stack.client, workflowId), 60_000, 500);
   assert.equal(held.status, 'waiting-approval', 'still waiting after the restart');
   assert.equal(held.gates.find((g) => g.gate === GATE)?.status, 'waiting');
-  const singles = () => stack.lab.effects.list({ cluster: LEDGER, effect: 'ledger.start' }).filter((e) => e.detail?.mode === 'single');
-  assert.equal(singles().length, 0, 'nothing behind the gate ran before the approval');
+  const inits = () => stack.lab.effects.list({ cluster: LEDGER, effect: 'ledger.init' });
+  assert.equal(inits().length, 0, 'nothing behind the gate ran before the approval');
 
   const ok = await stack.cli(['approve', workflowId, GATE, '--as', 'alice', '--reason', 'old nodes are gone for good (crash test)', '--confirm', LEDGER]);
   assert.equal(ok.code, 0, `lifeboat approve failed:\n${ok.stdout}${ok.stderr}`);
@@ -293,7 +293,7 @@ test('dev server restart while quorum-loss waits on its gate: state survives, th
   const [health] = await stack.lab.health();
   assert.equal(health?.cluster, LEDGER);
   assert.ok(health.healthy, `the lab's ledger is healthy: ${health.summary}`);
-  assert.equal(singles().length, 1, 'one --single bootstrap, after the approval');
+  assert.equal(inits().length, 1, 'one new cluster, after the approval');
 
   const gate = (await progressOf(stack.client, workflowId)).gates.find((g) => g.gate === GATE);
   assert.equal(gate?.status, 'approved');
@@ -307,7 +307,7 @@ test('dev server restart while quorum-loss waits on its gate: state survives, th
  */
 const SUBSET: Array<{ id: string; killedAt: RegExp }> = [
   { id: 'ledger.quorum-loss@approval', killedAt: /^approval "single-node-bootstrap"/ },
-  { id: 'ledger.quorum-loss@decision', killedAt: /^decision on "Stop surviving nodes/ },
+  { id: 'ledger.quorum-loss@decision', killedAt: /^decision on "Stop the ledger on every node that answers/ },
   { id: 'train-server.btrfs-corruption@approval', killedAt: /^approval "btrfs-check-repair"/ },
   { id: 'ledger.regional-failover@activity', killedAt: /in flight after its effect/ },
   { id: 'gossip.total-loss@timer', killedAt: /^timer "let the seeds form the cluster/ },
@@ -323,7 +323,11 @@ describe('crash-matrix subset: worker SIGKILLed at each wait kind, a fresh worke
       assert.equal(r.status, 'completed', `${r.status}: ${r.outcome ?? ''}`);
       assert.ok(r.labHealthy, 'lab healthy after the recovery');
       assert.deepEqual(r.repeated, [], `no non-idempotent effect twice: ${JSON.stringify(r.effectCounts)}`);
-      if (c.scenario === 'ledger.quorum-loss') assert.deepEqual(r.effectCounts['ledger.start:single'], { node1: 1 }, 'one --single bootstrap');
+      if (c.scenario === 'ledger.quorum-loss') {
+        // `init --host` names the survivor's address: the count is keyed `node1/<its address>`.
+        const inits = Object.entries(r.effectCounts['ledger.init'] ?? {});
+        assert.deepEqual(inits.map(([k, n]) => [k.split('/')[0], n]), [['node1', 1]], 'one new cluster, on the survivor');
+      }
       if (c.scenario === 'ledger.regional-failover') assert.deepEqual(r.effectCounts['k8s.configmap-patched'], { bastion: 1 }, 'the endpoint switched once');
       assert.ok(r.resumeGapMs >= 0, 'the recovery moved on after the crash');
       if (c.kind === 'approval' || c.kind === 'decision') {

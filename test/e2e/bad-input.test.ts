@@ -68,7 +68,7 @@ describe('bad input against a running recovery', () => {
     await lab.break('ledger.quorum-loss');
     const start = lab.effects.list({ cluster: 'lab-ledger' }).length;
 
-    // B9 a host key that changed: node1 (the survivor, first reached over SSH) presents another key than the pinned one.
+    // B9 a host key that changed: node1 (the survivor, whose host the export is written to) presents another key than the pinned one.
     const inv = parse(inventoryText) as { clusters: Record<string, { nodes: Array<{ name: string; ssh?: { hostKeys: string[] } }> }> };
     const node1 = inv.clusters['lab-ledger']!.nodes.find((n) => n.name === 'node1')!;
     node1.ssh!.hostKeys = [otherHostKey()];
@@ -91,7 +91,7 @@ describe('bad input against a running recovery', () => {
     const watch = await cli(['watch', ID, '--once']);
     assert.equal(watch.code, 0, watch.stderr);
     assert.match(watch.stdout, /host key/i);
-    assert.deepEqual(lab.effects.list({ cluster: 'lab-ledger' }).slice(start).filter((e) => e.effect === 'ledger.stop'), [], 'nothing was stopped through an unverified host');
+    assert.deepEqual(lab.effects.list({ cluster: 'lab-ledger' }).slice(start).filter((e) => e.effect === 'ledger.service.stop'), [], 'nothing was stopped through an unverified host');
 
     // B8 an approval while no gate waits (the recovery is not there yet): exit 4, says no gate is waiting.
     refused(await cli(['approve', ID, 'single-node-bootstrap', '--as', 'alice', '--reason', 'x', '--confirm', 'lab-ledger']), 4, /unknown gate "single-node-bootstrap"; no gate is waiting/, /lifeboat watch .* --once/);
@@ -130,7 +130,7 @@ describe('bad input against a running recovery', () => {
     const mid = await progress();
     assert.equal(mid.status, 'waiting-approval');
     assert.equal(mid.gates.find((g) => g.gate === 'single-node-bootstrap')?.status, 'waiting');
-    assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).slice(start).length, 0);
+    assert.deepEqual(lab.effects.list({ cluster: 'lab-ledger' }).slice(start).filter((e) => ['ledger.service.stop', 'ledger.service.start', 'ledger.init'].includes(e.effect)), []);
 
     const ok = await cli(['approve', ID, 'single-node-bootstrap', '--as', 'alice', '--reason', 'old nodes destroyed', '--confirm', 'lab-ledger']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
@@ -143,16 +143,19 @@ describe('bad input against a running recovery', () => {
     assert.equal(p.status, 'completed');
     const gate = p.gates.find((g) => g.gate === 'single-node-bootstrap');
     assert.equal(gate?.by, 'alice', 'the duplicate did not overwrite the approver');
-    // Nothing done twice: one --single start on node1, node2 and node3 joined once each.
+    // Nothing done twice: one new cluster on node1, every node started once (empty).
     const after = lab.effects.list({ cluster: 'lab-ledger' }).slice(start);
-    assert.deepEqual(after.filter((e) => e.effect === 'ledger.start' && e.detail?.mode === 'single').map((e) => e.node), ['node1'], JSON.stringify(after));
-    assert.deepEqual(after.filter((e) => e.effect === 'ledger.start' && e.detail?.mode === 'join').map((e) => e.node).sort(), ['node2', 'node3']);
+    assert.deepEqual(after.filter((e) => e.effect === 'ledger.init').map((e) => e.node), ['node1'], JSON.stringify(after));
+    assert.deepEqual(after.filter((e) => e.effect === 'ledger.service.start').map((e) => e.node).sort(), ['node1', 'node2', 'node3']);
     const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
     assert.ok(health?.healthy, JSON.stringify(health));
     // The report keeps every decision taken on the way.
     const report = await cli(['report', ID]);
     assert.match(report.stdout, /host key re-pinned/);
     assert.match(report.stdout, /key authorized again/);
+    // B18 a report written where it cannot be: the path and the fix, no stack; written again where it can.
+    refused(await cli(['report', ID, '--out', 'no/such/dir/incident.md']), 2, /--out no\/such\/dir\/incident\.md: cannot write .*no\/such\/dir\/incident\.md \(ENOENT\)/, /mkdir -p .*no\/such\/dir/);
+    assert.equal((await cli(['report', ID, '--out', 'incident.md'])).code, 0);
 
     // B13 answers to a recovery that has ended: exit 4, says it ended and where to read what happened.
     refused(await cli(['approve', ID, 'single-node-bootstrap', '--as', 'carol', '--reason', 'late', '--confirm', 'lab-ledger']), 4, /recovery recovery-lab-ledger has ended \(completed at .*\): nothing waits/, /lifeboat report recovery-lab-ledger/);
@@ -176,7 +179,7 @@ describe('bad input against a running recovery', () => {
       /lifeboat decide recovery-lab-ledger retry --as NAME/,
     );
     assert.equal((await progress()).status, 'waiting-decision', 'unharmed: still asking');
-    assert.deepEqual(lab.effects.list({ cluster: 'lab-ledger' }).slice(start).filter((e) => e.effect === 'ledger.start'), [], 'nothing started behind the timed-out gate');
+    assert.deepEqual(lab.effects.list({ cluster: 'lab-ledger' }).slice(start).filter((e) => ['ledger.service.start', 'ledger.init'].includes(e.effect)), [], 'nothing started behind the timed-out gate');
 
     assert.equal((await cli(['decide', ID, 'retry', '--as', 'alice', '--reason', 'approver is here now'])).code, 0);
     await eventually('the gate to wait again', async () => (await progress()).status === 'waiting-approval', 30_000, 200);
@@ -185,7 +188,7 @@ describe('bad input against a running recovery', () => {
     const done = await cli(['watch', ID]);
     assert.equal(done.code, 0, done.stdout + done.stderr);
     const after = lab.effects.list({ cluster: 'lab-ledger' }).slice(start);
-    assert.deepEqual(after.filter((e) => e.effect === 'ledger.start' && e.detail?.mode === 'single').map((e) => e.node), ['node1']);
+    assert.deepEqual(after.filter((e) => e.effect === 'ledger.init').map((e) => e.node), ['node1']);
     const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
     assert.ok(health?.healthy, JSON.stringify(health));
   });

@@ -90,6 +90,9 @@ function scan(node: unknown, where: string, out: Found): Found {
   for (const [k, v] of Object.entries(o)) {
     // Search attributes are indexed for `lifeboat list` and the UI: plaintext by design (scenario, cluster, step).
     if (k === 'searchAttributes') continue;
+    // A `patched()` marker's details are the SDK's own (the patch id, e.g. "ledger/real-server-api"): it writes
+    // them without the data converter, and they hold nothing of the recovery.
+    if (k === 'patch-data' && where.endsWith('markerRecordedEventAttributes.details')) continue;
     if ((k === 'message' || k === 'stackTrace') && typeof v === 'string' && where.includes('ailure')) out.failureTexts.push(v);
     // The CLI prints json/plain payloads as bare values under "payloads": those are clear text too.
     if (k === 'payloads' && Array.isArray(v)) {

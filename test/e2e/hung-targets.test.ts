@@ -55,10 +55,10 @@ describe('hung targets during a recovery', () => {
     const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob']);
     assert.equal(run.code, 0, run.stderr);
 
-    // The pending stop activity shows its attempts failing with ConnectTimeout, one per ~10 s + backoff.
+    // The export to node1's disk (the survivor) shows its attempts failing with ConnectTimeout, one per ~10 s + backoff.
     const pending = await eventually('a second attempt after a ConnectTimeout', async () => {
       const d = await stack.client.workflow.getHandle(ID).describe();
-      const a = d.raw.pendingActivities?.find((x) => x.activityType?.name === 'ledgerStop');
+      const a = d.raw.pendingActivities?.find((x) => x.activityType?.name === 'ledgerExport');
       return a && (a.attempt ?? 0) >= 2 ? a : undefined;
     }, 60_000, 500);
     assert.match(pending.lastFailure?.message ?? '', /no SSH session with .* within 10000 ms/);
@@ -73,9 +73,9 @@ describe('hung targets during a recovery', () => {
     const done = await cli(['watch', ID]);
     assert.equal(done.code, 0, done.stdout + done.stderr);
     const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(start);
-    // node1 is stopped twice by the runbook (survivors, then single-node mode), never more.
-    assert.equal(effects.filter((e) => e.effect === 'ledger.stop' && e.node === 'node1').length, 2, JSON.stringify(effects));
-    assert.deepEqual(effects.filter((e) => e.effect === 'ledger.start' && e.detail?.mode === 'single').map((e) => e.node), ['node1']);
+    // node1 is stopped once, then forms the new cluster once; nothing was repeated by the retries.
+    assert.equal(effects.filter((e) => e.effect === 'ledger.service.stop' && e.node === 'node1').length, 1, JSON.stringify(effects));
+    assert.deepEqual(effects.filter((e) => e.effect === 'ledger.init').map((e) => e.node), ['node1']);
     const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
     assert.ok(health?.healthy, JSON.stringify(health));
   });
@@ -99,6 +99,10 @@ describe('hung targets during a recovery', () => {
     const start = lab.effects.list({ cluster: 'lab-ledger' }).length;
     const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob']);
     assert.equal(run.code, 0, run.stderr);
+    // The survivor's unit is stopped after the split-brain gate.
+    await eventually('the split-brain gate', async () => (await progress()).gates.some((g) => g.gate === 'single-node-bootstrap' && g.status === 'waiting'), 120_000);
+    const ok = await cli(['approve', ID, 'single-node-bootstrap', '--as', 'alice', '--reason', 'old nodes gone', '--confirm', 'lab-ledger']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     const pid = await eventually('the stop command to hang on node1', async () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : undefined), 60_000, 200);
     assert.ok(alive(pid), 'the remote command runs');
     await new Promise((r) => setTimeout(r, 1000));
@@ -118,8 +122,8 @@ describe('hung targets during a recovery', () => {
     }, 60_000, 250);
     assert.equal(d.status.name, 'CANCELLED');
     const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(start);
-    assert.deepEqual(effects.filter((e) => e.effect === 'ledger.stop' && e.node === 'node1'), [], 'the hung stop never took effect');
-    assert.deepEqual(effects.filter((e) => e.effect === 'ledger.start'), []);
+    assert.deepEqual(effects.filter((e) => e.effect === 'ledger.service.stop' && e.node === 'node1'), [], 'the hung stop never took effect');
+    assert.deepEqual(effects.filter((e) => ['ledger.service.start', 'ledger.init'].includes(e.effect)), []);
     const watch = await cli(['watch', ID, '--once']);
     assert.match(watch.stdout + watch.stderr, /cancel/i);
     process.stderr.write(`cancel -> remote command killed in ${killedAfter} ms\n`);

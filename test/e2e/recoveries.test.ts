@@ -1,9 +1,10 @@
 /**
- * Both scenarios end to end, as an operator drives them: the `lifeboat` CLI
+ * Recoveries end to end, as an operator drives them: the `lifeboat` CLI
  * against a real Temporal dev server, a worker process, and the lab's real
  * SSH / gRPC / HTTP targets. The split-brain gate is approved from the CLI,
  * after the refusals an operator can run into; the incident record is
- * produced; the lab's effect log shows exactly the runbook's effects.
+ * produced; the lab's effect log shows exactly the runbook's effects. (The
+ * other ledger scenarios: test/e2e/ledger.test.ts.)
  *
  * With LIFEBOAT_RECORD_HISTORIES=1 the two histories are written to
  * test/replay/histories/ for the replay test (CI never writes them).
@@ -61,9 +62,11 @@ describe('recoveries end to end through the CLI', () => {
     assert.match(approvals.stdout, /SPLIT BRAIN/);
     assert.match(approvals.stdout, /--confirm lab-ledger/);
 
-    // Nothing irreversible happened before the gate: survivors stopped, nobody started or wiped.
-    assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).length, 0);
-    assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.data-cleared' }).length, 0);
+    // Nothing changed before the gate: the survivor's data was only read (exported); no unit stopped or started, no init.
+    const early = lab.effects.list({ cluster: 'lab-ledger' }).slice(before).map((e) => e.effect);
+    assert.deepEqual(early.filter((e) => ['ledger.service.stop', 'ledger.service.start', 'ledger.init'].includes(e)), []);
+    const waitingGate = (await progress(id)).gates.find((g) => g.gate === 'single-node-bootstrap')!;
+    assert.match(waitingGate.evidence['exported from it'] ?? '', /20 entities/);
 
     const own = await cli(['approve', id, 'single-node-bootstrap', '--as', 'bob', '--reason', 'gone', '--confirm', 'lab-ledger']);
     assert.equal(own.code, 2, own.stdout + own.stderr);
@@ -79,20 +82,19 @@ describe('recoveries end to end through the CLI', () => {
 
     const p = await finished(id, 180_000);
     assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /Quorum restored: 3-node cluster rebuilt from node1/);
+    const survivor = /re-created from (node\d)'s data/.exec(p.outcome ?? '')?.[1];
+    assert.ok(survivor, p.outcome);
+    assert.match(p.outcome ?? '', /^Quorum restored: new cluster \d+ on node\d, node\d, node\d/);
     const gate = p.gates.find((g) => g.gate === 'single-node-bootstrap');
     assert.equal(gate?.status, 'approved');
     assert.equal(gate?.by, 'alice');
 
-    // Exactly the runbook's effects: the survivor (node1) started --single once, the others wiped once and joined.
+    // Exactly the procedure's effects: the survivor stopped, every node started once (empty), one new cluster formed on the survivor.
     const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
-    const starts = effects.filter((e) => e.effect === 'ledger.start');
-    const singles = starts.filter((e) => e.detail?.mode === 'single');
-    assert.deepEqual(singles.map((e) => e.node), ['node1'], JSON.stringify(starts));
-    // node2 and node3 lost their machines (and data) in the fault: the wipe finds nothing, and they join empty.
-    assert.deepEqual(starts.filter((e) => e.detail?.mode === 'join').map((e) => e.node).sort(), ['node2', 'node3'], JSON.stringify(starts));
-    assert.equal(effects.filter((e) => e.effect === 'ledger.data-cleared').length, 0);
-    assert.equal(effects.filter((e) => e.effect === 'ledger.split-brain-refused').length, 0);
+    const of = (name: string) => effects.filter((e) => e.effect === name).map((e) => e.node).sort();
+    assert.deepEqual(of('ledger.service.stop'), [survivor]);
+    assert.deepEqual(of('ledger.service.start'), ['node1', 'node2', 'node3']);
+    assert.deepEqual(of('ledger.init'), [survivor]);
     const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
     assert.ok(health?.healthy, JSON.stringify(health));
 
@@ -102,112 +104,12 @@ describe('recoveries end to end through the CLI', () => {
     assert.match(report.stdout, /alice/);
     assert.match(report.stdout, /old nodes destroyed in the fire/);
     assert.match(report.stdout, /### RTO/);
-    assert.match(report.stdout, /Force a new cluster from node1/);
+    assert.match(report.stdout, /Form the new cluster on node\d/);
+    assert.match(report.stdout, /Re-create the data in it/);
 
     const list = await cli(['list', '--all', '--json']);
     const rows = JSON.parse(list.stdout) as Array<{ workflowId: string; status: string }>;
     assert.ok(rows.some((r) => r.workflowId === id && /completed/i.test(r.status)), list.stdout);
-    await record(id, 'ledger.quorum-loss');
-  });
-
-  test('ledger.node-failure: LeaveCluster via the leader, the replacement joins, quorum never lost', async () => {
-    const { lab, cli } = stack;
-    const id = 'recovery-lab-ledger';
-    await lab.break('ledger.node-failure');
-    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
-    const run = await cli(['run', 'ledger.node-failure', '--cluster', 'lab-ledger', '--as', 'bob']);
-    assert.equal(run.code, 0, run.stderr);
-    const p = await finished(id, 180_000);
-    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /Node replaced: node3 rejoined the 3-node cluster as a voter/);
-    const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
-    assert.deepEqual(
-      effects.filter((e) => e.effect === 'ledger.leave').map((e) => [e.node, e.detail?.via]),
-      [['node3', 'node1']],
-    );
-    assert.deepEqual(
-      effects.filter((e) => e.effect === 'ledger.start').map((e) => [e.node, e.detail?.mode]),
-      [['node3', 'join']],
-    );
-    // Nothing else was disrupted: no stop, no --single, no wipe.
-    assert.deepEqual(effects.filter((e) => ['ledger.stop', 'ledger.data-cleared'].includes(e.effect)), []);
-    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
-    assert.ok(health?.healthy, JSON.stringify(health));
-    const report = await cli(['report', id]);
-    assert.equal(report.code, 0, report.stderr);
-    assert.match(report.stdout, /Remove node3 from the cluster \(LeaveCluster via node1\)/);
-    assert.match(report.stdout, /automatic/);
-    await record(id, 'ledger.node-failure');
-  });
-
-  test('ledger.vault-divergence: the determinism bug found in metrics, GetVault DIVERGED, RecoverVault repairs it', async () => {
-    const { lab, cli } = stack;
-    const id = 'recovery-lab-ledger';
-    await lab.break('ledger.vault-divergence');
-    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
-    const run = await cli(['run', 'ledger.vault-divergence', '--cluster', 'lab-ledger', '--as', 'bob']);
-    assert.equal(run.code, 0, run.stderr);
-    const p = await finished(id, 180_000);
-    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /Vault divergence resolved: 1\/payments on node\d: RecoverVault/);
-    const effects = lab.effects.list({ cluster: 'lab-ledger' }).slice(before);
-    const recovered = effects.filter((e) => e.effect === 'ledger.recover-vault');
-    assert.equal(recovered.length, 1, JSON.stringify(effects));
-    assert.equal(recovered[0]!.detail?.changed, true);
-    assert.equal(recovered[0]!.detail?.vault, 'payments');
-    // The safe path: no node was removed, stopped or wiped, and no gate was needed.
-    assert.deepEqual(effects.filter((e) => ['ledger.leave', 'ledger.stop', 'ledger.data-cleared', 'ledger.snapshot'].includes(e.effect)), []);
-    assert.deepEqual(p.gates, []);
-    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
-    assert.ok(health?.healthy, JSON.stringify(health));
-    const report = await cli(['report', id]);
-    assert.equal(report.code, 0, report.stderr);
-    assert.match(report.stdout, /Attempt automatic recovery: RecoverVault 1\/payments/);
-    assert.match(report.stdout, /non-deterministic apply/);
-    await record(id, 'ledger.vault-divergence');
-  });
-
-  test('ledger.full-restore: backup fetched, two CLI-approved gates, restored as a new cluster and expanded, RPO in the report', async () => {
-    const { lab, cli } = stack;
-    const id = 'recovery-lab-ledger';
-    await lab.break('ledger.full-restore');
-    const before = lab.effects.list({ cluster: 'lab-ledger' }).length;
-    const run = await cli(['run', 'ledger.full-restore', '--cluster', 'lab-ledger', '--as', 'bob']);
-    assert.equal(run.code, 0, run.stderr);
-    for (const gate of ['new-cluster-identity', 'clear-new-nodes']) {
-      const p = await eventually(`gate ${gate}`, async () => {
-        const x = await progress(id);
-        if (!OPEN.includes(x.status)) throw new Error(`recovery ended early: ${x.status} ${x.outcome ?? ''} ${JSON.stringify(x.steps.filter((s) => s.status === 'failed'))}`);
-        return x.gates.some((g) => g.gate === gate && g.status === 'waiting') ? x : undefined;
-      }, 120_000);
-      if (gate === 'new-cluster-identity') {
-        const g = p.gates.find((x) => x.gate === gate)!;
-        assert.match(g.evidence['RPO gap (writes lost)'] ?? '', /min/);
-        // Nothing started before the first gate.
-        assert.equal(lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).length, lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).slice(0, before).length);
-      }
-      const ok = await cli(['approve', id, gate, '--as', 'alice', '--reason', 'total loss confirmed by the DC', '--confirm', 'lab-ledger']);
-      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    }
-    const p = await finished(id, 180_000);
-    assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /Cluster restored from backup .*RPO gap/);
-    const starts = lab.effects.list({ cluster: 'lab-ledger', effect: 'ledger.start' }).filter((e) => lab.effects.list({ cluster: 'lab-ledger' }).indexOf(e) >= before);
-    assert.deepEqual(starts.map((e) => [e.node, e.detail?.mode]), [
-      ['node1', 'single'],
-      ['node1', 'cluster'],
-      ['node2', 'join'],
-      ['node3', 'join'],
-    ]);
-    assert.match(String(starts[0]!.detail?.dataDir), /restore$/);
-    const health = (await lab.health()).find((h) => h.cluster === 'lab-ledger');
-    assert.ok(health?.healthy, JSON.stringify(health));
-    const report = await cli(['report', id]);
-    assert.equal(report.code, 0, report.stderr);
-    assert.match(report.stdout, /RPO gap/);
-    assert.match(report.stdout, /new-cluster-identity/);
-    assert.match(report.stdout, /clear-new-nodes/);
-    await record(id, 'ledger.full-restore');
   });
 
   test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
@@ -286,7 +188,7 @@ describe('recoveries end to end through the CLI', () => {
       histories += 1;
       for (const n of needles) assert.ok(!h.includes(n), `a secret line appears in the history of ${wf.workflowId}/${wf.runId}`);
     }
-    assert.ok(histories >= 5, `histories checked: ${histories}`);
+    assert.ok(histories >= 3, `histories checked: ${histories}`);
   });
 
   test('dry run: every effect planned, none performed (the lab effect log does not move)', async () => {
@@ -300,8 +202,9 @@ describe('recoveries end to end through the CLI', () => {
     assert.equal(p.status, 'completed');
     assert.equal(lab.effects.list().length, before, JSON.stringify(lab.effects.list().slice(before)));
     const plans = p.steps.map((s) => s.detail ?? '').join('\n');
-    assert.match(plans, /inferadb-ledger' '--single'/);
+    assert.match(plans, /inferadb-ledger' 'init' '--host'/);
     assert.match(plans, /systemctl' 'stop' 'ledger'/);
+    assert.match(plans, /'mv' '--' 'data' 'data\.lifeboat-/);
     assert.ok(p.gates.some((g) => g.gate === 'single-node-bootstrap'), 'the gate is recorded in the plan');
     assert.match(p.outcome ?? '', /^Dry run, nothing was changed\..*a real run would end: Quorum restored/);
   });

@@ -76,6 +76,8 @@ export interface CrashCase {
   onceEffects: Record<string, number>;
   /** Bound on the whole case (default 6 min). */
   timeoutMs?: number;
+  /** The lab ledger's backend: the simulation (default) or real inferadb-ledger processes (the conformance suite). */
+  ledgerBackend?: 'sim' | 'real';
 }
 
 export interface CrashResult {
@@ -117,7 +119,7 @@ const OPEN = ['running', 'waiting-approval', 'waiting-decision'];
 
 /** Runs one case on its own stack; always stops the stack. */
 export async function runCrashCase(c: CrashCase): Promise<CrashResult> {
-  const stack = await startStack({ families: c.families ?? [c.family] });
+  const stack = await startStack({ families: c.families ?? [c.family], ...(c.ledgerBackend ? { ledgerBackend: c.ledgerBackend } : {}) });
   const began = Date.now();
   try {
     return await drive(stack as Stack & { worker: WorkerProcess }, c, began);
@@ -126,9 +128,9 @@ export async function runCrashCase(c: CrashCase): Promise<CrashResult> {
   }
 }
 
-/** The effect log's key: `ledger.start` by mode; the node, with the host an effect was about (a sync coordinator acting for a host). */
+/** The effect log's key: the effect; the node, with the host an effect was about (a sync coordinator acting for a host). */
 function effectKey(e: { effect: string; node: string; detail?: Record<string, unknown> }): [string, string] {
-  const key = e.effect === 'ledger.start' && e.detail?.mode ? `${e.effect}:${String(e.detail.mode)}` : e.effect;
+  const key = e.effect;
   const node = typeof e.detail?.host === 'string' ? `${e.node}/${e.detail.host}` : e.node;
   return [key, node];
 }
@@ -401,7 +403,8 @@ function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
  */
 const GATE_TIMEOUT: KindOptions = { kind: 'decision', gateTimeout: '3s' };
 
-const LEDGER_STARTS = { 'ledger.start:single': 1, 'ledger.start:join': 1, 'ledger.start:cluster': 1, 'ledger.data-cleared': 1 };
+/** The v2 ledger procedures: each node's unit started once (empty), at most one new cluster, the survivor stopped once. */
+const LEDGER_ONCE = { 'ledger.service.start': 1, 'ledger.service.stop': 1, 'ledger.init': 1 };
 const L = { family: 'ledger', cluster: 'lab-ledger' } as const;
 const G = { family: 'gossip', cluster: 'lab-gossip' } as const;
 const TS = { family: 'train-server', cluster: 'lab-train' } as const;
@@ -414,39 +417,31 @@ const TC = { family: 'training-cluster', cluster: 'lab-training' } as const;
  * coordinator's effect about a host) at what the seed prescribes.
  */
 export const CRASH_CASES: CrashCase[] = [
-  // ledger (seed 001)
-  ...cases({ ...L, scenario: 'ledger.quorum-loss', onceEffects: LEDGER_STARTS }, [
+  // ledger (seed 002)
+  ...cases({ ...L, scenario: 'ledger.quorum-loss', onceEffects: LEDGER_ONCE }, [
     { kind: 'approval' },
-    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-ledger/node1' },
-    // ledgerStart --single, then its wait for the node to serve: killed mid-effect, the retry must not start it twice.
-    { kind: 'activity', activityStep: /^Force a new cluster/ },
-    { kind: 'server', timerTitle: /.*/ },
-    { kind: 'timer', timerTitle: /come up before the others join/ },
+    // The survivor refuses the worker's key when its unit is stopped (after the gate): the stop asks; retry once it is fixed.
+    { kind: 'decision', decisionFault: 'host.refuse-auth:lab-ledger/node1', decisionFaultAtGate: 'single-node-bootstrap' },
+    // The import re-creates the data write by write: killed halfway, the retry writes nothing twice (idempotency keys).
+    { kind: 'activity', activityStep: /^Re-create the data in it/ },
+    { kind: 'server', timerTitle: /.*/, poll: true },
     // The same wait kind from the other source: the gate's approval timed out (retry | abort).
     { kind: 'decision', tag: 'gate-timeout', gateTimeout: '3s' },
   ]),
-  // Its waits (the replacement joining) end at the first probe in the lab: no timer to kill in.
-  ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_STARTS, 'ledger.stop': 0 } }, [
+  ...cases({ ...L, scenario: 'ledger.node-failure', onceEffects: { 'ledger.leave': 1, ...LEDGER_ONCE } }, [
     { kind: 'activity' },
-    // The replacement refuses SSH: its start asks; the operator retries once the key is fixed.
+    // The failed node refuses SSH: its inspection asks; the operator retries once the key is fixed.
     { kind: 'decision', decisionFault: 'host.refuse-auth:lab-ledger/node3' },
   ]),
   // RecoverVault is one gRPC call: its activity ends with the effect.
-  ...cases({ ...L, scenario: 'ledger.vault-divergence', onceEffects: { 'ledger.recover-vault': 1, 'ledger.leave': 0, 'ledger.stop': 0, 'ledger.data-cleared': 0, 'ledger.snapshot': 0 } }, [
+  ...cases({ ...L, scenario: 'ledger.vault-divergence', onceEffects: { 'ledger.recover-vault': 1, 'ledger.leave': 0, 'ledger.service.stop': 0, 'ledger.service.start': 0 } }, [
     { kind: 'activity', afterEffect: true },
-    // node3's admin API refuses the rotated token (RecoverVault refused: the rebuild path), and its SSH refuses the
-    // worker's key: the stop asks; the operator retries once both are fixed. The rebuild's effects, each once.
-    {
-      kind: 'decision',
-      faults: ['ledger.vault-divergence', 'host.refuse-api:lab-ledger/node3'],
-      decisionFault: 'host.refuse-auth:lab-ledger/node3',
-      onceEffects: { 'ledger.recover-vault': 0, 'ledger.snapshot': 1, 'ledger.leave': 1, 'ledger.stop': 1, 'ledger.data-cleared': 1, 'ledger.start:join': 1 },
-    },
+    // A divergence the server does not heal: the resync gate's approval times out (retry), then node by node rejoins empty.
+    { kind: 'decision', faults: ['ledger.vault-divergence-stuck'], gateTimeout: '3s', onceEffects: { 'ledger.leave': 1, ...LEDGER_ONCE, 'ledger.init': 0 } },
   ]),
-  ...cases({ ...L, scenario: 'ledger.full-restore', onceEffects: LEDGER_STARTS }, [
+  ...cases({ ...L, scenario: 'ledger.full-restore', onceEffects: LEDGER_ONCE }, [
     { kind: 'approval' },
-    { kind: 'activity' },
-    { kind: 'timer', timerTitle: /come up before the others join/ },
+    { kind: 'activity', activityStep: /^Re-create the data in it/ },
     { kind: 'server' },
     GATE_TIMEOUT,
   ]),
@@ -457,7 +452,7 @@ export const CRASH_CASES: CrashCase[] = [
       families: ['ledger', 'ledger-dr'],
       checkCluster: 'lab-ledger-dr',
       runArgs: ['--time-scale', '0.05'],
-      onceEffects: { 'ledger.dr-sync': 1, 'ledger.start:cluster': 1, 'k8s.configmap-patched': 1, 'k8s.rollout-restarted': 1, 'ledger.write': 1 },
+      onceEffects: { ...LEDGER_ONCE, 'k8s.configmap-patched': 1, 'k8s.rollout-restarted': 1 },
     },
     [
       { kind: 'approval' },

@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { GOSSIP_EFFECTS, gossipStubs } from './stubs-gossip';
+import { LEDGER_EFFECTS, ledgerStubs } from './stubs-ledger';
 import { TRAIN_SERVER_EFFECTS, trainServerStubs } from './stubs-train-server';
 import { TRAINING_DATA_EFFECTS, trainingDataStubs } from './stubs-training-data';
 import { TRAINING_OPS_EFFECTS, trainingOpsStubs } from './stubs-training-ops';
@@ -59,6 +60,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
     ledgerSwitchEndpoint: async (a) => ({ ...plan('ledgerSwitchEndpoint', a as never), previous: 'ledger.primary-region.internal:50051' }),
     ledgerRestartEngine: async (a) => plan('ledgerRestartEngine', a as never),
     ledgerEngineRollout: async () => ({ deployment: 'engine', complete: true, detail: 'deployment "engine" successfully rolled out' }),
+    ...ledgerStubs(plan),
     p2pStatus: async (a) => ({ node: a.node, reachable: true, leaderId: 'node1', alivePeers: [], electionState: 'stable', voters: [] }),
     p2pDaemonStatus: async (a) => ({ node: a.node, running: true, healthy: true, detail: 'ok' }),
     p2pRestart: async (a) => plan('p2pRestart', a as never),
@@ -78,7 +80,7 @@ export function stubActivities(overrides: Partial<LifeboatActivities> = {}): { a
       return fn(a);
     };
   }
-  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'ledgerDrSync', 'ledgerSwitchEndpoint', 'ledgerRestartEngine', 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
+  const EFFECTS = new Set(['ledgerStop', 'ledgerStart', 'ledgerClearData', 'ledgerLeaveCluster', 'ledgerFetchBackup', 'ledgerRecoverVault', 'ledgerCreateSnapshot', 'ledgerWriteRead', 'ledgerDrSync', 'ledgerSwitchEndpoint', 'ledgerRestartEngine', ...LEDGER_EFFECTS, 'p2pRestart', 'p2pElectionReset', 'p2pSetLeader', ...GOSSIP_EFFECTS, ...TRAIN_SERVER_EFFECTS, ...TRAINING_DATA_EFFECTS, ...TRAINING_OPS_EFFECTS]);
   return {
     activities: wrapped as unknown as LifeboatActivities,
     calls,

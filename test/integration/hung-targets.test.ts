@@ -1,6 +1,6 @@
 /**
  * Hung and flaky targets at the activity level: a real ledger effect
- * (`ledgerStop`, over real SSH to the lab) against each of the lab's generic
+ * (`ledgerServiceStop`, over real SSH to the lab) against each of the lab's generic
  * host faults, in Temporal's MockActivityEnvironment. For each: detected
  * within its configured bound, classified retryable or not as retrying can or
  * cannot help, and no effect on the target unless the command really ran;
@@ -68,15 +68,15 @@ function asFailure(err: unknown): ApplicationFailure {
   return err;
 }
 
-const stops = (node: string) => lab.effects.list({ cluster: LEDGER, node, effect: 'ledger.stop' }).length;
+const stops = (node: string) => lab.effects.list({ cluster: LEDGER, node, effect: 'ledger.service.stop' }).length;
 
-describe('a real effect (ledgerStop over SSH) against each host fault', () => {
+describe('a real effect (ledgerServiceStop over SSH) against each host fault', () => {
   test('hang: ConnectTimeout, retryable, within the SSH ready timeout; after healing the same activity stops the node once', T, async () => {
     const node = 'node2';
     await lab.break(`host.hang:${LEDGER}/${node}`);
     const before = stops(node);
     try {
-      const r = await timed(env('stop-hang').run(acts.activities.ledgerStop, { cluster: LEDGER, node }));
+      const r = await timed(env('stop-hang').run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node }));
       const f = asFailure(r.err);
       assert.equal(f.type, 'ConnectTimeout', f.message);
       assert.equal(f.nonRetryable, false, 'a hung host may come back: retried');
@@ -86,14 +86,14 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
     } finally {
       await lab.break(`host.heal:${LEDGER}/${node}`);
     }
-    const ok = (await env('stop-hang').run(acts.activities.ledgerStop, { cluster: LEDGER, node })) as EffectResult;
+    const ok = (await env('stop-hang').run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node })) as EffectResult;
     assert.ok(!ok.alreadyDone, JSON.stringify(ok));
     assert.equal(stops(node), before + 1);
     // A retry after success is idempotent: the node is already stopped.
-    const again = (await env('stop-hang').run(acts.activities.ledgerStop, { cluster: LEDGER, node })) as EffectResult;
+    const again = (await env('stop-hang').run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node })) as EffectResult;
     assert.equal(again.alreadyDone, true);
     assert.equal(stops(node), before + 1);
-    await env().run(acts.activities.ledgerStart, { cluster: LEDGER, node, start: { mode: 'cluster' as const, size: 3, peers: ['node1', 'node2', 'node3'] } }).catch(() => undefined);
+    await env().run(acts.activities.ledgerServiceStart, { cluster: LEDGER, node }).catch(() => undefined);
   });
 
   test('drop: ConnectionLost, retryable, at once', T, async () => {
@@ -101,7 +101,7 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
     await lab.break(`host.drop:${LEDGER}/${node}`);
     const before = stops(node);
     try {
-      const r = await timed(env().run(acts.activities.ledgerStop, { cluster: LEDGER, node }));
+      const r = await timed(env().run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node }));
       const f = asFailure(r.err);
       assert.equal(f.type, 'ConnectionLost', f.message);
       assert.equal(f.nonRetryable, false);
@@ -118,7 +118,7 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
     await lab.break(`host.refuse-auth:${LEDGER}/${node}`);
     const before = stops(node);
     try {
-      const r = await timed(env().run(acts.activities.ledgerStop, { cluster: LEDGER, node }));
+      const r = await timed(env().run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node }));
       const f = asFailure(r.err);
       assert.equal(f.type, 'AuthFailed', f.message);
       assert.equal(f.nonRetryable, true, 'a refused key does not get better by retrying');
@@ -137,12 +137,12 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
     await lab.break(`host.slow:${LEDGER}/${node}=2500`);
     const before = stops(node);
     try {
-      const r = await timed(env().run(acts.activities.ledgerStop, { cluster: LEDGER, node }));
+      const r = await timed(env().run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node }));
       assert.ok(r.value && !(r.value as EffectResult).alreadyDone, inspect(r.err ?? r.value));
       // Two commands (is-active, then stop), each 2.5 s late.
       assert.ok(r.ms >= 5_000 && r.ms < 15_000, `took ${r.ms} ms`);
       assert.equal(stops(node), before + 1);
-      const infoMs = await timed(env().run(acts.activities.ledgerNodeInfo, { cluster: LEDGER, node: 'node2' }));
+      const infoMs = await timed(env().run(acts.activities.ledgerNodeState, { cluster: LEDGER, node: 'node2' }));
       assert.ok(infoMs.ms < 5_000, 'gRPC to the other nodes is unaffected');
     } finally {
       await lab.break(`host.heal:${LEDGER}/${node}`);
@@ -169,7 +169,7 @@ describe('a real effect (ledgerStop over SSH) against each host fault', () => {
 });
 
 describe('cancellation reaches the remote command', () => {
-  test('cancelling ledgerStop while `systemctl stop` hangs on the host kills the command (its process group) within 3 s', T, async (t) => {
+  test('cancelling ledgerServiceStop while `systemctl stop` hangs on the host kills the command (its process group) within 3 s', T, async (t) => {
     const node = 'node3';
     const bin = join(dir, 'bin', LEDGER, node);
     const shim = join(bin, 'systemctl');
@@ -180,7 +180,7 @@ describe('cancellation reaches the remote command', () => {
     t.after(() => renameSync(`${shim}.orig`, shim));
     const before = stops(node);
     const e = env('stop-cancelled');
-    const p = e.run(acts.activities.ledgerStop, { cluster: LEDGER, node });
+    const p = e.run(acts.activities.ledgerServiceStop, { cluster: LEDGER, node });
     p.catch(() => undefined);
     const deadline = Date.now() + 20_000;
     while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

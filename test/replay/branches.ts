@@ -6,8 +6,9 @@
  * saves each history as test/replay/histories/<scenario-id>/<branch>.json;
  * replay.test.ts replays them all and checks that none of these is missing.
  */
-import type { LifeboatActivities, LedgerNodeInfo, NodeRef, P2pStatus } from '../../src/activities/types';
+import type { LifeboatActivities, NodeRef, P2pStatus } from '../../src/activities/types';
 import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
+import { FakeLedger, fakeLedgers, type FakeLedgerOptions } from '../helpers/fakes-ledger';
 import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
 import { leaderFailure, OPS_NODES, TC_NODES } from '../helpers/fakes-training-cluster';
 import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
@@ -54,183 +55,98 @@ const TIMEOUT_ASK: RecoveryOptions = { approvalTimeout: '10m', approvalEscalatio
 const TIMEOUT_FAIL: RecoveryOptions = { approvalTimeout: '10m', approvalEscalation: 'fail' };
 
 // ---------------------------------------------------------------- ledger
+// The v2 scenarios (the real server, test/helpers/fakes-ledger.ts). The v1 ones'
+// histories stay in histories/<scenario>/v1-*.json; nothing records them any more.
 
 const LEDGER_NODES = ['node1', 'node2', 'node3'].map((name) => ({ name, roles: ['voter'] }));
-const unreachable = (node: string): LedgerNodeInfo => ({ node, reachable: false, error: 'UNAVAILABLE' });
+const DR_NODES = ['dr-node1', 'dr-node2', 'dr-node3'];
 
-/** node1 survives alone (no quorum) until it is started --single; the others come back when they join. */
-function quorumLoss(tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
-  const down = new Set(['node2', 'node3']);
-  let started = false;
-  const o: Partial<LifeboatActivities> = {
-    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
-      if (down.has(a.node)) return unreachable(a.node);
-      return { node: a.node, reachable: true, serving: started, leader: started ? 'node1' : undefined, clusterId: started ? 'new' : 'old', mode: 'cluster', commitIndex: 10, members: [] };
-    },
-    ledgerStart: async (a) => {
-      if (!a.dryRun) {
-        if (a.node === 'node1') started = true;
-        else down.delete(a.node);
-      }
-      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
-    },
-    ledgerStop: async (a) => {
-      if (!a.dryRun && a.node === 'node1') started = false;
-      return { plan: `stop ${a.node}`, dryRun: a.dryRun };
-    },
-  };
+/** A fake ledger named c1 (the branches' cluster), tweaked. */
+function ledger(opts: FakeLedgerOptions, tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
+  const f = new FakeLedger('c1', opts);
+  const o = f.overrides();
   tweak(o);
   return stubActivities(o).activities;
 }
 
-/** Copied from test/unit/ledger-node-failure.test.ts: `down` nodes are unreachable until a join start. */
-function nodeFailure(down: string[], tweak: (o: Partial<LifeboatActivities>) => void = () => undefined): LifeboatActivities {
-  const gone = new Set(down);
-  const members = new Set(LEDGER_NODES.map((n) => n.name));
-  const o: Partial<LifeboatActivities> = {
-    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
-      if (gone.has(a.node)) return unreachable(a.node);
-      const quorum = LEDGER_NODES.length - gone.size >= 2;
-      return { node: a.node, reachable: true, serving: quorum, leader: quorum ? 'node1' : undefined, clusterId: 'c1', mode: 'cluster', commitIndex: 10, members: [...members].map((n) => ({ node: n, role: 'voter', reachable: !gone.has(n) })) };
-    },
-    ledgerLeaveCluster: async (a) => {
-      if (!a.dryRun) members.delete(a.leaving);
-      return { plan: `LeaveCluster ${a.leaving} via ${a.node}`, dryRun: a.dryRun };
-    },
-    ledgerStart: async (a) => {
-      if (!a.dryRun) {
-        gone.delete(a.node);
-        members.add(a.node);
-      }
-      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
-    },
-  };
-  tweak(o);
-  return stubActivities(o).activities;
-}
-
-/** Copied from test/unit/ledger-vault-divergence.test.ts. */
-function divergence(opts: { recoverable: boolean; healthy?: string[] }): LifeboatActivities {
-  const status = new Map<string, string>([['node2', 'DIVERGED']]);
-  const healthy = new Set(opts.healthy ?? ['node1', 'node3']);
-  return stubActivities({
-    ledgerDeterminismBugs: async (a) => ({ node: a.node, reachable: true, bugs: a.node === 'node2' ? [{ organization: '1', vault: 'payments', count: 1 }] : [] }),
-    ledgerGetVault: async (a) => ({ organization: a.organization, vault: a.vault, status: status.get(a.node) ?? 'ACTIVE', height: 7 }),
-    ledgerRecoverVault: async (a) => {
-      if (opts.recoverable && !a.dryRun) status.set(a.node, 'ACTIVE');
-      return { plan: `RecoverVault ${a.vault} on ${a.node}`, dryRun: a.dryRun, recovered: opts.recoverable, status: status.get(a.node) };
-    },
-    ledgerCheckIntegrity: async (a) => {
-      const ok = a.node === 'node2' ? status.get('node2') === 'ACTIVE' : healthy.has(a.node);
-      return { organization: a.organization, vault: a.vault, ok, blocksChecked: 7, problems: ok ? [] : ['block 2 hash mismatch'] };
-    },
-    ledgerStart: async (a) => {
-      if (a.node === 'node2' && !a.dryRun) status.set('node2', 'ACTIVE');
-      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
-    },
-  }).activities;
-}
-
-/** Copied from test/unit/ledger-full-restore.test.ts: every node down until started; `alive` answer from the start. */
-function fullRestore(alive: string[] = []): LifeboatActivities {
-  const up = new Map<string, string>(alive.map((n) => [n, 'cluster']));
-  return stubActivities({
-    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
-      const mode = up.get(a.node);
-      if (!mode) return unreachable(a.node);
-      return { node: a.node, reachable: true, serving: true, leader: 'node1', clusterId: 'new', mode: mode as 'single' | 'cluster', members: [] };
-    },
-    ledgerStart: async (a) => {
-      if (!a.dryRun) up.set(a.node, a.start.mode === 'single' ? 'single' : 'cluster');
-      return { plan: `start ${a.node} ${a.start.mode}`, dryRun: a.dryRun };
-    },
-  }).activities;
-}
-
-/** Copied from test/unit/ledger-regional-failover.test.ts: the primary region c1 per `primary`, DR voters answer once started. */
-function region(primary: 'down' | 'up' = 'down'): LifeboatActivities {
-  const started = new Set<string>();
-  return stubActivities({
-    ledgerNodeInfo: async (a: NodeRef): Promise<LedgerNodeInfo> => {
-      if (a.cluster === 'c1-dr') {
-        if (!started.has(a.node)) return unreachable(a.node);
-        return { node: a.node, reachable: true, serving: true, leader: 'dr-node1', clusterId: 'c-primary', mode: 'cluster', members: [] };
-      }
-      if (primary === 'down') return { node: a.node, reachable: false, error: 'UNAVAILABLE: connection refused' };
-      return { node: a.node, reachable: true, serving: true, leader: 'node1', clusterId: 'c-primary', mode: 'cluster', members: [] };
-    },
-    ledgerStart: async (a) => {
-      if (!a.dryRun) started.add(a.node);
-      return { plan: `start ${a.cluster}/${a.node} ${a.start.mode}`, dryRun: a.dryRun };
-    },
-  }).activities;
+/** The primary c1 (all down unless `up`) and its DR region c1-dr (cold unless `serving`). */
+function region(up = false, serving = false): LifeboatActivities {
+  return fakeLedgers(new FakeLedger('c1', { down: up ? [] : ['node1', 'node2', 'node3'] }), new FakeLedger('c1-dr', { nodes: DR_NODES, wiped: serving ? [] : DR_NODES })).activities;
 }
 
 // Probes 20 s apart become 200 ms, as in the unit test.
 const RF = { timeScale: 0.01 };
+const QL = (o: Parameters<typeof input>[3] = {}) => input('ledger.quorum-loss', 'ledger', LEDGER_NODES, o);
+const NF = (o: Parameters<typeof input>[3] = {}) => input('ledger.node-failure', 'ledger', LEDGER_NODES, o);
+const VD = (o: Parameters<typeof input>[3] = {}) => input('ledger.vault-divergence', 'ledger', LEDGER_NODES, o);
+const FR = (o: Parameters<typeof input>[3] = {}) => input('ledger.full-restore', 'ledger', LEDGER_NODES, o);
+const RG = (o: Parameters<typeof input>[3] = {}) => input('ledger.regional-failover', 'ledger', LEDGER_NODES, { ...o, options: { ...RF, ...o.options } });
+const LOST = { down: ['node2', 'node3'] };
+const WIPED = { wiped: ['node1', 'node2', 'node3'] };
 
 const LEDGER: Branch[] = [
-  // ledger.quorum-loss: one dangerous gate; every later step asks on failure.
-  { scenario: 'ledger.quorum-loss', branch: 'bootstrap-rejected', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'single-node-bootstrap' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-abort', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-retry-approved', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'retry' }, { approve: 'single-node-bootstrap' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
-  // Recorded before gates became unskippable by default: the escalation's `skip` let quorum-loss go on with the --single
-  // bootstrap unapproved. The kit now refuses `skip` on gates that are not `skippable`; this history stays so that
-  // recoveries started on the old code still replay. (Re-recording it fails: the skip is refused.)
-  { scenario: 'ledger.quorum-loss', branch: 'approval-timeout-skip', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /Quorum restored: 3-node cluster rebuilt from node1/ } },
+  // ledger.quorum-loss: the split-brain gate after the export; every later step asks on failure.
+  { scenario: 'ledger.quorum-loss', branch: 'v2-bootstrap-rejected', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger(LOST), input: QL() }), answers: [{ reject: 'single-node-bootstrap' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.quorum-loss', branch: 'v2-approval-timeout-abort', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger(LOST), input: QL({ options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'ledger.quorum-loss', branch: 'v2-approval-timeout-retry-approved', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger(LOST), input: QL({ options: TIMEOUT_ASK }) }), answers: [{ decide: 'retry' }, { approve: 'single-node-bootstrap' }], expect: { outcome: /Quorum restored: new cluster \d+ on node1, node2, node3/ } },
   {
     scenario: 'ledger.quorum-loss',
-    branch: 'clear-fails-retry',
+    branch: 'v2-import-fails-retry',
     workflowType: 'ledgerQuorumLoss',
-    make: () => ({ activities: quorumLoss((o) => (o.ledgerClearData = failOnce(async (a) => ({ plan: `clear ${a.node}` }), 'rm -rf failed: device busy'))), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }),
+    make: () => ({ activities: ledger(LOST, (o) => (o.ledgerImport = failOnce(o.ledgerImport!, 'CreateOrganization: UNAVAILABLE'))), input: QL() }),
     answers: [{ approve: 'single-node-bootstrap' }, { decide: 'retry' }],
     expect: { outcome: /Quorum restored/ },
   },
-  { scenario: 'ledger.quorum-loss', branch: 'quorum-holds', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: stubActivities().activities, input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Quorum holds/ } },
-  { scenario: 'ledger.quorum-loss', branch: 'dry-run', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: quorumLoss(), input: input('ledger.quorum-loss', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'ledger.quorum-loss', branch: 'v2-lost-host-left-out', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger({ down: ['node2'], hostDown: ['node3'] }), input: QL() }), answers: [{ approve: 'single-node-bootstrap' }], expect: { outcome: /on node1, node2,/ } },
+  { scenario: 'ledger.quorum-loss', branch: 'v2-quorum-holds', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger({ down: ['node3'] }), input: QL() }), answers: [], expect: { outcome: /Quorum holds/ } },
+  { scenario: 'ledger.quorum-loss', branch: 'v2-dry-run', workflowType: 'ledgerQuorumLoss', make: () => ({ activities: ledger(LOST), input: QL({ dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
   // ledger.node-failure: no gate; the effects ask on failure.
   {
     scenario: 'ledger.node-failure',
-    branch: 'leave-fails-retry',
+    branch: 'v2-remove-fails-retry',
     workflowType: 'ledgerNodeFailure',
-    make: () => ({ activities: nodeFailure(['node3'], (o) => (o.ledgerLeaveCluster = failOnce(o.ledgerLeaveCluster!, 'LeaveCluster: DEADLINE_EXCEEDED'))), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }),
+    make: () => ({ activities: ledger({ down: ['node3'] }, (o) => (o.ledgerRemoveMember = failOnce(o.ledgerRemoveMember!, 'LeaveCluster: Membership change already in progress'))), input: NF() }),
     answers: [{ decide: 'retry' }],
     expect: { outcome: /Node replaced: node3 rejoined/ },
   },
   {
     scenario: 'ledger.node-failure',
-    branch: 'join-fails-abort',
+    branch: 'v2-start-fails-abort',
     workflowType: 'ledgerNodeFailure',
-    make: () => ({ activities: nodeFailure(['node3'], (o) => (o.ledgerStart = failOnce(o.ledgerStart!, 'systemctl start ledger failed'))), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }),
+    make: () => ({ activities: ledger({ down: ['node3'] }, (o) => (o.ledgerServiceStart = failOnce(o.ledgerServiceStart!, 'systemctl start ledger failed'))), input: NF() }),
     answers: [{ decide: 'abort' }],
     expect: { failure: 'RecoveryAborted' },
   },
-  { scenario: 'ledger.node-failure', branch: 'quorum-lost', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure(['node2', 'node3']), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: 'ledger.node-failure', branch: 'nothing-down', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure([]), input: input('ledger.node-failure', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Nothing to replace/ } },
-  { scenario: 'ledger.node-failure', branch: 'dry-run', workflowType: 'ledgerNodeFailure', make: () => ({ activities: nodeFailure(['node3']), input: input('ledger.node-failure', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'ledger.node-failure', branch: 'v2-host-down-abort', workflowType: 'ledgerNodeFailure', make: () => ({ activities: ledger({ hostDown: ['node3'] }), input: NF() }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'ledger.node-failure', branch: 'v2-leader-down-election', workflowType: 'ledgerNodeFailure', make: () => ({ activities: ledger({ down: ['node1'], electionReads: 6 }), input: NF() }), answers: [], expect: { outcome: /node1 rejoined/ } },
+  { scenario: 'ledger.node-failure', branch: 'v2-quorum-lost', workflowType: 'ledgerNodeFailure', make: () => ({ activities: ledger(LOST), input: NF() }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'ledger.node-failure', branch: 'v2-nothing-down', workflowType: 'ledgerNodeFailure', make: () => ({ activities: ledger({}), input: NF() }), answers: [], expect: { outcome: /Nothing to replace/ } },
+  { scenario: 'ledger.node-failure', branch: 'v2-dry-run', workflowType: 'ledgerNodeFailure', make: () => ({ activities: ledger({ down: ['node3'] }), input: NF({ dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  // ledger.vault-divergence: RecoverVault first; when it fails the gated resync.
-  { scenario: 'ledger.vault-divergence', branch: 'recover-vault-repairs', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: true }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [], expect: { outcome: /Vault divergence resolved: 1\/payments on node2: RecoverVault/ } },
-  { scenario: 'ledger.vault-divergence', branch: 'recover-vault-fails-resync', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [{ approve: 'resync-corrupted-node' }], expect: { outcome: /resynced from a healthy replica/ } },
-  { scenario: 'ledger.vault-divergence', branch: 'resync-rejected', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'resync-corrupted-node' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.vault-divergence', branch: 'approval-timeout-fail', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'ledger.vault-divergence', branch: 'no-healthy-replica', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false, healthy: [] }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'NoHealthyReplica' } },
-  { scenario: 'ledger.vault-divergence', branch: 'dry-run', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: divergence({ recoverable: false }), input: input('ledger.vault-divergence', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  // ledger.vault-divergence: RecoverVault and the server's replay; when that does not heal, the gated resync.
+  { scenario: 'ledger.vault-divergence', branch: 'v2-heals', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({ diverged: { nodes: ['node3'], heals: true } }), input: VD() }), answers: [], expect: { outcome: /Vault divergence recovered/ } },
+  { scenario: 'ledger.vault-divergence', branch: 'v2-resync', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({ diverged: { nodes: ['node3'], heals: false } }), input: VD() }), answers: [{ approve: 'resync-corrupted-node' }], expect: { outcome: /Vault divergence recovered/ } },
+  { scenario: 'ledger.vault-divergence', branch: 'v2-resync-rejected', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({ diverged: { nodes: ['node3'], heals: false } }), input: VD() }), answers: [{ reject: 'resync-corrupted-node' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.vault-divergence', branch: 'v2-approval-timeout-fail', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({ diverged: { nodes: ['node3'], heals: false } }), input: VD({ options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'ledger.vault-divergence', branch: 'v2-nothing-diverged', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({}), input: VD() }), answers: [], expect: { outcome: /Nothing to recover/ } },
+  { scenario: 'ledger.vault-divergence', branch: 'v2-dry-run', workflowType: 'ledgerVaultDivergence', make: () => ({ activities: ledger({ diverged: { nodes: ['node3'], heals: false } }), input: VD({ dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
   // ledger.full-restore: two dangerous gates.
-  { scenario: 'ledger.full-restore', branch: 'identity-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [{ reject: 'new-cluster-identity' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.full-restore', branch: 'clear-new-nodes-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [{ approve: 'new-cluster-identity' }, { reject: 'clear-new-nodes' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.full-restore', branch: 'approval-timeout-abort', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'ledger.full-restore', branch: 'a-node-answers', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(['node2']), input: input('ledger.full-restore', 'ledger', LEDGER_NODES) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: 'ledger.full-restore', branch: 'dry-run', workflowType: 'ledgerFullRestore', make: () => ({ activities: fullRestore(), input: input('ledger.full-restore', 'ledger', LEDGER_NODES, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'ledger.full-restore', branch: 'v2-identity-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger(WIPED), input: FR() }), answers: [{ reject: 'new-cluster-identity' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.full-restore', branch: 'v2-clear-rejected', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger(WIPED), input: FR() }), answers: [{ approve: 'new-cluster-identity' }, { reject: 'clear-new-nodes' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.full-restore', branch: 'v2-approval-timeout-abort', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger(WIPED), input: FR({ options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'ledger.full-restore', branch: 'v2-a-node-answers', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger({ wiped: ['node1', 'node3'] }), input: FR() }), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'ledger.full-restore', branch: 'v2-backup-missing', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger({ ...WIPED, archive: false }), input: FR() }), answers: [], expect: { failure: 'BackupMissing' } },
+  { scenario: 'ledger.full-restore', branch: 'v2-dry-run', workflowType: 'ledgerFullRestore', make: () => ({ activities: ledger(WIPED), input: FR({ dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
   // ledger.regional-failover: accept-rpo-gap, then dns-switch.
-  { scenario: 'ledger.regional-failover', branch: 'rpo-gap-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [{ reject: 'accept-rpo-gap' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.regional-failover', branch: 'dns-switch-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [{ approve: 'accept-rpo-gap' }, { reject: 'dns-switch' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'ledger.regional-failover', branch: 'approval-timeout-fail', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: { ...RF, ...TIMEOUT_FAIL } }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'ledger.regional-failover', branch: 'primary-healthy', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region('up'), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF }) }), answers: [], expect: { outcome: /No failover: the primary region answers/ } },
-  { scenario: 'ledger.regional-failover', branch: 'dry-run', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: input('ledger.regional-failover', 'ledger', LEDGER_NODES, { options: RF, dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-rpo-gap-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: RG() }), answers: [{ reject: 'accept-rpo-gap' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-dns-switch-rejected', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: RG() }), answers: [{ approve: 'accept-rpo-gap' }, { reject: 'dns-switch' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-approval-timeout-fail', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: RG({ options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-dr-serves', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(false, true), input: RG() }), answers: [{ approve: 'accept-rpo-gap' }, { approve: 'dns-switch' }], expect: { outcome: /Failed over to the DR region/ } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-primary-healthy', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(true), input: RG() }), answers: [], expect: { outcome: /No failover: the primary region answers/ } },
+  { scenario: 'ledger.regional-failover', branch: 'v2-dry-run', workflowType: 'ledgerRegionalFailover', make: () => ({ activities: region(), input: RG({ dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ---------------------------------------------------------------- training-cluster

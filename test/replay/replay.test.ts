@@ -12,6 +12,9 @@
  *
  * When a workflow must change shape, guard the new code with `patched()`,
  * keep the old histories here and add new recordings: docs/versioning.md.
+ * The ledger's v1 histories (before Lifeboat spoke the real server) are kept
+ * as `histories/<scenario>/v1-*.json`: no recorder makes them any more, and
+ * they must replay for as long as a v1 recovery may be running.
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -84,12 +87,12 @@ describe('replay', () => {
   test('a changed workflow is caught: replay reports a determinism violation naming scenario and branch', async () => {
     const quorumLoss = readHistories().filter((x) => x.scenario === 'ledger.quorum-loss');
     assert.ok(quorumLoss.some((h) => h.branch === HAPPY_PATH), 'the quorum-loss happy path is recorded');
-    assert.ok(quorumLoss.some((h) => h.branch === 'bootstrap-rejected'), 'the quorum-loss rejected gate is recorded');
+    assert.ok(quorumLoss.some((h) => h.branch === 'v1-bootstrap-rejected'), 'the v1 quorum-loss rejected gate is recorded');
     const { replayed, failures } = await replayAll(await bundle(CHANGED), quorumLoss);
     assert.equal(replayed, quorumLoss.length);
     assert.equal(failures.length, quorumLoss.length, 'every quorum-loss history fails on the changed workflow');
     for (const f of failures) assert.ok(f.error instanceof DeterminismViolationError, `${f.name}: ${f.error.name}: ${f.error.message}`);
-    const rejected = failures.find((f) => f.name === 'ledger.quorum-loss/bootstrap-rejected');
-    assert.match(rejected?.line ?? '', /^scenario ledger\.quorum-loss, branch bootstrap-rejected \(histories\/ledger\.quorum-loss\/bootstrap-rejected\.json\) no longer replays: DeterminismViolationError/);
+    const rejected = failures.find((f) => f.name === 'ledger.quorum-loss/v1-bootstrap-rejected');
+    assert.match(rejected?.line ?? '', /^scenario ledger\.quorum-loss, branch v1-bootstrap-rejected \(histories\/ledger\.quorum-loss\/v1-bootstrap-rejected\.json\) no longer replays: DeterminismViolationError/);
   });
 });

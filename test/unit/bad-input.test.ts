@@ -91,7 +91,7 @@ describe('bad input refused before anything starts', () => {
 
   it('B3 ill-typed inputs: --set without =, unknown parameter, given twice, empty node, bad duration, bad time scale', async () => {
     refused(await run([...RUN, '--set', 'survivor']), /--set survivor: expected key=value/, /--set key=value/);
-    refused(await run([...RUN, '--set', 'colour=red']), /has no parameter "colour"; parameters: survivor, organization/, /--set with one of/);
+    refused(await run([...RUN, '--set', 'colour=red']), /has no parameter "colour"; parameters: survivor, organization, vault/, /--set with one of/);
     refused(await run([...RUN, '--set', 'survivor=node1', '--set', 'survivor=node2']), /--set survivor given twice/, /keep one/);
     refused(await run([...RUN, '--set', 'survivor=']), /--set survivor: must be a node name/, /survivor: /);
     refused(await run([...RUN, '--approval-timeout', 'soon']), /--approval-timeout soon: not a duration/, /30m/);
@@ -114,16 +114,16 @@ describe('bad input refused before anything starts', () => {
     }
     refused(await run([...RUN, '--set', 'survivor=node1\nreboot']), /--set survivor contains a newline \(at position 5\)/, /one line, without control characters/);
     refused(await run([...RUN, '--set', 'organization=1\nrm -rf /']), /--set organization contains a newline/, /one line/);
-    refused(await run(['run', 'ledger.full-restore', '--cluster', 'lab-ledger', '--as', 'bob', '--set', 'restoreDir=/data/restore\r\nreboot']), /contains a carriage return/, /one line/);
+    refused(await run(['run', 'ledger.full-restore', '--cluster', 'lab-ledger', '--as', 'bob', '--set', 'backup=s3://ledger-backups/x\r\nreboot']), /contains a carriage return/, /one line/);
     refused(await run([...RUN, '--set', 'organization=1\u0000x']), /control character U\+0000/, /one line/);
     refused(await run([...RUN, '--set', 'organization=\u001b[31mred']), /control character U\+001B/, /one line/);
   });
 
   it('B6 a path with metacharacters the schema accepts reaches the command as one literal argv word', () => {
-    const hostile = "/data/restore; rm -rf / $(reboot) `id` 'q' \"dq\" \\ * ? & | > < ~ #";
+    const hostile = "s3://ledger-backups/latest; rm -rf / $(reboot) `id` 'q' \"dq\" \\ * ? & | > < ~ #";
     const inv = parseInventory(INVENTORY, inventoryFile);
-    const plan = planRecovery(inv, { scenario: 'ledger.full-restore', cluster: 'lab-ledger', set: { restoreDir: hostile }, startedBy: 'bob' });
-    assert.equal(plan.input.params.restoreDir, hostile, 'accepted verbatim: quoting, not the schema, makes it safe');
+    const plan = planRecovery(inv, { scenario: 'ledger.full-restore', cluster: 'lab-ledger', set: { backup: hostile }, startedBy: 'bob' });
+    assert.equal(plan.input.params.backup, hostile, 'accepted verbatim (an S3 key may hold any character): quoting, not the schema, makes it safe');
     // Proof of the quoting on real shells: printf receives exactly one argument per word, byte-exact.
     const words = [hostile, 'a\nb', "it's", '', '-n', '$HOME', '!!', '\t', 'ünï€ødé'];
     for (const shell of ['sh', 'bash']) {

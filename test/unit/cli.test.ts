@@ -5,7 +5,7 @@
  * command that dialled Temporal before validating would exit 69, not 2.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -82,7 +82,7 @@ describe('lifeboat scenarios', () => {
     assert.deepEqual(rows.map((x) => x.id), SCENARIOS.map((s) => s.id));
     const q = rows.find((x) => x.id === 'ledger.quorum-loss');
     assert.equal(q?.system, 'ledger');
-    assert.deepEqual(Object.keys(q?.params ?? {}).sort(), ['organization', 'survivor']);
+    assert.deepEqual(Object.keys(q?.params ?? {}).sort(), ['organization', 'survivor', 'vault']);
     assert.equal(q?.rto.targetMinutes, 10);
   });
 
@@ -127,7 +127,7 @@ describe('lifeboat run validates before dialling Temporal', () => {
 
   it('refuses an unknown parameter and lists the known ones', async () => {
     const r = await run(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--set', 'survivors=node1']);
-    assertUsage(r, /ledger\.quorum-loss has no parameter "survivors"; parameters: survivor, organization/);
+    assertUsage(r, /ledger\.quorum-loss has no parameter "survivors"; parameters: survivor, organization, vault/);
   });
 
   it('refuses a node that is not in the cluster', async () => {
@@ -138,7 +138,8 @@ describe('lifeboat run validates before dialling Temporal', () => {
   it('refuses a value the schema rejects, naming the parameter', async () => {
     const r = await run(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--set', 'organization=']);
     assertUsage(r, /--set organization: /);
-    assert.match(r.err, /fix: organization: organization whose vaults are verified/);
+    assert.match(r.err, /must be a slug: the 64-bit number the ledger shows/);
+    assert.match(r.err, /fix: organization: only this organization slug is verified/);
   });
 
   it('refuses a bad --approval-timeout and --time-scale', async () => {
@@ -199,7 +200,7 @@ describe('planRecovery', () => {
           { name: 'node3', roles: ['voter'] },
         ],
       },
-      params: { survivor: 'node2', organization: '1' },
+      params: { survivor: 'node2' },
       startedBy: 'alice',
       dryRun: true,
       options: { approvalTimeout: '10m' },
@@ -271,5 +272,35 @@ describe('the command itself', () => {
     assert.match(err, /internal error: x is undefined/);
     assert.match(err, /at /);
     assert.match(err, /please report/);
+  });
+
+  it('a file error on a path the user named: exit 2 with the path and the fix, no stack', () => {
+    let err = '';
+    const e = Object.assign(new Error("ENOENT: no such file or directory, open '/nope/incident.md'"), { code: 'ENOENT', errno: -2, syscall: 'open', path: '/nope/incident.md' });
+    const code = report(e, { err: (t) => void (err += t) });
+    assert.equal(code, EXIT.USAGE);
+    assert.match(err, /^error: cannot open \/nope\/incident\.md: ENOENT \(no such file or directory\)\nfix: check the path: the file or its directory does not exist\n$/);
+  });
+
+  it('dev --stop with a state file cut short by a crash: how to stop by hand, no stack', async () => {
+    mkdirSync(path.join(dir, '.lifeboat'), { recursive: true });
+    writeFileSync(path.join(dir, '.lifeboat', 'dev.json'), '{"startedAt":"2026-12-06T10:00:00Z","chil');
+    const r = await run(['dev', '--stop']);
+    assertUsage(r, /dev\.json is unreadable, so the detached processes it listed cannot be found from it/);
+    assert.match(r.err, /fix: stop them by hand \(`pgrep -af/);
+    rmSync(path.join(dir, '.lifeboat'), { recursive: true, force: true });
+  });
+
+  it('an inventory whose YAML aliases pass the bound: the inventory error, in the CLI, without Temporal', async () => {
+    const file = path.join(dir, 'aliased.yaml');
+    writeFileSync(
+      file,
+      'clusters:\n  c0:\n    system: training-cluster\n    nodes: &nodes\n      - name: n1\n        http: { baseUrl: "http://10.1.0.1:8080" }\n' +
+        Array.from({ length: 299 }, (_, i) => `  c${i + 1}:\n    system: training-cluster\n    nodes: *nodes\n`).join(''),
+    );
+    assertUsage(await run(['inventory', 'check'], { LIFEBOAT_INVENTORY: file }), /expands its YAML aliases \(\*name\) more than 100 times/);
+    const raised = await run(['inventory', 'check', '--json'], { LIFEBOAT_INVENTORY: file, LIFEBOAT_INVENTORY_MAX_ALIASES: '500' });
+    assert.equal(raised.code, 0, raised.err);
+    assert.equal((JSON.parse(raised.out) as { clusters: unknown[] }).clusters.length, 300);
   });
 });

@@ -1,52 +1,63 @@
 /**
- * The ledger's activities (seed 002), put together for the worker: node state
- * and health ({@link ./nodes}), the ledger process over SSH ({@link ./service}),
- * membership ({@link ./membership}), vaults ({@link ./vaults}), backups
- * ({@link ./backup}), and regional failover ({@link ./regional}, {@link ./engine}).
- * Each is a named function over the {@link LedgerContext}; the wire API is in
- * {@link ./wire}.
+ * The ledger's activities (seed 002) against the real inferadb ledger, put
+ * together for the worker: node state, data directories, metrics and
+ * backups ({@link ./nodes}), the ledger service, moving data aside and
+ * initializing a cluster ({@link ./service}), membership ({@link ./membership}),
+ * vaults ({@link ./vaults}), exports and imports ({@link ./export},
+ * {@link ./import}), archived exports ({@link ./archive}), and regional
+ * failover ({@link ./regional}, {@link ./engine}). Each is a named function
+ * over the {@link LedgerContext}; the wire API is in {@link ./wire}, and the
+ * v1 names recorded histories hold are in {@link ./legacy}.
  *
  * @module
  */
 import { bindActivities, type ActivityContext } from '../context';
+import { ledgerArchiveFetch, ledgerArchiveInfo, ledgerArchivePush } from './archive';
 import { ledgerContext } from './context';
-import { ledgerDeterminismBugs, ledgerMetricsFlowing, ledgerNodeInfo } from './nodes';
-import { ledgerClearData, ledgerStart, ledgerStop } from './service';
-import { ledgerLeaveCluster } from './membership';
-import { ledgerCheckIntegrity, ledgerCreateSnapshot, ledgerGetTip, ledgerGetVault, ledgerListVaults, ledgerRecoverVault, ledgerWriteRead } from './vaults';
-import { ledgerBackupInfo, ledgerFetchBackup } from './backup';
-import { ledgerDrSync, ledgerDrTopology, ledgerReplicaInfo } from './regional';
 import { ledgerEngineEndpoint, ledgerEngineRollout, ledgerRestartEngine, ledgerSwitchEndpoint } from './engine';
-import type { LedgerActivities } from './types';
+import { ledgerExport } from './export';
+import { ledgerImport } from './import';
+import { legacyLedgerActivities } from './legacy';
+import { ledgerRemoveMember } from './membership';
+import { ledgerBackupStatus, ledgerDataDir, ledgerMetrics, ledgerNodeState } from './nodes';
+import { ledgerDrTopology } from './regional';
+import { ledgerInit, ledgerServiceStart, ledgerServiceStop, ledgerSetAside } from './service';
+import type { AllLedgerActivities } from './types';
+import { ledgerIntegrity, ledgerReplicaTip, ledgerVaultHealth, ledgerVaultRecover, ledgerVaults, ledgerWriteCheck } from './vaults';
 
 export type * from './types';
 export { LEDGER_DEFAULTS, type LedgerContext } from './context';
 
 /** The ledger activities of one worker. */
-export function ledgerActivities(base: ActivityContext): LedgerActivities {
-  return bindActivities(ledgerContext(base), {
-    ledgerNodeInfo,
-    ledgerStop,
-    ledgerStart,
-    ledgerClearData,
-    ledgerLeaveCluster,
-    ledgerListVaults,
-    ledgerCheckIntegrity,
-    ledgerWriteRead,
-    ledgerMetricsFlowing,
-    ledgerDeterminismBugs,
-    ledgerBackupInfo,
-    ledgerFetchBackup,
-    ledgerGetTip,
-    ledgerGetVault,
-    ledgerRecoverVault,
-    ledgerCreateSnapshot,
-    ledgerDrTopology,
-    ledgerReplicaInfo,
-    ledgerDrSync,
-    ledgerEngineEndpoint,
-    ledgerSwitchEndpoint,
-    ledgerRestartEngine,
-    ledgerEngineRollout,
-  });
+export function ledgerActivities(base: ActivityContext): AllLedgerActivities {
+  return {
+    ...legacyLedgerActivities(),
+    ...bindActivities(ledgerContext(base), {
+      ledgerNodeState,
+      ledgerDataDir,
+      ledgerVaults,
+      ledgerVaultHealth,
+      ledgerIntegrity,
+      ledgerReplicaTip,
+      ledgerMetrics,
+      ledgerBackupStatus,
+      ledgerArchiveInfo,
+      ledgerServiceStop,
+      ledgerServiceStart,
+      ledgerSetAside,
+      ledgerInit,
+      ledgerRemoveMember,
+      ledgerVaultRecover,
+      ledgerWriteCheck,
+      ledgerExport,
+      ledgerImport,
+      ledgerArchiveFetch,
+      ledgerArchivePush,
+      ledgerDrTopology,
+      ledgerEngineEndpoint,
+      ledgerSwitchEndpoint,
+      ledgerRestartEngine,
+      ledgerEngineRollout,
+    }),
+  };
 }

@@ -1,22 +1,25 @@
 /**
- * The ledger process on a node, over SSH: stop it, start it in a mode
- * (single, cluster, join), clear its data directory. Each checks the node
- * first and reports `alreadyDone` when the effect is already in place; the
- * data directory is cleared only while the ledger is stopped.
+ * The ledger process on a node and its data: the systemd unit over SSH (the
+ * unit holds the node's `--listen`, `--data`, `--join` and `--metrics`, as
+ * the project's deployments do), moving a data directory aside so the node
+ * starts empty, and initializing a new cluster. Each checks the node first:
+ * already stopped, already answering, already moved, already initialized
+ * count as done; a data directory is never touched while its ledger runs.
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { ClusterSpec } from '../../inventory/schema';
 import type { EffectResult, NodeRef } from '../common/types';
 import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
-import { quoteArgv, type RemoteCommand, renderScript } from '../transport/shell';
+import { quoteArgv } from '../transport/shell';
 import type { LedgerContext } from './context';
-import { ledgerNodeInfo } from './nodes';
-import type { LedgerNodeInfo, LedgerStartMode } from './types';
+import { id, LEDGER_SERVER_VERSION } from './wire';
 
-function serviceArgv(ctx: LedgerContext, cluster: ClusterSpec, verb: string): string[] {
+/** `systemctl <verb> <service>`, behind sudo when `settings.sudo` is set. */
+export function serviceArgv(ctx: LedgerContext, cluster: ClusterSpec, verb: string): string[] {
   return ctx.root(['systemctl', verb, ctx.setting(cluster, 'service')], ctx.setting(cluster, 'sudo'));
 }
 
@@ -26,108 +29,143 @@ export async function serviceActive(ctx: LedgerContext, ref: NodeRef, cluster: C
   return res.exitCode === 0;
 }
 
-function peerAddress(ctx: LedgerContext, ref: NodeRef, peer: string): string {
-  const { node } = ctx.lookup({ cluster: ref.cluster, node: peer });
-  return node.grpc?.address ?? peer;
-}
-
-function startCommand(ctx: LedgerContext, ref: NodeRef, cluster: ClusterSpec, start: LedgerStartMode): RemoteCommand {
-  const dataDir = (start.mode !== 'join' ? start.dataDir : undefined) ?? ctx.setting(cluster, 'dataDir');
-  const env: Record<string, string> = { INFERADB__LEDGER__DATA: dataDir };
-  if (start.mode === 'cluster') {
-    if (!Number.isInteger(start.size) || start.size < 1 || start.peers.length !== start.size) {
-      throw new TransportError('InvalidArgument', `cluster start needs size = number of peers (size ${start.size}, peers ${start.peers.join(',')})`, false);
-    }
-    env.INFERADB__LEDGER__CLUSTER = String(start.size);
-    env.INFERADB__LEDGER__PEERS = start.peers.map((p) => peerAddress(ctx, ref, p)).join(',');
-  } else if (start.mode === 'join') {
-    if (start.peers.length === 0) throw new TransportError('InvalidArgument', 'join needs at least one running peer', false);
-    env.INFERADB__LEDGER__JOIN = 'true';
-    env.INFERADB__LEDGER__PEERS = start.peers.map((p) => peerAddress(ctx, ref, p)).join(',');
+/** GetNodeInfo, or undefined when the node does not answer. */
+async function nodeInfo(ctx: LedgerContext, ref: NodeRef): Promise<{ node_id?: string; cluster_id?: string; state?: string } | undefined> {
+  try {
+    return await ctx.grpcCall(ref, 'AdminService', 'GetNodeInfo', {});
+  } catch (err) {
+    if (ctx.isUnreachable(err)) return undefined;
+    throw err;
   }
-  const argv = [ctx.setting(cluster, 'binary'), ...(start.mode === 'single' ? ['--single'] : []), '--data', dataDir];
-  // The node's ssh.workdir is where the runbook `cd`s (the DR region's /dr-region): relative data dirs start there.
-  const cwd = ctx.lookup(ref).node.ssh?.workdir;
-  return { argv: ctx.root(argv, ctx.setting(cluster, 'sudo')), env, detach: { logFile: ctx.setting(cluster, 'startLog') }, ...(cwd ? { cwd } : {}) };
 }
 
-/** `systemctl stop ledger` over SSH; already stopped counts as done. */
-export async function ledgerStop(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+/** `systemctl stop <service>`; already stopped counts as done. */
+export async function ledgerServiceStop(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
   return ctx.run(async () => {
     const { cluster } = ctx.lookup(input);
     const argv = serviceArgv(ctx, cluster, 'stop');
     const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
     if (!(await serviceActive(ctx, input, cluster))) return { alreadyDone: true, plan, output: `${ctx.setting(cluster, 'service')} is not active` };
+    // The server drains for up to 30 s on SIGTERM before it exits.
     const res = await ctx.exec(input, [{ argv }], 120_000);
     const output = ctx.check(input, res, quoteArgv(argv), `check \`systemctl status ${ctx.setting(cluster, 'service')}\` on ${input.node}`);
     return { plan, output };
   });
 }
 
-/** Start the ledger service in the given mode over SSH; already running in that mode counts as done. */
-export async function ledgerStart(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean; start: LedgerStartMode }): Promise<EffectResult> {
+/** `systemctl start <service>`, then wait until the node answers GetNodeInfo; already running counts as done. */
+export async function ledgerServiceStart(
+  ctx: LedgerContext,
+  input: NodeRef & { dryRun?: boolean },
+): Promise<EffectResult & { nodeId?: string; clusterId?: string }> {
   return ctx.run(async () => {
     const { cluster } = ctx.lookup(input);
-    const cmd = startCommand(ctx, input, cluster, input.start);
-    const plan = `${input.node}: ${renderScript(cmd)}`;
+    const service = ctx.setting(cluster, 'service');
+    const argv = serviceArgv(ctx, cluster, 'start');
+    const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
-    const want = input.start.mode === 'single' ? 'single' : 'cluster';
-    const before = await ledgerNodeInfo(ctx, input);
-    if (before.reachable) {
-      if (before.mode === want) return { alreadyDone: true, plan, output: `already running in ${want} mode (cluster ${before.clusterId ?? '?'})` };
-      throw new TransportError(
-        'FailedPrecondition',
-        `${input.node} already runs the ledger in ${before.mode ?? '?'} mode, not ${want}; stop it first (systemctl stop ${ctx.setting(cluster, 'service')})`,
-        false,
-      );
+    const before = await nodeInfo(ctx, input);
+    if (before && (await serviceActive(ctx, input, cluster))) {
+      return { alreadyDone: true, plan, nodeId: id(before.node_id), clusterId: id(before.cluster_id), output: `${service} already runs (node ${before.node_id ?? '?'}, ${before.state ?? '?'})` };
     }
-    const res = await ctx.exec(input, [cmd], 60_000);
-    ctx.check(input, res, `starting ${ctx.setting(cluster, 'binary')}`, `see ${ctx.setting(cluster, 'startLog')} on ${input.node}`);
-    // The daemon runs detached: confirm it came up (single mode must also lead) before reporting success.
+    const res = await ctx.exec(input, [{ argv }], 60_000);
+    ctx.check(input, res, quoteArgv(argv), `check \`systemctl status ${service}\` and the unit's flags (--listen, --data, --join) on ${input.node}`);
     const deadline = Date.now() + ctx.setting(cluster, 'startTimeoutSeconds') * 1000;
-    let last: LedgerNodeInfo = before;
     while (Date.now() < deadline) {
       await ctx.sleep(1_000);
-      last = await ledgerNodeInfo(ctx, input);
-      Context.current().heartbeat({ node: input.node, waiting: 'ledger to come up', reachable: last.reachable });
-      if (last.reachable && last.mode === want && (want === 'cluster' || last.serving)) {
-        return { plan, output: `${input.node} up in ${want} mode, cluster ${last.clusterId ?? '?'}, leader ${last.leader ?? 'none yet'}` };
+      const info = await nodeInfo(ctx, input);
+      Context.current().heartbeat({ node: input.node, waiting: 'the ledger to answer', answering: !!info });
+      if (info) {
+        return {
+          plan,
+          nodeId: id(info.node_id),
+          clusterId: id(info.cluster_id),
+          output: `${input.node} answers as node ${info.node_id ?? '?'} (${info.state ?? '?'}${id(info.cluster_id) ? `, cluster ${info.cluster_id}` : ', not in a cluster yet'})`,
+        };
       }
     }
-    const log = await ctx.exec(input, [{ argv: ['tail', '-n', '20', ctx.setting(cluster, 'startLog')], cwd: cmd.cwd, ignoreExit: true }], 15_000).catch(() => undefined);
+    const status = await ctx.exec(input, [{ argv: serviceArgv(ctx, cluster, 'status'), ignoreExit: true }], 15_000).catch(() => undefined);
     throw new TransportError(
       'StartTimeout',
-      `${input.node} did not come up in ${want} mode within ${ctx.setting(cluster, 'startTimeoutSeconds')} s (last: ${last.reachable ? `mode ${last.mode}, serving ${String(last.serving)}` : last.error ?? 'unreachable'})` +
-        `${log ? `; ${ctx.setting(cluster, 'startLog')}: ${lastLines(log.stdout + log.stderr, 8)}` : ''}; check \`systemctl status ${ctx.setting(cluster, 'service')}\` and the log on ${input.node}`,
+      `${input.node} did not answer within ${ctx.setting(cluster, 'startTimeoutSeconds')} s of \`systemctl start ${service}\`` +
+        `${status ? `; systemctl status: ${lastLines(status.stdout + status.stderr, 6)}` : ''}; check the unit and \`journalctl -u ${service}\` on ${input.node}`,
       false,
     );
   });
 }
 
-/** `rm -rf <data>/*` on a replacement node over SSH, so it can join without old state. */
-export async function ledgerClearData(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+/** The data directory, validated: absolute or relative to the SSH home, never `/`, never with `..`. */
+function dataDirOf(ctx: LedgerContext, ref: NodeRef, cluster: ClusterSpec): string {
+  const raw = ctx.setting(cluster, 'dataDir').replace(/\/+$/, '');
+  const parts = raw.split('/').filter((p) => p && p !== '.');
+  if (parts.length === 0 || parts.includes('..') || raw.includes('\n')) {
+    throw new TransportError('BadInventory', `refusing to move data directory ${JSON.stringify(raw)} aside: set settings.dataDir of ${ref.cluster} to the ledger's own --data directory`, false);
+  }
+  return raw;
+}
+
+/**
+ * Moves the node's data directory aside (`<dataDir>.lifeboat-<id>`), kept for
+ * forensics, so the node starts empty. Refused while the service runs or the
+ * node answers; already moved by this step counts as done.
+ */
+export async function ledgerSetAside(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean; reason: string }): Promise<EffectResult & { movedTo?: string }> {
   return ctx.run(async () => {
     const { cluster } = ctx.lookup(input);
-    const dataDir = ctx.setting(cluster, 'dataDir').replace(/\/+$/, '');
-    const normalized = dataDir.split('/').filter((p) => p && p !== '.');
-    if (normalized.length === 0 || normalized.includes('..')) {
-      throw new TransportError('BadInventory', `refusing to clear data directory ${JSON.stringify(ctx.setting(cluster, 'dataDir'))}: set settings.dataDir of ${input.cluster} to the ledger's own data directory`, false);
-    }
+    const dataDir = dataDirOf(ctx, input, cluster);
     const sudo = ctx.setting(cluster, 'sudo');
-    const argv = ctx.root(['find', dataDir, '-mindepth', '1', '-delete'], sudo);
-    const plan = `${input.node}: rm -rf ${dataDir}/* (${quoteArgv(argv)})`;
-    if (input.dryRun) return { dryRun: true, plan };
+    const tag = createHash('sha256').update(ctx.stableKey('aside')).digest('hex').slice(0, 12);
+    const movedTo = `${dataDir}.lifeboat-${tag}`;
+    const argv = ctx.root(['mv', '--', dataDir, movedTo], sudo);
+    const plan = `${input.node}: ${quoteArgv(argv)} && mkdir -p ${dataDir} (${input.reason})`;
+    if (input.dryRun) return { dryRun: true, plan, movedTo };
+    // The target first: a running ledger's data is never moved from under it.
     if (await serviceActive(ctx, input, cluster)) {
+      throw new TransportError('FailedPrecondition', `the ledger still runs on ${input.node}: its data is not moved while in use; stop it first (systemctl stop ${ctx.setting(cluster, 'service')})`, false);
+    }
+    const answering = await nodeInfo(ctx, input);
+    if (answering) {
       throw new TransportError(
         'FailedPrecondition',
-        `the ledger still runs on ${input.node}: its data is not cleared while in use; stop it first (systemctl stop ${ctx.setting(cluster, 'service')})`,
+        `a ledger answers at ${input.node}'s address (node ${answering.node_id ?? '?'}) although ${ctx.setting(cluster, 'service')} is not active there: refusing to move ${dataDir}; find and stop that process first`,
         false,
       );
     }
-    const probe = await ctx.exec(input, [{ argv: ctx.root(['find', dataDir, '-mindepth', '1', '-maxdepth', '1'], sudo) }], 30_000);
-    if (probe.exitCode === 0 && probe.stdout.trim() === '') return { alreadyDone: true, plan, output: `${dataDir} is already empty` };
-    const res = await ctx.exec(input, [{ argv }], 120_000);
-    return { plan, output: ctx.check(input, res, `clearing ${dataDir}`, `check permissions on ${dataDir} (settings.sudo) on ${input.node}`) };
+    const probe = await ctx.exec(input, [{ argv: ctx.root(['find', dataDir, '-mindepth', '1', '-maxdepth', '1'], sudo), ignoreExit: true }], 30_000);
+    if (probe.stdout.trim() === '') {
+      const moved = await ctx.exec(input, [{ argv: ctx.root(['test', '-e', movedTo], sudo) }], 30_000);
+      return { alreadyDone: true, plan, movedTo: moved.exitCode === 0 ? movedTo : undefined, output: `${dataDir} is already empty${moved.exitCode === 0 ? ` (moved to ${movedTo})` : ''}` };
+    }
+    const res = await ctx.exec(input, [{ argv }, { argv: ctx.root(['mkdir', '-p', dataDir], sudo) }], 300_000);
+    ctx.check(input, res, `moving ${dataDir} aside`, `check permissions and free space next to ${dataDir} (settings.sudo) on ${input.node}`);
+    return { plan, movedTo, output: `${dataDir} moved to ${movedTo}; ${input.node} starts empty` };
+  });
+}
+
+/**
+ * `inferadb-ledger init --host <its address>` on the node (the InitCluster
+ * call, as the project's runbooks run it); an initialized node counts as done.
+ */
+export async function ledgerInit(ctx: LedgerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult & { clusterId?: string }> {
+  return ctx.run(async () => {
+    const { cluster } = ctx.lookup(input);
+    const { address } = ctx.grpcAddress(input);
+    const argv = [ctx.setting(cluster, 'binary'), 'init', '--host', address];
+    const plan = `${input.node}: ${quoteArgv(argv)}`;
+    if (input.dryRun) return { dryRun: true, plan };
+    const before = await nodeInfo(ctx, input);
+    if (!before) throw new TransportError('Unavailable', `${input.node} does not answer at ${address}; start it before initializing a cluster on it`, true);
+    if (id(before.cluster_id)) return { alreadyDone: true, plan, clusterId: before.cluster_id, output: `${input.node} already belongs to cluster ${before.cluster_id}` };
+    const res = await ctx.exec(input, [{ argv }], 60_000);
+    const out = ctx.check(input, res, quoteArgv(argv), `check that ${ctx.setting(cluster, 'binary')} is on the node's PATH (settings.binary) and answers at ${address}`);
+    // "Cluster initialized. cluster_id=N" (or "Cluster already initialized. cluster_id=N").
+    const said = /cluster_id=(\d+)/.exec(out)?.[1];
+    const after = await nodeInfo(ctx, input);
+    const clusterId = id(after?.cluster_id) ?? said;
+    if (!clusterId) {
+      throw new TransportError('InitFailed', `init on ${input.node} printed no cluster id (${lastLines(out, 3)}); Lifeboat speaks inferadb-ledger ${LEDGER_SERVER_VERSION.version}: check the node's version`, false);
+    }
+    return { plan, clusterId, output: `cluster ${clusterId} initialized on ${input.node}` };
   });
 }

@@ -1,70 +1,209 @@
 /**
- * The ledger's activities (seed 002), as types: what workflows import (with
- * `import type`) and proxy. The implementations are the sibling modules,
- * put together by `./index.ts`.
+ * The ledger's activities (seed 002) against the real inferadb ledger, as
+ * types: what workflows import (with `import type`) and proxy. The
+ * implementations are the sibling modules, put together by `./index.ts`.
+ *
+ * Identifiers are the server's 64-bit Snowflake ids, carried as decimal
+ * strings ({@link LedgerId}): organization and vault slugs, node ids, cluster
+ * ids. Node ids are read from the servers (or from a node's `{data}/node_id`
+ * file) and mapped to inventory nodes by address, never guessed.
  *
  * @module
  */
 import type { EffectResult, Effectful, NodeRef } from '../common/types';
+import type { LegacyLedgerActivities } from './legacy-types';
 
-export interface LedgerMember {
-  node: string;
-  role: string;
-  reachable: boolean;
+export type * from './legacy-types';
+
+/** A 64-bit id as the ledger sends it: decimal digits (`"387995586469514240"`). */
+export type LedgerId = string;
+
+/** One vault, by its organization's and its own slug. */
+export interface LedgerVaultRef {
+  organization: LedgerId;
+  vault: LedgerId;
 }
 
-export interface LedgerNodeInfo {
+/** A member of the GLOBAL (control-plane) group, as one node sees it. */
+export interface LedgerClusterMember {
+  nodeId: LedgerId;
+  /** The address the member advertises (`--listen`/`--advertise`). */
+  address: string;
+  role: 'voter' | 'learner' | 'unknown';
+  isLeader: boolean;
+  /** The inventory node whose gRPC address it is, when one is. */
+  node?: string;
+}
+
+/**
+ * One node's own view: GetNodeInfo, GetClusterInfo and the node-level
+ * HealthService.Check. A node that does not answer is a result
+ * (`reachable: false`), not a failure.
+ */
+export interface LedgerNodeState {
   node: string;
   reachable: boolean;
   error?: string;
-  clusterId?: string;
-  leader?: string;
+  nodeId?: LedgerId;
+  /** The address the node advertises to its peers. */
+  address?: string;
+  /** Undefined until the cluster is initialized (the server says 0). */
+  clusterId?: LedgerId;
+  /** "uninitialized" or "running". */
+  state?: string;
   term?: number;
-  mode?: 'cluster' | 'single';
-  commitIndex?: number;
-  members?: LedgerMember[];
-  serving?: boolean;
+  members?: LedgerClusterMember[];
+  /** The GLOBAL leader this node believes in (it may be a dead node for a while after a failure). */
+  leaderId?: LedgerId;
+  /** The node-level health: healthy, degraded or unavailable. */
+  health?: 'healthy' | 'degraded' | 'unavailable' | 'unknown';
+  healthMessage?: string;
+  /** `dep:peer_reachable`, e.g. "ok: 2/2 peers reachable" or "FAIL: 0/2 peers reachable". */
+  peers?: string;
+  /** Whether `dep:peer_reachable` says ok. */
+  peersOk?: boolean;
 }
 
-export interface LedgerVault {
-  organization: string;
-  vault: string;
+/** A node's data directory over SSH: is it there, whose is it, does the service run. */
+export interface LedgerDataDir {
+  node: string;
+  sshReachable: boolean;
+  error?: string;
+  dataDir: string;
+  /** The directory exists and holds something. */
+  present: boolean;
+  /** `{data}/node_id`: the id the node had in the cluster. */
+  nodeId?: LedgerId;
+  /** `{data}/cluster_id`: the cluster it belonged to. */
+  clusterId?: LedgerId;
+  /** `systemctl is-active <service>`. */
+  serviceActive: boolean;
+  /** `inferadb-ledger --version` on the node (Lifeboat speaks 0.1.0, 21345c4). */
+  version?: string;
+}
+
+/** An organization as the discovery service lists it. */
+export interface LedgerOrganization {
+  slug: LedgerId;
+  name: string;
+  region: string;
+  /** e.g. ACTIVE, PROVISIONING. */
   status: string;
+}
+
+/** A vault on one node. */
+export interface LedgerVaultInfo extends LedgerVaultRef {
+  /** ACTIVE, READ_ONLY, DELETED (VaultService). */
+  status: string;
+  /** This node's replica's last applied Raft index (AdminListVaults), when the node holds the vault; it starts over when the node restarts. */
+  lastAppliedIndex?: number;
+  /** The block height this node's replica answers at (ListEntities, eventual read); kept across restarts. */
+  height?: number;
+  /** The vault group's leader as this node sees it. */
+  leaderNodeId?: LedgerId;
+}
+
+/** What one node holds: organizations and vaults. */
+export interface LedgerVaults {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  organizations: LedgerOrganization[];
+  vaults: LedgerVaultInfo[];
+}
+
+/** A vault's health on one node (HealthService.Check with the vault). */
+export interface LedgerVaultHealth extends LedgerVaultRef {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** healthy, diverged, recovering, or unknown (the node does not hold the vault). */
+  status: 'healthy' | 'diverged' | 'recovering' | 'unknown';
+  message?: string;
+  divergedAtHeight?: number;
+  recoveryAttempt?: number;
+}
+
+/** CheckIntegrity of one vault on one node. */
+export interface LedgerIntegrityReport extends LedgerVaultRef {
+  node: string;
+  healthy: boolean;
+  issues: string[];
+}
+
+/** A vault's replica on one node, from a verified read: the height and hashes it answers at. */
+export interface LedgerReplicaTip extends LedgerVaultRef {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  height?: number;
+  blockHash?: string;
+  stateRoot?: string;
+}
+
+/** What the metrics endpoint says. */
+export interface LedgerMetricsReport {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** Any `ledger_` / `inferadb_ledger_` series. */
+  flowing: boolean;
+  /** `ledger_determinism_bug_total` (no labels at 21345c4). */
+  determinismBugs: number;
+  /** `ledger_vault_health{state="diverged"}`. */
+  divergedVaults: number;
+}
+
+/** A post-recovery write and its read-back on every node. */
+export interface LedgerWriteCheck extends LedgerVaultRef {
+  /** The node that took the write (the vault's leader). */
+  leader: string;
   height: number;
+  key: string;
+  /** Nodes that read the value back. */
+  readBack: string[];
+  /** Nodes that did not (yet). */
+  missing: string[];
 }
 
-export interface LedgerIntegrity {
-  organization: string;
-  vault: string;
-  ok: boolean;
-  blocksChecked: number;
-  problems: string[];
+/** Where an export file lives: a path on one node of the inventory. */
+export interface LedgerFileRef {
+  node: string;
+  path: string;
 }
 
-export interface LedgerBackupInfo {
+/** What an export holds. */
+export interface LedgerExportSummary {
+  file: LedgerFileRef;
+  /** The export's id (also the prefix of the import's idempotency keys). */
+  exportId: string;
+  organizations: number;
+  vaults: number;
+  entities: number;
+  relationships: number;
+  bytes: number;
+  sha256: string;
+  /** The highest block height a vault answered at, per `org/vault`. */
+  heights: Record<string, number>;
+}
+
+/** The per-organization backups of the real backup RPCs, or why they cannot be used. */
+export interface LedgerBackupStatus {
+  node: string;
+  available: boolean;
+  /** The server's reason when not (e.g. "Backup destination directory is not configured on this node"). */
+  reason?: string;
+  backups: Array<{ id: string; path: string; sizeBytes: number }>;
+}
+
+/** `aws s3 ls` of an archived export: does it exist, how big, how old (the RPO). */
+export interface LedgerArchiveInfo {
   source: string;
   exists: boolean;
   sizeBytes?: number;
-  /** When the backup object was written (ISO), as `aws s3 ls` shows it (UTC). */
+  /** ISO time of the object (UTC). */
   takenAt?: string;
 }
-
-export interface LedgerDeterminismBugs {
-  node: string;
-  /** False when the metrics endpoint did not answer (then `bugs` is empty). */
-  reachable: boolean;
-  error?: string;
-  /** Series with a count above zero. */
-  bugs: Array<{ organization: string; vault: string; count: number }>;
-}
-
-export type LedgerStartMode =
-  /** `inferadb-ledger --single --data DIR`: a NEW cluster from this node's data. */
-  | { mode: 'single'; dataDir?: string }
-  /** `INFERADB__LEDGER__CLUSTER=N INFERADB__LEDGER__PEERS=... inferadb-ledger`. */
-  | { mode: 'cluster'; size: number; peers: string[]; dataDir?: string }
-  /** `INFERADB__LEDGER__JOIN=true INFERADB__LEDGER__PEERS=seed:port inferadb-ledger`. */
-  | { mode: 'join'; peers: string[] };
 
 /**
  * A primary ledger cluster's DR region, from the inventory: the primary's
@@ -78,7 +217,7 @@ export interface LedgerDrTopology {
   voters: string[];
   /** The node with role `bastion`, where kubectl runs. */
   bastion: string;
-  /** Replicated snapshots (`settings.replicaSource`, default s3://ledger-primary-backups/latest/). */
+  /** The primary's replicated export (`settings.replicaSource` of the DR cluster). */
   replicaSource: string;
   /** What the engine is switched to (`settings.drEndpoint`, default ledger.dr-region.internal:50051). */
   endpoint: string;
@@ -86,19 +225,9 @@ export interface LedgerDrTopology {
   configMap: string;
   endpointKey: string;
   deployment: string;
-  /** The DR voters' data directory (`settings.dataDir`, the runbook's ./data) and working directory (ssh.workdir, /dr-region). */
+  /** The DR voters' data directory (`settings.dataDir`) and working directory (ssh.workdir). */
   dataDir: string;
   workdir?: string;
-}
-
-/** `aws s3 ls <prefix>`: what the replicated prefix holds and when it was last written. */
-export interface LedgerReplicaInfo {
-  source: string;
-  exists: boolean;
-  objects: number;
-  sizeBytes: number;
-  /** Newest object's time (ISO, UTC): the last replication, so the RPO. */
-  lastModified?: string;
 }
 
 /** The engine's `kubectl rollout status`. */
@@ -110,48 +239,75 @@ export interface LedgerEngineRollout {
 }
 
 export interface LedgerActivities {
-  /** GetClusterInfo + HealthService.Check on one node; unreachable is a result, not a failure. */
-  ledgerNodeInfo(input: NodeRef): Promise<LedgerNodeInfo>;
-  /** `systemctl stop ledger` over SSH; already stopped counts as done. */
-  ledgerStop(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** Start the ledger service in the given mode over SSH; already running in that mode counts as done. */
-  ledgerStart(input: NodeRef & Effectful & { start: LedgerStartMode }): Promise<EffectResult>;
+  // ---------------------------------------------------------------- reads --
+  /** GetNodeInfo, GetClusterInfo and the node's HealthService.Check; members mapped to inventory nodes by address. */
+  ledgerNodeState(input: NodeRef): Promise<LedgerNodeState>;
+  /** The node's data directory over SSH: present, `node_id`, `cluster_id`, whether the service runs, the binary's version. */
+  ledgerDataDir(input: NodeRef): Promise<LedgerDataDir>;
+  /** Organizations (SystemDiscoveryService.GetSystemState) and vaults (ListVaults, AdminListVaults) on one node. */
+  ledgerVaults(input: NodeRef): Promise<LedgerVaults>;
+  /** HealthService.Check of one vault on one node: healthy, diverged or recovering. */
+  ledgerVaultHealth(input: NodeRef & LedgerVaultRef): Promise<LedgerVaultHealth>;
+  /** AdminService.CheckIntegrity of one vault (the seed's integrity check; see docs/ledger.md for what it checks at 21345c4). */
+  ledgerIntegrity(input: NodeRef & LedgerVaultRef & { fullCheck: boolean }): Promise<LedgerIntegrityReport>;
+  /** ReadService.VerifiedRead on one node: the height and hashes its replica answers at. */
+  ledgerReplicaTip(input: NodeRef & LedgerVaultRef): Promise<LedgerReplicaTip>;
+  /** The node's Prometheus metrics: flowing, determinism bugs, diverged vaults. */
+  ledgerMetrics(input: NodeRef): Promise<LedgerMetricsReport>;
+  /** AdminService.ListBackups: whether the server's own backups can be used, and which exist. */
+  ledgerBackupStatus(input: NodeRef): Promise<LedgerBackupStatus>;
+  /** `aws s3 ls <source>` on the node: the archived export, its size and age (source default: the cluster's settings.backupSource). */
+  ledgerArchiveInfo(input: NodeRef & { source?: string }): Promise<LedgerArchiveInfo>;
+
+  // -------------------------------------------------------------- effects --
+  /** `systemctl stop <service>`; already stopped counts as done. */
+  ledgerServiceStop(input: NodeRef & Effectful): Promise<EffectResult>;
+  /** `systemctl start <service>`, then wait until the node answers GetNodeInfo; already running counts as done. */
+  ledgerServiceStart(input: NodeRef & Effectful): Promise<EffectResult & { nodeId?: LedgerId; clusterId?: LedgerId }>;
   /**
-   * `AdminService/LeaveCluster` for `leaving`, sent to the healthy member `node`
-   * (the runbook's `grpcurl healthy-node:50051 ... LeaveCluster`); a node that is
-   * no longer a member counts as done.
+   * Moves the node's data directory aside (`<dataDir>.lifeboat-<id>`), kept for
+   * forensics, so the node starts empty. Refused while the service runs or the
+   * node answers; already moved by this step counts as done.
    */
-  ledgerLeaveCluster(input: NodeRef & Effectful & { leaving: string }): Promise<EffectResult>;
-  /** `rm -rf <data>/*` on a replacement node over SSH, so it can join without old state. */
-  ledgerClearData(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** Every vault the node holds, with its organization, status and height. */
-  ledgerListVaults(input: NodeRef): Promise<LedgerVault[]>;
-  /** CheckIntegrity of one vault (a full check reads every block; heartbeats meanwhile). */
-  ledgerCheckIntegrity(input: NodeRef & { organization: string; vault: string; fullCheck: boolean }): Promise<LedgerIntegrity>;
-  /** A write with an idempotency key then a read of the tip: the checklist's "writes and reads succeed". */
-  ledgerWriteRead(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { height?: number }>;
-  /** True when the metrics endpoint answers with ledger_* series. */
-  ledgerMetricsFlowing(input: NodeRef): Promise<boolean>;
-  /** `aws s3 ls <source>` on the node: does the backup exist, how big, how old (the RPO). */
-  ledgerBackupInfo(input: NodeRef & { source: string }): Promise<LedgerBackupInfo>;
-  /** `mkdir -p R && aws s3 cp <source> R/ && tar -xzf R/<file> -C R` on the node; R defaults to `<dataDir>/restore`. */
-  ledgerFetchBackup(input: NodeRef & Effectful & { source: string; restoreDir?: string }): Promise<EffectResult & { restoreDir: string }>;
-  /** `ReadService/GetTip`: a vault's block height and tip hash. */
-  ledgerGetTip(input: NodeRef & { organization: string; vault: string }): Promise<{ height: number; hash: string }>;
-  /** `ledger_determinism_bug_total` per vault from the node's metrics (the runbook's `curl .../metrics | grep determinism_bug`). */
-  ledgerDeterminismBugs(input: NodeRef): Promise<LedgerDeterminismBugs>;
-  /** `AdminService/GetVault`: the vault's status (ACTIVE, DIVERGED...) and height on one node. */
-  ledgerGetVault(input: NodeRef & { organization: string; vault: string }): Promise<LedgerVault>;
-  /** `AdminService/RecoverVault` on the node holding the diverged vault; an intact vault is left as it is. */
-  ledgerRecoverVault(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { recovered?: boolean; status?: string }>;
-  /** `AdminService/CreateSnapshot` of a vault on a healthy node. */
-  ledgerCreateSnapshot(input: NodeRef & Effectful & { organization: string; vault: string }): Promise<EffectResult & { snapshotId?: string; height?: number }>;
+  ledgerSetAside(input: NodeRef & Effectful & { reason: string }): Promise<EffectResult & { movedTo?: string }>;
+  /** `inferadb-ledger init --host <its address>` on the node (the InitCluster call); an initialized node counts as done. */
+  ledgerInit(input: NodeRef & Effectful): Promise<EffectResult & { clusterId?: LedgerId }>;
+  /**
+   * LeaveCluster for a member id, sent to the GLOBAL leader, then confirmed by
+   * GetDecommissionStatus and GetClusterInfo (the response's `success` is not
+   * trusted). Refused for a member whose node still answers with that id.
+   */
+  ledgerRemoveMember(input: { cluster: string; nodeId: LedgerId; dryRun?: boolean }): Promise<EffectResult & { via?: string }>;
+  /** AdminService.RecoverVault on a node (the seed's "attempt automatic recovery"). */
+  ledgerVaultRecover(input: NodeRef & Effectful & LedgerVaultRef & { force?: boolean }): Promise<EffectResult & { success?: boolean; health?: string }>;
+  /**
+   * A write through the vault's leader (found from any node), with an
+   * idempotency key stable across retries, then a read of it on every node
+   * of `nodes` (default: every node of the cluster).
+   */
+  ledgerWriteCheck(input: { cluster: string; dryRun?: boolean; nodes?: string[] } & LedgerVaultRef): Promise<LedgerWriteCheck & EffectResult>;
+  /**
+   * Copies every organization's and vault's entities and relationships out of
+   * a node (eventual reads: a node without quorum still answers) into a file
+   * on a node of the inventory (JSON lines; default path
+   * `<exportDir>/export-<id>.jsonl`, the id stable across retries).
+   */
+  ledgerExport(input: NodeRef & Effectful & { to: { node: string; path?: string } }): Promise<EffectResult & LedgerExportSummary>;
+  /**
+   * Recreates an export in the cluster `node` belongs to: data regions, a
+   * recovery admin user, organizations and vaults with their slugs, then the
+   * data in batches whose idempotency keys derive from the export id; finally
+   * counts what landed.
+   */
+  ledgerImport(input: NodeRef & Effectful & { from: LedgerFileRef }): Promise<EffectResult & { organizations: number; vaults: number; entities: number; relationships: number }>;
+  /** `aws s3 cp <source> <path>` on the node (path default `<exportDir>/restore-<id>.jsonl`); already there with the same size counts as done. */
+  ledgerArchiveFetch(input: NodeRef & Effectful & { source: string; path?: string }): Promise<EffectResult & { path: string }>;
+  /** `aws s3 cp <path> <target>` on the node: an export into the archive. */
+  ledgerArchivePush(input: NodeRef & Effectful & { path: string; target: string }): Promise<EffectResult>;
+
+  // ---------------------------------------------------- regional failover --
   /** The DR region of a primary cluster, from the inventory (`settings.drCluster`, or `drCluster` given). */
   ledgerDrTopology(input: { cluster: string; drCluster?: string }): Promise<LedgerDrTopology>;
-  /** `aws s3 ls <source>` on a DR node: the replicated snapshots, their size and the time of the last replication. */
-  ledgerReplicaInfo(input: NodeRef & { source: string }): Promise<LedgerReplicaInfo>;
-  /** `cd <workdir> && aws s3 sync <source> <dataDir>/` on a DR node; a node whose ledger already runs on its data counts as done. */
-  ledgerDrSync(input: NodeRef & Effectful & { source: string }): Promise<EffectResult & { files?: number }>;
   /** `kubectl get configmap <engineConfigMap> -o json` on the bastion: the ledger endpoint the engine is configured with. */
   ledgerEngineEndpoint(input: NodeRef): Promise<{ configMap: string; key: string; endpoint?: string }>;
   /** `kubectl patch configmap <engineConfigMap> -p '{"data":{"<endpointKey>":"<endpoint>"}}'` on the bastion; an equal value counts as done. */
@@ -161,3 +317,6 @@ export interface LedgerActivities {
   /** `kubectl rollout status deployment/<engineDeployment> --timeout=<s>s` on the bastion (heartbeating while it waits). */
   ledgerEngineRollout(input: NodeRef & { timeoutSeconds?: number }): Promise<LedgerEngineRollout>;
 }
+
+/** Every ledger activity the worker registers: today's and the v1 names recorded histories hold. */
+export type AllLedgerActivities = LedgerActivities & LegacyLedgerActivities;

@@ -34,6 +34,11 @@ export class TransportError extends Error {
     readonly retryable: boolean,
     /** Extra, secret-free facts for the failure details. */
     readonly details?: Record<string, unknown>,
+    /**
+     * What the peer said beyond the message, for the layer above to read
+     * (a gRPC `grpc-status-details-bin` trailer); never put in the failure.
+     */
+    readonly trailer?: Buffer,
   ) {
     super(message);
   }

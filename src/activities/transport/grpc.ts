@@ -29,6 +29,8 @@ export interface ProtoPackage<S extends string = string> {
   readonly services: readonly S[];
   /** Absolute path of the `.proto` file (may throw with where it looked). */
   protoPath(): string;
+  /** Loader options over the defaults (e.g. `{ longs: String }` where 64-bit ids exceed 2^53). */
+  readonly loader?: protoLoader.Options;
   /** The system's own next step for a status, in its operators' words (replaces the generic hint). */
   readonly hints?: Partial<Record<grpc.status, string>>;
 }
@@ -38,8 +40,8 @@ const loaded = new Map<string, grpc.GrpcObject>();
 /**
  * Loads a package's proto once (cached by path) with the options the
  * activities rely on: field names as in the proto (`keepCase`), 64-bit
- * integers as numbers, enums as strings, default values filled in, and
- * oneofs named.
+ * integers as numbers (unless the package says otherwise), enums as strings,
+ * default values filled in, and oneofs named.
  *
  * @returns the gRPC package object
  */
@@ -48,7 +50,7 @@ export function loadProto(pkg: ProtoPackage): grpc.GrpcObject {
   let root = loaded.get(file);
   if (!root) {
     if (!fs.existsSync(file)) throw new Error(`${pkg.name}: proto file ${file} does not exist`);
-    const definition = protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+    const definition = protoLoader.loadSync(file, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, ...pkg.loader });
     root = grpc.loadPackageDefinition(definition);
     loaded.set(file, root);
   }
@@ -173,6 +175,19 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
 };
 
 /**
+ * Channel options. A recovery polls nodes that go down and come back: grpc-js's
+ * default reconnect backoff grows to 120 s and is shared by every client of an
+ * address (the global subchannel pool), so a node that is back would look down
+ * for minutes. Each pool keeps its own subchannels and retries within 2 s.
+ */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.use_local_subchannel_pool': 1,
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.min_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
+
+/**
  * A pool of clients of one package, one per address and service (and TLS
  * setting), reused across calls. One pool per package and worker;
  * {@link close} it on shutdown.
@@ -272,7 +287,7 @@ export class GrpcPool<S extends string = string> {
     if (!client) {
       const Ctor = serviceConstructor(this.pkg, service);
       const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-      client = new Ctor(address, credentials);
+      client = new Ctor(address, credentials, CHANNEL_OPTIONS);
       this.clients.set(key, client);
     }
     return client;
@@ -292,8 +307,12 @@ function statusError(
   const mapped = { ...generic, hint: hints?.[err.code as grpc.status] ?? generic.hint };
   const said = err.details ? err.details : '(no details)';
   const hint = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${deadlineMs} ms; ${mapped.hint}` : mapped.hint;
-  return new TransportError(mapped.type, `${where}: ${statusName}: ${said}; ${hint}`, mapped.retryable, {
-    ...details,
-    grpcStatus: statusName,
-  });
+  const trailer = err.metadata?.get('grpc-status-details-bin')[0];
+  return new TransportError(
+    mapped.type,
+    `${where}: ${statusName}: ${said}; ${hint}`,
+    mapped.retryable,
+    { ...details, grpcStatus: statusName },
+    Buffer.isBuffer(trailer) ? trailer : undefined,
+  );
 }

@@ -180,7 +180,8 @@ export async function fanOut<R>(
       if (failedNames.length > maxFailures) {
         throw ApplicationFailure.retryable(
           `${failedNames.length} of ${targets.length} targets failed (error budget ${maxFailures}): ` +
-            failedNames.map((n) => `${n}: ${result.failed[n]}`).join('; '),
+            // An activity's message may already start with the node it is about.
+            failedNames.map((n) => (result.failed[n]!.startsWith(`${n}: `) ? result.failed[n] : `${n}: ${result.failed[n]}`)).join('; '),
           'FanOutBudgetExceeded',
         );
       }

@@ -1,35 +1,37 @@
 /**
- * Seed 002, "Total Loss — Restore from Backup", when every node and its data
- * is gone:
- * 1. retrieve the latest backup (`aws s3 cp`, `tar -xzf` into RESTORE_DIR);
- * 2. gate `new-cluster-identity`: `--single` on the restored data creates a
- *    NEW cluster (evidence: the backup's time, size and the RPO gap);
- * 3. verify the restored state: organizations and vaults, integrity, every
- *    vault's tip height;
- * 4. gate `clear-new-nodes`, then expand to the full cluster: stop single
- *    mode, clear the new nodes' data, restart the first node as a cluster on
- *    RESTORE_DIR, the others join;
- * 5. verify cluster health, then seed 002's post-recovery checklist.
- * RTO 20 min target, 30 min max. The RPO gap (now minus the backup's time)
- * goes into the incident record.
+ * Seed 002, "Full Cluster Restore — Total Loss, Restore from Backup", on the
+ * real inferadb ledger.
  *
- * If any node still answers, this is the wrong procedure: the workflow stops
- * before any effect and names the right one.
+ * The seed restores a snapshot archive onto one node and starts it with
+ * `--single`. At 21345c4 the server's own per-organization backups cannot be
+ * enabled (CreateBackup and RestoreBackup answer FAILED_PRECONDITION), and a
+ * cluster restored from copies of its data directories comes back read-only
+ * (docs/ledger.md). What works keeps the seed's steps and gates: the backup
+ * is an archived export (what `ledger.quorum-loss` and a backup job write),
+ * and the new cluster re-creates it.
+ * 1. confirm every node is lost (else: the wrong procedure);
+ * 2. locate the archived export and its age (the RPO);
+ * 3. gates: a new cluster identity; the nodes' remaining data set aside;
+ * 4. fetch the export onto the first node, form the new cluster there and
+ *    re-create the data; the other nodes join empty, one at a time;
+ * 5. verify: organizations, vaults and their tips, then the checklist.
+ * RTO 20 min target, 30 min max.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { LedgerArchiveInfo } from '../../activities/types';
 import type { LedgerFullRestoreParams } from '../../catalog';
-import type { LedgerBackupInfo, LedgerNodeInfo, LedgerVault } from '../../activities/types';
-import { activities, approve, fact, fanOut, recoveryInput, runRecovery, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, fact, fanOut, recoveryInput, runRecovery, step, type RecoveryInput, type RecoveryResult } from '../kit';
 import { LEDGER_FULL_RESTORE } from '../scenarios';
-import { ledgerPostRecoveryChecklist } from './checklist';
+import { assessStep, formFromExport, ledgerChecklist, rpoText, wrongScenario } from './cluster';
+import { legacyFullRestore } from './legacy/full-restore';
+import { REAL_LEDGER_API } from './versions';
 
 export type FullRestoreInput = RecoveryInput<Partial<LedgerFullRestoreParams>>;
 
-export const DEFAULT_BACKUP = 's3://ledger-backups/latest/snapshot.tar.gz';
-
 export async function ledgerFullRestore(input: FullRestoreInput): Promise<RecoveryResult> {
+  if (!patched(REAL_LEDGER_API)) return legacyFullRestore(input as never);
   return runRecovery(LEDGER_FULL_RESTORE, input, fullRestore);
 }
 
@@ -37,120 +39,83 @@ async function fullRestore(): Promise<string> {
   const input = recoveryInput<Partial<LedgerFullRestoreParams>>();
   const cluster = input.cluster.name;
   const nodes = input.cluster.nodes.map((n) => n.name);
-  const organization = input.params.organization ?? '1';
-  const source = input.params.backup ?? DEFAULT_BACKUP;
   const first = input.params.node ?? nodes[0]!;
   if (!nodes.includes(first)) {
     throw ApplicationFailure.nonRetryable(`node ${first} is not in cluster ${cluster}; pick one of ${nodes.join(', ')} (--set node=NODE)`, 'InvalidInput');
   }
   const others = nodes.filter((n) => n !== first);
-  const { ledgerNodeInfo, ledgerBackupInfo, ledgerFetchBackup, ledgerStart, ledgerStop, ledgerClearData, ledgerListVaults, ledgerCheckIntegrity, ledgerGetTip } = activities();
+  const { ledgerArchiveInfo, ledgerArchiveFetch, ledgerServiceStop, ledgerSetAside, ledgerVaults, ledgerDataDir } = activities();
 
-  const infos = await step(
-    'Assess: is every node and its data lost',
-    () => Promise.all(nodes.map((node) => ledgerNodeInfo({ cluster, node }))),
-    { describe: ((i: LedgerNodeInfo[]) => i.map((n) => `${n.node}: ${n.reachable ? 'up' : 'down'}`).join(', ')) as never },
-  );
-  const alive = infos.filter((i) => i.reachable).map((i) => i.node);
-  if (alive.length > 0) {
-    throw ApplicationFailure.nonRetryable(
-      `${alive.join(', ')} still answer${alive.length === 1 ? 's' : ''}: this is not a total loss. Use ledger.quorum-loss (a minority survives) or ledger.node-failure (quorum holds); a restore would abandon their data`,
-      'ScenarioMismatch',
+  const a = await assessStep('Assess: is every node and its data lost', cluster, nodes);
+  if (a.reachable.length > 0) {
+    throw wrongScenario(
+      `${a.reachable.join(', ')} still answer${a.reachable.length === 1 ? 's' : ''}: this is not a total loss`,
+      'use ledger.quorum-loss (a minority survives) or ledger.node-failure (quorum holds); a restore would abandon their data',
     );
   }
   fact('root cause', `total cluster loss: none of ${nodes.length} nodes answers`);
   fact('impact', 'full outage: no reads or writes');
 
-  const backup = await step(`Locate the latest backup (aws s3 ls ${source})`, () => ledgerBackupInfo({ cluster, node: first, source }), {
-    describe: ((b: LedgerBackupInfo) => (b.exists ? `${b.sizeBytes ?? '?'} bytes, taken ${b.takenAt ?? '?'}` : 'not found')) as never,
+  const first_ = await step(`Inspect ${first}'s host (where the new cluster forms)`, () => ledgerDataDir({ cluster, node: first }), {
+    describe: ((d: { sshReachable: boolean; dataDir: string; present: boolean }) => (d.sshReachable ? `host answers; ${d.dataDir} ${d.present ? 'holds old data' : 'is empty'}` : 'host does not answer')) as never,
   });
+  if (!first_.sshReachable) throw wrongScenario(`${first}'s host does not answer over SSH (${first_.error ?? '?'})`, `bring it back, or form the cluster on another node (--set node=NODE)`);
+
+  const backup = await step(`Locate the latest backup (aws s3 ls ${input.params.backup ?? 'settings.backupSource'})`, () => ledgerArchiveInfo({ cluster, node: first, source: input.params.backup }), {
+    describe: ((b: LedgerArchiveInfo) => (b.exists ? `${b.sizeBytes ?? '?'} bytes, taken ${b.takenAt ?? '?'}` : 'not found')) as never,
+  });
+  const source = backup.source;
   if (!backup.exists) {
-    throw ApplicationFailure.nonRetryable(`no backup at ${source}: find the latest good snapshot in the bucket and run again with --set backup=s3://...`, 'BackupMissing');
+    throw ApplicationFailure.nonRetryable(`no backup at ${source}: find the latest export in the bucket and run again with --set backup=s3://...`, 'BackupMissing');
   }
-  const rpo = backup.takenAt ? rpoText(Date.now() - Date.parse(backup.takenAt)) : 'unknown (the backup has no timestamp)';
+  const rpo = rpoText(backup.takenAt, Date.now());
   fact('backup', `${source}, ${backup.sizeBytes ?? '?'} bytes, taken ${backup.takenAt ?? '?'}`);
   fact('RPO gap', `${rpo} of writes after the backup are lost`);
 
-  const fetched = await step(`Retrieve the latest backup onto ${first} (aws s3 cp, tar -xzf)`, () =>
-    ledgerFetchBackup({ cluster, node: first, source, restoreDir: input.params.restoreDir }),
-  );
-  const restoreDir = fetched.restoreDir;
-
   await approve('new-cluster-identity', {
-    title: `Start ${first} with --single on the restored backup: a NEW cluster identity`,
+    title: `Form a NEW cluster on ${first} and re-create the backup in it`,
     evidence: {
       backup: source,
       'taken at': backup.takenAt ?? 'unknown',
       size: `${backup.sizeBytes ?? '?'} bytes`,
       'RPO gap (writes lost)': rpo,
-      'restore directory': `${first}:${restoreDir}`,
+      'formed on': first,
+      'then joined (empty)': others.join(', ') || 'none',
       risk: 'only approve if no node of the old cluster can come back with its data (two clusters would diverge)',
     },
   });
-  await step(`Start ${first} with the restored data (inferadb-ledger --single --data ${restoreDir})`, () =>
-    ledgerStart({ cluster, node: first, start: { mode: 'single', dataDir: restoreDir } }),
-  );
-  await step(`Wait until ${first} serves the restored data`, () =>
-    waitFor(
-      `${first} leads its single-node cluster`,
-      async () => {
-        const i = await ledgerNodeInfo({ cluster, node: first });
-        return { done: !!i.serving && i.leader === first, detail: `serving=${String(i.serving ?? false)}, leader=${i.leader ?? 'none'}` };
-      },
-      { every: '2s', within: '2m' },
-    ),
-  );
-
-  // Verify the restored state.
-  const vaults = await step('Verify restored state: organizations and vaults (ListVaults)', () => ledgerListVaults({ cluster, node: first }), {
-    describe: ((v: LedgerVault[]) => `${new Set(v.map((x) => x.organization)).size} organization(s): ${v.map((x) => `${x.organization}/${x.vault}@${x.height}`).join(', ')}`) as never,
-  });
-  if (vaults.length === 0) {
-    throw ApplicationFailure.nonRetryable(`the restored data on ${first} holds no vault: the backup is empty or unreadable; pick another backup (--set backup=...)`, 'BackupEmpty');
-  }
-  await fanOut(
-    'Verify restored state: CheckIntegrity (full) on every vault',
-    vaults.map((v) => `${v.organization}/${v.vault}`),
-    async (key) => {
-      const [org, vault] = key.split('/') as [string, string];
-      const r = await ledgerCheckIntegrity({ cluster, node: first, organization: org, vault, fullCheck: true });
-      if (!r.ok) throw ApplicationFailure.nonRetryable(`integrity of ${key} fails: ${r.problems.join('; ')}`, 'IntegrityFailed');
-      return r.blocksChecked;
-    },
-    { concurrency: 2, onFailure: 'ask' },
-  );
-  const tips = await step('Verify restored state: block height of every vault (GetTip)', () =>
-    Promise.all(vaults.map((v) => ledgerGetTip({ cluster, node: first, organization: v.organization, vault: v.vault }).then((t) => `${v.organization}/${v.vault}@${t.height}`))),
-  { describe: ((t: string[]) => t.join(', ')) as never },
-  );
-  fact('restored heights', tips.join(', '));
-
-  // Expand to the full cluster.
   await approve('clear-new-nodes', {
-    title: `Clear the data directories of ${others.join(', ')} so they join the restored cluster empty`,
-    evidence: { nodes: others.join(', '), 'restored from': `${first}:${restoreDir}`, heights: tips.join(', '), risk: `anything left on ${others.join(', ')} is deleted` },
+    title: `Set the remaining data of ${nodes.join(', ')} aside (kept on each host, not deleted) so every node starts empty`,
+    evidence: {
+      nodes: nodes.join(', '),
+      'data directory': first_.dataDir,
+      'what happens': `each ${first_.dataDir} is moved to ${first_.dataDir}.lifeboat-<id> on its host`,
+      risk: 'the old cluster cannot be started from these directories afterwards without moving them back by hand',
+    },
   });
-  await step('Stop single-node mode (systemctl stop ledger)', () => ledgerStop({ cluster, node: first }));
-  await fanOut('Clear restored data on the new nodes (rm -rf /data/*)', others, (node) => ledgerClearData({ cluster, node }), {
-    concurrency: others.length,
+  const answering = (await fanOut('Inspect every host', nodes, (node) => ledgerDataDir({ cluster, node }), { concurrency: nodes.length, maxFailures: nodes.length })).succeeded;
+  const hosts = nodes.filter((n) => answering[n]?.sshReachable);
+  await fanOut('Stop the ledger units (systemctl stop)', hosts, (node) => ledgerServiceStop({ cluster, node }), { concurrency: hosts.length, onFailure: 'ask' });
+  await fanOut('Set the remaining data aside (kept for forensics)', hosts, (node) => ledgerSetAside({ cluster, node, reason: 'full restore: a new cluster is formed from the backup' }), {
+    concurrency: hosts.length,
     onFailure: 'ask',
   });
-  await step(`Start ${first} as a ${nodes.length}-node cluster on ${restoreDir}`, () =>
-    ledgerStart({ cluster, node: first, start: { mode: 'cluster', size: nodes.length, peers: nodes, dataDir: restoreDir } }),
+
+  const fetched = await step(`Retrieve the latest backup onto ${first} (aws s3 cp ${source})`, () => ledgerArchiveFetch({ cluster, node: first, source }), { onFailure: 'ask' });
+  const formed = await formFromExport(cluster, first, others.filter((n) => hosts.includes(n)), { node: first, path: fetched?.path ?? '' });
+
+  await step(
+    `Verify restored state: organizations and vaults on ${first}`,
+    async () => {
+      const v = await ledgerVaults({ cluster, node: first });
+      if (v.reachable && v.vaults.length === 0) throw ApplicationFailure.nonRetryable(`the new cluster holds no vault: the backup ${source} is empty; pick another (--set backup=...)`, 'BackupEmpty');
+      return v;
+    },
+    { describe: ((v: { organizations: unknown[]; vaults: Array<{ organization: string; vault: string }> }) => `${v.organizations.length} organization(s); vaults ${v.vaults.map((x) => `${x.organization}/${x.vault}`).join(', ')}`) as never },
   );
-  await stabilize('5s', `let ${first} come up before the others join`);
-  await fanOut('Join the new nodes (JOIN=true, PEERS=' + first + ')', others, (node) => ledgerStart({ cluster, node, start: { mode: 'join', peers: [first] } }), {
-    concurrency: 1,
-    onFailure: 'ask',
-  });
-
-  await ledgerPostRecoveryChecklist(cluster, nodes, organization);
-  fact('resolution', `restored ${source} on ${first} as a new cluster, expanded to ${nodes.length} nodes`);
-  return `Cluster restored from backup (taken ${backup.takenAt ?? '?'}, RPO gap ${rpo}): ${nodes.length} nodes, ${vaults.length} vault(s)`;
-}
-
-function rpoText(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return 'unknown (the backup is newer than this clock)';
-  const min = Math.round(ms / 60_000);
-  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+  await ledgerChecklist(cluster, formed.joined, input.params);
+  const missing = nodes.filter((n) => !formed.joined.includes(n));
+  if (missing.length) fact('follow-up', `${missing.join(', ')} did not answer: bring each back empty with ledger.node-failure once its host is up`);
+  fact('resolution', `new cluster ${formed.clusterId ?? '?'} formed on ${first} from ${source} (taken ${backup.takenAt ?? '?'}); ${formed.joined.length} of ${nodes.length} nodes joined`);
+  return `Restored: new cluster ${formed.clusterId ?? '?'} on ${formed.joined.join(', ')} from ${source}; RPO gap ${rpo}`;
 }

@@ -1,34 +1,35 @@
 /**
- * Seed 002, "Regional Failover — Primary Region Unavailable":
- * 1. detect the failure: health checks (HealthService/Check, GetClusterInfo)
- *    on every primary node, several probes in a row over a short bounded
- *    window, so that a blip does not fail a region over; if the primary
- *    answers, nothing is touched;
- * 2. gate `accept-rpo-gap` (the runbook's step 5, "accept data loss
- *    window", asked before anything is done: the approver sees when the last
- *    replication ran), then activate the DR cluster: on every DR voter
- *    `cd /dr-region && aws s3 sync s3://ledger-primary-backups/latest/ ./data/`,
- *    then `INFERADB__LEDGER__DATA=./data INFERADB__LEDGER__CLUSTER=3
- *    inferadb-ledger`, and wait until it serves with a leader;
- * 3. gate `dns-switch`, then update routing: `kubectl patch configmap
- *    ledger-config` to the DR endpoint and `kubectl rollout restart
- *    deployment/engine` (kubectl runs on the DR region's bastion);
- * 4. verify the DR cluster (HealthService/Check, GetClusterInfo) and the
- *    engine rollout, then seed 002's post-recovery checklist on the DR cluster.
- * RTO 15 min target, 30 min max. The RPO gap (outage time minus the last
- * replication) goes into the incident record.
+ * Seed 002, "Regional Failover — Primary Region Unavailable", on the real
+ * inferadb ledger.
  *
- * The DR region is a cluster of its own in the inventory, named by the
- * primary's `settings.drCluster`; the recovery runs on the primary cluster.
+ * The seed starts the DR cluster on snapshots replicated from the primary
+ * (`aws s3 sync` into `./data`). At 21345c4 the server has no cross-cluster
+ * replication, and data directories copied to other addresses never elect a
+ * leader (docs/ledger.md): what the DR region can start from is the
+ * primary's export, replicated to its bucket. So:
+ * 1. detect the failure: several health probes in a row find no primary node
+ *    answering; if the primary answers, nothing is touched;
+ * 2. gate `accept-rpo-gap` (the seed's step 5, asked first: the approver
+ *    sees when the replicated export was taken);
+ * 3. activate the DR cluster: a DR cluster already serving is kept;
+ *    otherwise its voters start empty, the first forms the cluster, the
+ *    export is re-created in it, the others join one at a time;
+ * 4. gate `dns-switch`, then point the engine at the DR endpoint (`kubectl
+ *    patch configmap`, `kubectl rollout restart deployment/engine` on the DR
+ *    region's bastion) and verify the rollout;
+ * 5. verify the DR cluster: the post-recovery checklist.
+ * RTO 15 min target, 30 min max; the RPO gap goes into the incident record.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { LedgerArchiveInfo, LedgerEngineRollout } from '../../activities/types';
 import type { LedgerRegionalFailoverParams } from '../../catalog';
-import type { LedgerEngineRollout, LedgerNodeInfo, LedgerReplicaInfo } from '../../activities/types';
-import { activities, approve, errorMessage, fact, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, errorMessage, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { LEDGER_REGIONAL_FAILOVER } from '../scenarios';
-import { ledgerPostRecoveryChecklist } from './checklist';
+import { assess, describeStates, formFromExport, ledgerChecklist, readStates, rpoText } from './cluster';
+import { legacyRegionalFailover } from './legacy/regional-failover';
+import { REAL_LEDGER_API } from './versions';
 
 export type RegionalFailoverInput = RecoveryInput<Partial<LedgerRegionalFailoverParams>>;
 
@@ -36,6 +37,7 @@ export type RegionalFailoverInput = RecoveryInput<Partial<LedgerRegionalFailover
 const PROBE_EVERY = '20s';
 
 export async function ledgerRegionalFailover(input: RegionalFailoverInput): Promise<RecoveryResult> {
+  if (!patched(REAL_LEDGER_API)) return legacyRegionalFailover(input as never);
   return runRecovery(LEDGER_REGIONAL_FAILOVER, input, regionalFailover);
 }
 
@@ -43,9 +45,9 @@ async function regionalFailover(): Promise<string> {
   const input = recoveryInput<Partial<LedgerRegionalFailoverParams>>();
   const cluster = input.cluster.name;
   const primaryNodes = input.cluster.nodes.map((n) => n.name);
-  const organization = input.params.organization ?? '1';
   const probes = input.params.probes ?? 3;
-  const { ledgerNodeInfo, ledgerDrTopology, ledgerReplicaInfo, ledgerDrSync, ledgerStart, ledgerEngineEndpoint, ledgerSwitchEndpoint, ledgerRestartEngine, ledgerEngineRollout } = activities();
+  const { ledgerDrTopology, ledgerArchiveInfo, ledgerArchiveFetch, ledgerServiceStop, ledgerSetAside, ledgerEngineEndpoint, ledgerSwitchEndpoint, ledgerRestartEngine, ledgerEngineRollout } =
+    activities();
 
   // 1. Detect failure: the whole primary region must stay down for several probes in a row.
   let downInARow = 0;
@@ -55,31 +57,21 @@ async function regionalFailover(): Promise<string> {
       waitFor(
         `the primary region is down for ${probes} probes in a row, or answers`,
         async () => {
-          const infos = await Promise.all(primaryNodes.map((node) => ledgerNodeInfo({ cluster, node })));
-          const serving = infos.filter((i) => i.reachable && i.serving && !!i.leader);
-          const reachable = infos.filter((i) => i.reachable);
-          if (serving.length > 0) {
-            return { done: true, value: 'healthy' as const, detail: `primary serves: ${describeNodes(infos)}` };
-          }
-          downInARow = reachable.length === 0 ? downInARow + 1 : 0;
-          return {
-            done: downInARow >= probes,
-            value: 'down' as const,
-            detail: `${reachable.length}/${primaryNodes.length} primary nodes answer (${describeNodes(infos)}); down ${downInARow}/${probes} probes in a row`,
-          };
+          const states = await readStates(cluster, primaryNodes);
+          const a = assess(states);
+          if (a.reachable.length > 0) return { done: true, value: 'answers' as const, detail: `primary answers: ${describeStates(states)}` };
+          downInARow += 1;
+          return { done: downInARow >= probes, value: 'down' as const, detail: `no primary node answers (${describeStates(states)}); down ${downInARow}/${probes} probes in a row` };
         },
         { every: PROBE_EVERY, within: `${20 * probes + 60}s`, maxProbes: probes + 6 },
       ),
-    {
-      describe: ((r: { detail: string }) => r.detail) as never,
-      hint: 'some primary nodes answer without a leader: that is not a region failure; use ledger.quorum-loss or ledger.node-failure',
-    },
+    { describe: ((r: { detail: string }) => r.detail) as never },
   );
-  if (detection.value === 'healthy') {
-    fact('root cause', 'no regional failure: the primary cluster answered its health checks');
+  if (detection.value === 'answers') {
+    fact('root cause', 'no regional failure: primary nodes answer (a node or quorum failure is handled in the region: ledger.node-failure, ledger.quorum-loss)');
     return `No failover: the primary region answers (${detection.detail}); nothing was changed.`;
   }
-  fact('root cause', `primary region unavailable: none of the ${primaryNodes.length} nodes of ${cluster} answered HealthService/Check for ${probes} probes in a row`);
+  fact('root cause', `primary region unavailable: none of the ${primaryNodes.length} nodes of ${cluster} answered for ${probes} probes in a row`);
   fact('impact', 'regional outage: the engine cannot read from or write to the ledger');
 
   const dr = await step('Find the DR region in the inventory', () => ledgerDrTopology({ cluster, drCluster: input.params.drCluster }), {
@@ -90,28 +82,31 @@ async function regionalFailover(): Promise<string> {
   const endpoint = input.params.endpoint ?? dr.endpoint;
   const first = dr.voters[0]!;
 
-  // 5. (asked first) Accept the data loss window: writes after the last replication are lost.
-  const replica = await step(`Locate the last replicated snapshots (aws s3 ls ${source})`, () => ledgerReplicaInfo({ cluster: drCluster, node: first, source }), {
-    describe: ((r: LedgerReplicaInfo) => (r.exists ? `${r.objects} object(s), ${r.sizeBytes} bytes, last replicated ${r.lastModified ?? '?'}` : 'nothing replicated')) as never,
+  // The seed's step 5, asked before anything is done.
+  const replica = await step(`Locate the primary's replicated export (aws s3 ls ${source})`, () => ledgerArchiveInfo({ cluster: drCluster, node: first, source }), {
+    describe: ((r: LedgerArchiveInfo) => (r.exists ? `${r.sizeBytes ?? '?'} bytes, taken ${r.takenAt ?? '?'}` : 'nothing replicated')) as never,
   });
-  if (!replica.exists) {
+  const drNow = assess(
+    await step(`Check the DR cluster ${drCluster}: does it already serve?`, () => readStates(drCluster, dr.voters), { describe: describeStates as never }),
+  );
+  const drServes = drNow.quorum === 'holds' && drNow.reachable.length === dr.voters.length && drNow.states.every((s) => s.clusterId);
+  if (!replica.exists && !drServes) {
     throw ApplicationFailure.nonRetryable(
-      `nothing replicated at ${source}: the DR region has no snapshot to start from; check the bucket replication, or restore another backup (ledger.full-restore on ${drCluster})`,
+      `nothing replicated at ${source} and ${drCluster} does not serve: the DR region has nothing to start from; check the export replication, or restore another export (ledger.full-restore on ${drCluster})`,
       'ReplicaMissing',
     );
   }
-  const rpo = replica.lastModified ? rpoText(Date.now() - Date.parse(replica.lastModified)) : 'unknown (the replica has no timestamp)';
-  fact('RPO gap', `${rpo}: data committed in the primary region after the last replication (${replica.lastModified ?? '?'}) is lost`);
+  const rpo = drServes ? 'set by how the DR cluster was kept in step (it already serves)' : rpoText(replica.takenAt, Date.now());
+  fact('RPO gap', drServes ? `the DR cluster already serves; its data is as recent as the team kept it` : `${rpo}: data committed in the primary region after the export (${replica.takenAt ?? '?'}) is lost`);
   const accepted = await approve('accept-rpo-gap', {
     skippable: true, // a skip after a timeout leaves the gated action undone (checked below)
-    title: `Fail over to ${drCluster} and accept the loss of the writes after the last replication (${rpo})`,
+    title: `Fail over to ${drCluster} and accept the loss of the writes after the replicated export (${rpo})`,
     evidence: {
-      'last replicated': replica.lastModified ?? 'unknown',
+      'replicated export': replica.exists ? `${source} (${replica.sizeBytes ?? '?'} bytes, taken ${replica.takenAt ?? '?'})` : 'none',
       'RPO gap (writes lost)': rpo,
-      'replicated snapshots': `${source} (${replica.objects} object(s), ${replica.sizeBytes} bytes)`,
-      'primary region': `${cluster}: none of ${primaryNodes.length} nodes answered ${probes} health probes in a row`,
-      'DR cluster': `${drCluster} (${dr.voters.join(', ')})`,
-      risk: 'everything committed in the primary region after the last replication is lost; if the primary comes back it must not take writes again',
+      'primary region': `${cluster}: none of ${primaryNodes.length} nodes answered ${probes} probes in a row`,
+      'DR cluster': `${drCluster} (${dr.voters.join(', ')}): ${drServes ? 'already serves' : 'formed from the export'}`,
+      risk: 'everything committed in the primary region after the export is lost; if the primary comes back it must not take writes again',
     },
   });
   if (!accepted.approved) {
@@ -119,72 +114,51 @@ async function regionalFailover(): Promise<string> {
     return `No failover: accept-rpo-gap was skipped by ${accepted.by}; the DR region was not touched and the primary is still down.`;
   }
 
-  // 2. Activate the DR cluster.
-  const inDir = dr.workdir ? `cd ${dr.workdir} && ` : '';
-  // On every DR voter at once; both effects are idempotent, so an operator retry reruns them safely.
-  await step(
-    `Sync the latest snapshots to the DR region (${inDir}aws s3 sync ${source} ${dr.dataDir}/)`,
-    () => Promise.all(dr.voters.map((node) => ledgerDrSync({ cluster: drCluster, node, source }))),
-    { onFailure: 'ask', describe: plans as never },
-  );
-  await step(
-    `Start the DR cluster (INFERADB__LEDGER__DATA=${dr.dataDir} INFERADB__LEDGER__CLUSTER=${dr.voters.length} inferadb-ledger)`,
-    () => Promise.all(dr.voters.map((node) => ledgerStart({ cluster: drCluster, node, start: { mode: 'cluster', size: dr.voters.length, peers: dr.voters, dataDir: dr.dataDir } }))),
-    { onFailure: 'ask', describe: plans as never },
-  );
-  const serving = await step(
-    'Wait until the DR cluster serves with a leader',
-    () => waitFor('every DR voter serves in one cluster with a leader', () => clusterProbe(drCluster, dr.voters), { every: '2s', within: '2m' }),
-    { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
-  );
+  // 3. Activate the DR cluster.
+  if (drServes) {
+    fact('DR cluster', `${drCluster} already serves (leader ${drNow.leader ?? '?'}): kept as it is`);
+  } else {
+    await fanOut(`Stop the DR voters' ledger units (systemctl stop)`, dr.voters, (node) => ledgerServiceStop({ cluster: drCluster, node }), { concurrency: dr.voters.length, onFailure: 'ask' });
+    await fanOut('Set the DR voters\' old data aside (kept)', dr.voters, (node) => ledgerSetAside({ cluster: drCluster, node, reason: 'regional failover: the DR cluster is formed from the replicated export' }), {
+      concurrency: dr.voters.length,
+      onFailure: 'ask',
+    });
+    const fetched = await step(`Retrieve the replicated export onto ${first} (aws s3 cp ${source})`, () => ledgerArchiveFetch({ cluster: drCluster, node: first, source }), { onFailure: 'ask' });
+    const formed = await formFromExport(drCluster, first, dr.voters.slice(1), { node: first, path: fetched?.path ?? '' });
+    fact('DR cluster', `${drCluster} formed: cluster ${formed.clusterId ?? '?'} on ${formed.joined.join(', ')}`);
+  }
 
-  // 3. Update DNS/routing.
+  // 4. Update DNS/routing.
   const current = await step(`Read the engine's ledger endpoint (kubectl get configmap ${dr.configMap})`, () => ledgerEngineEndpoint({ cluster: drCluster, node: dr.bastion }), {
     describe: ((c: { key: string; endpoint?: string }) => `${c.key}=${c.endpoint ?? '(unset)'}`) as never,
   });
   let switchApproved: Awaited<ReturnType<typeof approve>>;
   try {
     switchApproved = await approve('dns-switch', {
-      skippable: true, // a skip after a timeout leaves the gated action undone (checked below)
+      skippable: true,
       title: `Point the engine at the DR region: ${dr.endpointKey} ${current.endpoint ?? '(unset)'} -> ${endpoint}, then restart deployment/${dr.deployment}`,
       evidence: {
         from: current.endpoint ?? '(unset)',
         to: endpoint,
-        'DR cluster': `${drCluster}: ${serving?.detail ?? 'not verified (dry run)'}`,
+        'DR cluster': `${drCluster} (${dr.voters.join(', ')})`,
         'what changes': `configmap/${dr.configMap} ${dr.endpointKey}, then kubectl rollout restart deployment/${dr.deployment}`,
         risk: 'all engine traffic moves to the DR region; the primary must stay fenced off when it returns',
       },
     });
   } catch (err) {
-    // The DR cluster runs; say so plainly before the rejection ends the recovery.
-    fact('resolution', `DR cluster ${drCluster} is up and serving, but the engine was NOT switched: it still points at ${current.endpoint ?? '(unset)'} (dns-switch not approved)`);
+    fact('resolution', `DR cluster ${drCluster} is up, but the engine was NOT switched: it still points at ${current.endpoint ?? '(unset)'} (dns-switch not approved)`);
     note(`dns-switch not approved (${errorMessage(err)}): ${drCluster} runs, the engine still points at ${current.endpoint ?? '(unset)'}`);
     throw err;
   }
   if (!switchApproved.approved) {
-    fact('resolution', `DR cluster ${drCluster} is up and serving, but the engine was NOT switched: it still points at ${current.endpoint ?? '(unset)'} (dns-switch skipped)`);
+    fact('resolution', `DR cluster ${drCluster} is up, but the engine was NOT switched: it still points at ${current.endpoint ?? '(unset)'} (dns-switch skipped)`);
     return `DR cluster ${drCluster} is up, but the engine was not switched (dns-switch skipped by ${switchApproved.by}): it still points at ${current.endpoint ?? '(unset)'}.`;
   }
-  await step(
-    `Update routing: kubectl patch configmap ${dr.configMap} -p '{"data":{"${dr.endpointKey}":"${endpoint}"}}'`,
-    () => ledgerSwitchEndpoint({ cluster: drCluster, node: dr.bastion, endpoint }),
-  );
+  await step(`Update routing: kubectl patch configmap ${dr.configMap} -p '{"data":{"${dr.endpointKey}":"${endpoint}"}}'`, () => ledgerSwitchEndpoint({ cluster: drCluster, node: dr.bastion, endpoint }));
   await step(`Restart the engine pods (kubectl rollout restart deployment/${dr.deployment})`, () => ledgerRestartEngine({ cluster: drCluster, node: dr.bastion }));
-
-  // 4. Verify the DR cluster and the engine.
-  await step(
-    'Verify the DR cluster: HealthService/Check and GetClusterInfo on every DR voter',
-    async () => {
-      const probe = await clusterProbe(drCluster, dr.voters);
-      if (!probe.done) throw ApplicationFailure.retryable(`the DR cluster is not healthy: ${probe.detail}`, 'DrUnhealthy');
-      return probe;
-    },
-    { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
-  );
   await step(
     `Verify the engine rollout (kubectl rollout status deployment/${dr.deployment})`,
     async () => {
-      // A dry run restarted nothing: do not wait for a rollout that never began.
       const r = await ledgerEngineRollout({ cluster: drCluster, node: dr.bastion, ...(isDryRun() ? { timeoutSeconds: 1 } : {}) });
       if (!r.complete) throw ApplicationFailure.retryable(`deployment/${dr.deployment} did not roll out: ${r.detail}`, 'RolloutIncomplete');
       return r;
@@ -192,34 +166,8 @@ async function regionalFailover(): Promise<string> {
     { onFailure: 'ask', describe: ((r: LedgerEngineRollout) => r.detail) as never },
   );
 
-  await ledgerPostRecoveryChecklist(drCluster, dr.voters, organization);
-  fact('resolution', `failed over to ${drCluster} (${dr.voters.length} voters from ${source}); the engine now uses ${endpoint}`);
-  return `Failed over to the DR region: ${drCluster} serves (${serving?.detail ?? 'dry run'}), the engine points at ${endpoint}; RPO gap ${rpo}`;
-}
-
-/** One health probe of a set of ledger nodes: all serving in one cluster with one leader. */
-async function clusterProbe(cluster: string, nodes: string[]): Promise<{ done: boolean; detail: string }> {
-  const infos = await Promise.all(nodes.map((node) => activities().ledgerNodeInfo({ cluster, node })));
-  const ids = new Set(infos.filter((i) => i.reachable).map((i) => i.clusterId));
-  const leaders = new Set(infos.map((i) => i.leader).filter(Boolean));
-  const bad = infos.filter((i) => !i.reachable || !i.serving).map((i) => i.node);
-  return {
-    done: bad.length === 0 && ids.size === 1 && leaders.size === 1,
-    detail: `${nodes.length - bad.length}/${nodes.length} serving, leader ${[...leaders].join('/') || 'none'}${bad.length ? `, not serving: ${bad.join(', ')}` : ''}`,
-  };
-}
-
-/** Each node's plan (the exact command), or that it was already done. */
-function plans(results: Array<{ plan: string; alreadyDone?: boolean }>): string {
-  return results.map((r) => (r.alreadyDone ? `already done: ${r.plan}` : r.plan)).join('\n');
-}
-
-function describeNodes(infos: LedgerNodeInfo[]): string {
-  return infos.map((i) => `${i.node} ${!i.reachable ? 'unreachable' : i.serving ? 'serving' : 'not serving'}`).join(', ');
-}
-
-function rpoText(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return 'unknown (the replica is newer than this clock)';
-  const min = Math.round(ms / 60_000);
-  return min < 60 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+  // 5. Verify the DR cluster.
+  await ledgerChecklist(drCluster, dr.voters, input.params);
+  fact('resolution', `failed over to ${drCluster}; the engine now uses ${endpoint}`);
+  return `Failed over to the DR region: ${drCluster} serves, the engine points at ${endpoint}; RPO gap ${rpo}`;
 }

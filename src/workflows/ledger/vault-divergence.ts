@@ -1,168 +1,149 @@
 /**
- * Seed 002, "Data Corruption Recovery — Vault State Divergence", when
- * `ledger_determinism_bug_total > 0`:
- * 1. identify the affected vault(s) from every node's metrics;
- * 2. check the vault's status with GetVault (DIVERGED);
- * 3. attempt automatic recovery with RecoverVault;
- * 4. if that fails: CheckIntegrity on every node to find a healthy replica,
- *    CreateSnapshot there, then (gate `resync-corrupted-node`) remove the
- *    corrupted node and let it resync: LeaveCluster, stop, clear its data,
- *    rejoin through the healthy node;
- * then every node serves the vault ACTIVE with an intact chain, and seed
- * 002's post-recovery checklist. RTO 30 min target, 60 min max.
+ * Seed 002, "Data Corruption Recovery — Vault State Divergence", on the real
+ * inferadb ledger.
  *
- * The determinism counter is cumulative: a vault that is ACTIVE again on
- * every node is reported, not "recovered" twice.
+ * 1. Identify the affected vault: `ledger_determinism_bug_total` on every
+ *    node, and each vault's health on every node (HealthService with the
+ *    vault: diverged, recovering or healthy; the server has no DIVERGED vault
+ *    status at 21345c4);
+ * 2. check the vault's status on each node;
+ * 3. attempt automatic recovery: RecoverVault (the seed's call; at 21345c4
+ *    it reads another state and answers "already healthy", see
+ *    docs/ledger.md), then give the server's own auto-recovery, which
+ *    replays the vault within a minute or two, the time to heal it;
+ * 4. if it does not heal: restore from a healthy replica, behind a gate: the
+ *    diverged node is removed and rejoins empty, so it copies the vault back
+ *    from the healthy members (the seed's "remove corrupted node, let it
+ *    resync"; no snapshot is taken: at 21345c4 CreateSnapshot compacts the
+ *    log and a joining node then cannot catch up);
+ * 5. the post-recovery checklist. RTO 30 min target, 60 min max.
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
+import type { LedgerVaultHealth, LedgerVaultRef } from '../../activities/types';
 import type { LedgerVaultDivergenceParams } from '../../catalog';
-import type { LedgerDeterminismBugs, LedgerVault } from '../../activities/types';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, errorMessage, fact, fanOut, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { LEDGER_VAULT_DIVERGENCE } from '../scenarios';
-import { ledgerPostRecoveryChecklist } from './checklist';
+import { assessStep, ledgerChecklist, memberIdOf, rejoinEmpty, vaultsOf, waitForLeader, wrongScenario } from './cluster';
+import { legacyVaultDivergence } from './legacy/vault-divergence';
+import { REAL_LEDGER_API } from './versions';
 
 export type VaultDivergenceInput = RecoveryInput<Partial<LedgerVaultDivergenceParams>>;
 
 export async function ledgerVaultDivergence(input: VaultDivergenceInput): Promise<RecoveryResult> {
+  if (!patched(REAL_LEDGER_API)) return legacyVaultDivergence(input as never);
   return runRecovery(LEDGER_VAULT_DIVERGENCE, input, vaultDivergence);
 }
 
-interface Affected {
-  node: string;
-  organization: string;
-  vault: string;
-}
+const key = (v: LedgerVaultRef): string => `${v.organization}/${v.vault}`;
 
 async function vaultDivergence(): Promise<string> {
   const input = recoveryInput<Partial<LedgerVaultDivergenceParams>>();
   const cluster = input.cluster.name;
   const nodes = input.cluster.nodes.map((n) => n.name);
-  const organization = input.params.organization ?? '1';
-  const { ledgerDeterminismBugs, ledgerGetVault, ledgerRecoverVault } = activities();
+  const { ledgerMetrics, ledgerVaults, ledgerVaultHealth, ledgerVaultRecover } = activities();
 
-  // 1. Identify affected vaults.
-  const metrics = await step(
-    'Identify affected vaults: ledger_determinism_bug_total on every node',
-    () => Promise.all(nodes.map((node) => ledgerDeterminismBugs({ cluster, node }))),
-    { describe: ((m: LedgerDeterminismBugs[]) => m.map((x) => `${x.node}: ${!x.reachable ? 'no metrics' : x.bugs.length ? x.bugs.map((b) => `${b.organization}/${b.vault}=${b.count}`).join(' ') : '0'}`).join(', ')) as never },
-  );
-  const suspects: Affected[] = metrics.flatMap((m) =>
-    m.bugs.filter((b) => !input.params.vault || b.vault === input.params.vault).map((b) => ({ node: m.node, organization: b.organization, vault: b.vault })),
-  );
-  if (suspects.length === 0) {
-    fact('root cause', 'no determinism bug reported by any node');
-    return 'No vault divergence: ledger_determinism_bug_total is 0 on every node that answered.';
-  }
+  let a = await assessStep('Assess membership: the cluster must hold quorum to heal a vault', cluster, nodes);
+  if (a.quorum === 'none' || a.quorum === 'lost') throw wrongScenario(`quorum is lost (${a.reachable.length} of ${nodes.length} answer)`, 'recover quorum first (ledger.quorum-loss, or ledger.full-restore)');
+  if (a.quorum === 'electing') a = await waitForLeader(cluster, nodes);
+  const leader = a.leader ?? a.reachable[0]!;
 
-  // 2. Check vault status: the counter is cumulative, DIVERGED is the current truth.
-  const statuses = await step(
-    'Check vault status (GetVault) where divergence was counted',
-    () => Promise.all(suspects.map((a) => ledgerGetVault({ cluster, node: a.node, organization: a.organization, vault: a.vault }))),
-    { describe: ((v: LedgerVault[]) => v.map((x, i) => `${suspects[i]!.node} ${x.organization}/${x.vault}: ${x.status}@${x.height}`).join(', ')) as never },
+  // 1. Identify the affected vault.
+  const metrics = await step('Identify the affected vault: ledger_determinism_bug_total on every node', () => Promise.all(a.reachable.map((node) => ledgerMetrics({ cluster, node }))), {
+    describe: ((m: Array<{ node: string; determinismBugs: number; divergedVaults: number }>) => m.map((x) => `${x.node}: ${x.determinismBugs} determinism bug(s), ${x.divergedVaults} diverged`).join(', ')) as never,
+  });
+  const held = await step(`List the vaults (on ${leader})`, () => ledgerVaults({ cluster, node: leader }), {
+    describe: ((v: { vaults: LedgerVaultRef[] }) => `${v.vaults.length} vault(s)`) as never,
+  });
+  const candidates = vaultsOf(held.vaults, input.params.organization).filter((v) => !input.params.vault || v.vault === input.params.vault);
+  if (input.params.vault && candidates.length === 0) throw wrongScenario(`vault ${input.params.vault} is not on ${leader}`, 'check the slug (lifeboat inventory / VaultService.ListVaults)');
+  const healths = await fanOut(
+    'Check vault status: HealthService on every node, every vault',
+    candidates.flatMap((v) => a.reachable.map((node) => `${node}|${key(v)}`)),
+    async (target) => {
+      const [node, ref] = target.split('|') as [string, string];
+      const [organization, vault] = ref.split('/') as [string, string];
+      return ledgerVaultHealth({ cluster, node, organization, vault });
+    },
+    { concurrency: 4, onFailure: 'ask' },
   );
-  const affected = suspects.filter((_, i) => statuses[i]!.status === 'DIVERGED');
-  for (const [i, a] of suspects.entries()) {
-    if (statuses[i]!.status !== 'DIVERGED') note(`${a.node} ${a.organization}/${a.vault} counted a past divergence but is ${statuses[i]!.status} now`);
-  }
+  const all = Object.values(healths.succeeded);
+  const affected = candidates.filter((v) => all.some((h) => key(h) === key(v) && (h.status === 'diverged' || h.status === 'recovering')));
+  const bugs = metrics.reduce((n, m) => n + m.determinismBugs, 0);
   if (affected.length === 0) {
-    fact('root cause', 'determinism bugs were counted, but no vault is DIVERGED now');
-    return 'No vault is DIVERGED now: the counted divergences were already resolved.';
+    fact('root cause', bugs > 0 ? `no vault is diverged now; ${bugs} determinism bug(s) counted earlier (the server's auto-recovery healed them)` : 'no vault is diverged and no determinism bug is counted');
+    return bugs > 0
+      ? `No diverged vault: the ${bugs} determinism bug(s) counted were already healed by the server; vaults checked: ${candidates.length}.`
+      : `Nothing to recover: no vault is diverged on any node (${candidates.length} vault(s) checked).`;
   }
-  fact('nodes affected', affected.map((a) => `${a.node} (${a.organization}/${a.vault})`).join(', '));
-  fact('root cause', 'vault state divergence: the state root differs from the leader (non-deterministic apply)');
-  fact('impact', 'reads of the diverged vault on the affected node may be wrong until it is recovered');
+  for (const v of affected) {
+    const on = all.filter((h) => key(h) === key(v) && h.status !== 'healthy' && h.status !== 'unknown');
+    fact(`vault ${key(v)}`, on.map((h) => `${h.node}: ${h.status}${h.divergedAtHeight !== undefined ? ` at height ${h.divergedAtHeight}` : ''}`).join(', '));
+  }
+  fact('root cause', `vault state divergence in ${affected.map(key).join(', ')} (${bugs} determinism bug(s) counted)`);
+  fact('impact', `reads of ${affected.map(key).join(', ')} fail on the diverged replicas while they diverge`);
 
-  const resolved: string[] = [];
-  for (const a of affected) {
-    const label = `${a.organization}/${a.vault} on ${a.node}`;
-    // 3. Automatic recovery.
-    const r = await step(`Attempt automatic recovery: RecoverVault ${label}`, () => ledgerRecoverVault({ cluster, ...a }), { onFailure: 'continue' });
-    const after = r ? await ledgerGetVault({ cluster, ...a }) : undefined;
-    if (r?.recovered && (after?.status === 'ACTIVE' || r.dryRun)) {
-      resolved.push(`${label}: RecoverVault`);
+  for (const v of affected) {
+    // 3. Attempt automatic recovery.
+    await step(`Attempt automatic recovery of ${key(v)}: RecoverVault on ${leader}`, () => ledgerVaultRecover({ cluster, node: leader, organization: v.organization, vault: v.vault }), {
+      onFailure: 'continue',
+      describe: ((r: { output?: string; plan: string }) => r.output ?? r.plan) as never,
+    });
+    let healed = false;
+    try {
+      await step(
+        `Wait for ${key(v)} to heal on every node (the server replays a diverged vault on its own)`,
+        () =>
+          waitFor(
+            `${key(v)} healthy on every node`,
+            async () => {
+              const hs = await Promise.all(a.reachable.map((node) => ledgerVaultHealth({ cluster, node, organization: v.organization, vault: v.vault })));
+              const bad = hs.filter((h) => h.status === 'diverged' || h.status === 'recovering');
+              return { done: bad.length === 0, detail: hs.map((h) => `${h.node}: ${h.status}${h.recoveryAttempt ? ` (attempt ${h.recoveryAttempt})` : ''}`).join(', ') };
+            },
+            { every: '10s', within: '5m', maxProbes: 40 },
+          ),
+        { describe: ((r: { detail: string }) => r.detail) as never },
+      );
+      healed = true;
+    } catch (err) {
+      note(`${key(v)} did not heal by itself: ${errorMessage(err)}`);
+    }
+    if (healed) {
+      fact(`vault ${key(v)} recovery`, 'healed by the server\'s automatic recovery');
       continue;
     }
-    note(`RecoverVault did not repair ${label}${after ? ` (status ${after.status})` : ''}: restoring from a healthy replica`);
-    // 4. Restore from a healthy replica.
-    await resyncFromReplica(cluster, nodes, a);
-    resolved.push(`${label}: resynced from a healthy replica`);
-  }
 
-  await step(
-    'Verify: the vault is ACTIVE on every node with an intact chain',
-    () =>
-      waitFor(
-        'every affected vault ACTIVE everywhere',
-        async () => {
-          const views = await Promise.all(
-            affected.flatMap((a) => nodes.map((node) => ledgerGetVault({ cluster, node, organization: a.organization, vault: a.vault }).then((v) => `${node} ${a.vault}:${v.status}`))),
-          );
-          const bad = views.filter((v) => !v.endsWith(':ACTIVE'));
-          return { done: bad.length === 0, detail: bad.length ? `not active: ${bad.join(', ')}` : `${views.length} replica(s) ACTIVE` };
+    // 4. Restore from a healthy replica: the diverged node rejoins empty.
+    const now = await Promise.all(a.reachable.map((node) => ledgerVaultHealth({ cluster, node, organization: v.organization, vault: v.vault })));
+    const bad = now.filter((h) => h.status === 'diverged' || h.status === 'recovering').map((h) => h.node);
+    const good = now.filter((h) => h.status === 'healthy').map((h) => h.node);
+    if (good.length === 0 || bad.length >= a.majority) {
+      throw ApplicationFailure.nonRetryable(
+        `${key(v)} is diverged on ${bad.join(', ')} and healthy on ${good.join(', ') || 'no node'}: no healthy majority to copy it back from; restore it from the archived export (ledger.full-restore) or escalate`,
+        'NoHealthyReplica',
+      );
+    }
+    for (const node of bad) {
+      await approve('resync-corrupted-node', {
+        title: `Remove ${node} (diverged ${key(v)}) from the cluster and let it rejoin empty, copying the vault back from ${good.join(', ')}`,
+        evidence: {
+          vault: key(v),
+          'diverged on': bad.join(', '),
+          'healthy on': good.join(', '),
+          health: now.map((h: LedgerVaultHealth) => `${h.node}: ${h.status}`).join(', '),
+          'what happens': `${node} leaves the cluster, its data is set aside (kept), it starts empty and joins again`,
+          risk: `the cluster runs on ${nodes.length - 1} nodes while ${node} catches up`,
         },
-        { every: '5s', within: '2m' },
-      ),
-    { onFailure: 'ask', describe: ((x: { detail: string }) => x.detail) as never },
-  );
-  await fanOut(
-    'Verify: CheckIntegrity (full) of the recovered vaults on the affected nodes',
-    affected.map((a) => `${a.node}:${a.vault}`),
-    async (key) => {
-      const a = affected.find((x) => `${x.node}:${x.vault}` === key)!;
-      const res = await activities().ledgerCheckIntegrity({ cluster, node: a.node, organization: a.organization, vault: a.vault, fullCheck: true });
-      if (!res.ok) throw ApplicationFailure.nonRetryable(`integrity of ${a.vault} on ${a.node} still fails: ${res.problems.join('; ')}`, 'IntegrityFailed');
-      return res.blocksChecked;
-    },
-    { concurrency: 2, onFailure: 'ask' },
-  );
-
-  await ledgerPostRecoveryChecklist(cluster, nodes, organization);
-  fact('resolution', resolved.join('; '));
-  return `Vault divergence resolved: ${resolved.join('; ')}`;
-}
-
-/** Step 4 of the runbook: find a healthy replica, snapshot it, remove the corrupted node and let it resync. */
-async function resyncFromReplica(cluster: string, nodes: string[], a: Affected): Promise<void> {
-  const { ledgerCheckIntegrity, ledgerCreateSnapshot, ledgerNodeInfo, ledgerLeaveCluster, ledgerStop, ledgerClearData, ledgerStart } = activities();
-  const others = nodes.filter((n) => n !== a.node);
-  const checks = await step(`Find a healthy replica: CheckIntegrity of ${a.vault} on every other node`, () =>
-    Promise.all(
-      others.map((node) =>
-        ledgerCheckIntegrity({ cluster, node, organization: a.organization, vault: a.vault, fullCheck: true }).then(
-          (r) => ({ node, ok: r.ok, detail: r.ok ? `ok (${r.blocksChecked} blocks)` : r.problems.join('; ') }),
-          (err: unknown) => ({ node, ok: false, detail: err instanceof Error ? err.message : String(err) }),
-        ),
-      ),
-    ),
-  );
-  const healthy = checks.find((c) => c.ok)?.node;
-  if (!healthy) {
-    throw ApplicationFailure.nonRetryable(
-      `no healthy replica of ${a.organization}/${a.vault}: ${checks.map((c) => `${c.node}: ${c.detail}`).join('; ')}. Restore from backup (ledger.full-restore)`,
-      'NoHealthyReplica',
-    );
+      });
+      await rejoinEmpty(cluster, nodes, node, memberIdOf(a, node), `${key(v)} diverged on it`);
+      a = await assessStep('Re-read membership', cluster, nodes);
+    }
+    fact(`vault ${key(v)} recovery`, `resynced from ${good.join(', ')}: ${bad.join(', ')} rejoined empty`);
   }
-  fact('healthy replica', healthy);
-  const snap = await step(`Snapshot ${a.vault} on the healthy node ${healthy} (CreateSnapshot)`, () => ledgerCreateSnapshot({ cluster, node: healthy, organization: a.organization, vault: a.vault }));
-  const info = await ledgerNodeInfo({ cluster, node: healthy });
 
-  await approve('resync-corrupted-node', {
-    title: `Remove ${a.node} from the cluster, wipe its data and let it resync from ${healthy}`,
-    evidence: {
-      'corrupted node': a.node,
-      vault: `${a.organization}/${a.vault}`,
-      'healthy replica': healthy,
-      snapshot: `${snap.snapshotId ?? '(dry run)'} at height ${snap.height ?? '?'}`,
-      'cluster while it resyncs': `${(info.members ?? []).filter((m) => m.reachable && m.node !== a.node).length} of ${nodes.length} voters`,
-      risk: `${a.node}'s data is deleted; the cluster must keep quorum without it`,
-    },
-  });
-  await step(`Remove ${a.node} from the cluster (LeaveCluster via ${healthy})`, () => ledgerLeaveCluster({ cluster, node: healthy, leaving: a.node }), { onFailure: 'ask' });
-  await step(`Stop the ledger on ${a.node}`, () => ledgerStop({ cluster, node: a.node }), { onFailure: 'ask' });
-  await step(`Clear the corrupted data on ${a.node}`, () => ledgerClearData({ cluster, node: a.node }), { onFailure: 'ask' });
-  await step(`Rejoin ${a.node} through ${healthy} (JOIN=true) to resync`, () => ledgerStart({ cluster, node: a.node, start: { mode: 'join', peers: [healthy] } }), {
-    onFailure: 'ask',
-  });
+  await ledgerChecklist(cluster, nodes, input.params);
+  fact('resolution', `vault(s) ${affected.map(key).join(', ')} healthy on every node`);
+  return `Vault divergence recovered: ${affected.map(key).join(', ')} healthy on all ${nodes.length} nodes`;
 }

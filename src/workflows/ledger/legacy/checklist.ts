@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { activities, fact, fanOut, step, waitFor } from '../kit';
+import { activities, fact, fanOut, step, waitFor } from '../../kit';
 
 /**
  * Verifies a rebuilt or repaired ledger cluster.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Lifeboat's conformance suite (`npm run conformance`): the scenario cases run
+# against the REAL target systems, where they can run on this machine, with
+# faults made for real (kill -9 of server processes, data directories
+# removed). The same cases pass against the lab's simulation in `npm test`.
+#
+# What it needs, besides `npm run setup`:
+#   - the inferadb ledger server, 21345c4 (inferadb-ledger 0.1.0):
+#     LIFEBOAT_LEDGER_BIN, or ../shared/targets/inferadb-ledger/bin/inferadb-ledger
+#     beside this checkout; build one with
+#       git clone https://github.com/inferadb/ledger && cd ledger && git checkout 21345c4
+#       cargo build --release -p inferadb-ledger-server --bin inferadb-ledger   # needs protoc
+#     and its proto (LIFEBOAT_LEDGER_PROTO, or ../shared/targets/inferadb-ledger/proto/ledger.proto).
+# A missing target fails its tests with the message above; nothing is skipped.
+#
+#   npm run conformance                          everything
+#   npm run conformance -- test/conformance/x.test.ts   one file
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+
+if [ "${LIFEBOAT_SKIP_SETUP:-}" != 1 ]; then
+  bash scripts/setup.sh || {
+    echo "conformance: setup failed (see above); no test was run." >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  }
+fi
+
+BIN="${LIFEBOAT_LEDGER_BIN:-$ROOT/../shared/targets/inferadb-ledger/bin/inferadb-ledger}"
+if [ -x "$BIN" ]; then
+  echo "conformance: inferadb ledger $("$BIN" --version 2>/dev/null | awk '{print $2}') at $BIN"
+else
+  echo "conformance: no inferadb-ledger at $BIN: the ledger's cases will fail; set LIFEBOAT_LEDGER_BIN (how to build one: scripts/conformance.sh)" >&2
+fi
+
+# Real servers take their time (elections of minutes at inferadb-ledger 0.1.0): 30 min per test.
+export LIFEBOAT_TEST_TIMEOUT_MS="${LIFEBOAT_TEST_TIMEOUT_MS:-1800000}"
+if [ "$#" -eq 0 ]; then set -- dist/test/conformance; fi
+LIFEBOAT_SKIP_SETUP=1 exec bash scripts/test.sh "$@"
