@@ -2,14 +2,16 @@
  * p2pRestart's once-per-step guarantee against the lab's real SSH hosts: a
  * retried attempt (same workflow, run and activity ids) never restarts the
  * orchestrator again, including when the earlier attempt died between its
- * kill and its done-marker; a different step restarts again.
+ * kill and its done-marker; a different step restarts again. And its refusals:
+ * a wrong `p2pRestartVia`, a missing env file of the unit, before anything is killed.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { parse, stringify } from 'yaml';
 import { createActivities, type ActivitySet } from '../../src/activities';
 import { startLab, type Lab } from '../../lab/index';
 
@@ -75,7 +77,54 @@ describe('p2pRestart once per step', () => {
   test('dry run describes the restart and touches nothing', async () => {
     const r = await restart('20', true);
     assert.equal(r.dryRun, true);
-    assert.match(r.plan, /pkill -f p2p_orchestrator; nohup python -m app\.p2p\.orchestrator > logs\/p2p\.log/);
+    // No unit in the lab: the unit's ExecStart from its env file, as a node without systemd runs it (RingRift 2aa9f89b5).
+    assert.match(r.plan, /pkill -f scripts\/p2p_orchestrator\.py; nohup sh -c '.*scripts\/p2p_orchestrator\.py --node-id "\$RINGRIFT_NODE_ID".*' p2p-start config\/p2p_orchestrator\.env venv\/bin\/python > logs\/p2p\.log/);
+    assert.doesNotMatch(r.plan, /app\.p2p\.orchestrator|systemctl/, 'neither the seed\'s module (it never existed) nor an empty unit');
     assert.equal(restarts(), 3);
+  });
+});
+
+/** The lab's inventory with some of lab-training's settings replaced, and activities reading it. */
+function withSettings(settings: Record<string, string>): ActivitySet {
+  const inv = parse(readFileSync(lab.inventoryPath, 'utf8')) as { clusters: Record<string, { settings?: Record<string, unknown> }> };
+  const c = inv.clusters['lab-training']!;
+  c.settings = { ...c.settings, ...settings };
+  const p = path.join(dir, `inventory-${Object.keys(settings).join('-')}.yaml`);
+  writeFileSync(p, stringify(inv));
+  return createActivities({ inventoryPath: p });
+}
+
+describe('p2pRestart refuses a wrong setting before it touches the node', () => {
+  test('settings.p2pRestartVia not one of auto, systemd, script, admin: refused naming the setting and the fix, also in a dry run', async () => {
+    const other = withSettings({ p2pRestartVia: 'ssh' });
+    try {
+      const before = restarts();
+      for (const dryRun of [false, true]) {
+        await assert.rejects(
+          env('30').run(other.activities.p2pRestart, { ...NODE, dryRun }),
+          (err: Error) => /settings\.p2pRestartVia of cluster lab-training must be auto, systemd, script or admin \(got "ssh"\): set one of them in the inventory/.test(err.message),
+        );
+      }
+      assert.equal(restarts(), before, 'nothing restarted');
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('the unit\'s env file is missing on the node: refused naming it and what to do, the running orchestrator is not killed', async () => {
+    const other = withSettings({ p2pEnvFile: 'config/no-such.env' });
+    try {
+      const before = restarts();
+      const pid = ((await env('y').run(acts.activities.p2pDaemonStatus, NODE)) as Status).detail.match(/pid (\d+)/)?.[1];
+      assert.ok(pid, 'the orchestrator runs');
+      await assert.rejects(env('31').run(other.activities.p2pRestart, NODE), (err: Error) =>
+        /create config\/no-such\.env on tc-node2 as the unit's EnvironmentFile, or set settings\.p2pEnvFile/.test(err.message),
+      );
+      const after = ((await env('z').run(acts.activities.p2pDaemonStatus, NODE)) as Status).detail.match(/pid (\d+)/)?.[1];
+      assert.equal(after, pid, 'the same orchestrator still runs');
+      assert.equal(restarts(), before);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -160,11 +160,21 @@ export async function p2pDaemonStatus(ctx: TrainingClusterContext, ref: NodeRef)
   return ctx.run(() => daemonStatus(ctx, ref));
 }
 
+/** `settings.p2pRestartVia`, refused (naming the setting and the fix) unless it is one of the four ways. */
+function restartVia(ctx: TrainingClusterContext, ref: NodeRef, cluster: Parameters<TrainingClusterContext['setting']>[0]): 'auto' | 'systemd' | 'script' | 'admin' {
+  const via = ctx.setting(cluster, 'p2pRestartVia');
+  if (via === 'auto' || via === 'systemd' || via === 'script' || via === 'admin') return via;
+  throw new TransportError(
+    'InvalidArgument',
+    `settings.p2pRestartVia of cluster ${ref.cluster} must be auto, systemd, script or admin (got "${via}"): set one of them in the inventory (auto: the unit where the node has it, else its ExecStart), then retry the step`,
+    false,
+  );
+}
+
 /** How this node's orchestrator is (re)started: its systemd unit, the unit's ExecStart by hand, or the admin route. */
 async function restartMode(ctx: TrainingClusterContext, ref: NodeRef, cluster: Parameters<TrainingClusterContext['setting']>[0]): Promise<'systemd' | 'script' | 'admin'> {
-  const via = ctx.setting(cluster, 'p2pRestartVia');
-  if (via === 'systemd' || via === 'script' || via === 'admin') return via;
-  if (via !== 'auto') throw new TransportError('InvalidArgument', `settings.p2pRestartVia must be auto, systemd, script or admin (got "${via}")`, false);
+  const via = restartVia(ctx, ref, cluster);
+  if (via !== 'auto') return via;
   const unit = ctx.setting(cluster, 'p2pUnit');
   if (!unit) return 'script';
   const cat = await ctx.exec(ref, [{ argv: ['systemctl', 'cat', `${unit}.service`], ignoreExit: true }], 30_000).catch(() => undefined);
@@ -192,7 +202,9 @@ export async function p2pRestart(ctx: TrainingClusterContext, input: NodeRef & {
     // `<key>.from-<old pids>` before the kill (intent), `<key>` once the new process is launched (done).
     const dir = '.lifeboat/restarts';
     const key = ctx.stableKey('p2p');
-    const mode = input.dryRun ? ctx.setting(cluster, 'p2pRestartVia') : await restartMode(ctx, input, cluster);
+    // A dry run does not probe the node for the unit: with `auto`, the plan names both ways (only the script when no unit is set).
+    const via = restartVia(ctx, input, cluster);
+    const mode = input.dryRun ? (via === 'auto' && !unit ? 'script' : via) : await restartMode(ctx, input, cluster);
     const scriptPlan = `pkill -f ${pattern}; nohup sh -c '${P2P_EXEC_START}' p2p-start ${envFile} ${python} > ${log} 2>&1 &`;
     const plan = `${input.node}: ${cwd ? `cd ${cwd} && ` : ''}${
       mode === 'systemd' ? `systemctl restart ${unit}` : mode === 'admin' ? `curl -X POST ${node.http?.baseUrl ?? 'http://host:8770'}/admin/restart -H "X-Admin-Token: $RINGRIFT_ADMIN_TOKEN"` : mode === 'script' ? scriptPlan : `systemctl restart ${unit} if the node has the unit, else ${scriptPlan}`
