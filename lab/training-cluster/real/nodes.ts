@@ -367,11 +367,26 @@ export class RealNodes {
     return out;
   }
 
+  /**
+   * The node's orchestrator itself: of the processes matching its script, the one whose parent is not one
+   * of them (the orchestrator forks workers with its own command line), the oldest if several. Not the
+   * lowest pid: pids wrap, and a worker forked after the wrap has a lower pid than the orchestrator.
+   */
+  private mainPid(n: NodeRt): number | undefined {
+    const pids = this.orchestratorPids(n);
+    const stats = new Map(pids.map((p) => [p, procStat(p)] as const));
+    const roots = pids.filter((p) => {
+      const st = stats.get(p);
+      return st !== undefined && !pids.includes(st.ppid);
+    });
+    return roots.sort((a, b) => stats.get(a)!.start - stats.get(b)!.start || a - b)[0];
+  }
+
   /** Notices orchestrators coming and going; records starts, stops and restarts. */
   private watch(): void {
     if (this.stopped) return;
     for (const n of this.nodes) {
-      const now = this.orchestratorPids(n).sort((a, b) => a - b)[0];
+      const now = this.mainPid(n);
       if (now === n.pid) continue;
       if (n.pid !== undefined && !alive(n.pid)) {
         if (!n.killed.has(n.pid)) {
@@ -431,6 +446,18 @@ function childOf(pid: number): number | undefined {
   try {
     const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
     return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's parent and start time (clock ticks since boot) from /proc; undefined once it is gone. */
+function procStat(pid: number): { ppid: number; start: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name in parentheses: state, ppid, ... starttime is the 20th field from there.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), start: Number(f[19]) };
   } catch {
     return undefined;
   }
