@@ -123,6 +123,7 @@ describe('p2pRestart refuses a wrong setting before it touches the node', () => 
       const after = ((await env('z').run(acts.activities.p2pDaemonStatus, NODE)) as Status).detail.match(/pid (\d+)/)?.[1];
       assert.equal(after, pid, 'the same orchestrator still runs');
       assert.equal(restarts(), before);
+      assert.deepEqual(readdirSync(markers()).filter((m) => m.startsWith('p2p-recovery-lab-training-run-1-31')), [], 'no restart marker written');
     } finally {
       await other.close();
     }
