@@ -11,6 +11,13 @@
 #       git clone https://github.com/inferadb/ledger && cd ledger && git checkout 21345c4
 #       cargo build --release -p inferadb-ledger-server --bin inferadb-ledger   # needs protoc
 #     and its proto (LIFEBOAT_LEDGER_PROTO, or ../shared/targets/inferadb-ledger/proto/ledger.proto).
+#   - RingRift's ai-service at synaptent/RingRift 2aa9f89b5 (the training cluster's five
+#     real P2P orchestrators): LIFEBOAT_RINGRIFT_TARBALL, or
+#     ../shared/targets/ringrift/ai-service.tar.gz beside this checkout; make one with
+#       git clone https://github.com/synaptent/RingRift && cd RingRift && git checkout 2aa9f89b5
+#       tar -C ai-service -czf ai-service.tar.gz app scripts config archive pyproject.toml requirements.txt LICENSE
+#     and root (each orchestrator runs in network, PID and mount namespaces of its own);
+#     `npm run setup` makes its virtualenv (.tools/ringrift-venv).
 # A missing target fails its tests with the message above; nothing is skipped.
 #
 #   npm run conformance                          everything
@@ -33,6 +40,12 @@ if [ -x "$BIN" ]; then
   echo "conformance: inferadb ledger $("$BIN" --version 2>/dev/null | awk '{print $2}') at $BIN"
 else
   echo "conformance: no inferadb-ledger at $BIN: the ledger's cases will fail; set LIFEBOAT_LEDGER_BIN (how to build one: scripts/conformance.sh)" >&2
+fi
+RINGRIFT="${LIFEBOAT_RINGRIFT_TARBALL:-$ROOT/../shared/targets/ringrift/ai-service.tar.gz}"
+if [ -r "$RINGRIFT" ]; then
+  echo "conformance: RingRift ai-service at $RINGRIFT"
+else
+  echo "conformance: no RingRift tarball at $RINGRIFT: the training cluster's cases will fail; set LIFEBOAT_RINGRIFT_TARBALL (how to make one: scripts/conformance.sh)" >&2
 fi
 
 # Real servers take their time (elections of minutes at inferadb-ledger 0.1.0): 30 min per test.
