@@ -71,7 +71,8 @@ export const TRAINING_CASES: TrainingCase[] = [
     gates: [],
     // Every orchestrator killed: the coordinator first, the other voters, then the workers that did not rejoin.
     outcome: /^Mesh re-formed: leader tc-node1, alive 5\/5; tc-node1 stays the leader/,
-    scale: { sim: 0.05, real: 0.5 },
+    // The real mesh's peer tables take their time on a loaded machine: the runbook's own waits (30 s, 60 s, 3 min).
+    scale: { sim: 0.05 },
     effects: { 'orchestrator.start': 5 },
   },
   {
@@ -131,8 +132,25 @@ function counted(stack: Stack, from: number): Record<string, number> {
   return out;
 }
 
-/** Runs one case on a started stack: break, run, approve, verify, and wait until the cluster is healthy again. */
+/**
+ * Runs one case on a started stack: break, run, approve, verify, and wait until the cluster is healthy again.
+ * A case that fails cancels its recovery if it is still open, so that the next case does not fail on it too
+ * (one recovery per cluster); the failure is the case's own.
+ */
 export async function runTrainingCase(stack: Stack, c: TrainingCase, opts: { backend: TrainingBackendKind; timeoutMs: number; record?: boolean }): Promise<Progress> {
+  try {
+    return await runCase(stack, c, opts);
+  } catch (err) {
+    const p = await progressOf(stack, ID).catch(() => undefined);
+    if (p && OPEN.includes(p.status)) {
+      const cancel = await stack.cli(['cancel', ID, '--as', 'alice', '--reason', `the test case ${c.scenario} failed`]);
+      if (cancel.code === 0) await finishedOf(stack, ID, 60_000).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+async function runCase(stack: Stack, c: TrainingCase, opts: { backend: TrainingBackendKind; timeoutMs: number; record?: boolean }): Promise<Progress> {
   await healthy(stack, opts.timeoutMs);
   await stack.lab.break(c.fault);
   const before = stack.lab.effects.list({ cluster: CLUSTER }).length;

@@ -121,10 +121,16 @@ async function meshCollapse(): Promise<string> {
         async () => {
           const statuses = await Promise.all(reachable.map((node) => p2pStatus({ cluster, node })));
           const l = leadership(statuses);
-          const peers = statuses.find((s) => s.node === (l.leader ?? coordinator))?.alivePeers ?? [];
+          const view = statuses.find((s) => s.node === (l.leader ?? coordinator));
+          const peers = view?.alivePeers ?? [];
+          // Name who is missing and why (down itself, or dead / retired in the leader's view): what the operator checks next.
+          const missing = reachable.filter((n) => !peers.includes(n)).map((n) => {
+            const own = statuses.find((s) => s.node === n);
+            return `${n} (${!own?.reachable ? 'does not answer' : view?.retiredPeers?.includes(n) ? `retired in ${view.node}'s view` : view?.deadPeers?.includes(n) ? `dead in ${view.node}'s view` : `not in ${view?.node ?? 'the'} view`})`;
+          });
           return {
             done: meshHealthy(statuses, reachable),
-            detail: `${l.leader ? `leader ${l.leader}` : l.split.length > 1 ? `SPLIT BRAIN ${l.split.join('/')}` : 'no agreed leader'}, alive ${peers.filter((p) => reachable.includes(p)).length}/${reachable.length}`,
+            detail: `${l.leader ? `leader ${l.leader}` : l.split.length > 1 ? `SPLIT BRAIN ${l.split.join('/')}` : 'no agreed leader'}, alive ${peers.filter((p) => reachable.includes(p)).length}/${reachable.length}${missing.length ? `; missing ${missing.join(', ')}` : ''}`,
           };
         },
         { every: '5s', within: '3m' },
