@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
       .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr')
-      .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)');
+      .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)')
+      .option('--training-backend <sim|real>', 'the training cluster: the simulation, or real RingRift orchestrators in namespaces of their own, as root (default $LIFEBOAT_LAB_TRAINING_BACKEND or sim)');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -120,6 +121,7 @@ interface ServeFlags {
   bootMs: string;
   families?: string;
   ledgerBackend?: string;
+  trainingBackend?: string;
 }
 
 function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
@@ -142,9 +144,13 @@ async function serve(o: ServeFlags): Promise<number> {
     console.error(`--ledger-backend must be sim or real (got "${o.ledgerBackend}")`);
     return 2;
   }
+  if (o.trainingBackend !== undefined && o.trainingBackend !== 'sim' && o.trainingBackend !== 'real') {
+    console.error(`--training-backend must be sim or real (got "${o.trainingBackend}")`);
+    return 2;
+  }
   let lab;
   try {
-    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families), ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}) });
+    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families), ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}), ...(o.trainingBackend ? { trainingBackend: o.trainingBackend as 'sim' | 'real' } : {}) });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
@@ -187,14 +193,18 @@ async function up(o: ServeFlags): Promise<number> {
   if (o.ephemeral) args.push('--ephemeral');
   if (o.families) args.push('--families', o.families);
   if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
+  if (o.trainingBackend) args.push('--training-backend', o.trainingBackend);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   let exited: number | null = null;
   child.on('exit', (c) => (exited = c ?? 1));
   child.unref();
 
-  // Real ledger processes are formed and seeded at start: the server's own sagas take seconds each.
-  const deadline = Date.now() + ((o.ledgerBackend ?? process.env.LIFEBOAT_LAB_LEDGER_BACKEND) === 'real' ? UP_TIMEOUT_REAL_MS : UP_TIMEOUT_MS);
+  // Real ledger processes are formed and seeded at start (the server's own sagas take seconds each); real
+  // RingRift orchestrators take a minute or two to agree on a leader.
+  const real = (o.ledgerBackend ?? process.env.LIFEBOAT_LAB_LEDGER_BACKEND) === 'real' || (o.trainingBackend ?? process.env.LIFEBOAT_LAB_TRAINING_BACKEND) === 'real';
+  const upTimeoutMs = real ? UP_TIMEOUT_REAL_MS : UP_TIMEOUT_MS;
+  const deadline = Date.now() + upTimeoutMs;
   while (Date.now() < deadline) {
     if (exited !== null) {
       console.error(`lab: serve exited with code ${exited} before it was ready. Last lines of ${logPath}:\n${tail(logPath)}`);
@@ -207,7 +217,7 @@ async function up(o: ServeFlags): Promise<number> {
     }
     await sleep(200);
   }
-  console.error(`lab: not ready within ${UP_TIMEOUT_MS / 1000} s (pid ${child.pid}); see ${logPath}. Stopping it.`);
+  console.error(`lab: not ready within ${upTimeoutMs / 1000} s (pid ${child.pid}); see ${logPath}. Stopping it.`);
   try {
     if (child.pid) process.kill(child.pid, 'SIGTERM');
   } catch {

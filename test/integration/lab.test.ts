@@ -486,4 +486,11 @@ describe('lab CLI (dist/lab/main.js) as processes', () => {
     assert.equal(after.code, 1);
     assert.match(after.stderr, /not running/);
   });
+
+  it('a training backend that is neither sim nor real is refused before anything starts', async () => {
+    const r = await run(['serve', '--ephemeral', '--families', 'training-cluster', '--training-backend', 'vm']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--training-backend must be sim or real \(got "vm"\)/);
+    assert.ok(!existsSync(join(dir, 'state.json')), 'no lab was started');
+  });
 });
