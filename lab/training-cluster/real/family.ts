@@ -55,7 +55,11 @@ export interface RealTrainingClusterOptions {
   /** The lab directory (RingRift's tree is unpacked under it). */
   labDir: string;
   secretsDir?: string;
-  /** Cluster outage: the coordinator's host is back this long after the fault; default 2000 ms. */
+  /**
+   * Cluster outage: the coordinator's host is back this long after the fault; default 20 s, so that the
+   * recovery, started after the fault on a loaded machine, still finds every host down (at 2 s it found
+   * the coordinator back and rightly refused: not a complete failure).
+   */
   outageReturnMs?: number;
   /** Cluster outage: once the coordinator's orchestrator runs, one more node comes back every this many ms; default 1000. */
   rejoinEveryMs?: number;
@@ -223,7 +227,7 @@ export class RealTrainingClusterFamily implements LabFamily {
         this.sync.outage();
         const coordinator = this.nodeNames.find((n) => this.roles.get(n)!.includes('coordinator'))!;
         const timers: NodeJS.Timeout[] = [];
-        timers.push(setTimeout(() => this.setOffline(coordinator, false), this.o.outageReturnMs ?? 2000));
+        timers.push(setTimeout(() => this.setOffline(coordinator, false), this.o.outageReturnMs ?? 20_000));
         // The others come back once the coordinator's orchestrator runs (started by the operator); their units start theirs.
         const watch = setInterval(() => {
           if (this.real.pid(coordinator) === undefined) return;
