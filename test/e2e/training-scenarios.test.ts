@@ -22,7 +22,7 @@ after(async () => {
 describe('training-cluster scenarios on the simulated cluster (the cases the real orchestrators pass too)', () => {
   for (const c of TRAINING_CASES) {
     test(`${c.scenario}: ${c.fault}, ${c.gates.length ? `gates ${c.gates.join(', ')} approved, ` : ''}completed, effects counted, healthy`, async () => {
-      await runTrainingCase(stack, c, { backend: 'sim', timeoutMs: 240_000 });
+      await runTrainingCase(stack, c, { backend: 'sim', timeoutMs: 240_000, record: true });
     });
   }
 });

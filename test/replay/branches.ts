@@ -260,7 +260,7 @@ const TRAINING_OPS: Branch[] = [
   { scenario: CO, branch: 'some-nodes-answer', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage({ answering: ['tc-node2', 'tc-node3'] }).activities, input: ops(CO) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
   {
     scenario: CO,
-    branch: 'v2-coordinator-restart-fails-retry',
+    branch: 'coordinator-restart-fails-retry',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
       const acts = outage().activities;
@@ -271,7 +271,7 @@ const TRAINING_OPS: Branch[] = [
   },
   {
     scenario: CO,
-    branch: 'v2-coordinator-restart-fails-abort',
+    branch: 'coordinator-restart-fails-abort',
     workflowType: 'trainingClusterClusterOutage',
     make: () => {
       const acts = outage().activities;

@@ -126,7 +126,7 @@ async function meshCollapse(): Promise<string> {
           // Name who is missing and why (down itself, or dead / retired in the leader's view): what the operator checks next.
           const missing = reachable.filter((n) => !peers.includes(n)).map((n) => {
             const own = statuses.find((s) => s.node === n);
-            return `${n} (${!own?.reachable ? 'does not answer' : view?.retiredPeers?.includes(n) ? `retired in ${view.node}'s view` : view?.deadPeers?.includes(n) ? `dead in ${view.node}'s view` : `not in ${view?.node ?? 'the'} view`})`;
+            return `${n} (${!own?.reachable ? 'does not answer' : view?.retiredPeers?.includes(n) ? `retired in ${view.node}'s view` : view?.deadPeers?.includes(n) ? `dead in ${view.node}'s view` : view ? `not in ${view.node}'s view` : 'no view to read'})`;
           });
           return {
             done: meshHealthy(statuses, reachable),
