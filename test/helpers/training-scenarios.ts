@@ -37,6 +37,11 @@ export interface TrainingCase {
   outcome: RegExp;
   /** `effect` counts the recovery must have caused (others of the counted kinds must not happen). */
   effects: Record<string, number>;
+  /**
+   * Another ending the real code may take, by backend, with its own effects: the case passes with either,
+   * never with a mix (an outcome of one with the effects of the other fails).
+   */
+  or?: Partial<Record<TrainingBackendKind, { outcome: RegExp; effects: Record<string, number> }>>;
 }
 
 /** Effects the cases count; anything else (reads, the simulation's own bookkeeping) is not compared. */
@@ -67,6 +72,15 @@ export const TRAINING_CASES: TrainingCase[] = [
     // runs the procedure's waits at twice their length, as an operator may (--time-scale 2).
     scale: { sim: 0.1, real: 2 },
     effects: { 'orchestrator.start': 1 },
+    // Seen at 2aa9f89b5 on this machine: a follower may keep reporting no leader for minutes after the
+    // coordinator is back (the code adopts a leader by term and epoch, scripts/p2p/gossip_protocol.py), until
+    // the election is reset; the procedure's next option does that, and one leader then stays.
+    or: {
+      real: {
+        outcome: /^Leader restored by election reset on tc-node2, tc-node3: tc-node1 leads \(agreed by 5\/5\)/,
+        effects: { 'orchestrator.start': 1, 'election.reset': 2 },
+      },
+    },
   },
   {
     scenario: 'training-cluster.mesh-collapse',
@@ -179,8 +193,10 @@ async function runCase(stack: Stack, c: TrainingCase, opts: { backend: TrainingB
   const story = p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n');
   assert.equal(p.pendingDecision, undefined, `the recovery asks: ${p.pendingDecision?.step}: ${p.pendingDecision?.error}\n${story}`);
   assert.equal(p.status, 'completed', `${c.scenario}: ${p.status}: ${p.outcome ?? ''}\n${story}`);
-  assert.match(p.outcome ?? '', c.outcome, story);
-  assert.deepEqual(counted(stack, before), c.effects, 'what the nodes received, once each');
+  const alt = c.or?.[opts.backend];
+  const ending = alt && alt.outcome.test(p.outcome ?? '') ? alt : { outcome: c.outcome, effects: c.effects };
+  assert.match(p.outcome ?? '', ending.outcome, story);
+  assert.deepEqual(counted(stack, before), ending.effects, 'what the nodes received, once each');
   await healthy(stack, opts.timeoutMs);
   if (opts.record) recordHistory(stack, ID, c.scenario);
   return p;
