@@ -344,7 +344,7 @@ export class RealNodes {
     this.watch();
   }
 
-  /** Orchestrator processes inside the node's PID namespace. */
+  /** Orchestrator processes inside the node's PID namespace (and the workers it forks, which share its command line). */
   private orchestratorPids(n: NodeRt): number[] {
     if (!n.initPid) return [];
     let ns: string;
@@ -358,8 +358,10 @@ export class RealNodes {
       if (!/^\d+$/.test(d)) continue;
       try {
         if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
-        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-        if (cmd.includes(P2P_PATTERN) && !/ Z /.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) out.push(Number(d));
+        // An argument that IS the script: not a shell whose command text names it (the SSH session starting it).
+        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+        const runsIt = argv.some((a) => a === P2P_PATTERN || a.endsWith(`/${P2P_PATTERN}`));
+        if (runsIt && !/ Z /.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) out.push(Number(d));
       } catch {
         /* gone meanwhile */
       }
