@@ -271,7 +271,9 @@ describe('training-cluster activities on the lab mesh', () => {
       assert.equal(st.reachable, true, `${n}: ${st.error ?? ''}`);
       assert.equal(st.leaderId, 'tc-node1', n);
       assert.deepEqual([...(st.alivePeers ?? [])].sort(), TC_NODES, n);
-      assert.equal(st.electionState, 'stable', n);
+      // RingRift 2aa9f89b5's /status: role, is_leader, voter_node_ids (no election_state, no voters).
+      assert.equal(st.role, n === 'tc-node1' ? 'leader' : 'follower', n);
+      assert.equal(st.isLeader, n === 'tc-node1', n);
       assert.deepEqual(st.voters, ['tc-node1', 'tc-node2', 'tc-node3']);
     }
     const d = await run(a.p2pDaemonStatus, tc('tc-node2'));
@@ -283,46 +285,45 @@ describe('training-cluster activities on the lab mesh', () => {
     assert.equal(jobs.activeJobs, 4, 'one job per non-leader node');
   });
 
-  test('after training-cluster.mesh-collapse: processes run, no leader, /health fails', T, async () => {
+  test('after training-cluster.mesh-collapse: every orchestrator killed, SSH still answers: no /status, not running', T, async () => {
     await lab.break('training-cluster.mesh-collapse');
     for (const n of TC_NODES) {
       const st = await run(a.p2pStatus, tc(n));
-      assert.equal(st.reachable, true, n);
-      assert.equal(st.leaderId, null, n);
-      assert.deepEqual(st.alivePeers, [], n);
-      assert.equal(st.electionState, 'stalled', n);
+      assert.equal(st.reachable, false, n);
     }
     const d = await run(a.p2pDaemonStatus, tc('tc-node2'));
-    assert.equal(d.running, true);
+    assert.equal(d.running, false);
     assert.equal(d.healthy, false);
-    assert.match(d.detail, /\/health failed \(curl exit 22/);
-    assert.equal((await run(a.p2pJobs, tc('tc-node1'))).activeJobs, 0);
+    assert.match(d.detail, /^not running; \/health failed/);
+    assert.equal((await run(a.p2pJobs, tc('tc-node1'))).reachable, false);
   });
 
   test('p2pRestart restarts once per step: the same ids again are alreadyDone, another activity id restarts again', T, async () => {
     const node = tc('tc-node2');
     const dry = await run(a.p2pRestart, { ...node, dryRun: true }, { activityId: 'restart-dry' });
     assert.equal(dry.dryRun, true);
-    assert.match(dry.plan, /pkill -f p2p_orchestrator; nohup python -m app\.p2p\.orchestrator > logs\/p2p\.log/);
-    assert.equal(restarts('tc-node2'), 0);
+    assert.match(dry.plan, /pkill -f scripts\/p2p_orchestrator\.py; nohup sh -c '.*scripts\/p2p_orchestrator\.py --node-id .*' p2p-start config\/p2p_orchestrator\.env venv\/bin\/python > logs\/p2p\.log/);
+    const starts = () => effects('tc-node2', 'orchestrator.start', TRAINING).length;
+    assert.equal(starts(), 0);
 
+    // The collapse killed it: the first restart starts it (nothing to stop).
     const r1 = await run(a.p2pRestart, node, { activityId: 'restart-a' });
     assert.equal(r1.alreadyDone, false);
-    assert.equal(restarts('tc-node2'), 1);
-    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 1);
-    assert.match(r1.output ?? '', /\/health ok/, 'the new process hears the mesh again');
+    assert.equal(starts(), 1);
+    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 0);
+    assert.match(r1.output ?? '', /^script: running \(pid \d+\)/);
 
     const r2 = await run(a.p2pRestart, node, { activityId: 'restart-a' });
     assert.equal(r2.alreadyDone, true, 'same workflow, run and activity id: the step already happened');
-    assert.equal(restarts('tc-node2'), 1);
-    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 1, 'not even killed again');
+    assert.equal(starts(), 1);
+    assert.equal(effects('tc-node2', 'orchestrator.stop', TRAINING).length, 0, 'not killed again');
 
     const r3 = await run(a.p2pRestart, node, { activityId: 'restart-b' });
     assert.equal(r3.alreadyDone, false);
-    assert.equal(restarts('tc-node2'), 2);
+    assert.equal(restarts('tc-node2'), 1, 'another step: stopped and started again');
   });
 
-  test('restarting the voters heals the election: p2pStatus shows tc-node1 leading again', T, async () => {
+  test('restarting the voters, the coordinator among them, brings the leader back: p2pStatus shows tc-node1 leading again', T, async () => {
     for (const n of ['tc-node1', 'tc-node3']) {
       const r = await run(a.p2pRestart, tc(n), { activityId: `heal-${n}` });
       assert.equal(r.alreadyDone, false, n);
@@ -331,14 +332,14 @@ describe('training-cluster activities on the lab mesh', () => {
       'tc-node1 leading after the restarts',
       async () => {
         const s = await run(a.p2pStatus, tc('tc-node1'));
-        return s.leaderId === 'tc-node1' && s.alivePeers?.length === 3 ? s : undefined;
+        return s.leaderId === 'tc-node1' && s.isLeader && s.alivePeers?.length === 3 ? s : undefined;
       },
       10_000,
     );
-    assert.deepEqual([...(st.alivePeers ?? [])].sort(), ['tc-node1', 'tc-node2', 'tc-node3'], 'only the restarted nodes hear each other');
-    assert.equal(st.electionState, 'stable');
+    assert.deepEqual([...(st.alivePeers ?? [])].sort(), ['tc-node1', 'tc-node2', 'tc-node3'], 'only the restarted nodes run');
+    assert.equal(st.role, 'leader');
     const reset = await run(a.p2pElectionReset, { ...tc('tc-node1'), dryRun: true });
-    assert.match(reset.plan, /Authorization: Bearer \$CLUSTER_AUTH_TOKEN/, 'the plan names the token, never its value');
+    assert.match(reset.plan, /\/election\/reset -H "Authorization: Bearer \$RINGRIFT_CLUSTER_AUTH_TOKEN"/, 'the plan names the token, never its value');
   });
 });
 
