@@ -112,7 +112,7 @@ describe('recoveries end to end through the CLI', () => {
     assert.ok(rows.some((r) => r.workflowId === id && /completed/i.test(r.status)), list.stdout);
   });
 
-  test('training-cluster.mesh-collapse: coordinator first, one restart per node, mesh re-formed, report', async () => {
+  test('training-cluster.mesh-collapse: every orchestrator killed; the coordinator started first, one start per node, mesh re-formed, report', async () => {
     const { lab, cli } = stack;
     const id = 'recovery-lab-training';
     await lab.break('training-cluster.mesh-collapse');
@@ -124,7 +124,9 @@ describe('recoveries end to end through the CLI', () => {
     assert.equal(p.status, 'completed', JSON.stringify(p.steps));
     assert.match(p.outcome ?? '', /Mesh re-formed: leader tc-node1, alive 5\/5/);
 
-    const restarts = lab.effects.list({ cluster: 'lab-training', effect: 'orchestrator.restart' }).filter((e) => lab.effects.list({ cluster: 'lab-training' }).indexOf(e) >= before);
+    // The fault killed them (RingRift 2aa9f89b5 as the real lab makes it): each restart is a start, nothing to stop.
+    const restarts = lab.effects.list({ cluster: 'lab-training', effect: 'orchestrator.start' }).filter((e) => lab.effects.list({ cluster: 'lab-training' }).indexOf(e) >= before);
+    assert.equal(lab.effects.list({ cluster: 'lab-training', effect: 'orchestrator.stop' }).filter((e) => lab.effects.list({ cluster: 'lab-training' }).indexOf(e) >= before).length, 0);
     assert.deepEqual(restarts.map((e) => e.node).sort(), ['tc-node1', 'tc-node2', 'tc-node3', 'tc-node4', 'tc-node5']);
     assert.equal(restarts[0]?.node, 'tc-node1', 'the coordinator is restarted first');
     // The 30 s stabilization separates the coordinator from the other voters.
@@ -141,7 +143,7 @@ describe('recoveries end to end through the CLI', () => {
     await record(id, 'training-cluster.mesh-collapse');
   });
 
-  test('training-cluster.leader-failure: no election within 60 s, an election reset elects a live voter, jobs flow again, the old leader rejoins', async () => {
+  test('training-cluster.leader-failure: the coordinator (the only node ever elected) dies; no election within 60 s, its P2P restarted, it leads and stays, jobs answer', async () => {
     const { lab, cli } = stack;
     const id = 'recovery-lab-training';
     await lab.break('training-cluster.leader-failure');
@@ -150,23 +152,23 @@ describe('recoveries end to end through the CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     const p = await finished(id, 240_000);
     assert.equal(p.status, 'completed', JSON.stringify(p.steps.filter((s) => s.status !== 'succeeded')));
-    assert.match(p.outcome ?? '', /^Leader restored by election reset on tc-node2: leader tc-node[23], [1-9]\d* active job\(s\); P2P restarted on tc-node1, back in the mesh \(5\/5 alive\)$/);
+    assert.match(p.outcome ?? '', /^Leader restored by P2P restarted on tc-node1: tc-node1 leads \(agreed by 5\/5\) .*\/api\/jobs on tc-node1: \d+ active of \d+$/);
     const effects = lab.effects.list({ cluster: 'lab-training' }).slice(before);
     assert.deepEqual(
       effects.map((e) => `${e.effect}:${e.node}`),
-      ['election.reset:tc-node2', 'orchestrator.start:tc-node1'],
-      'one reset, no manual designation, the crashed old leader started once after the election',
+      ['orchestrator.start:tc-node1'],
+      'the crashed coordinator started once; no reset, no manual designation',
     );
     assert.deepEqual(p.gates, []);
     assert.ok(!Object.keys(p.facts).some((k) => k.endsWith('follow-up')), JSON.stringify(p.facts));
     // The cluster is whole again, not only led: every node alive in the mesh.
     const health = (await lab.health()).find((h) => h.cluster === 'lab-training');
     assert.ok(health?.healthy, JSON.stringify(health));
-    assert.match(health?.summary ?? '', /^leader tc-node[23], 5\/5 alive in the mesh/);
+    assert.match(health?.summary ?? '', /^leader tc-node1, 5\/5 alive in the mesh/);
     const report = await cli(['report', id]);
     assert.equal(report.code, 0, report.stderr);
-    assert.match(report.stdout, /Option 2: force an election restart/);
-    assert.match(report.stdout, /Restart P2P on the node\(s\) still out of the mesh: tc-node1/);
+    assert.match(report.stdout, /Option 1: wait for the automatic leader election/);
+    assert.match(report.stdout, /Restart P2P on the voter\(s\) that are down \(tc-node1; only the coordinator is ever elected\)/);
     await record(id, 'training-cluster.leader-failure');
   });
 
