@@ -34,10 +34,12 @@ import {
   SA_CLUSTER,
   SA_SCENARIO,
   SA_STEP,
+  approvalPolicyQuery,
   approveUpdate,
   decideUpdate,
   progressQuery,
   rejectUpdate,
+  type ApprovalPolicy,
   type ApproveArgs,
   type DecideArgs,
   type GateRecord,
@@ -252,8 +254,18 @@ export function planRecovery(inventory: Inventory, req: StartRequest): PlannedRe
  * @throws {@link UsageError} bad request; {@link ConflictError} when the cluster already has a recovery running
  */
 export async function startRecovery(client: Client, inventory: Inventory, req: StartRequest): Promise<StartedRecovery> {
-  const plan = planRecovery(inventory, req);
+  return startPlanned(client, planRecovery(inventory, req));
+}
+
+/**
+ * Starts a planned recovery ({@link planRecovery}), e.g. after the CLI added
+ * the approval policy and the signed start statement to its input.
+ *
+ * @throws {@link ConflictError} when the cluster already has a recovery running
+ */
+export async function startPlanned(client: Client, plan: PlannedRecovery): Promise<StartedRecovery> {
   const { spec, workflowId, taskQueue, input } = plan;
+  const req = { cluster: input.cluster.name };
   try {
     const handle = await client.workflow.start(spec.workflowType, {
       workflowId,
@@ -486,6 +498,38 @@ export async function getProgress(client: Client, workflowId: string, runId?: st
   } catch (err) {
     throw mapHandleError(err, workflowId, 'read its progress');
   }
+}
+
+/** What an operator answers and signs: the recovery's run, its progress, and how its answers are identified. */
+export interface AnswerContext {
+  runId: string;
+  progress: Progress;
+  /** The policy the recovery was started with (undefined: started before signed approvals; answers by name). */
+  policy?: ApprovalPolicy;
+}
+
+/**
+ * Reads what an answer to a recovery must name: its current run, its gates
+ * or pending decision, and the approval policy in its input.
+ *
+ * @throws {@link NotFoundError} no such recovery; {@link OperationFailedError} when no worker answers
+ */
+export async function answerContext(client: Client, workflowId: string): Promise<AnswerContext> {
+  let runId: string;
+  try {
+    runId = (await client.workflow.getHandle(workflowId).describe()).runId;
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'describe it');
+  }
+  const progress = await getProgress(client, workflowId, runId);
+  let policy: ApprovalPolicy | undefined;
+  try {
+    policy = await client.withDeadline(Date.now() + 10_000, () => client.workflow.getHandle(workflowId, runId).query(approvalPolicyQuery));
+  } catch (err) {
+    // A worker on code from before signed approvals does not know the query: that recovery answers by name.
+    if (!/approval-policy/.test((err as Error).message ?? '')) throw mapHandleError(err, workflowId, 'read its approval policy');
+  }
+  return { runId, progress, policy };
 }
 
 /** Describes a recovery (status, times, search attributes) without needing a worker. */
