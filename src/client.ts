@@ -27,6 +27,7 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { z } from 'zod';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { SCENARIOS, findScenario, type ScenarioSpec } from './catalog';
 import { clusterOf, topologyOf, type Inventory } from './inventory/load';
 import {
@@ -739,6 +740,19 @@ export async function cancelRecovery(client: Client, workflowId: string, reason:
   } catch (err) {
     if (err instanceof NothingWaitingError) throw err;
     throw mapHandleError(err, workflowId, 'cancel it');
+  }
+}
+
+/**
+ * The full history of a recovery's run (the latest by default), for `lifeboat audit`.
+ *
+ * @throws {@link NotFoundError} when there is no such recovery or run
+ */
+export async function fetchRecoveryHistory(client: Client, workflowId: string, runId?: string): Promise<History> {
+  try {
+    return await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'read its history');
   }
 }
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { publicKeyOf, SignatureError, type SshPublicKey } from './sshsig';
+import { publicKeyOf, type SignatureError, type SshPublicKey } from './sshsig';
 
 /** One allowed signer: the principals a key may sign as, where, and when. */
 export interface AllowedSigner {

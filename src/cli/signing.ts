@@ -18,7 +18,7 @@ import {
   parseAllowedSigners,
   principalsOf,
   publicKeyOf,
-  SignatureError,
+  type SignatureError,
   SignedRequestError,
   SIGNING_NAMESPACE,
   SignersFileError,

@@ -17,6 +17,8 @@ import type { Io } from '../../src/cli/context';
 import { parseInventory } from '../../src/inventory/load';
 
 const INVENTORY = `
+# Approvals by name in these CLI tests (signed ones: bad-input.test.ts, signed-approvals.test.ts, the e2e tests).
+approvals: { mode: unsigned }
 clusters:
   lab-ledger:
     system: ledger
