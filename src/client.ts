@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -494,10 +495,17 @@ export async function listRecoveries(
  */
 export async function getProgress(client: Client, workflowId: string, runId?: string, opts: { timeoutMs?: number } = {}): Promise<Progress> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  try {
-    return await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(workflowId, runId).query(progressQuery));
-  } catch (err) {
-    throw mapHandleError(err, workflowId, 'read its progress');
+  const deadline = Date.now() + timeoutMs;
+  // A query can fail for a moment while the run's first workflow task is still being handled (a worker
+  // just started, a busy machine): asked again within the same deadline, at most a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.withDeadline(deadline, () => client.workflow.getHandle(workflowId, runId).query(progressQuery));
+    } catch (err) {
+      const transient = err instanceof ServiceError && (err.cause as { code?: number } | undefined)?.code !== 5 && /failed to query workflow/i.test(err.message);
+      if (!transient || attempt >= 4 || Date.now() + 1000 >= deadline) throw mapHandleError(err, workflowId, 'read its progress');
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
   }
 }
 
