@@ -35,13 +35,16 @@ async function identify(
   kind: 'approve' | 'reject' | 'decide',
   flags: { as?: string; key?: string },
   fields: { decision?: string; choice?: string; reason?: string },
-  target: (ac: AnswerContext) => AnswerTarget,
+  target: (ac: AnswerContext) => AnswerTarget | undefined,
 ): Promise<{ by: string; signed?: SignedStatement }> {
   const client = await ctx.client();
   const ac = await answerContext(client, id);
   const policy = ac.policy;
   if (policy?.mode !== 'signed') return { by: requireFlag(flags.as, '--as', 'who answers is recorded in the incident record') };
   const t = target(ac);
+  // Nothing to sign for (no such gate waiting, no decision pending, the recovery ended): the request goes
+  // as it is, and the workflow (or the client, for an ended recovery) refuses it with the usual reason and exit code.
+  if (!t) return { by: requireFlag(flags.as, '--as', 'who answers is recorded in the incident record') };
   const signer = operatorSigner(policy, ac.progress.cluster, flags, ctx.io.env, ctx.io.cwd);
   const statementFields = {
     kind,
@@ -64,31 +67,22 @@ async function identify(
   return { by: signer.principal, signed };
 }
 
-/** The waiting gate an answer is about (the workflow refuses anything else with the reason; this only shows what is signed). */
-function gateTarget(id: string, gate: string): (ac: AnswerContext) => AnswerTarget {
+/** The waiting gate an answer is about; undefined when it does not wait (the workflow then refuses the answer with the reason). */
+function gateTarget(gate: string): (ac: AnswerContext) => AnswerTarget | undefined {
   return (ac) => {
     const g = ac.progress.gates.filter((x) => x.gate === gate).at(-1);
-    if (!g || g.status !== 'waiting') {
-      const waiting = ac.progress.gates.filter((x) => x.status === 'waiting').map((x) => x.gate);
-      throw new UsageError(
-        g ? `gate "${gate}" of ${id} is not waiting: it was ${g.status}${g.by ? ` by ${g.by}` : ''}` : `unknown gate "${gate}"; ${waiting.length ? `waiting: ${waiting.join(', ')}` : 'no gate is waiting'}`,
-        `lifeboat watch ${id} --once shows what waits`,
-        'gate',
-      );
-    }
+    if (!g || g.status !== 'waiting') return undefined;
     const shown = [`${g.title}${g.dangerous ? ' (DANGEROUS)' : ''}`, ...Object.entries(g.evidence).map(([k, v]) => `${k}: ${v}`), ...(g.choices?.length ? [`choices: ${g.choices.join(', ')}`] : [])];
     if ((g.required ?? 1) > 1) shown.push(`approvals: ${g.approvals?.length ?? 0} of ${g.required}${g.approvals?.length ? ` (${g.approvals.map((a) => a.by).join(', ')})` : ''}`);
     return { target: g.gate, attempt: g.attempt, evidence: g.evidenceDigest, shown };
   };
 }
 
-/** The pending decision an answer is about. */
-function decisionTarget(id: string): (ac: AnswerContext) => AnswerTarget {
-  return (ac) => {
-    const d = ac.progress.pendingDecision;
-    if (!d) throw new UsageError('nothing is waiting for a decision: no step has failed awaiting retry|skip|abort', `lifeboat watch ${id} --once shows what waits`, 'decision');
-    return { target: d.step, attempt: d.attempt, evidence: d.evidenceDigest, shown: [`step: ${d.step}`, `error: ${d.error}`, `choices: ${(d.choices ?? ['retry', 'skip', 'abort']).join(', ')}`] };
-  };
+/** The pending decision an answer is about; undefined when none is pending (the workflow then says so). */
+function decisionTarget(ac: AnswerContext): AnswerTarget | undefined {
+  const d = ac.progress.pendingDecision;
+  if (!d) return undefined;
+  return { target: d.step, attempt: d.attempt, evidence: d.evidenceDigest, shown: [`step: ${d.step}`, `error: ${d.error}`, `choices: ${(d.choices ?? ['retry', 'skip', 'abort']).join(', ')}`] };
 }
 
 const KEY_HELP = `your SSH key, for recoveries whose approvals are signed (default $${SIGNING_KEY_ENV}; a .pub signs through the ssh-agent)`;
@@ -135,7 +129,7 @@ export function register(program: Command, ctx: Context): void {
       const as = requireFlag(flags.as, '--as', 'who approves is recorded in the incident record (signed: a principal your key may sign as)');
       const reason = requireFlag(flags.reason, '--reason', 'say why this is safe; it goes into the incident record');
       checkAnswer({ by: as, reason });
-      const { by, signed } = await identify(ctx, id, 'approve', flags, { reason, choice: flags.choice }, gateTarget(id, gate));
+      const { by, signed } = await identify(ctx, id, 'approve', flags, { reason, choice: flags.choice }, gateTarget(gate));
       const g = await approveGate(await ctx.client(), id, { gate, by, reason, confirm: flags.confirm, choice: flags.choice, ...(signed ? { signed } : {}) });
       const more = g.status === 'waiting' && (g.required ?? 1) > 1 ? ` (${g.approvals?.length ?? 0} of ${g.required} approvals; the gate waits for the next)` : '';
       ctx.line(`Approved ${g.gate} on ${id} as ${by}${signed ? ' (signed)' : ''}${flags.choice ? ` (choice: ${flags.choice})` : ''}${more}. The recovery continues: lifeboat watch ${id}`);
@@ -153,7 +147,7 @@ export function register(program: Command, ctx: Context): void {
       const as = requireFlag(flags.as, '--as', 'who rejects is recorded in the incident record (signed: a principal your key may sign as)');
       const reason = requireFlag(flags.reason, '--reason', 'say why; it goes into the incident record');
       checkAnswer({ by: as, reason });
-      const { by, signed } = await identify(ctx, id, 'reject', flags, { reason }, gateTarget(id, gate));
+      const { by, signed } = await identify(ctx, id, 'reject', flags, { reason }, gateTarget(gate));
       const g = await rejectGate(await ctx.client(), id, { gate, by, reason, ...(signed ? { signed } : {}) });
       ctx.line(`Rejected ${g.gate} on ${id} as ${by}${signed ? ' (signed)' : ''}. The recovery stops; see lifeboat watch ${id}`);
     });
@@ -173,7 +167,7 @@ export function register(program: Command, ctx: Context): void {
       const as = requireFlag(flags.as, '--as', 'who decides is recorded in the incident record (signed: a principal your key may sign as)');
       const reason = flags.reason?.trim() || undefined;
       checkAnswer({ by: as, reason });
-      const { by, signed } = await identify(ctx, id, 'decide', flags, { decision, reason }, decisionTarget(id));
+      const { by, signed } = await identify(ctx, id, 'decide', flags, { decision, reason }, decisionTarget);
       const pending = await decide(await ctx.client(), id, { decision: decision as Decision, by, reason, ...(signed ? { signed } : {}) });
       ctx.line(`Decided ${decision} for "${pending.step}" on ${id} as ${by}${signed ? ' (signed)' : ''}. Follow it: lifeboat watch ${id}`);
     });
