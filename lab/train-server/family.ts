@@ -99,6 +99,8 @@ export class TrainServerFamily implements LabFamily {
     writeFstab(this.host, this.host.storage.arrayUuid());
     await makeBackups(this.host);
     rememberFiles(this.host);
+    // For tests: what a restore or a rescue must give back (paths under the mount, sha256).
+    writeFileSync(join(dirname(this.secretsDir), `${this.cluster}-manifest.json`), JSON.stringify(Object.fromEntries(this.host.manifest), null, 1) + '\n');
     this.tick = setInterval(() => this.onTick(), 50);
     this.tick.unref();
   }
@@ -173,11 +175,6 @@ export class TrainServerFamily implements LabFamily {
     if (down.length) problems.push(`containers down: ${down.join(', ')}`);
     const node: NodeHealth = { node: NODE, state: problems.length ? 'degraded' : 'up', detail: problems.join('; ') || `storage (${this.backendKind}), cache, containers ok` };
     return { cluster: this.cluster, system: this.system, healthy: problems.length === 0, summary: problems.length ? problems.join('; ') : 'healthy', nodes: [node] };
-  }
-
-  /** Backed-up files missing or different under a copy of the mount (a rescue directory), by path under the root. */
-  rescueProblems(dir: string): string[] {
-    return fileProblems(this.host, this.host.p(dir));
   }
 
   async shim(call: ShimCall): Promise<ShimResult> {

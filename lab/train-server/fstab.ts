@@ -34,6 +34,6 @@ export function pollFstab(host: TrainHost): void {
   const now = host.changed(path);
   if (now === undefined) return;
   for (const line of now.split('\n')) {
-    if (line.trim() && !before.includes(line)) host.record('fstab.appended', { line });
+    if (line.trim() && !line.trim().startsWith('#') && !before.includes(line)) host.record('fstab.appended', { line });
   }
 }

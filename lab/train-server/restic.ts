@@ -10,6 +10,7 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { resticPath } from '../../src/tools';
@@ -52,21 +53,22 @@ export async function makeBackups(host: TrainHost): Promise<void> {
   }
 }
 
-/** Remembers the backed-up files as they are: what a complete restore must give back. */
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** Remembers the backed-up files as they are (path under the mount → sha256): what a complete restore must give back. */
 export function rememberFiles(host: TrainHost): void {
   host.manifest.clear();
   for (const d of BACKED_UP) {
-    for (const f of walk(host.p(`${MOUNT}/${d}`))) host.manifest.set(relative(host.root, f), readFileSync(f).toString('base64'));
+    for (const f of walk(host.p(`${MOUNT}/${d}`))) host.manifest.set(relative(host.p(MOUNT), f), sha(f));
   }
 }
 
-/** Backed-up files that are missing or differ, under `base` (default: the mount point itself). */
+/** Backed-up files (under the mount) that are missing or differ, in a copy of the mount at `base` (default: the mount itself). */
 export function fileProblems(host: TrainHost, base = host.p(MOUNT)): string[] {
   const bad: string[] = [];
-  const mount = host.p(MOUNT);
-  for (const [rel, content] of host.manifest) {
-    const f = join(base, relative(mount, join(host.root, rel)));
-    if (!existsSync(f) || readFileSync(f).toString('base64') !== content) bad.push(rel);
+  for (const [rel, hash] of host.manifest) {
+    const f = join(base, rel);
+    if (!existsSync(f) || sha(f) !== hash) bad.push(rel);
   }
   return bad;
 }
