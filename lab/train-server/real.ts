@@ -487,6 +487,9 @@ export class RealStorage implements TrainStorage {
         return result(r);
       }
       case 'wipefs': {
+        // Listing signatures (no -a) is read-only: any device, as lsblk.
+        const erase = a.some((x) => x === '--all' || /^-[a-zA-Z]*a/.test(x) || x === '--offset' || /^-[a-zA-Z]*o/.test(x));
+        if (!erase) return result(await run('wipefs', a, cwd));
         const bad = this.ownDevices(a, [...array, this.loops.ssd]);
         if (bad) return err(bad, 1);
         const dev = operands(a).find((x) => x.startsWith('/dev/'));

@@ -542,11 +542,11 @@ export class SimStorage implements TrainStorage {
       { source: DISKS.efi.path, target: '/boot/efi', fstype: 'vfat', uuid: EFI_UUID, options: 'rw,relatime' },
       ...(this.mounted ? [{ source: this.mounted.source, target: this.host.p(MOUNT), fstype: 'btrfs', uuid: this.uuid, options: this.mounted.options }] : []),
     ];
-    const target = operands(a)[0];
+    const target = operands(a, ['-o', '--output', '-t', '--types', '-S', '--source', '-T', '--target'])[0] ?? optionValue(a, '--target') ?? optionValue(a, '-T');
     const rows = target ? list.filter((m) => m.target === target || m.source === target || this.host.p(target) === m.target) : list;
     if (target && rows.length === 0) return { stdout: '', exitCode: 1 };
     if (a.includes('-J') || a.includes('--json')) return ok(JSON.stringify({ filesystems: rows }, null, 3) + '\n');
-    const cols = (optionValue(a, '-o') ?? 'TARGET,SOURCE,FSTYPE,OPTIONS').split(',').map((c) => c.toLowerCase()) as Array<keyof (typeof list)[number]>;
+    const cols = (optionValue(a, '-o') ?? optionValue(a, '--output') ?? 'TARGET,SOURCE,FSTYPE,OPTIONS').split(',').map((c) => c.toLowerCase()) as Array<keyof (typeof list)[number]>;
     return ok(rows.map((r) => cols.map((c) => r[c] ?? '').join(' ')).join('\n') + '\n');
   }
 }

@@ -50,7 +50,7 @@ export function env(ctx: TrainServerContext, ref: NodeRef) {
       try {
         return parsePins(ctx.setting(cluster, 'deviceIds'));
       } catch (err) {
-        throw new TransportError('InvalidArgument', `${(err as Error).message} (cluster ${cluster})`, false);
+        throw new TransportError('InvalidArgument', `${(err as Error).message} (cluster ${ref.cluster})`, false);
       }
     },
   };
