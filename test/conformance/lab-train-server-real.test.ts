@@ -3,12 +3,13 @@
  * with SIGKILL (its loop devices attached, the array mounted) is cleaned by
  * the next start — its mounts, loop devices and `lb-ts-<pid>-*` directory —
  * and a lab stopped normally detaches and unmounts everything it made.
- * Needs root, loop devices and btrfs-progs (scripts/setup.sh); without them
- * it fails saying what is missing.
+ * Without root the lab refuses at once, saying so. Needs root, loop devices
+ * and btrfs-progs (scripts/setup.sh); without them it fails saying what is
+ * missing.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -66,6 +67,17 @@ describe('lab train server on real BTRFS: nothing left behind', () => {
     assert.deepEqual(mountsUnder(dir), [], 'unmounted');
     assert.ok(cleaned.some((c) => c.startsWith('unmounted ')), cleaned.join('; '));
     assert.deepEqual(readdirSync(tmpdir()).filter((e) => e.startsWith(`${LOOP_PREFIX}${pid}-`)), [], 'its backing files removed');
+  });
+
+  test('without root the lab refuses at once, saying why and what to do (it never falls back quietly)', { timeout: 120_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-lab-ts-noroot-'));
+    dirs.push(dir);
+    chmodSync(dir, 0o777);
+    const index = resolve(__dirname, '../../lab/index.js');
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', `require(${JSON.stringify(index)}).startLab({ dir: ${JSON.stringify(dir)}, families: ['train-server'], trainBackend: 'real' }).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(3); })`], { encoding: 'utf8', timeout: 90_000 });
+    assert.equal(r.error, undefined, `setpriv (util-linux) is needed to run as nobody: ${String(r.error)}`);
+    assert.equal(r.status, 3, `${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /needs root \(losetup, mkfs\.btrfs and mount on loop devices\); run the lab \(or the conformance suite\) as root, or use the simulation \(--train-backend sim\)/);
   });
 
   test('a lab stopped normally detaches and unmounts everything it made', { timeout: 180_000 }, async () => {
