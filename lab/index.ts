@@ -46,7 +46,7 @@ import { GossipFamily } from './gossip';
 import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
-import { TrainServerFamily } from './train-server';
+import { TrainServerFamily, type TrainBackendKind } from './train-server';
 import { TrainingClusterFamily } from './training-cluster';
 
 export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server' | 'ledger-dr';
@@ -72,6 +72,12 @@ export interface LabOptions {
   ledgerBackend?: LedgerBackendKind;
   /** The ledger simulation's timings (elections, sagas, divergence recovery); tests shorten them. */
   ledgerSim?: Partial<SimTimings>;
+  /**
+   * The train server's storage: `sim` (simulated) or `real` (BTRFS on loop
+   * devices, see lab/train-server/real.ts; needs root); default
+   * `$LIFEBOAT_LAB_TRAIN_BACKEND`, else `sim`.
+   */
+  trainBackend?: TrainBackendKind;
 }
 
 /** A running lab. */
@@ -167,7 +173,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     );
   }
   if (wanted.includes('train-server')) {
-    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir }));
+    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir, backend: opts.trainBackend ?? trainBackendFromEnv() }));
   }
   if (wanted.includes('ledger-dr')) {
     // Last, so the other families keep their fixed SSH ports.
@@ -344,6 +350,13 @@ function ledgerBackendFromEnv(): LedgerBackendKind {
   if (v === undefined || v === '' || v === 'sim') return 'sim';
   if (v === 'real') return 'real';
   throw new Error(`lab: LIFEBOAT_LAB_LEDGER_BACKEND must be "sim" or "real", got "${v}"`);
+}
+
+function trainBackendFromEnv(): TrainBackendKind {
+  const v = process.env.LIFEBOAT_LAB_TRAIN_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`lab: LIFEBOAT_LAB_TRAIN_BACKEND must be "sim" or "real", got "${v}"`);
 }
 
 function currentUser(): string {

@@ -11,6 +11,9 @@
 #       git clone https://github.com/inferadb/ledger && cd ledger && git checkout 21345c4
 #       cargo build --release -p inferadb-ledger-server --bin inferadb-ledger   # needs protoc
 #     and its proto (LIFEBOAT_LEDGER_PROTO, or ../shared/targets/inferadb-ledger/proto/ledger.proto).
+#   - the train server (seed 004) on real BTRFS: root, loop devices (/dev/loop-control) and
+#     btrfs-progs (scripts/setup.sh installs it from apt); RAID1 over two loop devices on sparse
+#     files under $TMPDIR/lb-ts-<pid>-*, removed after each case (a crashed run's at the next start).
 # A missing target fails its tests with the message above; nothing is skipped.
 #
 #   npm run conformance                          everything

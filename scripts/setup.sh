@@ -141,12 +141,15 @@ if ! cli_ok || ! test_server_ok; then
 fi
 
 # --- 4. system packages ---------------------------------------------------------
-# sshd (tests start their own on 127.0.0.1), restic, sqlite3, ssh-keygen.
+# sshd (tests start their own on 127.0.0.1), restic, sqlite3, ssh-keygen, and
+# btrfs-progs (mkfs.btrfs, btrfs, btrfs-find-root: the train server's lab on real
+# BTRFS over loop devices, `npm run conformance`).
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v restic >/dev/null 2>&1 || missing+=(restic)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+{ command -v mkfs.btrfs >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.btrfs ] || [ -x /sbin/mkfs.btrfs ]; } || missing+=(btrfs-progs)
 
 # AS_ROOT prefixes commands that need root; CAN_ROOT says whether we have it.
 AS_ROOT=()
@@ -158,7 +161,7 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$CAN_ROOT" -eq 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "missing system packages: ${missing[*]}." \
-      "Install them as root, e.g.: sudo apt-get install -y openssh-server openssh-client restic sqlite3" \
+      "Install them as root, e.g.: sudo apt-get install -y openssh-server openssh-client restic sqlite3 btrfs-progs" \
       "(the tests start their own sshd on 127.0.0.1; the system ssh service need not run). Then re-run."
   fi
   note "installing system packages: ${missing[*]} (apt-get)..."
@@ -175,7 +178,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   quietly apt-update "${AS_ROOT[@]}" apt-get update -qq || apt_ok=""
   if [ -n "$apt_ok" ]; then
     quietly apt-install "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -qq --no-install-recommends openssh-server openssh-client restic sqlite3 || apt_ok=""
+      apt-get install -y -qq --no-install-recommends openssh-server openssh-client restic sqlite3 btrfs-progs || apt_ok=""
   fi
   [ -n "$made_policy" ] && "${AS_ROOT[@]}" rm -f "$POLICY" && made_policy=""
   [ -n "$apt_ok" ] ||
@@ -236,4 +239,5 @@ temporal_v="$("$TEMPORAL" --version 2>/dev/null | awk '{print $3}')"
 restic_v="$("${LIFEBOAT_RESTIC:-$GOBIN_DIR/restic}" version 2>/dev/null | awk '{print $2}')"
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
 ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
-note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}"
+btrfs_v="$(PATH="$PATH:/usr/sbin:/sbin" btrfs --version 2>/dev/null | awk '{print $2}')"
+note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}"

@@ -13,6 +13,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startLab, type Lab, type LabFamilyName } from '../../lab/index';
 import type { LedgerBackendKind } from '../../lab/ledger';
+import type { TrainBackendKind } from '../../lab/train-server';
 import { PROJECT_ROOT } from '../../src/tools';
 import { devServerEnv } from './temporal';
 
@@ -75,8 +76,9 @@ export async function freePort(): Promise<number> {
  * @param opts.families lab families to run (default all)
  * @param opts.bootMs the lab's settle time (default 500 ms, to keep tests quick)
  * @param opts.ledgerBackend the lab ledger's backend: the simulation (default) or real inferadb-ledger processes
+ * @param opts.trainBackend the lab train server's storage: simulated (default) or real BTRFS on loop devices
  */
-export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
+export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
   const port = await freePort();
@@ -99,7 +101,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
 
   try {
     server = await devServerEnv({ dbFilename: dbFile, port });
-    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}) });
+    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}) });
     connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace: 'default' });
     const env: NodeJS.ProcessEnv = {

@@ -9,7 +9,7 @@
 import type { LifeboatActivities, NodeRef, P2pStatus } from '../../src/activities/types';
 import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
 import { FakeLedger, fakeLedgers, type FakeLedgerOptions } from '../helpers/fakes-ledger';
-import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
+import { afterOutage, asksQuestion, blankServer, CONFIG_IN_BACKUP, corruptBtrfs, DEVICE_REFUSED, failedSsd, lostPassword, newOs, TS_USERS } from '../helpers/fakes-train-server';
 import { leaderFailure, OPS_NODES, TC_NODES } from '../helpers/fakes-training-cluster';
 import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
 import { outage, syncHosts, type HostSim } from '../helpers/fakes-training-ops';
@@ -389,28 +389,33 @@ const PO = 'train-server.power-outage';
 const OSD = 'train-server.os-disk';
 const BC = 'train-server.btrfs-corruption';
 
+// The v1 histories (before the real setup scripts and device guards) are kept as
+// histories/<scenario>/v1-*.json: no recorder makes them any more. Power outage did not change.
 const TRAIN_SERVER: Branch[] = [
-  { scenario: TDL, branch: 'older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
-  { scenario: TDL, branch: 'new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
-  { scenario: TDL, branch: 'snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: TDL, branch: 'snapshot-timeout-skip-latest', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { failure: 'GateSkipped' } },
-  { scenario: TDL, branch: 'storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }).activities, input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
-  { scenario: TDL, branch: 'dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: TDL, branch: 'v2-older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'recreate-config' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
+  { scenario: TDL, branch: 'v2-password-by-reference', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(lostPassword()).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'restic-password', choice: 'file:/etc/lifeboat/restic-password' }, { approve: 'recreate-config' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-config-in-backup-by-hand-script', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ ...CONFIG_IN_BACKUP, ...asksQuestion('06-setup-cloudflare-tunnel.sh') }).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'new-btrfs-array' }, { approve: 'by-hand-06-setup-cloudflare-tunnel' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-disks-refused-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(DEVICE_REFUSED).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'recreate-config' }, { decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'v2-new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'recreate-config' }, { reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
+  { scenario: TDL, branch: 'v2-snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'v2-new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ approve: 'recreate-config' }, { decide: 'skip' }], expect: { failure: 'GateSkipped' } },
+  { scenario: TDL, branch: 'v2-storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }).activities, input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
+  { scenario: TDL, branch: 'v2-dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(lostPassword()).activities, input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: CSSD, branch: 'replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
-  { scenario: CSSD, branch: 'wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
-  { scenario: CSSD, branch: 'wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: CSSD, branch: 'replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: CSSD, branch: 'replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
-  { scenario: CSSD, branch: 'cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
+  { scenario: CSSD, branch: 'v2-replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
+  { scenario: CSSD, branch: 'v2-wrong-device-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: { ...failedSsd().activities, ...DEVICE_REFUSED }, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'v2-wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
+  { scenario: CSSD, branch: 'v2-wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: CSSD, branch: 'v2-replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'v2-replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
+  { scenario: CSSD, branch: 'v2-cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
   {
     scenario: CSSD,
-    branch: 'dry-run',
+    branch: 'v2-dry-run',
     workflowType: 'trainServerCacheSsd',
     make: () => ({
-      activities: stubActivities({ tsCacheDevice: async () => ({ device: '/dev/nvme0n1p2', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] }).activities,
+      activities: stubActivities({ tsCacheDevice: async () => ({ device: '/dev/nvme0n1p3', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] }).activities,
       input: ts(CSSD, { dryRun: true }),
     }),
     answers: [],
@@ -440,10 +445,13 @@ const TRAIN_SERVER: Branch[] = [
   },
   { scenario: PO, branch: 'dry-run', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage().activities, input: ts(PO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: OSD, branch: 'mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD) }), answers: [], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/ } },
+  { scenario: OSD, branch: 'v2-mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD) }), answers: [{ approve: 'recreate-config' }], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\), config\.sh recreated/ } },
+  { scenario: OSD, branch: 'v2-config-from-backup-password-by-reference', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...lostPassword(), ...CONFIG_IN_BACKUP }).activities, input: ts(OSD) }), answers: [{ approve: 'restic-password', choice: 'env:RESTIC_PASSWORD' }], expect: { outcome: /config\.sh restored from backup bbbbbbbb/ } },
+  { scenario: OSD, branch: 'v2-by-hand-script', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(asksQuestion('02-setup-gdrive-shared.sh', 'Press Enter when you have completed the authentication...')).activities, input: ts(OSD) }), answers: [{ approve: 'recreate-config' }, { approve: 'by-hand-02-setup-gdrive-shared' }], expect: { outcome: /setup re-run \(1 by hand\)/ } },
+  { scenario: OSD, branch: 'v2-scripts-mismatch', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...CONFIG_IN_BACKUP, tsSetupPlan: async () => ({ repoDir: '/root/train-server', scripts: [{ name: '02-setup-users.sh', prompts: [], answered: [], checks: [], present: false }], unlisted: ['04-setup-users.sh'] }) }).activities, input: ts(OSD) }), answers: [], expect: { failure: 'SetupScriptsMismatch' } },
   {
     scenario: OSD,
-    branch: 'no-array',
+    branch: 'v2-no-array',
     workflowType: 'trainServerOsDisk',
     make: () => ({ activities: newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) }).activities, input: ts(OSD) }),
     answers: [],
@@ -451,27 +459,30 @@ const TRAIN_SERVER: Branch[] = [
   },
   {
     scenario: OSD,
-    branch: 'verify-fails-retry',
+    branch: 'v2-verify-fails-retry',
     workflowType: 'trainServerOsDisk',
     make: () => {
       let looks = 0;
-      return { activities: newOs({ tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }).activities, input: ts(OSD) };
+      return { activities: newOs({ ...CONFIG_IN_BACKUP, tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }).activities, input: ts(OSD) };
     },
     answers: [{ decide: 'retry' }],
-    expect: { outcome: /mounted \(not formatted\), setup re-run, containers up; 1 checks passed/ },
+    expect: { outcome: /mounted \(not formatted\), config\.sh restored from backup bbbbbbbb, setup re-run, containers up; 1 checks passed/ },
   },
-  { scenario: OSD, branch: 'verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }).activities, input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: OSD, branch: 'dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: OSD, branch: 'v2-verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...CONFIG_IN_BACKUP, tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }).activities, input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: OSD, branch: 'v2-dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: BC, branch: 'repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
-  { scenario: BC, branch: 'repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
-  { scenario: BC, branch: 'approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: BC, branch: 'approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: BC, branch: 'severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
-  { scenario: BC, branch: 'unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  { scenario: BC, branch: 'v2-repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
+  { scenario: BC, branch: 'v2-repair-device-refused-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: { ...corruptBtrfs('moderate').activities, ...DEVICE_REFUSED }, input: ts(BC) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'v2-repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
+  { scenario: BC, branch: 'v2-approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: BC, branch: 'v2-approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'v2-severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
+  { scenario: BC, branch: 'v2-unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  { scenario: BC, branch: 'v2-degraded-reconnected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('degraded').activities, input: ts(BC) }), answers: [{ approve: 'reconnect-disk' }], expect: { outcome: /Array complete again: \/dev\/sdc reconnected/ } },
+  { scenario: BC, branch: 'v2-degraded-timeout-skip', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('degraded').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /The array is degraded \(\/dev\/sdc missing\); homes and workspaces rescued/ } },
   {
     scenario: BC,
-    branch: 'dry-run',
+    branch: 'v2-dry-run',
     workflowType: 'trainServerBtrfsCorruption',
     make: () => ({ activities: stubActivities({ tsBtrfsCheck: async (a) => ({ plan: 'check', dryRun: a.dryRun, clean: false, findings: 'ERROR: 2 errors found' }) }).activities, input: ts(BC, { dryRun: true }) }),
     answers: [],

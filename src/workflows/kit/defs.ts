@@ -56,6 +56,8 @@ export interface GateRecord {
   evidence: Record<string, string>;
   /** When the gate asks the approver to pick one of several options. */
   choices?: string[];
+  /** When the approver answers with a value of their own (`--choice`): its form (a regex, full match) and an example. Never a secret: it is recorded. */
+  choiceFormat?: { pattern: string; example: string };
   decidedAt?: string;
   by?: string;
   reason?: string;

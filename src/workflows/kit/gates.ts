@@ -22,6 +22,13 @@ export interface ApproveOptions {
   dangerous?: boolean;
   /** Options the approver picks from (e.g. which node becomes leader); the approval must name one. */
   choices?: string[];
+  /**
+   * The approver answers with a value of this form instead (or besides one of
+   * `choices`), e.g. a secret *reference*: `pattern` is a regular expression
+   * the whole value must match, `example` shows the form. The value is
+   * recorded in history: never ask for a secret itself.
+   */
+  choiceFormat?: { pattern: string; example: string };
   /** How long to wait before escalating; default the recovery's `approvalTimeout` or 30 minutes. */
   timeout?: string;
   /** After escalating: fail the recovery, or ask the operator (retry the wait, abort; skip only when `skippable`). */
@@ -146,7 +153,11 @@ export function validateApprove(args: ApproveArgs): void {
       );
     }
   }
-  if (gate.choices && gate.choices.length > 0) {
+  if (gate.choiceFormat) {
+    const fits = typeof args.choice === 'string' && (new RegExp(`^(?:${gate.choiceFormat.pattern})$`).test(args.choice) || (gate.choices ?? []).includes(args.choice));
+    // The value is not echoed: a mistyped answer may be the secret itself.
+    if (!fits) throw new Error(`gate "${gate.gate}" needs --choice in the form ${gate.choiceFormat.example}${gate.choices?.length ? ` or one of ${gate.choices.join(', ')}` : ''} (what was given does not fit)`);
+  } else if (gate.choices && gate.choices.length > 0) {
     if (!args.choice || !gate.choices.includes(args.choice)) {
       throw new Error(`gate "${gate.gate}" needs a choice: one of ${gate.choices.join(', ')} (--choice)`);
     }
@@ -288,6 +299,7 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
     deadline: new Date(Date.now() + timeoutMs).toISOString(),
     evidence: opts.evidence ?? {},
     choices: opts.choices,
+    ...(opts.choiceFormat ? { choiceFormat: opts.choiceFormat } : {}),
     escalations: 0,
   };
   // What a signed answer must name: this opening of the gate and what the approver is shown.
