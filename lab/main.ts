@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
       .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr')
-      .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)');
+      .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)')
+      .option('--gossip-backend <sim|real>', 'the gossip cluster: the simulation, or real plumtree-node processes in network namespaces, as root (default $LIFEBOAT_LAB_GOSSIP_BACKEND or sim)');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -120,6 +121,7 @@ interface ServeFlags {
   bootMs: string;
   families?: string;
   ledgerBackend?: string;
+  gossipBackend?: string;
 }
 
 function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
@@ -142,9 +144,20 @@ async function serve(o: ServeFlags): Promise<number> {
     console.error(`--ledger-backend must be sim or real (got "${o.ledgerBackend}")`);
     return 2;
   }
+  if (o.gossipBackend !== undefined && o.gossipBackend !== 'sim' && o.gossipBackend !== 'real') {
+    console.error(`--gossip-backend must be sim or real (got "${o.gossipBackend}")`);
+    return 2;
+  }
   let lab;
   try {
-    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families), ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}) });
+    lab = await startLab({
+      dir,
+      fixedPorts: !o.ephemeral,
+      bootMs,
+      families: parseFamilies(o.families),
+      ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}),
+      ...(o.gossipBackend ? { gossipBackend: o.gossipBackend as 'sim' | 'real' } : {}),
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
@@ -187,6 +200,7 @@ async function up(o: ServeFlags): Promise<number> {
   if (o.ephemeral) args.push('--ephemeral');
   if (o.families) args.push('--families', o.families);
   if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
+  if (o.gossipBackend) args.push('--gossip-backend', o.gossipBackend);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   let exited: number | null = null;

@@ -20,6 +20,8 @@ export function gossipStubs(plan: PlanOf): GossipActivities {
     gossipMalformed: async (a) => ({ node: a.node, reachable: true, before: 0, after: 0, rising: false, healthy: true }),
     gossipSeedCheck: async (a) => ({ node: a.node, sshReachable: true, seeds: [{ seed: 'seed1:7946', open: true, detail: 'open' }] }),
     gossipServiceState: async (a) => ({ node: a.node, sshReachable: true, active: true, state: 'active' }),
+    gossipHealth: async (a) => ({ node: a.node, reachable: true, status: 'healthy', message: 'Operating normally', eager: 3, lazy: 1 }),
+    gossipSync: async (a) => ({ node: a.node, reachable: true, enabled: true, rootHash: 'aa'.repeat(32), messages: 1 }),
     gossipLeave: async (a) => plan('gossipLeave', a as never),
     gossipJoin: async (a) => ({ ...plan('gossipJoin', a as never), eager: 1 }),
     gossipRebalance: async (a) => plan('gossipRebalance', a as never),
