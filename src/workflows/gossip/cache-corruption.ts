@@ -26,10 +26,10 @@
  *
  * @module
  */
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { GossipCacheCorruptionParams } from '../../catalog';
 import type { GossipHealth, GossipServiceState } from '../../activities/gossip/types';
-import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
+import { activities, approve, errorMessage, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_CACHE_CORRUPTION } from '../scenarios';
 import { describeHealth, disruptConcurrency, notePlans, quorumGuard, readHealth } from './cluster';
 import { legacyGossipCacheCorruption } from './legacy/cache-corruption';
@@ -100,24 +100,29 @@ async function cacheCorruption(): Promise<string> {
     return now.filter((x) => !serving(x)).map((x) => x.node);
   };
 
-  // 3. Restart the affected nodes: an in-memory cache does not survive it.
+  // 3. Restart the affected nodes: an in-memory cache does not survive it. A node that cannot
+  //    start on its store is what the next option is for (recorded, not asked); a refused quorum guard asks.
   const restarted = notePlans(await fanOut(
     'Restart the affected nodes (systemctl restart plumtree), never more than the cluster can lose at once',
     affected,
-    async (node) => {
+    async (node): Promise<{ plan: string; startError?: string }> => {
       await quorumGuard(cluster, nodes, node, `restarting ${node}`);
-      return gossipService({ cluster, node, action: 'restart' });
+      try {
+        return await gossipService({ cluster, node, action: 'restart' });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        return { plan: `${node}: systemctl restart plumtree`, startError: errorMessage(err) };
+      }
     },
-    // A node that cannot start on its store is what the next option is for.
-    { concurrency: disruptConcurrency(nodes.length, silent.length), maxFailures: affected.length, onFailure: 'ask' },
+    { concurrency: disruptConcurrency(nodes.length, silent.length), onFailure: 'ask' },
   ));
-  const failedStart = Object.keys(restarted.failed);
+  const failedStart = affected.filter((n) => restarted.succeeded[n]?.startError !== undefined);
   let remaining = failedStart.length === affected.length ? failedStart : await stillBroken('Check: do the restarted nodes serve again? (/health, eager peers)', '1m');
   let how = 'restarting the affected nodes (the in-memory cache does not survive a restart)';
 
   if (remaining.length) {
     // 4. Persistent storage: clear the cache directory.
-    note(`${remaining.join(', ')} still fail after a restart${failedStart.length ? ` (${failedStart.map((n) => `${n}: ${restarted.failed[n]}`).join('; ')})` : ''}: the cache is persistent`);
+    note(`${remaining.join(', ')} still fail after a restart${failedStart.length ? ` (${failedStart.map((n) => `${n}: ${restarted.succeeded[n]!.startError}`).join('; ')})` : ''}: the cache is persistent`);
     const a = await approve('clear-storage', {
       title: `Clear the persistent message store of ${remaining.join(', ')}: stop plumtree, rm -rf <cacheDir>/*, start it`,
       evidence: {

@@ -100,6 +100,16 @@ export function components(view: GossipPeers[]): string[][] {
   return Object.values(groups).sort((a, b) => b.length - a.length || a[0]!.localeCompare(b[0]!));
 }
 
+/**
+ * The answering nodes outside the component that holds a seed (the first
+ * component when none does): the ones a join through the seeds brings back.
+ */
+export function outsideSeeds(view: GossipPeers[], seedNodes: string[]): string[] {
+  const parts = components(view);
+  const main = parts.find((c) => c.some((n) => seedNodes.includes(n))) ?? parts[0] ?? [];
+  return parts.filter((c) => c !== main).flat();
+}
+
 /** `{a, b, c} | {d, e}` */
 export function describeComponents(parts: string[][]): string {
   return parts.map((c) => `{${c.join(', ')}}`).join(' | ');

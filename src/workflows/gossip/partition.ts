@@ -14,10 +14,10 @@
  *    while it still gossips to the nodes it declared dead (its
  *    gossip-to-the-dead time); after that the sides stay apart;
  * 5. if that fails, gate `forced-rebalance` (dangerous), then what the
- *    library offers: every node joins through the seeds (memberlist's join
- *    merges the views; `rebalance_peers()` alone cannot reach a peer
- *    memberlist does not list), then `rebalance_peers()` on every node, a few
- *    at a time.
+ *    library offers: the nodes outside the seeds' side join through the
+ *    seeds (memberlist's join merges the views; `rebalance_peers()` alone
+ *    cannot reach a peer memberlist does not list), then `rebalance_peers()`
+ *    on every node, a few at a time.
  * Verification: one component in which every node sees every other.
  * RTO 10 / 30 min (Lifeboat's targets).
  *
@@ -28,7 +28,7 @@ import type { GossipPartitionParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_PARTITION } from '../scenarios';
-import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, PEER_COUNT, readMetrics, readPeers, unreachable } from './cluster';
+import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, outsideSeeds, PEER_COUNT, readMetrics, readPeers, unreachable } from './cluster';
 import { legacyGossipPartition } from './legacy/partition';
 import { PLUMTREE_CONTROL_API } from './versions';
 
@@ -43,6 +43,7 @@ async function partition(): Promise<string> {
   const input = recoveryInput<Partial<GossipPartitionParams>>();
   const cluster = input.cluster.name;
   const nodes = input.cluster.nodes.map((n) => n.name);
+  const seedNodes = input.cluster.nodes.filter((n) => n.roles.includes('seed')).map((n) => n.name);
   const { gossipJoin, gossipRebalance } = activities();
 
   // 1. Identify the partition.
@@ -92,7 +93,7 @@ async function partition(): Promise<string> {
     const now = await readPeers(cluster, nodes);
     const up = now.filter((p) => p.reachable).map((p) => p.node);
     const a = await approve('forced-rebalance', {
-      title: `Force the cluster back together: every node joins through the seeds, then plumtree.rebalance_peers() on ${up.length} nodes`,
+      title: `Force the cluster back together: the other side joins through the seeds, then plumtree.rebalance_peers() on ${up.length} nodes`,
       evidence: {
         components: describeComponents(components(now)),
         waited: 'the partition did not heal within the runbook\'s 5 minutes (memberlist no longer gossips to the nodes it declared dead)',
@@ -100,9 +101,15 @@ async function partition(): Promise<string> {
         risk: 'memberlist merges the two views and every node re-picks its eager/lazy peers: a burst of GRAFT/PRUNE traffic and brief delivery delays',
       },
     });
-    const concurrency = disruptConcurrency(nodes.length, nodes.length - up.length);
-    notePlans(await fanOut('Join every node through the seeds (memberlist join merges the sides)', up, (node) => gossipJoin({ cluster, node }), { concurrency, onFailure: 'ask' }));
-    notePlans(await fanOut('Force a rebalance on every node (rebalance_peers)', up, (node) => gossipRebalance({ cluster, node }), { concurrency, onFailure: 'ask' }));
+    // Joining takes nothing down: every node outside the seeds' side at once.
+    const outside = outsideSeeds(now, seedNodes);
+    if (outside.length) {
+      notePlans(await fanOut(`Join ${outside.join(', ')} through the seeds (memberlist join merges the sides)`, outside, (node) => gossipJoin({ cluster, node }), { concurrency: outside.length, onFailure: 'ask' }));
+    }
+    notePlans(await fanOut('Force a rebalance on every node (rebalance_peers)', up, (node) => gossipRebalance({ cluster, node }), {
+      concurrency: disruptConcurrency(nodes.length, nodes.length - up.length),
+      onFailure: 'ask',
+    }));
     how = `a forced rejoin and rebalance on ${up.length} nodes, approved by ${a.by}`;
   }
 

@@ -29,7 +29,7 @@ import type { GossipSplitBrainParams } from '../../catalog';
 import type { GossipPeers, GossipSync } from '../../activities/gossip/types';
 import { activities, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
-import { components, describeComponents, describeSync, notePlans, readPeers, readSync } from './cluster';
+import { components, describeComponents, describeSync, notePlans, outsideSeeds, readPeers, readSync } from './cluster';
 import { legacyGossipSplitBrain } from './legacy/split-brain';
 import { PLUMTREE_CONTROL_API } from './versions';
 
@@ -93,8 +93,7 @@ async function splitBrain(): Promise<string> {
 
   // 2. The heal: sides still apart join through the seeds, so that sync can run between them.
   if (parts.length > 1) {
-    const main = parts.find((c) => c.some((n) => seedNodes.includes(n))) ?? parts[0]!;
-    const others = parts.filter((c) => c !== main).flat();
+    const others = outsideSeeds(view, seedNodes);
     notePlans(await fanOut(`Heal the membership: ${others.join(', ')} join through the seeds (memberlist join)`, others, (node) => gossipJoin({ cluster, node }), {
       concurrency: others.length,
       onFailure: 'ask',
