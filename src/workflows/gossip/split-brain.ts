@@ -121,7 +121,7 @@ async function splitBrain(): Promise<string> {
         'one component',
         async () => {
           const c = components(await readPeers(cluster, nodes));
-          return { done: c.length === 1, detail: describeComponents(c) };
+          return { done: c.length === 1, detail: c.length === 1 ? `one component of ${c[0]!.length}` : describeComponents(c) };
         },
         { every: '10s', within: '2m' },
       ),
