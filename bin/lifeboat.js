@@ -17,6 +17,17 @@ if (!fs.existsSync(entry)) {
   process.exit(2);
 }
 
+// A reader that goes away (`lifeboat watch ... | head`) ends the command
+// quietly, with SIGPIPE's status (128 + 13), as git does; whatever the command
+// started keeps running (a recovery lives in Temporal, not in this process).
+const EXIT_PIPE_CLOSED = 141;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(EXIT_PIPE_CLOSED);
+    throw err;
+  });
+}
+
 // `lifeboat lab up` -> lab main(['up']).
 require(entry)
   .main(isLab ? args.slice(1) : args)

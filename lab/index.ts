@@ -23,6 +23,10 @@
  * gRPC 50061 + i, control API 8760. The train server (`lab-train`, one host `train1`) has no
  * port but its SSH one.
  *
+ * The ledger runs on its simulation by default, or as real `inferadb-ledger`
+ * processes with `ledgerBackend: 'real'` (`lab up --ledger-backend real`,
+ * `LIFEBOAT_LAB_LEDGER_BACKEND=real`; see lab/ledger/index.ts).
+ *
  * Faults ({@link Lab.break}): every family's scenario faults (see {@link LAB_FAULTS}) and
  * per-host faults `host.<hang|drop|slow|refuse-auth|refuse-api|heal>:<cluster>[/<node>][=<ms>]`
  * (`slow` takes a delay, default 3000 ms; `heal` clears a host's faults; without `/<node>`

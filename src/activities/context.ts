@@ -74,6 +74,12 @@ export interface ActivityContext {
   root(argv: string[], sudo: boolean): string[];
   /** Heartbeats every few seconds while `p` runs (transports that do not stream). */
   beating<T>(p: Promise<T>, details?: unknown): Promise<T>;
+  /**
+   * Runs `body`, heartbeating its latest progress every few seconds even while
+   * one call inside it is slow (a write waiting out an election); `report`
+   * sets the progress and heartbeats at once.
+   */
+  progress<T>(body: (report: (details: Record<string, unknown>) => void) => Promise<T>, initial?: Record<string, unknown>): Promise<T>;
   /** Sleeps, failing early with the cancellation reason. */
   sleep(ms: number): Promise<void>;
   /** Runs an activity body and converts what it throws. Cancellation passes through untouched. */
@@ -214,6 +220,21 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     }
   }
 
+  async function progress<T>(body: (report: (details: Record<string, unknown>) => void) => Promise<T>, initial: Record<string, unknown> = {}): Promise<T> {
+    const ctx = Context.current();
+    let latest = initial;
+    const report = (details: Record<string, unknown>): void => {
+      latest = details;
+      ctx.heartbeat(latest);
+    };
+    const t = setInterval(() => ctx.heartbeat(latest), HEARTBEAT_EVERY_MS);
+    try {
+      return await body(report);
+    } finally {
+      clearInterval(t);
+    }
+  }
+
   /** Sleeps, failing early with the cancellation reason. */
   function sleep(ms: number): Promise<void> {
     return Context.current().sleep(ms);
@@ -261,7 +282,7 @@ export function createContext(deps: ActivityDeps): ActivityContext {
     return `${prefix}-${info.workflowExecution?.workflowId ?? 'standalone'}-${info.workflowExecution?.runId ?? ''}-${info.activityId}`.replace(/[^A-Za-z0-9._-]/g, '_');
   }
 
-  return { deps, ssh, resource, close, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, sleep, run, isUnreachable, stableKey };
+  return { deps, ssh, resource, close, inventory, lookup, setting, missing, sshOptions, exec, check, root, beating, progress, sleep, run, isUnreachable, stableKey };
 }
 
 /** The last `n` lines of a text, joined with " | " (for one-line messages). */

@@ -57,7 +57,7 @@ export class Context {
 
   /** The inventory (validated). */
   inventory(): Inventory {
-    this.inv ??= loadInventory(this.config().inventoryPath);
+    this.inv ??= loadInventory(this.config().inventoryPath, this.io.env);
     return this.inv;
   }
 

@@ -37,6 +37,16 @@ export interface DevState {
 
 const STOP_GRACE_MS = 10_000;
 
+/** The detached dev stack's state file, or undefined when it is not valid JSON of that shape (cut short by a crash). */
+function readDevState(file: string): DevState | undefined {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as DevState;
+    return Array.isArray(v?.children) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -138,8 +148,9 @@ async function runDev(ctx: Context, flags: DevFlags): Promise<number> {
   if (flags.stop) return stopDetached(ctx, stateFile);
 
   if (existsSync(stateFile)) {
-    const prev = JSON.parse(readFileSync(stateFile, 'utf8')) as DevState;
-    const alive = prev.children.filter((c) => isAlive(c.pid));
+    const prev = readDevState(stateFile);
+    if (!prev) ctx.line(`Note: ${stateFile} was unreadable (a crash while it was written?); starting afresh.`);
+    const alive = prev?.children.filter((c) => isAlive(c.pid)) ?? [];
     if (alive.length) {
       throw new UsageError(
         `lifeboat dev is already running (${alive.map((c) => `${c.name} pid ${c.pid}`).join(', ')})`,
@@ -283,7 +294,14 @@ async function stopDetached(ctx: Context, stateFile: string): Promise<number> {
     ctx.line('Nothing to stop: no detached `lifeboat dev` recorded.');
     return 0;
   }
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as DevState;
+  const state = readDevState(stateFile);
+  if (!state) {
+    throw new UsageError(
+      `${stateFile} is unreadable, so the detached processes it listed cannot be found from it`,
+      `stop them by hand (\`pgrep -af 'lifeboat|temporal server start-dev'\`, then kill the pids), then delete ${stateFile}`,
+      'dev',
+    );
+  }
   await stopChildren(state.children, (s) => ctx.line(s));
   rmSync(stateFile, { force: true });
   ctx.line('Stopped. The database under .lifeboat/ keeps every recovery for the next `lifeboat dev`.');

@@ -16,6 +16,7 @@
  * | 69 | Temporal unavailable |
  * | 70 | internal error (a bug: the stack is printed, please report it) |
  * | 130 | interrupted (Ctrl-C while watching) |
+ * | 141 | the output's reader went away (`lifeboat watch ... \| head`): nothing printed, nothing else affected (bin/lifeboat.js) |
  *
  * Expected failures print `error: <what happened>` and `fix: <next step>` on
  * stderr, without a stack.
@@ -67,7 +68,7 @@ export function buildProgram(ctx: Context): Command {
       '  lifeboat approvals\n' +
       '  lifeboat report recovery-lab-ledger --out incident.md\n' +
       '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL, LIFEBOAT_CODEC_KEY_REF.\n' +
-      'Exit codes: 0 ok, 1 failed, 2 usage, 3 conflict/not found, 4 nothing waiting, 69 Temporal unavailable, 70 bug.\n',
+      'Exit codes: 0 ok, 1 failed, 2 usage, 3 conflict/not found, 4 nothing waiting, 69 Temporal unavailable, 70 bug, 141 output pipe closed.\n',
   );
   scenarios.register(program, ctx);
   recoveries.register(program, ctx);
@@ -135,10 +136,32 @@ export function report(err: unknown, io: Pick<Io, 'err'>): number {
   if (isNamespaceNotFound(err)) {
     return expected(EXIT.USAGE, Object.assign(new Error((err as Error).message), { fix: 'set TEMPORAL_NAMESPACE to an existing namespace' }));
   }
+  const file = fileProblem(err);
+  if (file) return expected(EXIT.USAGE, file);
   const e = err instanceof Error ? err : new Error(String(err));
   io.err(`internal error: ${e.message}\n${e.stack ?? ''}\n`);
   io.err('This is a bug in Lifeboat; please report it with the output above. Running recoveries are not affected.\n');
   return EXIT.INTERNAL;
+}
+
+/** What a file the user named (`--out`, LIFEBOAT_INVENTORY, a key file) cannot be, by the system's error code. */
+const FILE_FIXES: Record<string, string> = {
+  ENOENT: 'check the path: the file or its directory does not exist',
+  ENOTDIR: 'check the path: a part of it is a file, not a directory',
+  EISDIR: 'name a file, not a directory',
+  EACCES: 'check the permissions of the file and its directory for this user',
+  EPERM: 'check the permissions of the file and its directory for this user',
+  EROFS: 'choose a path on a writable file system',
+  ENOSPC: 'free space on that file system or choose another path',
+  EEXIST: 'choose another path or remove the existing one',
+};
+
+/** A file-system failure on a path (a user's path, not a bug): `cannot write /x/y.md: ENOENT ...`. */
+function fileProblem(err: unknown): (Error & { fix: string }) | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string' || !(e.code in FILE_FIXES)) return undefined;
+  const verb = /write|open|mkdir|rename|copy|unlink|rm/.test(e.syscall ?? '') ? (e.syscall === 'open' ? 'open' : 'write') : 'read';
+  return Object.assign(new Error(`cannot ${verb} ${e.path}: ${e.code} (${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')})`), { fix: FILE_FIXES[e.code]! });
 }
 
 /** gRPC UNAVAILABLE from any call after connecting (the server went away mid-command). */

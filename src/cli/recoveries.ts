@@ -153,7 +153,16 @@ export function register(program: Command, ctx: Context): void {
       const text = renderReport(progress);
       if (flags.out) {
         const file = path.resolve(ctx.io.cwd, flags.out);
-        writeFileSync(file, text);
+        try {
+          writeFileSync(file, text);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? String(err);
+          throw new UsageError(
+            `--out ${flags.out}: cannot write ${file} (${code})`,
+            code === 'ENOENT' ? `create its directory (mkdir -p ${path.dirname(file)}) or name another file` : code === 'EISDIR' ? 'name a file in that directory, e.g. --out incident.md' : 'name a file this user can write',
+            '--out',
+          );
+        }
         ctx.line(`Report of ${id} written to ${file}`);
       } else {
         ctx.io.out(text);

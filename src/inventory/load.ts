@@ -29,14 +29,31 @@ export class InventoryError extends Error {
   }
 }
 
+/** The environment variable that raises the bound on YAML alias expansions. */
+export const ALIAS_LIMIT_ENV = 'LIFEBOAT_INVENTORY_MAX_ALIASES';
+/** The YAML library's own default bound on alias expansions. */
+export const DEFAULT_MAX_ALIASES = 100;
+
+/** The bound on alias expansions: {@link ALIAS_LIMIT_ENV}, else {@link DEFAULT_MAX_ALIASES}. */
+function aliasLimit(env: NodeJS.ProcessEnv): number {
+  const raw = env[ALIAS_LIMIT_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_MAX_ALIASES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InventoryError(`${ALIAS_LIMIT_ENV}=${JSON.stringify(raw)} is not a positive whole number`, `set ${ALIAS_LIMIT_ENV} to a count such as 1000, or unset it for the default (${DEFAULT_MAX_ALIASES})`);
+  }
+  return n;
+}
+
 /**
  * Reads and validates a clusters file.
  *
  * @param file path of the YAML file
+ * @param env where {@link ALIAS_LIMIT_ENV} is read (default: this process's environment)
  * @returns the inventory with schema defaults filled in
  * @throws {@link InventoryError} listing every problem as `clusters.<name>.nodes[0].ssh.hostKeys: <message>`
  */
-export function loadInventory(file: string): Inventory {
+export function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Inventory {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -50,7 +67,7 @@ export function loadInventory(file: string): Inventory {
     }
     throw new InventoryError(`cannot read inventory ${file} (${code ?? String(err)})`, 'make the file readable by this user');
   }
-  return parseInventory(text, file);
+  return parseInventory(text, file, env);
 }
 
 /**
@@ -58,8 +75,9 @@ export function loadInventory(file: string): Inventory {
  *
  * @param text YAML text
  * @param source file name used in messages
+ * @param env where {@link ALIAS_LIMIT_ENV} is read (default: this process's environment)
  */
-export function parseInventory(text: string, source: string): Inventory {
+export function parseInventory(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Inventory {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => e.message.split('\n')[0] ?? e.message);
@@ -69,7 +87,21 @@ export function parseInventory(text: string, source: string): Inventory {
       problems,
     );
   }
-  const parsed = Inventory.safeParse(doc.toJS() ?? {});
+  const maxAliases = aliasLimit(env);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: maxAliases });
+  } catch (err) {
+    // The YAML library refuses a document whose aliases expand past a bound (a "billion laughs" guard).
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new InventoryError(
+        `inventory ${source} expands its YAML aliases (*name) more than ${maxAliases} times; the parser stops there so that a small file cannot expand into gigabytes`,
+        `write the repeated parts out in ${source} instead of referring to one anchor (&name) so often, or raise the bound: ${ALIAS_LIMIT_ENV}=<count> (default ${DEFAULT_MAX_ALIASES}) for the CLI and the worker`,
+      );
+    }
+    throw err;
+  }
+  const parsed = Inventory.safeParse(js ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${issueMessage(i)}`);
     const secretHint = parsed.error.issues.some((i) => isSecretField(i.path))

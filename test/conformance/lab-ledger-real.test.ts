@@ -3,8 +3,8 @@
  * binary at LIFEBOAT_LEDGER_BIN, else ../shared/targets/inferadb-ledger/bin/
  * from the repository root), through the same cases the simulation passes
  * (test/helpers/lab-ledger-cases.ts): the lab forms and seeds a real
- * cluster, each fault does what it says to real processes, and Lifeboat's
- * recovery procedures, run with its own activities, bring the cluster back.
+ * cluster and each fault does what it says to real processes (Lifeboat's
+ * recovery of each runs as the real workflow in ledger-scenarios.test.ts).
  * Plus what only real processes have: every process the lab starts is gone
  * after `stop()`, and a crashed lab's processes are killed at the next start.
  *
@@ -62,11 +62,13 @@ describe('lab ledger (real inferadb-ledger): the cases shared with the simulatio
     });
   };
   one('forms, seeds, and answers like the simulation', cases.formedAndSeeded);
-  one('ledger.node-failure, then Lifeboat\'s replacement of the node', cases.nodeFailure);
-  one('ledger.quorum-loss, then Lifeboat\'s new cluster from the survivor\'s export', cases.quorumLoss);
-  one('ledger.full-restore, then Lifeboat\'s restore from the archive', cases.fullRestore);
+  // Each fault as the real server shows it; Lifeboat's recovery of it runs as the real workflow in ledger-scenarios.test.ts.
+  const faultOnly = { recover: false };
+  one('ledger.node-failure: one follower killed, quorum holds, writes go on', (l) => cases.nodeFailure(l, faultOnly));
+  one('ledger.quorum-loss: two nodes killed, the survivor reads but takes no write', (l) => cases.quorumLoss(l, faultOnly));
+  one('ledger.full-restore: every node killed and its data removed, the export archived', (l) => cases.fullRestore(l, faultOnly));
   one('ledger.vault-divergence heals by itself', cases.vaultDivergence);
-  one('ledger.regional-failover, then Lifeboat\'s failover to the DR region', cases.regionalFailover, ['ledger', 'ledger-dr']);
+  one('ledger.regional-failover: the primary region killed, its export replicated', (l) => cases.regionalFailover(l, faultOnly), ['ledger', 'ledger-dr']);
   one('a node restarted on its old data never catches up; a cluster restarted whole takes no write', cases.staleRestarts);
   one('an uninitialized node leads itself alone and is never joined; init forms the cluster and the others join', cases.uninitialized, ['ledger', 'ledger-dr']);
 });

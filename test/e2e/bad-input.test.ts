@@ -153,6 +153,9 @@ describe('bad input against a running recovery', () => {
     const report = await cli(['report', ID]);
     assert.match(report.stdout, /host key re-pinned/);
     assert.match(report.stdout, /key authorized again/);
+    // B18 a report written where it cannot be: the path and the fix, no stack; written again where it can.
+    refused(await cli(['report', ID, '--out', 'no/such/dir/incident.md']), 2, /--out no\/such\/dir\/incident\.md: cannot write .*no\/such\/dir\/incident\.md \(ENOENT\)/, /mkdir -p .*no\/such\/dir/);
+    assert.equal((await cli(['report', ID, '--out', 'incident.md'])).code, 0);
 
     // B13 answers to a recovery that has ended: exit 4, says it ended and where to read what happened.
     refused(await cli(['approve', ID, 'single-node-bootstrap', '--as', 'carol', '--reason', 'late', '--confirm', 'lab-ledger']), 4, /recovery recovery-lab-ledger has ended \(completed at .*\): nothing waits/, /lifeboat report recovery-lab-ledger/);

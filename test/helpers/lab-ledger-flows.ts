@@ -81,7 +81,16 @@ export async function checklist(l: LedgerLab, cluster: string, nodes: string[]):
   );
   const leader = leaderOf(states)!.node;
   for (const node of nodes) {
-    const v = await l.run(l.a.ledgerVaults, { cluster, node });
+    // A node that just joined lists the vault a moment after it is a voter.
+    const v = await retry(
+      `${cluster}/${node} to list the seeded vault`,
+      async () => {
+        const held = await l.run(l.a.ledgerVaults, { cluster, node });
+        return held.vaults.some((x) => x.organization === VAULT.organization && x.vault === VAULT.vault) ? held : undefined;
+      },
+      within(l, 10_000, 60_000),
+      within(l, 200, 1000),
+    );
     assert.ok(v.vaults.some((x) => x.organization === VAULT.organization && x.vault === VAULT.vault), `${cluster}/${node} lists the seeded vault: ${JSON.stringify(v.vaults)}`);
   }
   const integrity = await l.run(l.a.ledgerIntegrity, { cluster, node: leader, ...VAULT, fullCheck: true });

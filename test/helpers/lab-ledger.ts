@@ -59,7 +59,7 @@ let activityId = 0;
 const QUIET: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** Short timings for the simulation in tests (elections, sagas, the divergence's auto-recovery). */
-export const FAST_SIM: Partial<SimTimings> = { electionMs: 800, joinPollMs: 200, orgActiveMs: 200, registrationMs: 50, proposalTimeoutMs: 1000, recoverAfterMs: 1500, healAfterMs: 4000 };
+export const FAST_SIM: Partial<SimTimings> = { electionMs: 2000, joinPollMs: 200, orgActiveMs: 200, registrationMs: 50, proposalTimeoutMs: 1000, recoverAfterMs: 1500, healAfterMs: 4000 };
 
 /** Starts a lab (ledger, plus its DR region when asked) in a fresh directory; `stop()` removes it all. */
 export async function startLedgerLab(backend: LedgerBackendKind, families: LabFamilyName[] = ['ledger'], sim: Partial<SimTimings> = FAST_SIM): Promise<LedgerLab> {

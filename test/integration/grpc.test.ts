@@ -231,3 +231,40 @@ test('the pool reuses one client (one connection) per address and service', asyn
     local.close();
   }
 });
+
+test('a node that was down answers again within seconds of coming back (no minutes-long reconnect backoff)', async () => {
+  // A port that is free, then nobody listens on it for 20 s of polling (the backoff would grow far past 2 s).
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const where = `127.0.0.1:${port}`;
+  const local = new GrpcPool(ledgerPackage);
+  const back = createLedgerServer({ AdminService: { GetNodeInfo: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { node_id: '7', cluster_id: '9' }) } });
+  try {
+    const downUntil = Date.now() + 20_000;
+    let refused = 0;
+    while (Date.now() < downUntil) {
+      const err = await failure(() => local.call(where, 'AdminService', 'GetNodeInfo', {}, { deadlineMs: 1_000 }));
+      assert.ok(['Unavailable', 'Timeout'].includes(err.type), err.message);
+      refused++;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(refused >= 10, `polled ${refused} times while down`);
+    await new Promise<void>((resolve, reject) => back.bindAsync(where, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    const cameBack = Date.now();
+    let answered: number | undefined;
+    for (let i = 0; i < 40 && answered === undefined; i++) {
+      try {
+        await local.call(where, 'AdminService', 'GetNodeInfo', {}, { deadlineMs: 1_000 });
+        answered = Date.now() - cameBack;
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    assert.ok(answered !== undefined && answered <= 4_000, `answered ${String(answered)} ms after the node came back`);
+  } finally {
+    local.close();
+    back.forceShutdown();
+  }
+});

@@ -5,7 +5,7 @@
  * command that dialled Temporal before validating would exit 69, not 2.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -272,5 +272,35 @@ describe('the command itself', () => {
     assert.match(err, /internal error: x is undefined/);
     assert.match(err, /at /);
     assert.match(err, /please report/);
+  });
+
+  it('a file error on a path the user named: exit 2 with the path and the fix, no stack', () => {
+    let err = '';
+    const e = Object.assign(new Error("ENOENT: no such file or directory, open '/nope/incident.md'"), { code: 'ENOENT', errno: -2, syscall: 'open', path: '/nope/incident.md' });
+    const code = report(e, { err: (t) => void (err += t) });
+    assert.equal(code, EXIT.USAGE);
+    assert.match(err, /^error: cannot open \/nope\/incident\.md: ENOENT \(no such file or directory\)\nfix: check the path: the file or its directory does not exist\n$/);
+  });
+
+  it('dev --stop with a state file cut short by a crash: how to stop by hand, no stack', async () => {
+    mkdirSync(path.join(dir, '.lifeboat'), { recursive: true });
+    writeFileSync(path.join(dir, '.lifeboat', 'dev.json'), '{"startedAt":"2026-12-06T10:00:00Z","chil');
+    const r = await run(['dev', '--stop']);
+    assertUsage(r, /dev\.json is unreadable, so the detached processes it listed cannot be found from it/);
+    assert.match(r.err, /fix: stop them by hand \(`pgrep -af/);
+    rmSync(path.join(dir, '.lifeboat'), { recursive: true, force: true });
+  });
+
+  it('an inventory whose YAML aliases pass the bound: the inventory error, in the CLI, without Temporal', async () => {
+    const file = path.join(dir, 'aliased.yaml');
+    writeFileSync(
+      file,
+      'clusters:\n  c0:\n    system: training-cluster\n    nodes: &nodes\n      - name: n1\n        http: { baseUrl: "http://10.1.0.1:8080" }\n' +
+        Array.from({ length: 299 }, (_, i) => `  c${i + 1}:\n    system: training-cluster\n    nodes: *nodes\n`).join(''),
+    );
+    assertUsage(await run(['inventory', 'check'], { LIFEBOAT_INVENTORY: file }), /expands its YAML aliases \(\*name\) more than 100 times/);
+    const raised = await run(['inventory', 'check', '--json'], { LIFEBOAT_INVENTORY: file, LIFEBOAT_INVENTORY_MAX_ALIASES: '500' });
+    assert.equal(raised.code, 0, raised.err);
+    assert.equal((JSON.parse(raised.out) as { clusters: unknown[] }).clusters.length, 300);
   });
 });

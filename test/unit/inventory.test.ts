@@ -153,3 +153,34 @@ describe('lookups', () => {
     }
   });
 });
+
+describe('YAML aliases past the parser bound', () => {
+  /** `n` clusters sharing the first one's node list through an anchor, as a team with many alike clusters writes it. */
+  const aliased = (n: number): string =>
+    `clusters:\n  c0:\n    system: training-cluster\n    nodes: &nodes\n      - name: n1\n        http: { baseUrl: "http://10.1.0.1:8080" }\n` +
+    Array.from({ length: n - 1 }, (_, i) => `  c${i + 1}:\n    system: training-cluster\n    nodes: *nodes\n`).join('');
+  const refusal = (text: string, env: NodeJS.ProcessEnv): InventoryError => {
+    try {
+      parseInventory(text, 'clusters.yaml', env);
+    } catch (err) {
+      assert.ok(err instanceof InventoryError, `expected InventoryError, got ${String(err)}`);
+      return err;
+    }
+    assert.fail('the inventory was accepted');
+  };
+
+  it('300 clusters on one anchor: an inventory error naming the file, the bound and both fixes', () => {
+    const err = refusal(aliased(300), {});
+    assert.match(err.message, /^inventory clusters\.yaml expands its YAML aliases \(\*name\) more than 100 times/);
+    assert.match(err.fix, /write the repeated parts out in clusters\.yaml/);
+    assert.match(err.fix, /LIFEBOAT_INVENTORY_MAX_ALIASES=<count> \(default 100\)/);
+  });
+
+  it('raised with LIFEBOAT_INVENTORY_MAX_ALIASES, the same file loads; a bad value names the variable', () => {
+    const inv = parseInventory(aliased(300), 'clusters.yaml', { LIFEBOAT_INVENTORY_MAX_ALIASES: '1000' });
+    assert.equal(Object.keys(inv.clusters).length, 300);
+    assert.equal(inv.clusters.c299?.nodes[0]?.name, 'n1');
+    assert.equal(Object.keys(parseInventory(aliased(50), 'clusters.yaml', {}).clusters).length, 50, 'under the default bound');
+    assert.match(refusal(aliased(3), { LIFEBOAT_INVENTORY_MAX_ALIASES: 'lots' }).message, /LIFEBOAT_INVENTORY_MAX_ALIASES="lots" is not a positive whole number/);
+  });
+});

@@ -112,13 +112,16 @@ export function simulateDivergence(sim: SimCluster, n: SimNode, req: CheckReq & 
   const key = `${cid}/${vaultKey(organization, vault)}`;
   for (const t of sim.recoveries.get(key) ?? []) clearTimeout(t);
   const since = new Date().toISOString();
-  const t1 = setTimeout(() => {
-    const leader = setHealth(sim, cid, organization, vault, 'recovering', { attempt: 1, since });
-    if (leader) {
+  // As observed on the real server: attempt 1 reproduces the divergence (a "determinism bug"), attempt 2 heals it.
+  const attempt = (n: number): void => {
+    const leader = setHealth(sim, cid, organization, vault, 'recovering', { attempt: n, since });
+    if (leader && n === 1) {
       leader.metrics.determinismBugs += 1;
       bump(leader.metrics.recoveryAttempts, 'determinism_bug');
     }
-  }, sim.t.recoverAfterMs);
+  };
+  const t1 = setTimeout(() => attempt(1), sim.t.recoverAfterMs);
+  const t15 = setTimeout(() => attempt(2), (sim.t.recoverAfterMs + sim.t.healAfterMs) / 2);
   const t2 = setTimeout(() => {
     sim.recoveries.delete(key);
     const leader = setHealth(sim, cid, organization, vault, 'healthy', {});
@@ -127,9 +130,8 @@ export function simulateDivergence(sim: SimCluster, n: SimNode, req: CheckReq & 
       bump(leader.metrics.recoveryAttempts, 'success');
     }
   }, sim.t.healAfterMs);
-  t1.unref();
-  t2.unref();
-  sim.recoveries.set(key, [t1, t2]);
+  for (const t of [t1, t15, t2]) t.unref();
+  sim.recoveries.set(key, [t1, t15, t2]);
   return answer;
 }
 
@@ -156,12 +158,15 @@ function setHealth(sim: SimCluster, cid: string, organization: string, vault: st
     const v = r.vaults[vaultKey(organization, vault)];
     if (v) v.health = { state, ...extra };
   });
-  const leader = sim.alive(sim.regionLeaderId(cid, org.region), cid);
-  if (leader) {
-    leader.metrics.vaultHealthSeen = true;
-    leader.metrics.vaultHealth.set(state, 1);
+  // ledger_vault_health{state} on every replica, as the real one exports it: diverged 1, recovering counts the
+  // attempts, healthy stays 0; none of them is reset when the vault heals.
+  for (const m of sim.reachable(cid)) {
+    if (!m.metrics.vaultHealthSeen) m.metrics.vaultHealth = new Map([['healthy', 0], ['diverged', 0], ['recovering', 0]]);
+    m.metrics.vaultHealthSeen = true;
+    if (state === 'diverged') m.metrics.vaultHealth.set('diverged', 1);
+    if (state === 'recovering') m.metrics.vaultHealth.set('recovering', extra.attempt ?? 1);
   }
-  return leader;
+  return sim.alive(sim.regionLeaderId(cid, org.region), cid);
 }
 
 /** `GET /metrics`: the node's `ledger_*` series, in Prometheus text. */
@@ -179,6 +184,9 @@ export function serveMetrics(n: SimNode, req: IncomingMessage, res: ServerRespon
   if (m.vaultHealthSeen) {
     lines.push('# TYPE ledger_vault_health gauge');
     for (const [state, v] of m.vaultHealth) lines.push(`ledger_vault_health{state="${state}"} ${v}`);
+  }
+  // The recovery's counters appear on the node that ran it (the region leader), once it ran.
+  if (m.recoveryAttempts.size) {
     lines.push('# TYPE ledger_determinism_bug_total counter', `ledger_determinism_bug_total ${m.determinismBugs}`);
     lines.push('# TYPE ledger_recovery_success_total counter', `ledger_recovery_success_total ${m.recoverySuccess}`);
     lines.push('# TYPE ledger_divergence_recovery_attempts_total counter');

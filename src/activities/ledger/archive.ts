@@ -30,7 +30,8 @@ export async function ledgerArchiveInfo(ctx: LedgerContext, input: NodeRef & { s
 
 async function archiveInfo(ctx: LedgerContext, ref: NodeRef, source: string): Promise<LedgerArchiveInfo> {
   const s3 = parseS3(source);
-  const res = await ctx.exec(ref, [{ argv: ['aws', 's3', 'ls', source] }], 60_000);
+  // `aws s3 ls` prints the object's time in the host's time zone: asked in UTC, the RPO is right anywhere.
+  const res = await ctx.exec(ref, [{ argv: ['env', 'TZ=UTC', 'aws', 's3', 'ls', source] }], 60_000);
   const line = res.stdout.split('\n').find((l) => l.trim().endsWith(` ${s3.file}`));
   if (res.exitCode !== 0 || !line) {
     if (AWS_AUTH.test(res.stderr)) ctx.check(ref, res, `aws s3 ls ${source}`, `check the bucket name and ${ref.node}'s AWS credentials`);

@@ -20,9 +20,8 @@ import type { EffectResult, NodeRef } from '../common/types';
 import { TransportError } from '../transport/errors';
 import { quoteArgv } from '../transport/shell';
 import type { LedgerContext } from './context';
-import { id } from './nodes';
 import type { LedgerExportSummary, LedgerFileRef } from './types';
-import { LEDGER_SERVER_VERSION } from './wire';
+import { id, LEDGER_SERVER_VERSION } from './wire';
 
 /** Items per data line, so one line is one write well under the server's message limit. */
 export const BATCH_ITEMS = 100;

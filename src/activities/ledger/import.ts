@@ -40,57 +40,63 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
     const orgs = lines.filter((l): l is Extract<ExportLine, { kind: 'organization' }> => l.kind === 'organization');
     const { cluster } = ctx.lookup(input);
     const nodes = cluster.nodes.filter((n) => n.grpc).map((n) => n.name);
-    const beat = (what: string, extra: Record<string, unknown> = {}): void => Context.current().heartbeat({ importing: what, ...extra });
+    // A write can wait out an election (tens of seconds on the real server): the progress heartbeats on a clock.
+    return ctx.progress(async (report) => {
+      const beat = (what: string, extra: Record<string, unknown> = {}): void => report({ importing: what, ...extra });
 
-    const regions = [...new Set(orgs.map((o) => o.region).filter((r) => r && r !== 'global'))];
-    if (orgs.some((o) => !o.region || o.region === 'global')) {
-      throw new TransportError('BadExport', `the export names an organization without a data region (${orgs.filter((o) => !o.region || o.region === 'global').map((o) => o.slug).join(', ')}); it cannot be re-created`, false);
-    }
-    const leader = await ctx.globalLeader(input.cluster);
-    for (const name of regions) {
-      beat(`region ${name}`);
-      await ctx.callAt(input.cluster, leader.address, 'AdminService', 'ProvisionRegion', { name, protected: false, requires_residency: false, retention_days: 90 }, 30_000);
-    }
-    const caller = regions.length ? await recoveryAdmin(ctx, input.cluster, nodes, leader.address, regions[0]!, ctx.setting(cluster, 'recoveryEmail')) : undefined;
+      const regions = [...new Set(orgs.map((o) => o.region).filter((r) => r && r !== 'global'))];
+      if (orgs.some((o) => !o.region || o.region === 'global')) {
+        throw new TransportError('BadExport', `the export names an organization without a data region (${orgs.filter((o) => !o.region || o.region === 'global').map((o) => o.slug).join(', ')}); it cannot be re-created`, false);
+      }
+      const leader = await ctx.globalLeader(input.cluster);
+      for (const name of regions) {
+        beat(`region ${name}`);
+        await ctx.callAt(input.cluster, leader.address, 'AdminService', 'ProvisionRegion', { name, protected: false, requires_residency: false, retention_days: 90 }, 30_000);
+      }
+      const caller = regions.length ? await recoveryAdmin(ctx, input.cluster, nodes, leader.address, regions[0]!, ctx.setting(cluster, 'recoveryEmail')) : undefined;
 
-    const done: Counts = { ...none };
-    for (const org of orgs) {
-      beat(`organization ${org.slug}`);
-      await ctx.callAt(input.cluster, leader.address, 'OrganizationService', 'CreateOrganization', { name: org.name || `org-${org.slug}`, region: org.region, caller: { slug: caller }, slug: { slug: org.slug } }, 30_000);
-      await untilActive(ctx, input.cluster, leader.address, org.slug, caller!);
-      done.organizations++;
-    }
-    for (const [i, line] of lines.entries()) {
-      if (line.kind === 'vault') {
-        beat(`vault ${line.organization}/${line.vault}`);
-        await ctx.onLeader(input.cluster, nodes, 'VaultService', 'CreateVault', { organization: { slug: line.organization }, caller: { slug: caller }, slug: { slug: line.vault } }, 30_000);
-        done.vaults++;
-      } else if (line.kind === 'entities' || line.kind === 'relationships') {
-        beat(`line ${i + 1} of ${lines.length}`, { vault: `${line.organization}/${line.vault}` });
-        await writeLine(ctx, input.cluster, nodes, head.exportId, i, line);
-        if (line.kind === 'entities') done.entities += line.items.length;
-        else done.relationships += line.items.length;
+      const done: Counts = { ...none };
+      const unnamed = orgs.filter((o) => !o.name);
+      for (const org of orgs) {
+        beat(`organization ${org.slug}`);
+        await ctx.callAt(input.cluster, leader.address, 'OrganizationService', 'CreateOrganization', { name: org.name || `org-${org.slug}`, region: org.region, caller: { slug: caller }, slug: { slug: org.slug } }, 30_000);
+        await untilActive(ctx, input.cluster, leader.address, org.slug, caller!);
+        done.organizations++;
       }
-    }
-    // What landed: every exported key must read back in its vault.
-    for (const v of lines.filter((l): l is Extract<ExportLine, { kind: 'vault' }> => l.kind === 'vault')) {
-      const want = lines.filter((l) => l.kind === 'entities' && l.organization === v.organization && l.vault === v.vault).reduce((n, l) => n + (l as { items: unknown[] }).items.length, 0);
-      let have = 0;
-      // A replica applies the last writes a moment after the leader.
-      for (let round = 0; round < 15; round++) {
-        have = await countEntities(ctx, input.cluster, leader.address, v.organization, v.vault);
-        if (have >= want) break;
-        await ctx.sleep(1_000);
+      for (const [i, line] of lines.entries()) {
+        if (line.kind === 'vault') {
+          beat(`vault ${line.organization}/${line.vault}`);
+          await ctx.onLeader(input.cluster, nodes, 'VaultService', 'CreateVault', { organization: { slug: line.organization }, caller: { slug: caller }, slug: { slug: line.vault } }, 30_000);
+          done.vaults++;
+        } else if (line.kind === 'entities' || line.kind === 'relationships') {
+          beat(`line ${i + 1} of ${lines.length}`, { vault: `${line.organization}/${line.vault}` });
+          await writeLine(ctx, input.cluster, nodes, head.exportId, i, line);
+          if (line.kind === 'entities') done.entities += line.items.length;
+          else done.relationships += line.items.length;
+        }
       }
-      if (have < want) {
-        throw new TransportError('ImportIncomplete', `vault ${v.organization}/${v.vault} holds ${have} of the ${want} exported entities after the import; it will be retried`, true);
+      // What landed: every exported key must read back in its vault.
+      for (const v of lines.filter((l): l is Extract<ExportLine, { kind: 'vault' }> => l.kind === 'vault')) {
+        const want = lines.filter((l) => l.kind === 'entities' && l.organization === v.organization && l.vault === v.vault).reduce((n, l) => n + (l as { items: unknown[] }).items.length, 0);
+        let have = 0;
+        // A replica applies the last writes a moment after the leader.
+        for (let round = 0; round < 15; round++) {
+          have = await countEntities(ctx, input.cluster, leader.address, v.organization, v.vault);
+          if (have >= want) break;
+          await ctx.sleep(1_000);
+        }
+        if (have < want) {
+          throw new TransportError('ImportIncomplete', `vault ${v.organization}/${v.vault} holds ${have} of the ${want} exported entities after the import; it will be retried`, true);
+        }
       }
-    }
-    return {
-      plan,
-      ...done,
-      output: `re-created ${done.organizations} organization(s), ${done.vaults} vault(s), ${done.entities} entities, ${done.relationships} relationships from export ${head.exportId} (source ${head.source.cluster}/${head.source.node}, cluster ${head.source.clusterId ?? '?'})`,
-    };
+      return {
+        plan,
+        ...done,
+        output:
+          `re-created ${done.organizations} organization(s), ${done.vaults} vault(s), ${done.entities} entities, ${done.relationships} relationships from export ${head.exportId} (source ${head.source.cluster}/${head.source.node}, cluster ${head.source.clusterId ?? '?'})` +
+          (unnamed.length ? `; named ${unnamed.map((o) => `org-${o.slug}`).join(', ')} (the server keeps names for members only): rename them and re-add their members` : '; re-add each organization\'s members'),
+      };
+    }, { importing: 'the export' });
   });
 }
 

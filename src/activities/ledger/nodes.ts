@@ -13,16 +13,12 @@ import { TransportError } from '../transport/errors';
 import { httpText, parsePrometheus } from '../transport/http';
 import type { LedgerContext } from './context';
 import { serviceActive } from './service';
+import { id } from './wire';
 import type { LedgerBackupStatus, LedgerClusterMember, LedgerDataDir, LedgerMetricsReport, LedgerNodeState } from './types';
 
 type NodeInfo = { node_id?: string; address?: string; cluster_id?: string; state?: string; term?: string };
 type ClusterInfo = { members?: Array<{ node_id?: string; address?: string; role?: string; is_leader?: boolean }>; leader_id?: string; term?: string };
 type Health = { status?: string; message?: string; details?: Record<string, string> };
-
-/** `0` (the server's "none") as undefined. */
-export function id(v: string | undefined): string | undefined {
-  return v && v !== '0' ? v : undefined;
-}
 
 /** GetNodeInfo, GetClusterInfo and the node's HealthService.Check; members mapped to inventory nodes by address. */
 export async function ledgerNodeState(ctx: LedgerContext, ref: NodeRef): Promise<LedgerNodeState> {

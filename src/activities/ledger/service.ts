@@ -16,8 +16,7 @@ import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
 import { quoteArgv } from '../transport/shell';
 import type { LedgerContext } from './context';
-import { id } from './nodes';
-import { LEDGER_SERVER_VERSION } from './wire';
+import { id, LEDGER_SERVER_VERSION } from './wire';
 
 /** `systemctl <verb> <service>`, behind sudo when `settings.sudo` is set. */
 export function serviceArgv(ctx: LedgerContext, cluster: ClusterSpec, verb: string): string[] {

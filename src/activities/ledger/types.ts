@@ -95,8 +95,10 @@ export interface LedgerOrganization {
 export interface LedgerVaultInfo extends LedgerVaultRef {
   /** ACTIVE, READ_ONLY, DELETED (VaultService). */
   status: string;
-  /** This node's replica's last applied Raft index (AdminListVaults), when the node holds the vault. */
+  /** This node's replica's last applied Raft index (AdminListVaults), when the node holds the vault; it starts over when the node restarts. */
   lastAppliedIndex?: number;
+  /** The block height this node's replica answers at (ListEntities, eventual read); kept across restarts. */
+  height?: number;
   /** The vault group's leader as this node sees it. */
   leaderNodeId?: LedgerId;
 }

@@ -11,7 +11,7 @@ import { clusterOf } from '../../inventory/load';
 import type { EffectResult, NodeRef } from '../common/types';
 import { TransportError } from '../transport/errors';
 import type { LedgerContext } from './context';
-import { id } from './nodes';
+import { id } from './wire';
 import type { LedgerIntegrityReport, LedgerReplicaTip, LedgerVaultHealth, LedgerVaultInfo, LedgerVaultRef, LedgerVaults, LedgerWriteCheck } from './types';
 
 /** A vault as the request messages name it. */
@@ -30,7 +30,7 @@ export function checkSlugs(v: LedgerVaultRef): void {
 
 const hex = (h: { value?: Buffer | Uint8Array } | null | undefined): string | undefined => (h?.value && h.value.length ? Buffer.from(h.value).toString('hex') : undefined);
 
-/** Organizations (SystemDiscoveryService.GetSystemState) and vaults (ListVaults, AdminListVaults) on one node. */
+/** Organizations (SystemDiscoveryService.GetSystemState) and vaults (ListVaults, AdminListVaults, the height ListEntities answers at) on one node. */
 export async function ledgerVaults(ctx: LedgerContext, ref: NodeRef): Promise<LedgerVaults> {
   return ctx.run(async () => {
     type State = { organizations?: Array<{ slug?: { slug?: string }; name?: string; region?: string; status?: string }> };
@@ -61,6 +61,18 @@ export async function ledgerVaults(ctx: LedgerContext, ref: NodeRef): Promise<Le
           v.lastAppliedIndex = Number(a.last_applied_index ?? 0);
           v.leaderNodeId = id(a.leader_node_id);
         }
+      }
+      // The height each replica answers at: unlike the applied index, it does not start over when the node restarts.
+      for (const v of vaults) {
+        if (v.status === 'DELETED') continue;
+        const res = await ctx.grpcCall<{ block_height?: string }>(
+          ref,
+          'ReadService',
+          'ListEntities',
+          { organization: { slug: v.organization }, vault: { slug: v.vault }, consistency: 'READ_CONSISTENCY_EVENTUAL', limit: 1, page_token: '' },
+          10_000,
+        );
+        v.height = Number(res.block_height ?? 0);
       }
       return { node: ref.node, reachable: true, organizations, vaults };
     } catch (err) {

@@ -211,3 +211,8 @@ class WireReader {
     else throw new Error(`unsupported wire type ${wire}`);
   }
 }
+
+/** An id or slug as the server sends it (a decimal string); `0`, the server's "none", as undefined. */
+export function id(v: string | undefined): string | undefined {
+  return v && v !== '0' ? v : undefined;
+}

@@ -175,6 +175,19 @@ const STATUS_MAP: Partial<Record<grpc.status, Retry>> = {
 };
 
 /**
+ * Channel options. A recovery polls nodes that go down and come back: grpc-js's
+ * default reconnect backoff grows to 120 s and is shared by every client of an
+ * address (the global subchannel pool), so a node that is back would look down
+ * for minutes. Each pool keeps its own subchannels and retries within 2 s.
+ */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.use_local_subchannel_pool': 1,
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.min_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
+
+/**
  * A pool of clients of one package, one per address and service (and TLS
  * setting), reused across calls. One pool per package and worker;
  * {@link close} it on shutdown.
@@ -274,7 +287,7 @@ export class GrpcPool<S extends string = string> {
     if (!client) {
       const Ctor = serviceConstructor(this.pkg, service);
       const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-      client = new Ctor(address, credentials);
+      client = new Ctor(address, credentials, CHANNEL_OPTIONS);
       this.clients.set(key, client);
     }
     return client;

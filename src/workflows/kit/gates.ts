@@ -195,6 +195,8 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
   }
 
   timeline('gate-requested', `Approval requested: ${gate} — ${opts.title}${dangerous ? ' (dangerous)' : ''}`);
+  // Waiting from now on, also while the notification goes out: a query then sees the gate and the status together.
+  progress.status = 'waiting-approval';
   await notifyQuietly(
     dangerous ? 'critical' : 'warning',
     `Approval needed on ${progress.cluster}: ${gate}`,
@@ -283,6 +285,8 @@ export async function askOperator(what: string, error: string, choices?: Decisio
   const stepId = progress.steps.at(-1)?.id ?? 0;
   progress.pendingDecision = { stepId, step: what, error, since: nowIso(), ...(choices ? { choices } : {}) };
   r.decision = undefined;
+  // Waiting from now on, also while the notification goes out: a query then sees the decision and the status together.
+  progress.status = 'waiting-decision';
   await notifyQuietly(
     'critical',
     `Decision needed on ${progress.cluster}: ${what}`,

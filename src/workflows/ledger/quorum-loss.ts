@@ -55,9 +55,9 @@ async function quorumLoss(): Promise<string> {
   fact('root cause', `quorum lost: ${a.reachable.length} of ${nodes.length} nodes answer (majority is ${a.majority}); down: ${a.down.join(', ')}`);
   fact('impact', 'writes unavailable while quorum is lost; reads still answer on the survivors');
 
-  // Which survivor's vaults applied the most (the project's runbook says "the highest applied index";
-  // GetNodeInfo has none at 21345c4: AdminListVaults' last_applied_index per vault does).
-  const held = await fanOut('Find the most advanced survivor (AdminListVaults: last applied index per vault)', a.reachable, (node) => ledgerVaults({ cluster, node }), {
+  // Which survivor's data is the most advanced (the project's runbook says "the highest applied index";
+  // GetNodeInfo has none at 21345c4). Each vault's block height, then AdminListVaults' last_applied_index.
+  const held = await fanOut("Find the most advanced survivor (each vault's block height, then its last applied index)", a.reachable, (node) => ledgerVaults({ cluster, node }), {
     concurrency: a.reachable.length,
     onFailure: 'ask',
   });
@@ -117,8 +117,10 @@ function chooseSurvivor(held: LedgerVaults[], requested: string | undefined): st
     }
     return requested;
   }
+  // Block heights first: a survivor that restarted counts its applied index from zero again but keeps its chain.
+  const height = (h: LedgerVaults): number => h.vaults.reduce((n, v) => n + (v.height ?? 0), 0);
   const applied = (h: LedgerVaults): number => h.vaults.reduce((n, v) => n + (v.lastAppliedIndex ?? 0), 0);
-  const best = [...answering].sort((x, y) => applied(y) - applied(x) || y.vaults.length - x.vaults.length || x.node.localeCompare(y.node))[0];
+  const best = [...answering].sort((x, y) => height(y) - height(x) || applied(y) - applied(x) || y.vaults.length - x.vaults.length || x.node.localeCompare(y.node))[0];
   if (!best) throw wrongScenario('no survivor answered AdminListVaults', 'check the surviving nodes, then start the recovery again');
   return best.node;
 }

@@ -27,7 +27,7 @@ export const LEDGER_OPTIONS: Record<keyof AllLedgerActivities, ActivityOptions> 
   ledgerWriteCheck: EFFECT,
   // Reading or re-creating a whole ledger: long, heartbeating with its progress.
   ledgerExport: long('1h'),
-  ledgerImport: { ...long('2h'), heartbeatTimeout: '60s' },
+  ledgerImport: long('2h'),
   ledgerArchiveFetch: long('1h'),
   ledgerArchivePush: long('1h'),
   ledgerDrTopology: READ,
