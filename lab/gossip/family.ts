@@ -130,7 +130,13 @@ export class GossipFamily implements LabFamily {
     await this.backendImpl.prepare(this.specs, this.tokenPath);
     // Seeds first, as an operator brings a cluster up; each start waits for its API.
     for (const s of [...this.specs.filter((x) => x.seed), ...this.specs.filter((x) => !x.seed)]) await this.backend.start(s.name);
-    await until(`${this.cluster}: every node seeing all ${this.specs.length}`, async () => (await Promise.all(this.specs.map((s) => peersOf(s.httpPort)))).every((p) => p?.members.length === this.specs.length), 60_000);
+    // Formed: every node sees all the others, and its tree is built (the library promotes lazy peers to eager within a second).
+    const eager = Math.min(EAGER_FANOUT, this.specs.length - 1);
+    await until(
+      `${this.cluster}: every node seeing all ${this.specs.length} with ${eager} eager peers`,
+      async () => (await Promise.all(this.specs.map((s) => peersOf(s.httpPort)))).every((p) => p?.members.length === this.specs.length && p.peers.eager.length === eager),
+      60_000,
+    );
   }
 
   async stop(): Promise<void> {

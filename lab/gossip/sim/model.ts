@@ -157,6 +157,8 @@ export class SimModel {
       }
       joined.push(addr);
     }
+    // The start-up join stops retrying once a seed took it (as plumtree-node's does).
+    if (joined.length) n.joinUntil = 0;
     return { joined, failed };
   }
 
