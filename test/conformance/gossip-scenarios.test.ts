@@ -10,7 +10,7 @@
  * without them each case fails saying how to get them.
  */
 import { after, before, describe, test } from 'node:test';
-import { GOSSIP_CASES, runCase } from '../helpers/gossip-scenarios';
+import { GOSSIP_CASES, REAL, runCase } from '../helpers/gossip-scenarios';
 import { startStack, type Stack } from '../helpers/stack';
 
 let stack: Stack | undefined;
@@ -30,7 +30,7 @@ describe('gossip scenarios on real memberlist-plumtree nodes', () => {
   for (const c of GOSSIP_CASES) {
     test(`${c.name} (real nodes)`, { timeout: 240_000 }, async () => {
       if (!stack) throw new Error(`the stack with real gossip nodes did not start: ${startError?.message ?? '?'}`);
-      await runCase(stack, c, { timeoutMs: 180_000 });
+      await runCase(stack, c, { timeoutMs: 180_000, timeScale: REAL });
     });
   }
 });

@@ -55,8 +55,8 @@ const START_TIMEOUT_MS = 15_000;
 
 export class RealGossipBackend implements GossipBackend {
   readonly kind = 'real' as const;
-  /** The nodes' memberlist gossip-to-the-dead time in the lab profile (3 s), plus margin. */
-  readonly deadTimeMs = 4_000;
+  /** The nodes' memberlist gossip-to-the-dead time in the lab profile (15 s), plus margin. */
+  readonly deadTimeMs = 16_000;
   private readonly net = new GossipNet();
   private readonly procs = new Map<string, Proc>();
   private readonly exited = new Map<string, string>();

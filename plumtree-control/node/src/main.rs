@@ -298,11 +298,16 @@ async fn run<S: MessageStore + 'static>(args: Args, opts: ControlOptions, token:
     topts.add_bind_address(args.bind);
     let mopts = if args.lab {
         // Faster failure detection than a LAN's, so that a lab fault shows within seconds.
+        // Dead members are kept (and gossiped to) for 15 s, longer than declaring the
+        // others dead takes: memberlist-core 0.7.0 removes them with a swap that leaves
+        // a live member's index stale (state.rs move_dead_nodes), and a suspicion of
+        // that member then panics (suspicion.rs:84, index out of bounds), leaving it a
+        // member for good. With 3 s, an isolated node hit it about one run in five.
         MemberlistOptions::local()
             .with_probe_interval(Duration::from_millis(500))
             .with_probe_timeout(Duration::from_millis(250))
             .with_suspicion_mult(2)
-            .with_gossip_to_the_dead_time(Duration::from_secs(3))
+            .with_gossip_to_the_dead_time(Duration::from_secs(15))
             .with_push_pull_interval(Duration::from_secs(5))
     } else {
         MemberlistOptions::lan()
