@@ -220,8 +220,8 @@ if ! restic_ok; then
 fi
 
 # --- 4c. the gossip nodes (Rust) -------------------------------------------------
-# plumtree-control/ (Lifeboat's control API on memberlist-plumtree 0.1.6) and
-# plumtree-node, the real node the lab's `--gossip-backend real` and the
+# plumtree-control/ (Lifeboat's control API on memberlist-plumtree 0.1.6, and its
+# tests) and plumtree-node, the real node the lab's `--gossip-backend real` and the
 # conformance suite run. Cargo's target directory lives outside the clone
 # (LIFEBOAT_CARGO_TARGET_DIR, default ~/.cache/lifeboat/plumtree-target), so a
 # second run, or a second clone, only checks (about a second). Needs Rust >= 1.89
@@ -239,6 +239,11 @@ else
   CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree cargo build --release --locked --manifest-path plumtree-control/Cargo.toml -p plumtree-node ||
     die "cargo build of plumtree-node failed." \
       "See .tools/logs/cargo-plumtree.log; it needs Rust >= 1.89 (rustc --version) and crates.io reachable (or a filled ~/.cargo/registry); LIFEBOAT_SKIP_RUST=1 skips it."
+  # The crate's own tests (test/conformance/plumtree-control-cargo.test.ts runs them): compiled
+  # here, once, so that the conformance suite only runs them.
+  CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree-tests cargo test --release --locked --workspace --manifest-path plumtree-control/Cargo.toml --no-run ||
+    die "cargo test --no-run of plumtree-control failed (its tests do not compile)." \
+      "See .tools/logs/cargo-plumtree-tests.log; LIFEBOAT_SKIP_RUST=1 skips it."
   plumtree_v="plumtree-node at $PLUMTREE_TARGET/release"
 fi
 
