@@ -11,6 +11,10 @@
 #       git clone https://github.com/inferadb/ledger && cd ledger && git checkout 21345c4
 #       cargo build --release -p inferadb-ledger-server --bin inferadb-ledger   # needs protoc
 #     and its proto (LIFEBOAT_LEDGER_PROTO, or ../shared/targets/inferadb-ledger/proto/ledger.proto).
+#   - the gossip cluster, memberlist-plumtree 0.1.6 (crates.io): plumtree-node and the
+#     control crate's tests, built by setup with cargo (Rust >= 1.89) into
+#     LIFEBOAT_CARGO_TARGET_DIR (default ~/.cache/lifeboat/plumtree-target); root and `ip`
+#     (iproute2) for the nodes' network namespaces (lb-gossip-*).
 # A missing target fails its tests with the message above; nothing is skipped.
 #
 #   npm run conformance                          everything
