@@ -196,6 +196,10 @@ export async function runCase(stack: Stack, c: GossipCase, opts: { timeoutMs: nu
   }
   const p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true, everyMs: 300 });
   const steps = p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n');
+  if (p.pendingDecision !== undefined) {
+    // Not left waiting: the next case would be refused ("already has a recovery running") and fail for nothing.
+    await stack.cli(['cancel', ID, '--as', 'bob', '--reason', `test case failed: ${c.name}`]);
+  }
   assert.equal(p.pendingDecision, undefined, `the recovery asks: ${p.pendingDecision?.step}: ${p.pendingDecision?.error}\n${steps}`);
   assert.equal(p.status, c.status, `${c.scenario}: ${p.status}: ${p.outcome ?? ''}\n${steps}`);
   assert.match(p.outcome ?? '', c.outcome);
