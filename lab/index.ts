@@ -41,7 +41,7 @@ import { startControl, ControlError, type ControlServer, type ShimAnswer, type S
 import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
-import { clientKey, hostKey } from './keys';
+import { clientKey, hostKey, writeAllowedSigners } from './keys';
 import { GossipFamily, type GossipBackendKind } from './gossip';
 import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
@@ -84,6 +84,10 @@ export interface LabOptions {
 export interface Lab {
   dir: string;
   inventoryPath: string;
+  /** Each lab operator's signing key (private key path), by name: alice, bob, carol. */
+  operatorKeys: Record<string, string>;
+  /** The allowed-signers file the inventory names. */
+  allowedSignersPath: string;
   effects: EffectLog;
   controlUrl: string;
   /** Inventory cluster names, in order. */
@@ -272,8 +276,11 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       started.push(() => family.stop());
     }
 
+    // Signed approvals: the lab's operators (alice, bob, carol) sign with their own keys.
+    const signers = writeAllowedSigners(dir);
     writeInventory({
       path: inventoryPath,
+      approvals: { allowedSigners: signers.path },
       clientKeyPath: client.privatePath,
       user: currentUser(),
       secretsDir,
@@ -292,6 +299,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     return {
       dir,
       inventoryPath,
+      operatorKeys: signers.keys,
+      allowedSignersPath: signers.path,
       effects,
       controlUrl,
       clusters: families.map((f) => f.cluster),

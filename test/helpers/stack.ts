@@ -158,7 +158,7 @@ export async function startStack(
 
     const cli = (args: string[], o: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
       new Promise((resolve, reject) => {
-        const p = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [BIN, ...withOperatorKey(args, lab?.operatorKeys)], { cwd: dir, env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         p.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
@@ -214,4 +214,17 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * The lab's approvals are signed: an operator who acts `--as alice` signs with
+ * alice's key, as she would with hers (`--key`). A command that names its own
+ * `--key`, or a name the lab has no key for, is left as written.
+ */
+export function withOperatorKey(args: string[], keys: Record<string, string> | undefined): string[] {
+  if (!keys || !['run', 'approve', 'reject', 'decide'].includes(args[0] ?? '') || args.includes('--key')) return args;
+  const i = args.indexOf('--as');
+  const who = i >= 0 ? args[i + 1] : undefined;
+  const key = who !== undefined ? keys[who] : undefined;
+  return key ? [...args, '--key', key] : args;
 }
