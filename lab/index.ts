@@ -42,7 +42,7 @@ import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey, writeAllowedSigners } from './keys';
-import { GossipFamily } from './gossip';
+import { GossipFamily, type GossipBackendKind } from './gossip';
 import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
@@ -78,6 +78,12 @@ export interface LabOptions {
    * `$LIFEBOAT_LAB_TRAIN_BACKEND`, else `sim`.
    */
   trainBackend?: TrainBackendKind;
+  /**
+   * The gossip cluster's backend: `sim` (the simulation) or `real`
+   * (`plumtree-node` processes in network namespaces, see lab/gossip/real/);
+   * default `$LIFEBOAT_LAB_GOSSIP_BACKEND`, else `sim`.
+   */
+  gossipBackend?: GossipBackendKind;
 }
 
 /** A running lab. */
@@ -169,6 +175,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         basePort: fixed ? FIXED_PORTS.gossipHttp : 0,
         seedBasePort: fixed ? FIXED_PORTS.gossipSeed : 0,
         secretsDir,
+        dir,
+        backend: opts.gossipBackend ?? gossipBackendFromEnv(),
       }),
     );
   }
@@ -343,6 +351,13 @@ function applyHostFault(fault: string, hosts: Map<string, SshHost>): void {
     if (kind === 'heal') h.heal();
     else h.setFault(kind as HostFaultKind, true, ms === undefined ? undefined : Number(ms));
   }
+}
+
+function gossipBackendFromEnv(): GossipBackendKind {
+  const v = process.env.LIFEBOAT_LAB_GOSSIP_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`LIFEBOAT_LAB_GOSSIP_BACKEND must be sim or real (got "${v}")`);
 }
 
 function ledgerBackendFromEnv(): LedgerBackendKind {

@@ -222,6 +222,34 @@ if ! restic_ok; then
     die "go install of restic $RESTIC_GO_VERSION failed." "See .tools/logs/go-restic.log; check the Go module proxy is reachable (go env GOPROXY)."
 fi
 
+# --- 4c. the gossip nodes (Rust) -------------------------------------------------
+# plumtree-control/ (Lifeboat's control API on memberlist-plumtree 0.1.6, and its
+# tests) and plumtree-node, the real node the lab's `--gossip-backend real` and the
+# conformance suite run. Cargo's target directory lives outside the clone
+# (LIFEBOAT_CARGO_TARGET_DIR, default ~/.cache/lifeboat/plumtree-target), so a
+# second run, or a second clone, only checks (about a second). Needs Rust >= 1.89
+# (rustup); without cargo the simulation still works and the conformance
+# suite's gossip cases fail saying how to get it.
+PLUMTREE_TARGET="${LIFEBOAT_CARGO_TARGET_DIR:-${HOME:-/root}/.cache/lifeboat/plumtree-target}"
+plumtree_v="not built"
+if [ "${LIFEBOAT_SKIP_RUST:-}" = 1 ]; then
+  plumtree_v="skipped (LIFEBOAT_SKIP_RUST=1)"
+elif ! command -v cargo >/dev/null 2>&1; then
+  note "warning: cargo not found: plumtree-node (the real gossip nodes of the conformance suite) is not built; install Rust >= 1.89 with rustup (https://rustup.rs) and re-run"
+  plumtree_v="not built (no cargo)"
+else
+  mkdir -p "$PLUMTREE_TARGET"
+  CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree cargo build --release --locked --manifest-path plumtree-control/Cargo.toml -p plumtree-node ||
+    die "cargo build of plumtree-node failed." \
+      "See .tools/logs/cargo-plumtree.log; it needs Rust >= 1.89 (rustc --version) and crates.io reachable (or a filled ~/.cargo/registry); LIFEBOAT_SKIP_RUST=1 skips it."
+  # The crate's own tests (test/conformance/plumtree-control-cargo.test.ts runs them): compiled
+  # here, once, so that the conformance suite only runs them.
+  CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree-tests cargo test --release --locked --workspace --manifest-path plumtree-control/Cargo.toml --no-run ||
+    die "cargo test --no-run of plumtree-control failed (its tests do not compile)." \
+      "See .tools/logs/cargo-plumtree-tests.log; LIFEBOAT_SKIP_RUST=1 skips it."
+  plumtree_v="plumtree-node at $PLUMTREE_TARGET/release"
+fi
+
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
   # tsc prints nothing on success; its errors are the useful output.
@@ -240,4 +268,4 @@ restic_v="$("${LIFEBOAT_RESTIC:-$GOBIN_DIR/restic}" version 2>/dev/null | awk '{
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
 ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
 btrfs_v="$(PATH="$PATH:/usr/sbin:/sbin" btrfs --version 2>/dev/null | awk '{print $2}')"
-note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}"
+note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}, $plumtree_v"

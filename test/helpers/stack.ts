@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startLab, type Lab, type LabFamilyName } from '../../lab/index';
+import type { GossipBackendKind } from '../../lab/gossip';
 import type { LedgerBackendKind } from '../../lab/ledger';
 import type { TrainBackendKind } from '../../lab/train-server';
 import { PROJECT_ROOT } from '../../src/tools';
@@ -77,8 +78,9 @@ export async function freePort(): Promise<number> {
  * @param opts.bootMs the lab's settle time (default 500 ms, to keep tests quick)
  * @param opts.ledgerBackend the lab ledger's backend: the simulation (default) or real inferadb-ledger processes
  * @param opts.trainBackend the lab train server's storage: simulated (default) or real BTRFS on loop devices
+ * @param opts.gossipBackend the lab gossip cluster's backend: the simulation (default) or real plumtree-node processes
  */
-export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
+export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind; gossipBackend?: GossipBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
   const port = await freePort();
@@ -101,7 +103,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
 
   try {
     server = await devServerEnv({ dbFilename: dbFile, port });
-    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}) });
+    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}) });
     connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace: 'default' });
     const env: NodeJS.ProcessEnv = {

@@ -14,7 +14,7 @@ import { leaderFailure, OPS_NODES, TC_NODES } from '../helpers/fakes-training-cl
 import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
 import { outage, syncHosts, type HostSim } from '../helpers/fakes-training-ops';
 import { hardFailure, stubActivities } from '../helpers/stubs';
-import { fakeGossip, type FakeOptions } from '../helpers/stubs-gossip';
+import { fakeGossip, type Fake, type FakeOptions } from '../helpers/stubs-gossip';
 
 /** What the operator does, in order. A `decide` after a waiting gate means: let the approval time out first. */
 export type Answer = { approve: string; choice?: string } | { reject: string } | { decide: Decision };
@@ -311,11 +311,12 @@ const TRAINING_OPS: Branch[] = [
 ];
 
 // ---------------------------------------------------------------- gossip
-
-type Fake = ReturnType<typeof fakeGossip>;
+// The v2 scenarios (memberlist-plumtree 0.1.6 through the control API,
+// test/helpers/stubs-gossip.ts). The v1 ones' histories stay in
+// histories/<scenario>/v1-*.json; nothing records them any more.
 
 /** A fake plumtree cluster (test/helpers/stubs-gossip.ts) in the state `mutate` leaves it. */
-function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, extra: { options?: RecoveryOptions; dryRun?: boolean } = {}): () => { activities: LifeboatActivities; input: RecoveryInput } {
+function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, extra: { options?: RecoveryOptions; dryRun?: boolean; params?: Record<string, unknown> } = {}): () => { activities: LifeboatActivities; input: RecoveryInput } {
   return () => {
     const fake = fakeGossip(opts);
     mutate(fake);
@@ -324,59 +325,105 @@ function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, 
   };
 }
 
-const isolate = (f: Fake) => (f.nodes[2]!.isolated = true);
-const partition = (f: Fake) => f.nodes.forEach((n, i) => (n.group = i < 3 ? 0 : 1));
-const minority = (f: Fake) => [2, 3, 4].forEach((i) => (f.nodes[i]!.up = false));
-const lose = (f: Fake) => f.nodes.forEach((n) => ((n.up = false), (n.stateCorrupt = true)));
-const corrupt = (f: Fake) => (f.nodes[2]!.cacheCorrupt = true);
-const split = (f: Fake) => f.nodes.forEach((n, i) => ((n.group = i < 3 ? 0 : 1), (n.version = i < 3 ? 2 : 3)));
+const isolate = (f: Fake) => f.isolate('gossip3');
+const leftNode = (f: Fake) => {
+  f.nodes[2]!.left = true;
+  f.nodes[2]!.frozen = { eager: ['gossip1', 'gossip2', 'gossip4'], lazy: ['gossip5'] };
+  f.nodes.filter((n) => n.name !== 'gossip3').forEach((n) => n.view.delete('gossip3'));
+};
+const partition = (f: Fake) => f.splitViews([['gossip1', 'gossip2', 'gossip3'], ['gossip4', 'gossip5']]);
+const minority = (f: Fake) => ['gossip3', 'gossip4', 'gossip5'].forEach((n) => f.crash(n));
+const twoDown = (f: Fake) => ['gossip4', 'gossip5'].forEach((n) => f.crash(n));
+const lose = (f: Fake) => f.nodes.forEach((n) => (f.crash(n.name), (n.storeCorrupt = true)));
+const corrupt = (f: Fake) => (f.crash('gossip3'), (f.nodes[2]!.storeCorrupt = true));
+const inMemory = (f: Fake) => (f.nodes[2]!.cacheBad = true);
+const split = (f: Fake) => {
+  partition(f);
+  f.nodes.forEach((n, i) => n.messages.add(i < 3 ? 'a' : 'b'));
+};
 const none = () => undefined;
 
 const GOSSIP: Branch[] = [
-  { scenario: 'gossip.isolated-node', branch: 'rejoin-fails-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { joinWorks: false }, isolate), answers: [], expect: { outcome: /by a restart of plumtree/ } },
-  { scenario: 'gossip.isolated-node', branch: 'no-seed-abort', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { seedsOpen: false }, isolate), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'gossip.isolated-node', branch: 'not-isolated', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, none), answers: [], expect: { outcome: /No isolated node/ } },
-  { scenario: 'gossip.isolated-node', branch: 'dry-run', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, isolate, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-rejoin-fails-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { joinWorks: false }, isolate), answers: [], expect: { outcome: /by a restart of plumtree \(the rejoin had failed\)/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-left-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, leftNode), answers: [], expect: { outcome: /by a restart of plumtree \(it had left the cluster\)/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-no-seed-abort', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { seedsOpen: false }, isolate), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-not-isolated', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, none), answers: [], expect: { outcome: /No isolated node/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-dry-run', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, isolate, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.partition', branch: 'auto-heal', workflowType: 'gossipPartition', make: gossip('gossip.partition', { autoHealAfterReads: 15 }, partition), answers: [], expect: { outcome: /Partition healed by automatic recovery/ } },
-  { scenario: 'gossip.partition', branch: 'forced-rebalance', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rebalance on 5 nodes, approved by alice/ } },
-  { scenario: 'gossip.partition', branch: 'rebalance-rejected', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ reject: 'forced-rebalance' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.partition', branch: 'approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'gossip.partition', branch: 'dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.partition', branch: 'v2-auto-heal', workflowType: 'gossipPartition', make: gossip('gossip.partition', { autoHealAfterReads: 15 }, partition), answers: [], expect: { outcome: /Partition healed by automatic recovery/ } },
+  { scenario: 'gossip.partition', branch: 'v2-forced-rebalance', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rejoin and rebalance on 5 nodes, approved by alice/ } },
+  { scenario: 'gossip.partition', branch: 'v2-rebalance-rejected', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ reject: 'forced-rebalance' }], expect: { failure: 'GateRejected' } },
+  {
+    scenario: 'gossip.partition',
+    branch: 'v2-link-down-abort',
+    workflowType: 'gossipPartition',
+    make: gossip('gossip.partition', {}, (f) => (partition(f), (f.nodes[3]!.group = 1), (f.nodes[4]!.group = 1))),
+    answers: [{ approve: 'forced-rebalance' }, { decide: 'abort' }],
+    expect: { failure: 'RecoveryAborted' },
+  },
+  { scenario: 'gossip.partition', branch: 'v2-approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.partition', branch: 'v2-dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.multi-node-failure', branch: 'majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, (f) => [3, 4].forEach((i) => (f.nodes[i]!.up = false))), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
-  { scenario: 'gossip.multi-node-failure', branch: 'coordinated-restart', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ approve: 'coordinated-restart' }], expect: { outcome: /coordinated restart of all 5 nodes/ } },
-  { scenario: 'gossip.multi-node-failure', branch: 'restart-rejected', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ reject: 'coordinated-restart' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.multi-node-failure', branch: 'approval-timeout-abort', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'gossip.multi-node-failure', branch: 'dry-run', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, twoDown), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
+  {
+    scenario: 'gossip.multi-node-failure',
+    branch: 'v2-ssh-refused-retry',
+    workflowType: 'gossipMultiNodeFailure',
+    make: () => {
+      const fake = fakeGossip();
+      twoDown(fake);
+      const real = fake.activities.gossipServiceState!;
+      // Each failed host refuses once, both in the same check: the decision names both.
+      const refused = new Set(['gossip4', 'gossip5']);
+      const state = async (a: NodeRef) => {
+        if (refused.delete(a.node)) throw hardFailure(`SSH authentication on ${a.node} was refused`);
+        return real(a);
+      };
+      const nodes = fake.nodes.map((n) => ({ name: n.name, roles: [n.seed ? 'seed' : 'member'] }));
+      return { activities: stubActivities({ ...fake.activities, gossipServiceState: state }).activities, input: input('gossip.multi-node-failure', 'gossip', nodes) };
+    },
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /started again: gossip4, gossip5/ },
+  },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-coordinated-restart', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ approve: 'coordinated-restart' }], expect: { outcome: /coordinated restart of all 5 nodes/ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-restart-rejected', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ reject: 'coordinated-restart' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-approval-timeout-abort', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-dry-run', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.total-loss', branch: 'clear-rejected', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ reject: 'clear-persistent-state' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.total-loss', branch: 'approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'gossip.total-loss', branch: 'majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => (f.nodes[4]!.up = false)), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: 'gossip.total-loss', branch: 'dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.total-loss', branch: 'v2-clear-rejected', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ reject: 'clear-persistent-state' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => f.crash('gossip5')), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.cache-corruption', branch: 'restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, corrupt), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
-  { scenario: 'gossip.cache-corruption', branch: 'clear-storage', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ approve: 'clear-storage' }], expect: { outcome: /clearing the persistent cache of gossip3 \(approved by alice\)/ } },
-  { scenario: 'gossip.cache-corruption', branch: 'clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.cache-corruption', branch: 'approval-timeout-fail', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, inMemory), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-approval-timeout-fail', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
   {
     scenario: 'gossip.cache-corruption',
-    branch: 'quorum-guard-abort',
+    branch: 'v2-quorum-guard-abort',
     workflowType: 'gossipCacheCorruption',
-    make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, (f) => {
-      corrupt(f);
-      f.nodes[3]!.up = false;
-      f.nodes[4]!.up = false;
-    }),
+    make: gossip(
+      'gossip.cache-corruption',
+      {},
+      (f) => {
+        inMemory(f);
+        f.crash('gossip4');
+        f.crash('gossip5');
+        f.nodes[3]!.sshDown = true;
+        f.nodes[4]!.sshDown = true;
+      },
+      { params: { node: 'gossip3' } },
+    ),
     answers: [{ decide: 'abort' }],
     expect: { failure: 'RecoveryAborted' },
   },
-  { scenario: 'gossip.cache-corruption', branch: 'dry-run', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-nothing-found', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, none), answers: [], expect: { outcome: /No cache corruption found/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-dry-run', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.split-brain', branch: 'sync-unavailable', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncSupported: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
-  { scenario: 'gossip.split-brain', branch: 'sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
-  { scenario: 'gossip.split-brain', branch: 'no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
-  { scenario: 'gossip.split-brain', branch: 'dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.split-brain', branch: 'v2-sync-not-configured', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConfigured: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'v2-sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'v2-no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
+  { scenario: 'gossip.split-brain', branch: 'v2-dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ---------------------------------------------------------------- train-server
