@@ -41,12 +41,12 @@ import { startControl, ControlError, type ControlServer, type ShimAnswer, type S
 import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
 import { writeInventory } from './inventory';
-import { clientKey, hostKey } from './keys';
-import { GossipFamily } from './gossip';
+import { clientKey, hostKey, writeAllowedSigners } from './keys';
+import { GossipFamily, type GossipBackendKind } from './gossip';
 import { LedgerDrFamily, LedgerFamily, LEDGER_DR_FAULTS, type LedgerBackendKind, type SimTimings } from './ledger';
 import { SshHost, HOST_FAULT_KINDS, type HostFaultKind } from './ssh-host';
 import { passthroughOf, writeShims } from './shims';
-import { TrainServerFamily } from './train-server';
+import { TrainServerFamily, type TrainBackendKind } from './train-server';
 import { TrainingClusterFamily } from './training-cluster';
 import { RealTrainingClusterFamily } from './training-cluster/real/family';
 
@@ -81,12 +81,28 @@ export interface LabOptions {
    * in per-node namespaces, see lab/training-cluster/real/); default `$LIFEBOAT_LAB_TRAINING_BACKEND`, else `sim`.
    */
   trainingBackend?: TrainingBackendKind;
+  /**
+   * The train server's storage: `sim` (simulated) or `real` (BTRFS on loop
+   * devices, see lab/train-server/real.ts; needs root); default
+   * `$LIFEBOAT_LAB_TRAIN_BACKEND`, else `sim`.
+   */
+  trainBackend?: TrainBackendKind;
+  /**
+   * The gossip cluster's backend: `sim` (the simulation) or `real`
+   * (`plumtree-node` processes in network namespaces, see lab/gossip/real/);
+   * default `$LIFEBOAT_LAB_GOSSIP_BACKEND`, else `sim`.
+   */
+  gossipBackend?: GossipBackendKind;
 }
 
 /** A running lab. */
 export interface Lab {
   dir: string;
   inventoryPath: string;
+  /** Each lab operator's signing key (private key path), by name: alice, bob, carol. */
+  operatorKeys: Record<string, string>;
+  /** The allowed-signers file the inventory names. */
+  allowedSignersPath: string;
   effects: EffectLog;
   controlUrl: string;
   /** Inventory cluster names, in order. */
@@ -172,11 +188,13 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         basePort: fixed ? FIXED_PORTS.gossipHttp : 0,
         seedBasePort: fixed ? FIXED_PORTS.gossipSeed : 0,
         secretsDir,
+        dir,
+        backend: opts.gossipBackend ?? gossipBackendFromEnv(),
       }),
     );
   }
   if (wanted.includes('train-server')) {
-    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir }));
+    families.push(new TrainServerFamily({ cluster: 'lab-train', secretsDir, backend: opts.trainBackend ?? trainBackendFromEnv() }));
   }
   if (wanted.includes('ledger-dr')) {
     // Last, so the other families keep their fixed SSH ports.
@@ -282,8 +300,11 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       started.push(() => family.stop());
     }
 
+    // Signed approvals: the lab's operators (alice, bob, carol) sign with their own keys.
+    const signers = writeAllowedSigners(dir);
     writeInventory({
       path: inventoryPath,
+      approvals: { allowedSigners: signers.path },
       clientKeyPath: client.privatePath,
       user: currentUser(),
       secretsDir,
@@ -302,6 +323,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     return {
       dir,
       inventoryPath,
+      operatorKeys: signers.keys,
+      allowedSignersPath: signers.path,
       effects,
       controlUrl,
       clusters: families.map((f) => f.cluster),
@@ -368,11 +391,25 @@ function trainingBackendFromEnv(): TrainingBackendKind {
   throw new Error(`LIFEBOAT_LAB_TRAINING_BACKEND must be sim or real (got "${v}")`);
 }
 
+function gossipBackendFromEnv(): GossipBackendKind {
+  const v = process.env.LIFEBOAT_LAB_GOSSIP_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`LIFEBOAT_LAB_GOSSIP_BACKEND must be sim or real (got "${v}")`);
+}
+
 function ledgerBackendFromEnv(): LedgerBackendKind {
   const v = process.env.LIFEBOAT_LAB_LEDGER_BACKEND;
   if (v === undefined || v === '' || v === 'sim') return 'sim';
   if (v === 'real') return 'real';
   throw new Error(`lab: LIFEBOAT_LAB_LEDGER_BACKEND must be "sim" or "real", got "${v}"`);
+}
+
+function trainBackendFromEnv(): TrainBackendKind {
+  const v = process.env.LIFEBOAT_LAB_TRAIN_BACKEND;
+  if (v === undefined || v === '' || v === 'sim') return 'sim';
+  if (v === 'real') return 'real';
+  throw new Error(`lab: LIFEBOAT_LAB_TRAIN_BACKEND must be "sim" or "real", got "${v}"`);
 }
 
 function currentUser(): string {

@@ -34,6 +34,8 @@ export interface InventoryWriteOptions {
   user: string;
   /** Where tokens a family hands over in clear are stored. */
   secretsDir: string;
+  /** The inventory's `approvals` (every lab cluster's). */
+  approvals?: Record<string, unknown>;
 }
 
 const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/.+)$/;
@@ -76,7 +78,7 @@ export function writeInventory(o: InventoryWriteOptions): { clusters: Record<str
       settings: family.settings(),
     };
   }
-  const doc = new Document({ clusters });
+  const doc = new Document(o.approvals ? { approvals: o.approvals, clusters } : { clusters });
   doc.commentBefore =
     ' Written by the Lifeboat lab (lab/index.ts) at every lab start; edits are overwritten.\n' +
     ' Secrets are file references under the lab directory.';

@@ -10,6 +10,8 @@
  * <dir>/keys/id_ed25519.pub      client public key
  * <dir>/keys/hosts/<cluster>/<node>      host private key (mode 0600)
  * <dir>/keys/hosts/<cluster>/<node>.pub  host public key ("ssh-ed25519 AAAA...")
+ * <dir>/keys/operators/<name>            an operator's signing key (alice, bob, carol)
+ * <dir>/keys/operators/allowed_signers   who may sign (OpenSSH format), named by the inventory
  * ```
  *
  * @module
@@ -67,6 +69,33 @@ export function clientKey(dir: string): KeyPair {
 /** The host key of one simulated node. */
 export function hostKey(dir: string, cluster: string, node: string): KeyPair {
   return ensureKeyPair(join(dir, 'keys', 'hosts', cluster, node));
+}
+
+/** The lab's operators: the people who sign starts, approvals and decisions (signed approvals). */
+export const LAB_OPERATORS = ['alice', 'bob', 'carol'] as const;
+
+/** An operator's signing key, `<dir>/keys/operators/<name>`. */
+export function operatorKey(dir: string, name: string): KeyPair {
+  return ensureKeyPair(join(dir, 'keys', 'operators', name));
+}
+
+/**
+ * Writes `<dir>/keys/operators/allowed_signers`: each lab operator may sign as
+ * themselves, in Lifeboat's namespace only.
+ *
+ * @returns its path and each operator's private key path
+ */
+export function writeAllowedSigners(dir: string): { path: string; keys: Record<string, string> } {
+  const keys: Record<string, string> = {};
+  const lines = ['# Written by the Lifeboat lab: who may sign recoveries of the lab clusters (ssh-keygen -Y verify reads it too).'];
+  for (const name of LAB_OPERATORS) {
+    const k = operatorKey(dir, name);
+    keys[name] = k.privatePath;
+    lines.push(`${name} namespaces="lifeboat" ${k.publicLine}`);
+  }
+  const path = join(dir, 'keys', 'operators', 'allowed_signers');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return { path, keys };
 }
 
 /** "ssh-ed25519 AAAA... comment\n" -> "ssh-ed25519 AAAA..." */

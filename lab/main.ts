@@ -61,7 +61,9 @@ export async function main(argv: string[]): Promise<number> {
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
       .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr')
       .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)')
-      .option('--training-backend <sim|real>', 'the training cluster: the simulation, or real RingRift orchestrators in namespaces of their own, as root (default $LIFEBOAT_LAB_TRAINING_BACKEND or sim)');
+      .option('--training-backend <sim|real>', 'the training cluster: the simulation, or real RingRift orchestrators in namespaces of their own, as root (default $LIFEBOAT_LAB_TRAINING_BACKEND or sim)')
+      .option('--train-backend <sim|real>', 'the train server\'s storage: simulated, or real BTRFS on loop devices (needs root; default $LIFEBOAT_LAB_TRAIN_BACKEND or sim)')
+      .option('--gossip-backend <sim|real>', 'the gossip cluster: the simulation, or real plumtree-node processes in network namespaces, as root (default $LIFEBOAT_LAB_GOSSIP_BACKEND or sim)');
 
   serveOpts(program.command('serve').description('run the lab in the foreground')).action(async (o: ServeFlags) => {
     code = await serve(o);
@@ -122,6 +124,8 @@ interface ServeFlags {
   families?: string;
   ledgerBackend?: string;
   trainingBackend?: string;
+  trainBackend?: string;
+  gossipBackend?: string;
 }
 
 function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
@@ -148,9 +152,26 @@ async function serve(o: ServeFlags): Promise<number> {
     console.error(`--training-backend must be sim or real (got "${o.trainingBackend}")`);
     return 2;
   }
+  if (o.trainBackend !== undefined && o.trainBackend !== 'sim' && o.trainBackend !== 'real') {
+    console.error(`--train-backend must be sim or real (got "${o.trainBackend}")`);
+    return 2;
+  }
+  if (o.gossipBackend !== undefined && o.gossipBackend !== 'sim' && o.gossipBackend !== 'real') {
+    console.error(`--gossip-backend must be sim or real (got "${o.gossipBackend}")`);
+    return 2;
+  }
   let lab;
   try {
-    lab = await startLab({ dir, fixedPorts: !o.ephemeral, bootMs, families: parseFamilies(o.families), ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}), ...(o.trainingBackend ? { trainingBackend: o.trainingBackend as 'sim' | 'real' } : {}) });
+    lab = await startLab({
+      dir,
+      fixedPorts: !o.ephemeral,
+      bootMs,
+      families: parseFamilies(o.families),
+      ...(o.ledgerBackend ? { ledgerBackend: o.ledgerBackend as 'sim' | 'real' } : {}),
+      ...(o.trainBackend ? { trainBackend: o.trainBackend as 'sim' | 'real' } : {}),
+      ...(o.gossipBackend ? { gossipBackend: o.gossipBackend as 'sim' | 'real' } : {}),
+      ...(o.trainingBackend ? { trainingBackend: o.trainingBackend as 'sim' | 'real' } : {}),
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
@@ -194,6 +215,8 @@ async function up(o: ServeFlags): Promise<number> {
   if (o.families) args.push('--families', o.families);
   if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
   if (o.trainingBackend) args.push('--training-backend', o.trainingBackend);
+  if (o.trainBackend) args.push('--train-backend', o.trainBackend);
+  if (o.gossipBackend) args.push('--gossip-backend', o.gossipBackend);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   let exited: number | null = null;

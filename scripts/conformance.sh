@@ -18,6 +18,13 @@
 #       tar -C ai-service -czf ai-service.tar.gz app scripts config archive pyproject.toml requirements.txt LICENSE
 #     and root (each orchestrator runs in network, PID and mount namespaces of its own);
 #     `npm run setup` makes its virtualenv (.tools/ringrift-venv).
+#   - the train server (seed 004) on real BTRFS: root, loop devices (/dev/loop-control) and
+#     btrfs-progs (scripts/setup.sh installs it from apt); RAID1 over two loop devices on sparse
+#     files under $TMPDIR/lb-ts-<pid>-*, removed after each case (a crashed run's at the next start).
+#   - the gossip cluster, memberlist-plumtree 0.1.6 (crates.io): plumtree-node and the
+#     control crate's tests, built by setup with cargo (Rust >= 1.89) into
+#     LIFEBOAT_CARGO_TARGET_DIR (default ~/.cache/lifeboat/plumtree-target); root and `ip`
+#     (iproute2) for the nodes' network namespaces (lb-gossip-*).
 # A missing target fails its tests with the message above; nothing is skipped.
 #
 #   npm run conformance                          everything

@@ -13,9 +13,14 @@
 # Everything keeps running afterwards so you can look around in the Web UI;
 # stop it with `npx lifeboat dev --stop`. Re-running the demo reuses it.
 #
-# Environment: LIFEBOAT_DEMO_STARTER (default $USER), LIFEBOAT_DEMO_APPROVER
-# (default demo-approver; must differ from the starter: no one approves their
-# own dangerous gate), LIFEBOAT_SKIP_SETUP=1 to skip step 1.
+# Approvals are signed: the lab generates three operators' SSH keys (alice,
+# bob, carol) and the allowed-signers file its inventory names. The starter
+# signs the start with their key, the approver the approval with theirs; the
+# workflow verifies both.
+#
+# Environment: LIFEBOAT_DEMO_STARTER (default alice), LIFEBOAT_DEMO_APPROVER
+# (default bob; must differ from the starter: no one approves their own
+# dangerous gate), LIFEBOAT_SKIP_SETUP=1 to skip step 1.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,8 +36,9 @@ fi
 lb() { node bin/lifeboat.js "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-STARTER="${LIFEBOAT_DEMO_STARTER:-${USER:-$(id -un)}}"
-APPROVER="${LIFEBOAT_DEMO_APPROVER:-demo-approver}"
+STARTER="${LIFEBOAT_DEMO_STARTER:-alice}"
+APPROVER="${LIFEBOAT_DEMO_APPROVER:-bob}"
+KEYS="$ROOT/.lifeboat/lab/keys/operators"
 if [ "$APPROVER" = "$STARTER" ]; then
   echo "demo: LIFEBOAT_DEMO_APPROVER must differ from the starter ($STARTER): nobody approves their own dangerous gate" >&2
   exit 2
@@ -58,7 +64,7 @@ lb lab break ledger.quorum-loss
 lb lab status || true
 
 say "Running the recovery (ledger.quorum-loss, seed 002)"
-lb run ledger.quorum-loss --cluster lab-ledger --as "$STARTER"
+lb run ledger.quorum-loss --cluster lab-ledger --as "$STARTER" --key "$KEYS/$STARTER"
 
 say "Waiting for the split-brain gate"
 for _ in $(seq 1 120); do
@@ -75,11 +81,11 @@ else
   echo "Not a terminal: approving as $APPROVER."
 fi
 if [ "$approve" = yes ]; then
-  echo "+ lifeboat approve $ID single-node-bootstrap --as $APPROVER --reason \"demo: the lab's old nodes are gone for good\" --confirm lab-ledger"
-  lb approve "$ID" single-node-bootstrap --as "$APPROVER" --reason "demo: the lab's old nodes are gone for good" --confirm lab-ledger
+  echo "+ lifeboat approve $ID single-node-bootstrap --as $APPROVER --key $KEYS/$APPROVER --reason \"demo: the lab's old nodes are gone for good\" --confirm lab-ledger"
+  lb approve "$ID" single-node-bootstrap --as "$APPROVER" --key "$KEYS/$APPROVER" --reason "demo: the lab's old nodes are gone for good" --confirm lab-ledger
 else
-  echo "+ lifeboat reject $ID single-node-bootstrap --as $APPROVER --reason \"demo: declined\""
-  lb reject "$ID" single-node-bootstrap --as "$APPROVER" --reason "demo: declined"
+  echo "+ lifeboat reject $ID single-node-bootstrap --as $APPROVER --key $KEYS/$APPROVER --reason \"demo: declined\""
+  lb reject "$ID" single-node-bootstrap --as "$APPROVER" --key "$KEYS/$APPROVER" --reason "demo: declined"
 fi
 
 say "Watching the recovery"

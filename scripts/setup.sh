@@ -141,12 +141,15 @@ if ! cli_ok || ! test_server_ok; then
 fi
 
 # --- 4. system packages ---------------------------------------------------------
-# sshd (tests start their own on 127.0.0.1), restic, sqlite3, ssh-keygen.
+# sshd (tests start their own on 127.0.0.1), restic, sqlite3, ssh-keygen, and
+# btrfs-progs (mkfs.btrfs, btrfs, btrfs-find-root: the train server's lab on real
+# BTRFS over loop devices, `npm run conformance`).
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v restic >/dev/null 2>&1 || missing+=(restic)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+{ command -v mkfs.btrfs >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.btrfs ] || [ -x /sbin/mkfs.btrfs ]; } || missing+=(btrfs-progs)
 
 # AS_ROOT prefixes commands that need root; CAN_ROOT says whether we have it.
 AS_ROOT=()
@@ -158,7 +161,7 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$CAN_ROOT" -eq 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "missing system packages: ${missing[*]}." \
-      "Install them as root, e.g.: sudo apt-get install -y openssh-server openssh-client restic sqlite3" \
+      "Install them as root, e.g.: sudo apt-get install -y openssh-server openssh-client restic sqlite3 btrfs-progs" \
       "(the tests start their own sshd on 127.0.0.1; the system ssh service need not run). Then re-run."
   fi
   note "installing system packages: ${missing[*]} (apt-get)..."
@@ -175,7 +178,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   quietly apt-update "${AS_ROOT[@]}" apt-get update -qq || apt_ok=""
   if [ -n "$apt_ok" ]; then
     quietly apt-install "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -qq --no-install-recommends openssh-server openssh-client restic sqlite3 || apt_ok=""
+      apt-get install -y -qq --no-install-recommends openssh-server openssh-client restic sqlite3 btrfs-progs || apt_ok=""
   fi
   [ -n "$made_policy" ] && "${AS_ROOT[@]}" rm -f "$POLICY" && made_policy=""
   [ -n "$apt_ok" ] ||
@@ -250,6 +253,34 @@ if ! ringrift_ok; then
     die "pip could not install RingRift's orchestrator packages (${RINGRIFT_PINS[*]:0:4} ...)." "See .tools/logs/ringrift-pip.log; check PyPI is reachable and re-run."
 fi
 
+# --- 4c. the gossip nodes (Rust) -------------------------------------------------
+# plumtree-control/ (Lifeboat's control API on memberlist-plumtree 0.1.6, and its
+# tests) and plumtree-node, the real node the lab's `--gossip-backend real` and the
+# conformance suite run. Cargo's target directory lives outside the clone
+# (LIFEBOAT_CARGO_TARGET_DIR, default ~/.cache/lifeboat/plumtree-target), so a
+# second run, or a second clone, only checks (about a second). Needs Rust >= 1.89
+# (rustup); without cargo the simulation still works and the conformance
+# suite's gossip cases fail saying how to get it.
+PLUMTREE_TARGET="${LIFEBOAT_CARGO_TARGET_DIR:-${HOME:-/root}/.cache/lifeboat/plumtree-target}"
+plumtree_v="not built"
+if [ "${LIFEBOAT_SKIP_RUST:-}" = 1 ]; then
+  plumtree_v="skipped (LIFEBOAT_SKIP_RUST=1)"
+elif ! command -v cargo >/dev/null 2>&1; then
+  note "warning: cargo not found: plumtree-node (the real gossip nodes of the conformance suite) is not built; install Rust >= 1.89 with rustup (https://rustup.rs) and re-run"
+  plumtree_v="not built (no cargo)"
+else
+  mkdir -p "$PLUMTREE_TARGET"
+  CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree cargo build --release --locked --manifest-path plumtree-control/Cargo.toml -p plumtree-node ||
+    die "cargo build of plumtree-node failed." \
+      "See .tools/logs/cargo-plumtree.log; it needs Rust >= 1.89 (rustc --version) and crates.io reachable (or a filled ~/.cargo/registry); LIFEBOAT_SKIP_RUST=1 skips it."
+  # The crate's own tests (test/conformance/plumtree-control-cargo.test.ts runs them): compiled
+  # here, once, so that the conformance suite only runs them.
+  CARGO_TARGET_DIR="$PLUMTREE_TARGET" quietly cargo-plumtree-tests cargo test --release --locked --workspace --manifest-path plumtree-control/Cargo.toml --no-run ||
+    die "cargo test --no-run of plumtree-control failed (its tests do not compile)." \
+      "See .tools/logs/cargo-plumtree-tests.log; LIFEBOAT_SKIP_RUST=1 skips it."
+  plumtree_v="plumtree-node at $PLUMTREE_TARGET/release"
+fi
+
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
   # tsc prints nothing on success; its errors are the useful output.
@@ -267,4 +298,5 @@ temporal_v="$("$TEMPORAL" --version 2>/dev/null | awk '{print $3}')"
 restic_v="$("${LIFEBOAT_RESTIC:-$GOBIN_DIR/restic}" version 2>/dev/null | awk '{print $2}')"
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
 ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
-note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}"
+btrfs_v="$(PATH="$PATH:/usr/sbin:/sbin" btrfs --version 2>/dev/null | awk '{print $2}')"
+note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}, $plumtree_v"

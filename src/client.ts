@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -27,6 +28,7 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { z } from 'zod';
+import type { History } from '@temporalio/common/lib/proto-utils';
 import { SCENARIOS, findScenario, type ScenarioSpec } from './catalog';
 import { clusterOf, topologyOf, type Inventory } from './inventory/load';
 import {
@@ -34,10 +36,12 @@ import {
   SA_CLUSTER,
   SA_SCENARIO,
   SA_STEP,
+  approvalPolicyQuery,
   approveUpdate,
   decideUpdate,
   progressQuery,
   rejectUpdate,
+  type ApprovalPolicy,
   type ApproveArgs,
   type DecideArgs,
   type GateRecord,
@@ -252,8 +256,18 @@ export function planRecovery(inventory: Inventory, req: StartRequest): PlannedRe
  * @throws {@link UsageError} bad request; {@link ConflictError} when the cluster already has a recovery running
  */
 export async function startRecovery(client: Client, inventory: Inventory, req: StartRequest): Promise<StartedRecovery> {
-  const plan = planRecovery(inventory, req);
+  return startPlanned(client, planRecovery(inventory, req));
+}
+
+/**
+ * Starts a planned recovery ({@link planRecovery}), e.g. after the CLI added
+ * the approval policy and the signed start statement to its input.
+ *
+ * @throws {@link ConflictError} when the cluster already has a recovery running
+ */
+export async function startPlanned(client: Client, plan: PlannedRecovery): Promise<StartedRecovery> {
   const { spec, workflowId, taskQueue, input } = plan;
+  const req = { cluster: input.cluster.name };
   try {
     const handle = await client.workflow.start(spec.workflowType, {
       workflowId,
@@ -481,11 +495,50 @@ export async function listRecoveries(
  */
 export async function getProgress(client: Client, workflowId: string, runId?: string, opts: { timeoutMs?: number } = {}): Promise<Progress> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  try {
-    return await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(workflowId, runId).query(progressQuery));
-  } catch (err) {
-    throw mapHandleError(err, workflowId, 'read its progress');
+  const deadline = Date.now() + timeoutMs;
+  // A query can fail for a moment while the run's first workflow task is still being handled (a worker
+  // just started, a busy machine): asked again within the same deadline, at most a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.withDeadline(deadline, () => client.workflow.getHandle(workflowId, runId).query(progressQuery));
+    } catch (err) {
+      const transient = err instanceof ServiceError && (err.cause as { code?: number } | undefined)?.code !== 5 && /failed to query workflow/i.test(err.message);
+      if (!transient || attempt >= 4 || Date.now() + 1000 >= deadline) throw mapHandleError(err, workflowId, 'read its progress');
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
   }
+}
+
+/** What an operator answers and signs: the recovery's run, its progress, and how its answers are identified. */
+export interface AnswerContext {
+  runId: string;
+  progress: Progress;
+  /** The policy the recovery was started with (undefined: started before signed approvals; answers by name). */
+  policy?: ApprovalPolicy;
+}
+
+/**
+ * Reads what an answer to a recovery must name: its current run, its gates
+ * or pending decision, and the approval policy in its input.
+ *
+ * @throws {@link NotFoundError} no such recovery; {@link OperationFailedError} when no worker answers
+ */
+export async function answerContext(client: Client, workflowId: string): Promise<AnswerContext> {
+  let runId: string;
+  try {
+    runId = (await client.workflow.getHandle(workflowId).describe()).runId;
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'describe it');
+  }
+  const progress = await getProgress(client, workflowId, runId);
+  let policy: ApprovalPolicy | undefined;
+  try {
+    policy = await client.withDeadline(Date.now() + 10_000, () => client.workflow.getHandle(workflowId, runId).query(approvalPolicyQuery));
+  } catch (err) {
+    // A worker on code from before signed approvals does not know the query: that recovery answers by name.
+    if (!/approval-policy/.test((err as Error).message ?? '')) throw mapHandleError(err, workflowId, 'read its approval policy');
+  }
+  return { runId, progress, policy };
 }
 
 /** Describes a recovery (status, times, search attributes) without needing a worker. */
@@ -695,6 +748,19 @@ export async function cancelRecovery(client: Client, workflowId: string, reason:
   } catch (err) {
     if (err instanceof NothingWaitingError) throw err;
     throw mapHandleError(err, workflowId, 'cancel it');
+  }
+}
+
+/**
+ * The full history of a recovery's run (the latest by default), for `lifeboat audit`.
+ *
+ * @throws {@link NotFoundError} when there is no such recovery or run
+ */
+export async function fetchRecoveryHistory(client: Client, workflowId: string, runId?: string): Promise<History> {
+  try {
+    return await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  } catch (err) {
+    throw mapHandleError(err, workflowId, 'read its history');
   }
 }
 

@@ -35,7 +35,8 @@ export function renderReport(p: Progress): string {
   }
   out.push(`- Scenario: \`${p.scenario}\` — ${p.title} (seed ${p.seed})`);
   out.push(`- Cluster: \`${p.cluster}\``);
-  out.push(`- Started by: ${p.startedBy} at ${p.startedAt}`);
+  out.push(`- Started by: ${p.startedBy}${p.startedByKey ? ` (key ${p.startedByKey})` : ''} at ${p.startedAt}`);
+  out.push(`- Identities: ${identityText(p)}`);
   out.push(`- Status: **${p.status}**${p.outcome ? ` — ${p.outcome}` : ''}`);
   out.push('');
 
@@ -168,12 +169,27 @@ function stepLine(s: StepRecord): string {
   return line;
 }
 
+/** How the people named in this record were identified. */
+function identityText(p: Progress): string {
+  if (p.approvalMode === 'signed') return 'verified: every start, approval, rejection and decision was signed with the SSH key shown and checked against the cluster\'s allowed signers (re-check: `lifeboat audit`)';
+  if (p.approvalMode === 'unsigned') return 'identity not verified: the cluster declares unsigned approvals, so names are as typed';
+  return 'identity not verified: this recovery was started before signed approvals, so names are as typed';
+}
+
+/** Who answered a gate: each approver with the key that signed, or the name alone. */
+function answeredBy(g: GateRecord): string {
+  const signed = g.status === 'rejected' ? (g.rejection ? [g.rejection] : []) : (g.approvals ?? []);
+  const shown = signed.map((a) => (a.keyFingerprint ? `${a.by} (key ${a.keyFingerprint})` : `${a.by} (identity not verified)`));
+  if (shown.length) return `${shown.join(', ')}${g.required && g.required > 1 ? ` [${signed.length} of ${g.required} required]` : ''}`;
+  return g.by ?? '—';
+}
+
 function gateRow(g: GateRecord, cluster: string): string {
   const decision = g.status === 'waiting' ? 'waiting' : g.status + (g.choice ? ` (${g.choice})` : '');
   const confirmation = g.dangerous ? (g.status === 'approved' ? `dangerous: cluster name "${cluster}" typed back` : 'dangerous') : '—';
   const when = g.decidedAt ? hhmm(g.decidedAt) : `requested ${hhmm(g.requestedAt)}`;
   const title = `\`${g.gate}\` ${g.title}${g.escalations ? ` (escalated ${g.escalations}×)` : ''}`;
-  return `| ${cell(title)} | ${cell(decision)} | ${cell(g.by ?? '—')} | ${cell(when)} | ${cell(g.reason ?? '—')} | ${cell(confirmation)} |`;
+  return `| ${cell(title)} | ${cell(decision)} | ${cell(answeredBy(g))} | ${cell(when)} | ${cell(g.reason ?? '—')} | ${cell(confirmation)} |`;
 }
 
 function rtoText(p: Progress): string {

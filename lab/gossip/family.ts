@@ -1,18 +1,23 @@
 /**
  * The gossip family as the lab core sees it ({@link LabFamily}): options,
- * start and stop, endpoints and inventory settings, the shim and fault entry
- * points, and health.
+ * start and stop, endpoints and inventory settings, the `systemctl` and
+ * `timeout` shims, faults and health, over either backend (the simulation
+ * or real plumtree-node processes in network namespaces).
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EffectLog } from '../effects';
 import type { ClusterHealth, HostControl, LabFamily, LabNodeEndpoint, NodeHealth, ShimCall, ShimResult } from '../family';
 import { passthrough } from '../shims';
-import { EAGER_FANOUT, GOSSIP_DATA_DIR, GossipCluster, RUNBOOK_SEED_PORT, SERVICE, type GNode } from './cluster';
-import { breakFault, GOSSIP_FAULTS } from './faults';
-import { startProc, stopProc, systemctl } from './process';
+import type { GossipBackend, GossipBackendKind } from './backend';
+import { peersOf, syncOf, until } from './client';
+import { breakFault, GOSSIP_FAULTS, type FaultContext } from './faults';
+import { RealGossipBackend } from './real/backend';
+import { freePort, SimBackend } from './sim/backend';
+import { adminEffect, EAGER_FANOUT, GOSSIP_CACHE_DIR, GOSSIP_DATA_DIR, RUNBOOK_SEED_PORT, SERVICE, type GossipNodeSpec } from './spec';
 
 export interface GossipOptions {
   cluster?: string;
@@ -20,141 +25,266 @@ export interface GossipOptions {
   nodes?: number;
   /** Number of seed nodes; default 2. */
   seeds?: number;
-  /** First HTTP port (node i gets basePort + i - 1); 0 for ephemeral. */
+  /** First HTTP port (node i gets basePort + i - 1); 0 for ephemeral (kept across restarts). */
   basePort?: number;
-  /** First seed TCP port; 0 for ephemeral. */
+  /** The simulation's first memberlist port; 0 for ephemeral. The real nodes use 7946 in their namespaces. */
   seedBasePort?: number;
+  /** Where the admin token file goes (the inventory names it as `file:`). */
   secretsDir?: string;
-  /** Metrics tick; default 100 ms. */
+  /** The lab directory (logs of the real nodes; the token when no secretsDir). */
+  dir?: string;
+  /** `sim` (default) or `real`. */
+  backend?: GossipBackendKind;
+  /** The simulation's tick; default 100 ms. */
   tickMs?: number;
 }
 
-/** The simulated plumtree cluster (seed 003). */
+/** The unit of a node, as systemd keeps it. */
+interface Unit {
+  /** Why the last start or process failed; undefined: not failed. */
+  failed?: string;
+}
+
+/** The plumtree gossip cluster (seed 003). */
 export class GossipFamily implements LabFamily {
   readonly system = 'gossip';
   readonly cluster: string;
   readonly nodeNames: string[];
-  readonly tools = ['systemctl'];
+  readonly tools = ['systemctl', 'timeout'];
   readonly faults = [...GOSSIP_FAULTS];
+  readonly backendKind: GossipBackendKind;
 
-  private readonly secretsDir?: string;
-  private readonly tickMs: number;
-  private tokenPath?: string;
-  private tick?: NodeJS.Timeout;
-  /** The nodes, their membership and files (./cluster), which the API, shims and faults act on. */
-  private readonly sim: GossipCluster;
+  private readonly specs: GossipNodeSpec[];
+  private readonly units = new Map<string, Unit>();
+  private readonly token = randomBytes(24).toString('hex');
+  private tokenPath = '';
+  private effects?: EffectLog;
+  private hosts?: HostControl;
+  private backendImpl?: GossipBackend;
 
-  constructor(opts: GossipOptions = {}) {
+  constructor(private readonly opts: GossipOptions = {}) {
     const n = opts.nodes ?? 5;
     if (!Number.isInteger(n) || n < 4) throw new Error(`gossip cluster needs at least 4 nodes (got ${n})`);
     const seeds = Math.min(Math.max(opts.seeds ?? 2, 1), n - 1);
     this.cluster = opts.cluster ?? 'lab-gossip';
-    this.secretsDir = opts.secretsDir;
-    this.tickMs = opts.tickMs ?? 100;
-    const base = opts.basePort ?? 0;
-    const seedBase = opts.seedBasePort ?? 0;
-    const nodes: GNode[] = Array.from({ length: n }, (_, i) => ({
+    this.backendKind = opts.backend ?? 'sim';
+    this.specs = Array.from({ length: n }, (_, i) => ({
       name: `gossip${i + 1}`,
       roles: i < seeds ? ['seed'] : ['member'],
-      port: base ? base + i : 0,
-      seedPort: i < seeds && seedBase ? seedBase + i : 0,
-      proc: null,
-      left: false,
-      isolated: false,
-      group: null,
-      rebalanced: false,
-      syncEnabled: false,
-      stateVersion: 1,
-      stateWasCorrupt: false,
-      graftFailed: 0,
-      partitioned: 0,
-      malformed: 0,
-      delivered: 0,
+      seed: i < seeds,
+      root: '',
+      httpPort: opts.basePort ? opts.basePort + i : 0,
+      addr: '',
     }));
-    this.sim = new GossipCluster(this.cluster, nodes);
-    this.nodeNames = nodes.map((x) => x.name);
+    this.nodeNames = this.specs.map((x) => x.name);
+  }
+
+  /** The backend (after start). */
+  get backend(): GossipBackend {
+    if (!this.backendImpl) throw new Error(`${this.cluster}: not started`);
+    return this.backendImpl;
+  }
+
+  /** The nodes (after start: roots, ports and addresses set). */
+  get nodes(): readonly GossipNodeSpec[] {
+    return this.specs;
+  }
+
+  /** The admin token (for the lab's own tests). */
+  get adminToken(): string {
+    return this.token;
+  }
+
+  private spec(node: string): GossipNodeSpec {
+    const s = this.specs.find((x) => x.name === node);
+    if (!s) throw new Error(`${this.cluster}: no node ${node}`);
+    return s;
+  }
+
+  private record(node: string, effect: string, detail?: Record<string, unknown>): void {
+    this.effects?.record({ cluster: this.cluster, node, effect, ...(detail ? { detail } : {}) });
   }
 
   async start(ctx: { hostRoot(node: string): string; effects: EffectLog; hosts?: HostControl }): Promise<void> {
-    this.sim.hostCtl = ctx.hosts;
-    this.sim.effects = ctx.effects;
-    for (const n of this.sim.nodes) {
-      const root = ctx.hostRoot(n.name);
-      this.sim.roots.set(n.name, root);
-      mkdirSync(join(root, GOSSIP_DATA_DIR, 'cache'), { recursive: true });
-      writeFileSync(this.sim.statePath(n), `plumtree-state v1 ${n.name}\n`);
-      writeFileSync(this.sim.cachePath(n), `plumtree-cache v1 ${n.name}\n`);
+    this.effects = ctx.effects;
+    this.hosts = ctx.hosts;
+    const onAdmin = (node: string, action: string, changed: boolean): void => {
+      const effect = adminEffect(action, changed);
+      if (effect) this.record(node, effect);
+    };
+    const dir = this.opts.secretsDir ?? this.opts.dir;
+    if (!dir) throw new Error(`${this.cluster}: give the family a secretsDir or a dir for its admin token`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.tokenPath = join(dir, `${this.cluster}-auth-token`);
+    writeFileSync(this.tokenPath, this.token + '\n', { mode: 0o600 });
+    chmodSync(this.tokenPath, 0o600);
+    for (const s of this.specs) {
+      s.root = ctx.hostRoot(s.name);
+      mkdirSync(join(s.root, GOSSIP_CACHE_DIR), { recursive: true });
+      if (!s.httpPort) s.httpPort = await freePort();
     }
-    if (this.secretsDir) {
-      mkdirSync(this.secretsDir, { recursive: true, mode: 0o700 });
-      this.tokenPath = join(this.secretsDir, `${this.cluster}-auth-token`);
-      writeFileSync(this.tokenPath, this.sim.token + '\n', { mode: 0o600 });
-      chmodSync(this.tokenPath, 0o600);
-    }
-    for (const n of this.sim.nodes) await startProc(this.sim, n);
-    this.tick = setInterval(() => this.sim.onTick(), this.tickMs);
-    this.tick.unref();
+    this.backendImpl =
+      this.backendKind === 'real'
+        ? new RealGossipBackend(this.opts.dir ?? dir, onAdmin)
+        : new SimBackend({ memberlistBasePort: this.opts.seedBasePort, tickMs: this.opts.tickMs, apiRefused: (n) => this.hosts?.apiRefused(n) ?? false, onAdmin });
+    await this.backendImpl.prepare(this.specs, this.tokenPath);
+    // Seeds first, as an operator brings a cluster up; each start waits for its API.
+    for (const s of [...this.specs.filter((x) => x.seed), ...this.specs.filter((x) => !x.seed)]) await this.backend.start(s.name);
+    // Formed: every node sees all the others, and its tree is built (the library promotes lazy peers to eager within a second).
+    const eager = Math.min(EAGER_FANOUT, this.specs.length - 1);
+    await until(
+      `${this.cluster}: every node seeing all ${this.specs.length} with ${eager} eager peers`,
+      async () => (await Promise.all(this.specs.map((s) => peersOf(s.httpPort)))).every((p) => p?.members.length === this.specs.length && p.peers.eager.length === eager),
+      60_000,
+    );
   }
 
   async stop(): Promise<void> {
-    if (this.tick) clearInterval(this.tick);
-    await Promise.all(this.sim.nodes.map((n) => stopProc(n)));
+    await this.backendImpl?.shutdown();
   }
 
   endpoints(): LabNodeEndpoint[] {
-    return this.sim.nodes.map((n) => ({
+    return this.specs.map((n) => ({
       name: n.name,
       roles: n.roles,
-      http: { baseUrl: `http://127.0.0.1:${n.port}`, authToken: this.tokenPath ? `file:${this.tokenPath}` : this.sim.token },
-      metricsUrl: `http://127.0.0.1:${n.port}/metrics`,
+      http: { baseUrl: `http://127.0.0.1:${n.httpPort}`, authToken: this.tokenPath ? `file:${this.tokenPath}` : this.token },
+      metricsUrl: `http://127.0.0.1:${n.httpPort}/metrics`,
     }));
   }
 
   settings(): Record<string, string | number | boolean> {
-    const seeds = this.sim.nodes.filter((n) => n.roles.includes('seed'));
+    const seeds = this.specs.filter((n) => n.seed);
     return {
       serviceName: SERVICE,
       dataDir: GOSSIP_DATA_DIR,
-      cacheDir: `${GOSSIP_DATA_DIR}/cache`,
-      seedPort: seeds[0]?.seedPort ?? RUNBOOK_SEED_PORT,
-      seeds: seeds.map((n) => `127.0.0.1:${n.seedPort}`).join(','),
+      cacheDir: GOSSIP_CACHE_DIR,
+      seedPort: Number(seeds[0]?.addr.split(':').pop()) || RUNBOOK_SEED_PORT,
+      seeds: seeds.map((n) => n.addr).join(','),
       eagerFanout: EAGER_FANOUT,
     };
   }
 
-  /** The TCP seed port of a seed node (0 for members). */
-  seedPortOf(node: string): number {
-    return this.sim.nodes.find((n) => n.name === node)?.seedPort ?? 0;
+  /** The memberlist address of a node (`ip:port`). */
+  addressOf(node: string): string {
+    return this.spec(node).addr;
   }
 
   async shim(call: ShimCall): Promise<ShimResult> {
-    const node = this.sim.nodes.find((n) => n.name === call.node);
-    if (!node) return { stdout: '', stderr: `lab: ${call.node} is not a node of ${this.cluster}\n`, exitCode: 125 };
-    if (call.tool === 'systemctl') return systemctl(this.sim, node, call.argv);
+    if (!this.nodeNames.includes(call.node)) return { stdout: '', stderr: `lab: ${call.node} is not a node of ${this.cluster}\n`, exitCode: 125 };
+    if (call.tool === 'systemctl') return this.systemctl(call.node, call.argv);
+    if (call.tool === 'timeout') {
+      // The runbook's `nc -zv seed 7946`, run inside the node's network (the real backend's namespace).
+      const [secs, ...rest] = call.argv;
+      if (!secs || rest.length === 0) return passthrough();
+      if (this.backend.kind === 'sim' && this.backend.isCut(call.node)) return { stdout: '', stderr: '', exitCode: 124 };
+      return passthrough([secs, ...this.backend.inNetwork(call.node, rest)]);
+    }
     return passthrough();
   }
 
+  /** `systemctl {start|stop|restart|is-active|status} plumtree`. */
+  private async systemctl(node: string, args: string[]): Promise<ShimResult> {
+    const words = args.filter((a) => !a.startsWith('-'));
+    const verb = words[0];
+    const unit = words[1]?.replace(/\.service$/, '');
+    if (!verb || unit !== SERVICE) return { stdout: '', stderr: `Unit ${unit ?? ''}.service could not be found.\n`, exitCode: 5 };
+    const u = this.units.get(node) ?? {};
+    this.units.set(node, u);
+    const running = this.backend.running(node);
+    switch (verb) {
+      case 'start':
+        return running ? { stdout: '', exitCode: 0 } : this.operatorStart(node, 'systemctl start');
+      case 'stop':
+        await this.operatorStop(node, 'systemctl stop');
+        return { stdout: '', exitCode: 0 };
+      case 'restart':
+        await this.operatorStop(node, 'systemctl restart');
+        return this.operatorStart(node, 'systemctl restart');
+      case 'is-active':
+        return running ? { stdout: 'active\n', exitCode: 0 } : { stdout: u.failed ? 'failed\n' : 'inactive\n', exitCode: 3 };
+      case 'status': {
+        const d = this.backend.describe(node);
+        const head = running
+          ? `● ${SERVICE}.service - Plumtree gossip node\n     Active: active (running) since ${d.since?.toISOString() ?? '?'}\n   Main PID: ${d.pid ?? '?'}\n`
+          : `× ${SERVICE}.service - Plumtree gossip node\n     Active: ${u.failed ? `failed (${u.failed})` : 'inactive (dead)'}\n`;
+        return { stdout: head + d.log.map((l) => `  ${l}\n`).join(''), exitCode: running ? 0 : 3 };
+      }
+      default:
+        return { stdout: '', stderr: `lab: systemctl ${verb} is not simulated\n`, exitCode: 1 };
+    }
+  }
+
+  private async operatorStop(node: string, how: string): Promise<void> {
+    const pid = this.backend.describe(node).pid;
+    if (!this.backend.running(node)) return;
+    await this.backend.stop(node, 'SIGTERM');
+    this.units.set(node, {});
+    this.record(node, 'gossip.stop', { pid, how });
+  }
+
+  private async operatorStart(node: string, how: string): Promise<ShimResult> {
+    try {
+      await this.backend.start(node);
+    } catch (err) {
+      const why = (err as Error).message;
+      this.units.set(node, { failed: why });
+      return {
+        stdout: '',
+        stderr: `Job for ${SERVICE}.service failed because the control process exited with error code.\nSee "systemctl status ${SERVICE}.service" and "journalctl -xeu ${SERVICE}.service" for details.\n${why}\n`,
+        exitCode: 1,
+      };
+    }
+    this.units.set(node, {});
+    this.record(node, 'gossip.start', { pid: this.backend.describe(node).pid, how });
+    return { stdout: '', exitCode: 0 };
+  }
+
+  private faultContext(): FaultContext {
+    return {
+      cluster: this.cluster,
+      nodes: this.specs,
+      backend: this.backend,
+      token: this.token,
+      unitStart: async (node) => {
+        try {
+          await this.backend.start(node);
+          this.units.set(node, {});
+        } catch (err) {
+          this.units.set(node, { failed: (err as Error).message });
+        }
+      },
+      crash: async (node) => {
+        if (!this.backend.running(node)) return;
+        await this.backend.stop(node, 'SIGKILL');
+        this.units.set(node, { failed: 'killed by SIGKILL' });
+      },
+    };
+  }
+
   async breakFault(fault: string): Promise<void> {
-    return breakFault(this.sim, fault);
+    return breakFault(this.faultContext(), fault);
   }
 
   async health(): Promise<ClusterHealth> {
-    const nodes: NodeHealth[] = this.sim.nodes.map((n) => {
-      if (!n.proc) return { node: n.name, state: 'down', detail: this.sim.stateCorrupt(n) ? 'stopped, persistent state corrupted' : 'plumtree not running' };
-      if (this.sim.cacheCorrupt(n)) return { node: n.name, state: 'corrupt', detail: 'message cache corrupted' };
-      const p = this.sim.peersOf(n);
-      if (p.eager.length === 0) return { node: n.name, state: 'isolated', detail: 'no eager peers' };
-      if (n.group !== null) return { node: n.name, state: 'split', detail: `group ${n.group}` };
-      return { node: n.name, state: 'up', detail: `${p.eager.length} eager, ${p.lazy.length} lazy` };
+    const total = this.specs.length;
+    const views = await Promise.all(this.specs.map(async (s) => ({ s, running: this.backend.running(s.name), peers: this.backend.running(s.name) ? await peersOf(s.httpPort) : undefined, sync: this.backend.running(s.name) ? await syncOf(s.httpPort) : undefined })));
+    const nodes: NodeHealth[] = views.map(({ s, running, peers }) => {
+      if (!running) return { node: s.name, state: 'down', detail: this.units.get(s.name)?.failed ? `plumtree failed: ${this.units.get(s.name)!.failed}` : 'plumtree not running' };
+      if (!peers) return { node: s.name, state: 'down', detail: 'the API does not answer' };
+      if (peers.left) return { node: s.name, state: 'left', detail: 'left the cluster' };
+      const others = peers.members.filter((m) => m !== s.name);
+      if (others.length === 0) return { node: s.name, state: 'isolated', detail: 'sees no other member' };
+      if (peers.members.length < total) return { node: s.name, state: 'split', detail: `sees ${peers.members.join(', ')}` };
+      return { node: s.name, state: 'up', detail: `${peers.peers.eager.length} eager, ${peers.peers.lazy.length} lazy` };
     });
+    const hashes = new Set(views.filter((v) => v.sync).map((v) => v.sync!.rootHash));
     const up = nodes.filter((x) => x.state === 'up').length;
-    const healthy = up === this.sim.nodes.length;
-    const groups = new Set(this.sim.nodes.filter((n) => n.proc).map((n) => n.group));
+    const healthy = up === total && hashes.size === 1;
     return {
       cluster: this.cluster,
       system: this.system,
       healthy,
-      summary: `${up}/${this.sim.nodes.length} up${this.sim.split ? ` (${this.sim.split}, ${groups.size} groups)` : ''}`,
+      summary: `${up}/${total} up${hashes.size > 1 ? `, ${hashes.size} diverged states` : ''} (${this.backendKind})`,
       nodes,
     };
   }

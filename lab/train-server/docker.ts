@@ -28,7 +28,7 @@ export function docker(host: TrainHost, a: string[]): ShimResult {
       return ok(`[+] Building ${Object.keys(host.s.containers).length} services: done\n`);
     case 'up': {
       if (!compose) return err('docker: unknown command', 1);
-      if (!host.s.mounted) return err(`Error response from daemon: invalid mount config: bind source path does not exist: ${MOUNT}/homes/alice`, 1);
+      if (host.storage.mountOptions() === null) return err(`Error response from daemon: invalid mount config: bind source path does not exist: ${MOUNT}/homes/alice`, 1);
       if (!host.s.built) return err('Error: no such image: train-server-workspace; run `docker compose build` first', 1);
       const started = Object.entries(host.s.containers).filter(([, up]) => !up).map(([c]) => c);
       for (const c of started) host.s.containers[c] = true;

@@ -1,7 +1,8 @@
 /**
- * The train server's host `train1` as the simulation holds it: the runbook's
- * devices, paths and users, the simulated storage and container state, and
- * {@link TrainHost}, which the other files of this folder act on.
+ * The train server's host `train1` as the lab holds it: the runbook's paths
+ * and users, the state both storage backends share (bcache sysfs, the cache
+ * SSD, containers, owners), its device layout, and {@link TrainHost}, which
+ * the other files of this folder act on.
  *
  * @module
  */
@@ -10,18 +11,38 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { EffectLog } from '../effects';
 import type { ShimResult } from '../family';
+import type { TrainStorage } from './storage';
 
 export const TRAIN_USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
 export const NODE = 'train1';
-export const DISKS = ['/dev/sdb', '/dev/sdc', '/dev/sdd'];
-export const SSD = '/dev/nvme0n1p2';
 export const MOUNT = '/mnt/storage';
 export const REPO_DIR = '/root/train-server';
-const BCACHE = ['bcache0', 'bcache1'];
+/** Where the real 07/09-setup-backups.sh keep the repository password: on the OS disk. */
+export const PASSWORD_FILE = '/root/.restic-password';
+/** The filesystem label 01-setup-storage.sh gives the array (`mkfs.btrfs -L ml-storage`). */
+export const LABEL = 'ml-storage';
 /** The host's restic: a wrapper that tells the lab about restores, then execs the pinned restic. */
 export const RESTIC_WRAPPER = '/usr/local/bin/restic';
+/** The options the lab mounts the array with at start (01-setup-storage.sh at HEAD). */
+export const SETUP_MOUNT_OPTS = 'compress=zstd:3,space_cache=v2,relatime';
 
-export type Corruption = 'none' | 'moderate' | 'severe';
+/**
+ * Where the array and cache live. The simulation: two HDDs behind bcache
+ * (`/dev/bcache0`, `/dev/bcache1` carry the filesystem, as at HEAD with
+ * bcache) and the cache partition `${NVME_DEVICE}p3` next to the OS on the
+ * NVMe. The real backend: two loop devices carry the filesystem directly and
+ * a third stands in for the cache partition.
+ */
+export interface DeviceLayout {
+  /** The disks 01-setup-storage.sh wipes (HDD_DEVICES). */
+  hdds: string[];
+  /** The devices the BTRFS filesystem lives on. */
+  fs: string[];
+  /** The bcache cache partition on the SSD. */
+  ssd: string;
+  /** Identity pins for the inventory (`settings.deviceIds`): device → `serial:…` / `backing:…`. */
+  ids: Record<string, string>;
+}
 
 export interface BcacheDev {
   name: string;
@@ -32,59 +53,57 @@ export interface BcacheDev {
   writebackRunning: boolean;
 }
 
+/** What both backends share: the cache (simulated), containers, users, kernel lines of the simulated parts. */
 export interface State {
-  arrayUuid: string | null;
-  mounted: { options: string } | null;
-  /** Power loss left unscrubbed damage (device stats count corruption errors until a scrub). */
-  dirty: boolean;
-  corruption: Corruption;
-  scrub: { startedAt: number; corrected: number; finishedAt?: number } | null;
   ssd: 'ok' | 'failed' | 'new-stale-signature' | 'blank';
   csetUuid: string;
   bcache: BcacheDev[];
   owners: Record<string, string>;
   containers: Record<string, boolean>;
   built: boolean;
+  /** Kernel lines of the simulated parts (bcache, nvme), shown by `dmesg` with the backend's own. */
   dmesg: string[];
 }
 
-/** A fresh host: the array mounted, the cache attached and clean, every container running. */
-export function freshState(): State {
+/** A fresh host: the cache attached and clean, every container running. */
+export function freshState(layout: DeviceLayout): State {
   return {
-    arrayUuid: randomUUID(),
-    mounted: { options: 'rw,noatime,compress=zstd:3' },
-    dirty: false,
-    corruption: 'none',
-    scrub: null,
     ssd: 'ok',
     csetUuid: randomUUID(),
-    bcache: BCACHE.map((name, i) => ({ name, backing: DISKS[i]!, attached: true, dirty: false, mode: 'writeback', writebackRunning: true })),
+    bcache: layout.hdds.map((hdd, i) => ({ name: `bcache${i}`, backing: hdd, attached: true, dirty: false, mode: 'writeback', writebackRunning: true })),
     owners: Object.fromEntries(TRAIN_USERS.map((u) => [u, u])),
     containers: Object.fromEntries(TRAIN_USERS.map((u) => [`${u}-workspace`, true])),
     built: true,
-    dmesg: ['[    1.204] BTRFS: device fsid ... devid 1 transid 4242 /dev/sdb', '[    2.311] bcache: bcache_device_init() bcache0: attached'],
+    dmesg: [`[    2.311] bcache: bcache_device_init() bcache0: attached`],
   };
 }
 
-/** The simulated host: its root directory, its state, and the restic repository it backs up to. */
+/** The lab's host: its root directory, shared state, storage backend and the restic repository it backs up to. */
 export class TrainHost {
   password = randomBytes(18).toString('hex');
+  /** The operator's copy of the restic password (outside the server: what a password manager holds). */
   passwordPath = '';
   repo = '';
   root = '';
   effects?: EffectLog;
   /** Last seen content of the polled files (sysfs writes, fstab). */
   seen = new Map<string, string>();
-  /** sha of each restored home file at start (what a complete restore must give back). */
+  /** Content of each backed-up file at start (what a complete restore must give back), by path under the root. */
   manifest = new Map<string, string>();
   snapshotIds: string[] = [];
-  s: State = freshState();
+  s!: State;
+  storage!: TrainStorage;
 
   constructor(
     readonly cluster: string,
     readonly scrubMs: number,
     readonly homeBytes: number,
   ) {}
+
+  /** The device layout of the backend (valid after the backend started). */
+  get layout(): DeviceLayout {
+    return this.storage.layout();
+  }
 
   /** A runbook path (`/mnt/storage`) under the host root. */
   p(abs: string): string {

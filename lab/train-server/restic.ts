@@ -1,15 +1,23 @@
 /**
- * The train server's real restic repository: created and filled at lab start
- * with two nightly snapshots of the homes and config.sh, and the manifest of
- * what a complete restore must give back.
+ * The train server's real restic repository, filled at lab start the way
+ * the repository's backup script fills it: `homes`, `docker-volumes` and
+ * `shared/tensorboard` (config.sh is not backed up), tagged `daily`. The
+ * older snapshot straight from `/mnt/storage/…` (as at 5a02c9d), the latest
+ * from a read-only snapshot `/mnt/storage/snapshots/backup_<ts>/…` (as at
+ * HEAD), so a restore must take its paths from the snapshot, not assume
+ * them. Also the manifest of what a complete restore must give back.
  *
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { resticPath } from '../../src/tools';
-import { MOUNT, NODE, REPO_DIR, walk, type TrainHost } from './host';
+import { MOUNT, NODE, walk, type TrainHost } from './host';
+
+/** What the backup script backs up, relative to the mount point. */
+export const BACKED_UP = ['homes', 'docker-volumes', 'shared/tensorboard'];
 
 function restic(host: TrainHost, args: string[], cwd?: string): string {
   return execFileSync(resticPath(), ['-r', host.repo, ...args], {
@@ -20,33 +28,47 @@ function restic(host: TrainHost, args: string[], cwd?: string): string {
   });
 }
 
-/** Creates the repository if missing and takes the two nightly snapshots (the latest has one file more). */
+function stamp(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}_${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+/** Creates the repository if missing and takes the two daily snapshots (the latest has one file more). */
 export async function makeBackups(host: TrainHost): Promise<void> {
   if (!existsSync(join(host.repo, 'config'))) {
     mkdirSync(host.repo, { recursive: true });
     restic(host, ['init']);
   }
-  const config = host.p(`${REPO_DIR}/config.sh`);
-  // Two nightly backups: an older one, then the latest (with one more file).
-  const older = JSON.parse(restic(host, ['backup', '--json', '--tag', 'nightly', '--host', NODE, host.p(`${MOUNT}/homes`), config]).trim().split('\n').at(-1)!) as { snapshot_id: string };
+  const backup = (base: string): string => {
+    const out = restic(host, ['backup', '--json', '--tag', 'daily', '--host', NODE, ...BACKED_UP.map((d) => join(base, d))]);
+    return (JSON.parse(out.trim().split('\n').at(-1)!) as { snapshot_id: string }).snapshot_id;
+  };
+  const older = backup(host.p(MOUNT));
   writeFileSync(host.p(`${MOUNT}/homes/alice/projects/notes.md`), '# experiment notes\nlr=3e-4 works best\n');
-  const latest = JSON.parse(restic(host, ['backup', '--json', '--tag', 'nightly', '--host', NODE, host.p(`${MOUNT}/homes`), config]).trim().split('\n').at(-1)!) as { snapshot_id: string };
-  host.snapshotIds = [older.snapshot_id, latest.snapshot_id];
+  const snap = await host.storage.snapshot(`backup_${stamp(new Date())}`);
+  try {
+    host.snapshotIds = [older, backup(snap)];
+  } finally {
+    await host.storage.deleteSnapshot(snap);
+  }
 }
 
-/** Remembers the homes and config.sh as backed up: what a complete restore must give back. */
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** Remembers the backed-up files as they are (path under the mount → sha256): what a complete restore must give back. */
 export function rememberFiles(host: TrainHost): void {
   host.manifest.clear();
-  for (const f of walk(host.p(`${MOUNT}/homes`))) host.manifest.set(relative(host.root, f), readFileSync(f).toString('base64'));
-  host.manifest.set(relative(host.root, host.p(`${REPO_DIR}/config.sh`)), readFileSync(host.p(`${REPO_DIR}/config.sh`)).toString('base64'));
+  for (const d of BACKED_UP) {
+    for (const f of walk(host.p(`${MOUNT}/${d}`))) host.manifest.set(relative(host.p(MOUNT), f), sha(f));
+  }
 }
 
-/** Homes whose files differ from what was backed up (missing or changed). */
-export function homeProblems(host: TrainHost): string[] {
+/** Backed-up files (under the mount) that are missing or differ, in a copy of the mount at `base` (default: the mount itself). */
+export function fileProblems(host: TrainHost, base = host.p(MOUNT)): string[] {
   const bad: string[] = [];
-  for (const [rel, content] of host.manifest) {
-    const f = join(host.root, rel);
-    if (!existsSync(f) || readFileSync(f).toString('base64') !== content) bad.push(rel);
+  for (const [rel, hash] of host.manifest) {
+    const f = join(base, rel);
+    if (!existsSync(f) || sha(f) !== hash) bad.push(rel);
   }
   return bad;
 }

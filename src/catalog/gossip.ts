@@ -33,7 +33,7 @@ export type GossipTotalLossParams = z.infer<typeof gossipTotalLossParams>;
 
 export const gossipCacheCorruptionParams = z
   .object({
-    /** Only this node; default: every node whose malformed-message counter is rising. */
+    /** Only this node; default: the nodes that crashed (API down, plumtree failed) or report themselves unhealthy. */
     node: nodeName.optional(),
   })
   .strict();
@@ -46,7 +46,7 @@ export const GOSSIP_SCENARIOS: readonly ScenarioSpec[] = [
   {
     ...GOSSIP_CACHE_CORRUPTION,
     params: gossipCacheCorruptionParams,
-    paramHelp: { node: 'only this node (default: every node whose plumtree_malformed_messages_total is rising)' },
+    paramHelp: { node: 'only this node, e.g. one the application saw receive malformed messages (default: the nodes that crashed, API down with plumtree failed, or report unhealthy)' },
   },
   {
     ...GOSSIP_ISOLATED_NODE,

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import type { Inventory } from '../inventory/load';
 import { table as newTable, type Context } from './context';
+import { approvalPolicy } from './signing';
 
 /** One endpoint of one node. */
 export interface Endpoint {
@@ -89,6 +90,7 @@ export function register(program: Command, ctx: Context): void {
         system: c.system,
         taskQueue: c.taskQueue,
         nodes: c.nodes.map((n) => ({ name: n.name, roles: n.roles })),
+        approvals: approvalsOf(inv, file, name),
       }));
       let probes: ProbeRow[] | undefined;
       if (flags.probe) {
@@ -102,8 +104,8 @@ export function register(program: Command, ctx: Context): void {
       if (flags.json) return ctx.json({ path: file, valid: true, clusters, probes });
 
       ctx.line(`Inventory ${file} is valid: ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}.`);
-      const table = newTable(ctx, ['cluster', 'system', 'task queue', 'nodes']);
-      for (const c of clusters) table.push([c.name, c.system, c.taskQueue, c.nodes.map((n) => (n.roles.length ? `${n.name} (${n.roles.join(',')})` : n.name)).join('\n')]);
+      const table = newTable(ctx, ['cluster', 'system', 'task queue', 'nodes', 'approvals']);
+      for (const c of clusters) table.push([c.name, c.system, c.taskQueue, c.nodes.map((n) => (n.roles.length ? `${n.name} (${n.roles.join(',')})` : n.name)).join('\n'), c.approvals]);
       ctx.line(table.toString());
       if (probes) {
         const pt = newTable(ctx, ['cluster', 'node', 'endpoint', 'address', 'result']);
@@ -116,4 +118,17 @@ export function register(program: Command, ctx: Context): void {
         );
       }
     });
+}
+
+/** How a cluster's recoveries are approved, in a few words (a problem is shown, not thrown: `run` refuses it with the fix). */
+function approvalsOf(inv: Inventory, file: string, cluster: string): string {
+  try {
+    const p = approvalPolicy(inv, file, cluster);
+    if (p.mode === 'unsigned') return 'unsigned: identity not verified';
+    const who = [...new Set((p.signers ?? []).flatMap((s) => s.principals))];
+    const required = Object.entries(p.required ?? {}).map(([g, n]) => `${g}: ${n}`);
+    return `signed by ${who.join(', ')}${required.length ? `; ${required.join(', ')} approvers` : ''}`;
+  } catch (err) {
+    return `NONE: ${(err as Error).message} (lifeboat run refuses it)`;
+  }
 }

@@ -31,6 +31,7 @@ import { ConfigError, TemporalUnavailableError } from '../config';
 import { InventoryError } from '../inventory/load';
 import { PROJECT_ROOT } from '../tools';
 import * as approvals from './approvals';
+import * as audit from './audit';
 import * as codec from './codec';
 import { Context, processIo, type Io } from './context';
 import * as dev from './dev';
@@ -67,6 +68,7 @@ export function buildProgram(ctx: Context): Command {
       '  lifeboat watch recovery-lab-ledger\n' +
       '  lifeboat approvals\n' +
       '  lifeboat report recovery-lab-ledger --out incident.md\n' +
+      '  lifeboat audit recovery-lab-ledger                      re-verify every signed decision\n' +
       '\nConfiguration: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY_REF, LIFEBOAT_INVENTORY, LIFEBOAT_UI_URL, LIFEBOAT_CODEC_KEY_REF.\n' +
       'Exit codes: 0 ok, 1 failed, 2 usage, 3 conflict/not found, 4 nothing waiting, 69 Temporal unavailable, 70 bug, 141 output pipe closed.\n',
   );
@@ -74,6 +76,7 @@ export function buildProgram(ctx: Context): Command {
   recoveries.register(program, ctx);
   watch.register(program, ctx);
   approvals.register(program, ctx);
+  audit.register(program, ctx);
   inventory.register(program, ctx);
   dev.register(program, ctx);
   codec.register(program, ctx);

@@ -16,12 +16,14 @@ import {
   listRecoveries,
   planRecovery,
   scenarioSpec,
-  startRecovery,
+  startPlanned,
   type StartRequest,
 } from '../client';
+import { digestOf } from '../approvals';
 import { renderReport } from '../report';
 import type { RecoveryOptions } from '../workflows/kit/defs';
 import { parseDuration, table, type Context } from './context';
+import { approvalPolicy, newStatement, operatorSigner, signStatement } from './signing';
 import { watchRecovery } from './watch';
 
 /** Collects repeated `--set k=v`. */
@@ -55,6 +57,7 @@ interface RunFlags {
   set: string[];
   dryRun?: boolean;
   as?: string;
+  key?: string;
   approvalTimeout?: string;
   timeScale?: string;
   watch?: boolean;
@@ -69,7 +72,8 @@ export function register(program: Command, ctx: Context): void {
     .option('--cluster <name>', 'cluster from the inventory')
     .option('--set <key=value>', 'scenario parameter (repeatable)', collect, [] as string[])
     .option('--dry-run', 'plan every effect without changing anything')
-    .option('--as <name>', 'who starts the recovery (default $USER)')
+    .option('--as <name>', 'who starts the recovery (default: the principal your key signs as, else $USER)')
+    .option('--key <path>', 'your SSH key, for clusters whose approvals are signed (default $LIFEBOAT_SIGNING_KEY; a .pub signs through the ssh-agent)')
     .option('--approval-timeout <duration>', 'how long a gate waits before escalating (e.g. 30m)')
     .addOption(new Option('--time-scale <factor>', 'scale stabilize/poll durations (rehearsals, tests)').hideHelp())
     .option('--watch', 'watch the recovery after starting it')
@@ -77,10 +81,29 @@ export function register(program: Command, ctx: Context): void {
     .action(async (scenario: string, flags: RunFlags) => {
       scenarioSpec(scenario); // an unknown scenario is reported before the inventory is read
       const req = runRequest(ctx, scenario, flags);
-      // Validate against the inventory before dialling Temporal.
-      planRecovery(ctx.inventory(), req);
+      // Validate against the inventory, and sign, before dialling Temporal.
+      const plan = planRecovery(ctx.inventory(), req);
+      const policy = approvalPolicy(ctx.inventory(), ctx.config().inventoryPath, req.cluster);
+      plan.input.approvals = policy;
+      if (policy.mode === 'signed') {
+        const signer = operatorSigner(policy, req.cluster, { key: flags.key, as: flags.as }, ctx.io.env, ctx.io.cwd);
+        req.startedBy = plan.input.startedBy = signer.principal;
+        const fields = {
+          kind: 'start' as const,
+          namespace: ctx.config().temporal.namespace,
+          workflowId: plan.workflowId,
+          scenario: plan.spec.id,
+          cluster: req.cluster,
+          evidence: digestOf(plan.input.params),
+          principal: signer.principal,
+        };
+        plan.input.startSigned = signStatement(policy, signer, newStatement(fields), { ...fields, reason: undefined, choice: undefined });
+        if (!flags.json) ctx.line(`Signed the start as ${signer.principal} with key ${signer.key.fingerprint} (${signer.key.type}); approvals on ${req.cluster} are signed (${policy.source})`);
+      } else if (!flags.json) {
+        ctx.line(`Approvals on ${req.cluster} are by name: identity not verified (the inventory declares approvals: { mode: unsigned })`);
+      }
       const client = await ctx.client();
-      const started = await startRecovery(client, ctx.inventory(), req);
+      const started = await startPlanned(client, plan);
       const link = ctx.uiLink(started.workflowId, started.runId);
       if (flags.json) {
         ctx.json({ ...started, uiUrl: link });

@@ -64,6 +64,32 @@ export const NodeSpec = z.object({
 });
 export type NodeSpec = z.infer<typeof NodeSpec>;
 
+/**
+ * How a cluster's recoveries are approved. `signed` (the default once
+ * `allowedSigners` is named): every start, approval, rejection and decision is
+ * signed with the operator's SSH key and verified by the workflow against the
+ * allowed signers. `unsigned`: names only, recorded as "identity not verified".
+ */
+export const ApprovalsSpec = z
+  .object({
+    mode: z.enum(['signed', 'unsigned']).optional(),
+    /** OpenSSH allowed-signers file (public keys only): absolute, or relative to the inventory file. */
+    allowedSigners: z.string().min(1).optional(),
+    /** Gates that need more than one approver (distinct keys), e.g. `new-cluster-identity: 2`. */
+    required: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'gate names are lowercase letters, digits and "-"' }), z.number().int().min(1).max(9)).default({}),
+    /** How old a signed statement may be when it reaches the workflow (default 600). */
+    maxAgeSeconds: z.number().int().min(30).max(86_400).optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.mode === 'signed' && !a.allowedSigners) {
+      ctx.addIssue({ code: 'custom', path: ['allowedSigners'], message: 'signed approvals need an allowedSigners file (OpenSSH format: `principal keytype base64-key` per line)' });
+    }
+    if (a.mode === 'unsigned' && a.allowedSigners) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: 'mode is unsigned but allowedSigners is named: drop one of them' });
+    }
+  });
+export type ApprovalsSpec = z.infer<typeof ApprovalsSpec>;
+
 export const ClusterSpec = z
   .object({
     system: z.enum(SYSTEMS),
@@ -73,6 +99,8 @@ export const ClusterSpec = z
     nodes: z.array(NodeSpec).min(1),
     /** System-specific settings (service names, admin URLs, data directories). Secret values only by reference. */
     settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** How this cluster's recoveries are approved (overrides the inventory's `approvals`). */
+    approvals: ApprovalsSpec.optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -86,6 +114,8 @@ export const ClusterSpec = z
 export type ClusterSpec = z.infer<typeof ClusterSpec>;
 
 export const Inventory = z.object({
+  /** How recoveries are approved, for every cluster that does not say otherwise. */
+  approvals: ApprovalsSpec.optional(),
   clusters: z.record(
     z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'cluster names are lowercase letters, digits and "-"' }),
     ClusterSpec,

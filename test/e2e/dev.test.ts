@@ -91,7 +91,10 @@ test('lifeboat dev: server + Web UI + lab + worker; a recovery runs; Ctrl-C stop
   assert.ok(ui);
 
   // A recovery on the embedded default: a dry run of quorum-loss on the lab's (healthy) ledger.
-  const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--dry-run', '--as', 'bob', '--watch']);
+  // The lab's approvals are signed: bob signs the start with his lab key.
+  const bobKey = path.join(cwd, '.lifeboat', 'lab', 'keys', 'operators', 'bob');
+  const run = await cli(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--dry-run', '--as', 'bob', '--key', bobKey, '--watch']);
+  assert.match(run.out, /Signed the start as bob with key SHA256:/);
   assert.equal(run.code, 0, run.out);
   assert.match(run.out, /status: completed/);
 

@@ -55,6 +55,8 @@ export interface CrashCase {
   decisionFaultAtGate?: string;
   /** Lab faults applied just before a gate is approved (the technician's hands: `gate` → fault). */
   beforeGate?: Record<string, string>;
+  /** `--choice` per gate where the first offered does not do (`{labDir}` stands for the lab's directory), e.g. a password reference. */
+  gateChoices?: Record<string, string>;
   /**
    * For `activity`: kill while a step whose title matches is running. Without
    * it: kill as soon as the lab records the first of `onceEffects` (its
@@ -281,7 +283,7 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
           if (c.decisionFault && c.decisionFaultAtGate === gate.gate) await lab.break(c.decisionFault);
         }
         answered();
-        const r = await cli(['approve', workflowId, gate.gate, '--as', 'alice', '--reason', 'crash matrix', ...(gate.dangerous ? ['--confirm', c.cluster] : []), ...(gate.choices?.length ? ['--choice', gate.choices[0]!] : [])]);
+        const r = await cli(['approve', workflowId, gate.gate, '--as', 'alice', '--reason', 'crash matrix', ...(gate.dangerous ? ['--confirm', c.cluster] : []), ...choiceArgs(c, gate, lab.dir)]);
         if (r.code !== 0 && r.code !== 4) throw new Error(`approve failed (${r.code}): ${r.stderr}`);
       }
     } else if (p.status === 'waiting-decision' && (killed || c.kind !== 'decision')) {
@@ -372,10 +374,18 @@ interface ScenarioDrive {
   faults?: string[];
   runArgs?: string[];
   beforeGate?: Record<string, string>;
+  gateChoices?: Record<string, string>;
   onceEffects: Record<string, number>;
 }
 
 type KindOptions = Partial<Pick<CrashCase, 'onceEffects' | 'gateTimeout' | 'decisionFaultAtWait' | 'decisionFaultAtStep' | 'decisionFaultAtGate' | 'runArgs' | 'activityStep' | 'afterEffect' | 'timerTitle' | 'poll' | 'decisionFault' | 'faults' | 'timeoutMs'>> & { kind: CrashKind; tag?: string };
+
+/** The `--choice` of an approval: the case's for this gate, else the first the gate offers. */
+function choiceArgs(c: Pick<CrashCase, 'gateChoices'>, gate: { gate: string; choices?: string[] }, labDir: string): string[] {
+  const mine = c.gateChoices?.[gate.gate];
+  if (mine) return ['--choice', mine.replace('{labDir}', labDir)];
+  return gate.choices?.length ? ['--choice', gate.choices[0]!] : [];
+}
 
 /** One case per wait kind of a scenario, driven as its e2e test drives it. */
 function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
@@ -388,6 +398,7 @@ function cases(d: ScenarioDrive, kinds: KindOptions[]): CrashCase[] {
     ...(d.checkCluster ? { checkCluster: d.checkCluster } : {}),
     ...(d.runArgs ? { runArgs: d.runArgs } : {}),
     ...(d.beforeGate ? { beforeGate: d.beforeGate } : {}),
+    ...(d.gateChoices ? { gateChoices: d.gateChoices } : {}),
     kind,
     ...o,
     // A kind may loosen or tighten some bounds of the scenario's (the activity kill's resumed restore).
@@ -408,6 +419,14 @@ const LEDGER_ONCE = { 'ledger.service.start': 1, 'ledger.service.stop': 1, 'ledg
 const L = { family: 'ledger', cluster: 'lab-ledger' } as const;
 const G = { family: 'gossip', cluster: 'lab-gossip' } as const;
 const TS = { family: 'train-server', cluster: 'lab-train' } as const;
+/** The people's hands at the train server's human steps (test/helpers/train-server-scenarios.ts). */
+const TS_HANDS = {
+  'recreate-config': 'train-server.by-hand.config',
+  'by-hand-02-setup-gdrive-shared': 'train-server.by-hand.02-setup-gdrive-shared',
+  'by-hand-06-setup-cloudflare-tunnel': 'train-server.by-hand.06-setup-cloudflare-tunnel',
+};
+/** The operator's copy of the restic password, by reference (the server's was on the lost OS disk). */
+const TS_PASSWORD = { 'restic-password': 'file:{labDir}/secrets/lab-train-restic-password' };
 const TC = { family: 'training-cluster', cluster: 'lab-training' } as const;
 
 /**
@@ -503,19 +522,22 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'server' },
     GATE_TIMEOUT,
   ]),
-  // train-server (seed 004)
+  // train-server (seed 004, v2): the password was on the lost OS disk (a reference at gate restic-password),
+  // config.sh is not in the backup (drafted, finished by a person), the two browser logins are run by hand.
   ...cases(
     {
       ...TS,
       scenario: 'train-server.total-data-loss',
-      // Two restores, each started and completed once (config.sh, the homes).
-      onceEffects: { 'restic.restored': 2, 'restic.restore': 2, 'setup-script.run': 9, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
+      beforeGate: TS_HANDS,
+      gateChoices: TS_PASSWORD,
+      // Three restores (homes, docker-volumes, tensorboard), each started and completed once.
+      onceEffects: { 'restic.restored': 3, 'restic.restore': 3, 'setup-script.run': 11, 'btrfs.created': 1, 'fstab.appended': 1, chown: 5, 'docker.build': 1, 'docker.up': 1 },
     },
     [
       { kind: 'approval' },
       // One more restore may start: the resume of the restore the kill interrupted (restic converges over the
-      // partial files). A completed one is not redone (tsResticRestore's once-per-step marker): still 2 completed.
-      { kind: 'activity', onceEffects: { 'restic.restore': 3 } },
+      // partial files). A completed one is not redone (tsResticRestore's once-per-step marker): still 3 completed.
+      { kind: 'activity', onceEffects: { 'restic.restore': 4 } },
       { kind: 'server' },
       GATE_TIMEOUT,
     ],
@@ -544,17 +566,20 @@ export const CRASH_CASES: CrashCase[] = [
     {
       ...TS,
       scenario: 'train-server.os-disk',
-      onceEffects: { 'restic.restored': 1, 'restic.restore': 1, mount: 1, 'fstab.appended': 1, 'setup-script.run': 9, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 },
+      beforeGate: TS_HANDS,
+      gateChoices: TS_PASSWORD,
+      // config.sh is not in the backup: drafted, never restored; the array mounted, never formatted.
+      onceEffects: { 'restic.restored': 0, 'restic.restore': 0, mount: 1, 'fstab.appended': 1, 'setup-script.run': 11, 'docker.build': 1, 'docker.up': 1, 'btrfs.created': 0 },
     },
     [
-      // config.sh restored once; its restore may start once more: the resume of the one the kill interrupted.
-      { kind: 'activity', onceEffects: { 'restic.restore': 2 } },
+      { kind: 'activity' },
       // train1 refuses SSH from the fstab step on: a later setup step asks; retried once the key is fixed.
       { kind: 'decision', decisionFault: 'host.refuse-auth:lab-train/train1', decisionFaultAtStep: /^Add the array to \/etc\/fstab/ },
     ],
   ),
   ...cases(
-    { ...TS, scenario: 'train-server.btrfs-corruption', onceEffects: { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 } },
+    // The damage btrfs check --repair fixes (the simulation's): the lab ends healthy.
+    { ...TS, scenario: 'train-server.btrfs-corruption', faults: ['train-server.btrfs-corruption.repairable'], onceEffects: { mount: 2, rsync: 2, umount: 1, 'btrfs.repair': 1, 'docker.up': 1 } },
     [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT],
   ),
   // training cluster (seed 002)

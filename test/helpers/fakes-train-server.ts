@@ -1,8 +1,9 @@
 /**
- * Fake train servers for the train-server scenarios, shared by
+ * Fake train servers for the train-server scenarios (v2: the real setup
+ * scripts, device guards, the restic password by reference), shared by
  * test/unit/train-server-workflows.test.ts and the recorded branch histories
  * (test/replay/branches.ts): stateful overrides of the stub activities (see
- * ./stubs).
+ * ./stubs and ./stubs-train-server).
  */
 import type { LifeboatActivities } from '../../src/activities/types';
 import { hardFailure, stubActivities } from './stubs';
@@ -79,19 +80,29 @@ export function newOs(overrides: Partial<LifeboatActivities> = {}): Stubs {
   });
 }
 
-/** `severity`: moderate (ro,degraded mounts, repair works) or severe (only usebackuproot mounts, repair fails) or lost (nothing mounts). */
-export function corruptBtrfs(severity: 'moderate' | 'severe' | 'lost'): Stubs {
+/**
+ * `severity`: moderate (ro,degraded mounts, repair works) or severe (only
+ * usebackuproot mounts, repair fails) or lost (nothing mounts), or degraded
+ * (/dev/sdc missing at the first look: only ro,degraded mounts until it is
+ * back; it is back at any later look).
+ */
+export function corruptBtrfs(severity: 'moderate' | 'severe' | 'lost' | 'degraded'): Stubs {
   let mounted: string | undefined;
   let fixed = false;
+  let looks = 0;
   return stubActivities({
-    tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: ['BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS }),
+    tsStorageStatus: async (a) => {
+      const missing = severity === 'degraded' && ++looks === 1 ? ['/dev/sdc'] : [];
+      if (severity === 'degraded' && looks > 1) fixed = true;
+      return { node: a.node, reachable: true, mounted: mounted !== undefined, mountOptions: mounted, arrayUuid: ARRAY_UUID, errorCounters: [], kernelErrors: [severity === 'degraded' ? 'BTRFS error (device sdb): devid 2 uuid 1234 is missing' : 'BTRFS error (device sdb): open_ctree failed'], fstabHasStorage: true, configPresent: true, users: TS_USERS, devices: ['/dev/sdb', '/dev/sdc'], mount: '/mnt/storage', missingDevices: missing };
+    },
     tsUnmountStorage: async () => {
       mounted = undefined;
       return { plan: 'umount' };
     },
     tsMountStorage: async (a) => {
       const opts = a.options ?? 'rw';
-      const okay = fixed || (severity === 'moderate' && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
+      const okay = fixed || ((severity === 'moderate' || severity === 'degraded') && opts.startsWith('ro')) || (severity === 'severe' && opts.includes('usebackuproot'));
       if (!okay) throw hardFailure(`mount -o ${opts}: bad superblock`);
       mounted = opts;
       return { plan: `mount ${opts}` };
@@ -106,3 +117,39 @@ export function corruptBtrfs(severity: 'moderate' | 'severe' | 'lost'): Stubs {
     },
   });
 }
+
+/** The restic password was on the lost OS disk: the repository opens only with a reference given at the gate. `refs`: the references tried. */
+export function lostPassword(): Partial<LifeboatActivities> & { refs: string[] } {
+  const refs: string[] = [];
+  return {
+    refs,
+    tsResticAccess: async (a) => {
+      if (a.passwordRef) refs.push(a.passwordRef);
+      return a.passwordRef
+        ? { ok: true, source: a.passwordRef, tried: [], snapshots: 2 }
+        : { ok: false, tried: ['host:/root/.restic-password: not on train1', 'settings.resticPasswordRef: not set'] };
+    },
+  };
+}
+
+/** The backup holds config.sh (a server whose backup covered the checkout). */
+export const CONFIG_IN_BACKUP: Partial<LifeboatActivities> = {
+  tsResticContents: async (a) => ({ snapshot: a.snapshot, paths: ['/mnt/storage/homes', '/root/train-server/config.sh'], dirs: { homes: '/mnt/storage/homes' }, config: '/root/train-server/config.sh', users: TS_USERS }),
+};
+
+/** `script` stops at its question (not answered from the inventory): a human step. */
+export function asksQuestion(script: string, prompt = 'Press Enter to continue with authentication...'): Partial<LifeboatActivities> {
+  return {
+    tsSetupScript: async (a) => ({ plan: `tsSetupScript ${a.node}`, ...(a.dryRun ? { dryRun: true as const } : {}), outcome: a.script === script && !a.dryRun ? 'prompt' : 'done', ...(a.script === script ? { prompt } : {}), command: `cd /root/train-server && ./scripts/${a.script}` }),
+  };
+}
+
+/** The device guard refuses (a disk that is not the pinned one). */
+export const DEVICE_REFUSED: Partial<LifeboatActivities> = {
+  tsCheckDevices: async (a) => ({
+    purpose: a.purpose,
+    ok: false,
+    devices: [{ path: '/dev/sdb', ok: false, reasons: ['/dev/sdb is not the disk pinned in settings.deviceIds (serial WD-OTHER; found WD-WX11D1234567)'], found: '/dev/sdb: disk, 8 TiB, serial WD-WX11D1234567; btrfs 1111; not mounted' }],
+    summary: '/dev/sdb: disk, 8 TiB, serial WD-WX11D1234567 — REFUSED: /dev/sdb is not the disk pinned in settings.deviceIds',
+  }),
+};

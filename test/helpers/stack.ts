@@ -12,8 +12,10 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startLab, type Lab, type LabFamilyName } from '../../lab/index';
+import type { GossipBackendKind } from '../../lab/gossip';
 import type { LedgerBackendKind } from '../../lab/ledger';
 import type { TrainingBackendKind } from '../../lab/index';
+import type { TrainBackendKind } from '../../lab/train-server';
 import { PROJECT_ROOT } from '../../src/tools';
 import { devServerEnv } from './temporal';
 
@@ -76,9 +78,11 @@ export async function freePort(): Promise<number> {
  * @param opts.families lab families to run (default all)
  * @param opts.bootMs the lab's settle time (default 500 ms, to keep tests quick)
  * @param opts.ledgerBackend the lab ledger's backend: the simulation (default) or real inferadb-ledger processes
+ * @param opts.trainBackend the lab train server's storage: simulated (default) or real BTRFS on loop devices
  * @param opts.trainingBackend the lab training cluster's backend: the simulation (default) or real RingRift orchestrators
+ * @param opts.gossipBackend the lab gossip cluster's backend: the simulation (default) or real plumtree-node processes
  */
-export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainingBackend?: TrainingBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
+export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind; gossipBackend?: GossipBackendKind; trainingBackend?: TrainingBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
   const port = await freePort();
@@ -101,7 +105,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
 
   try {
     server = await devServerEnv({ dbFilename: dbFile, port });
-    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainingBackend ? { trainingBackend: opts.trainingBackend } : {}) });
+    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}), ...(opts.trainingBackend ? { trainingBackend: opts.trainingBackend } : {}) });
     connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace: 'default' });
     const env: NodeJS.ProcessEnv = {
@@ -156,7 +160,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
 
     const cli = (args: string[], o: { env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
       new Promise((resolve, reject) => {
-        const p = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [BIN, ...withOperatorKey(args, lab?.operatorKeys)], { cwd: dir, env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         p.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
@@ -212,4 +216,17 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * The lab's approvals are signed: an operator who acts `--as alice` signs with
+ * alice's key, as she would with hers (`--key`). A command that names its own
+ * `--key`, or a name the lab has no key for, is left as written.
+ */
+export function withOperatorKey(args: string[], keys: Record<string, string> | undefined): string[] {
+  if (!keys || !['run', 'approve', 'reject', 'decide'].includes(args[0] ?? '') || args.includes('--key')) return args;
+  const i = args.indexOf('--as');
+  const who = i >= 0 ? args[i + 1] : undefined;
+  const key = who !== undefined ? keys[who] : undefined;
+  return key ? [...args, '--key', key] : args;
 }

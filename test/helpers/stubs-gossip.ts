@@ -1,9 +1,13 @@
 /**
  * Default stubs of the gossip activities for workflow-logic tests (see ./stubs),
  * and {@link fakeGossip}: a small in-memory plumtree cluster whose stubbed
- * activities change its state the way the real cluster (and the lab) would,
- * so every branch of every gossip scenario can be driven on the time-skipping
- * server.
+ * activities change its state the way real memberlist-plumtree 0.1.6 nodes
+ * behind the control API do (and the lab's simulation, lab/gossip/sim):
+ * membership views that a healed network does not merge back, joins through
+ * reachable seeds, leaves that are final until a restart, the library's
+ * health rules, anti-entropy between members, stores that refuse a start
+ * when damaged. So every branch of every gossip scenario can be driven on
+ * the time-skipping server.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { GossipActivities } from '../../src/activities/types';
@@ -15,11 +19,13 @@ export const GOSSIP_EFFECTS: string[] = ['gossipLeave', 'gossipJoin', 'gossipReb
 
 export function gossipStubs(plan: PlanOf): GossipActivities {
   return {
-    gossipPeers: async (a) => ({ node: a.node, reachable: true, eager: ['peer'], lazy: [], members: [a.node, 'peer'] }),
-    gossipMetrics: async (a) => ({ node: a.node, reachable: true, values: { plumtree_eager_peers: 1, plumtree_total_peers: 1, plumtree_sync_converged: 1, plumtree_sync_pending: 0, plumtree_state_version: 1 } }),
+    gossipPeers: async (a) => ({ node: a.node, reachable: true, eager: ['peer'], lazy: [], members: [a.node, 'peer'], left: false }),
+    gossipMetrics: async (a) => ({ node: a.node, reachable: true, values: { plumtree_eager_peers: 1, plumtree_lazy_peers: 0, plumtree_peer_count: 1 } }),
     gossipMalformed: async (a) => ({ node: a.node, reachable: true, before: 0, after: 0, rising: false, healthy: true }),
     gossipSeedCheck: async (a) => ({ node: a.node, sshReachable: true, seeds: [{ seed: 'seed1:7946', open: true, detail: 'open' }] }),
     gossipServiceState: async (a) => ({ node: a.node, sshReachable: true, active: true, state: 'active' }),
+    gossipHealth: async (a) => ({ node: a.node, reachable: true, status: 'healthy', message: 'Operating normally', eager: 3, lazy: 1 }),
+    gossipSync: async (a) => ({ node: a.node, reachable: true, enabled: true, rootHash: 'aa'.repeat(32), messages: 1 }),
     gossipLeave: async (a) => plan('gossipLeave', a as never),
     gossipJoin: async (a) => ({ ...plan('gossipJoin', a as never), eager: 1 }),
     gossipRebalance: async (a) => plan('gossipRebalance', a as never),
@@ -37,51 +43,68 @@ export interface FakeNode {
   up: boolean;
   sshDown: boolean;
   left: boolean;
-  isolated: boolean;
-  group: number | null;
-  rebalanced: boolean;
-  cacheCorrupt: boolean;
-  stateCorrupt: boolean;
-  syncEnabled: boolean;
-  version: number;
+  /** Members it sees, itself included (empty while down). */
+  view: Set<string>;
+  /** The peers it keeps after a leave. */
+  frozen?: { eager: string[]; lazy: string[] };
+  /** Its link is cut (nothing reaches it). */
+  cut: boolean;
+  /** The switch is split: nodes of different groups cannot reach each other. */
+  group: number;
+  /** Its message store is damaged: it cannot start until the store is cleared. */
+  storeCorrupt: boolean;
+  /** It crashed processing a bad cached message; a restart clears an in-memory cache. */
+  cacheBad: boolean;
+  /** Anti-entropy configured. */
+  sync: boolean;
+  messages: Set<string>;
 }
 
 export interface FakeOptions {
   nodes?: number;
   seeds?: number;
-  /** A join through the seeds works (default true). */
+  /** `POST /admin/join` through a reachable seed works (default true; a node's start-up join always does). */
   joinWorks?: boolean;
   /** Seeds answer on their TCP port from every node (default true). */
   seedsOpen?: boolean;
-  /** clear_cache() through the API heals a corrupted cache (default true). */
-  apiClearHeals?: boolean;
-  /** The cache lives in memory: a restart heals it (default false: persistent). */
-  cacheInMemory?: boolean;
-  /** The sync API exists (default true). */
-  syncSupported?: boolean;
-  /** Sync converges once every node has it enabled (default true). */
+  /** Anti-entropy is configured on every node (default true). */
+  syncConfigured?: boolean;
+  /** Members that reach each other reconcile their messages (default true). */
   syncConverges?: boolean;
-  /** A partition heals on its own after this many /debug/peers reads (default never). */
+  /** The split views merge on their own after this many /debug/peers reads (within memberlist's gossip-to-the-dead time; default never). */
   autoHealAfterReads?: number;
 }
 
+export interface Fake {
+  nodes: FakeNode[];
+  names: string[];
+  activities: Partial<GossipActivities>;
+  /** Each group sees only its own members (a partition or split brain after the network came back). */
+  splitViews(groups: string[][]): void;
+  /** One node sees only itself, the others no longer list it. */
+  isolate(name: string): void;
+  /** The node's process dies (a crash). */
+  crash(name: string): void;
+}
+
 /** A fake gossip cluster `gossip1..N` (first `seeds` are seeds) and the stub activities acting on it. */
-export function fakeGossip(opts: FakeOptions = {}): { nodes: FakeNode[]; names: string[]; activities: Partial<GossipActivities>; heal: () => void } {
+export function fakeGossip(opts: FakeOptions = {}): Fake {
   const n = opts.nodes ?? 5;
   const seeds = opts.seeds ?? 2;
-  const nodes: FakeNode[] = Array.from({ length: n }, (_, i) => ({
-    name: `gossip${i + 1}`,
+  const names = Array.from({ length: n }, (_, i) => `gossip${i + 1}`);
+  const nodes: FakeNode[] = names.map((name, i) => ({
+    name,
     seed: i < seeds,
     up: true,
     sshDown: false,
     left: false,
-    isolated: false,
-    group: null,
-    rebalanced: false,
-    cacheCorrupt: false,
-    stateCorrupt: false,
-    syncEnabled: false,
-    version: 1,
+    view: new Set(names),
+    cut: false,
+    group: 0,
+    storeCorrupt: false,
+    cacheBad: false,
+    sync: opts.syncConfigured ?? true,
+    messages: new Set(['m0']),
   }));
   let peerReads = 0;
   const get = (name: string): FakeNode => {
@@ -89,107 +112,141 @@ export function fakeGossip(opts: FakeOptions = {}): { nodes: FakeNode[]; names: 
     if (!x) throw ApplicationFailure.nonRetryable(`no node ${name}`, 'BadInventory');
     return x;
   };
-  const linked = (a: FakeNode, b: FakeNode) => a !== b && a.up && b.up && !a.left && !b.left && !a.isolated && !b.isolated && a.group === b.group;
+  const reach = (a: FakeNode, b: FakeNode) => a.up && b.up && !a.cut && !b.cut && a.group === b.group;
+  const drop = (name: string) => nodes.forEach((x) => x.view.delete(name));
   const peersOf = (x: FakeNode) => {
-    const p = nodes.filter((y) => linked(x, y)).map((y) => y.name);
-    return { eager: p.slice(0, 3), lazy: p.slice(3), members: p.length ? [x.name, ...p] : x.left ? [] : [x.name] };
+    if (x.left && x.frozen) return x.frozen;
+    const others = [...x.view].filter((y) => y !== x.name).sort();
+    return { eager: others.slice(0, 3), lazy: others.slice(3) };
   };
-  const heal = () => {
-    const v = Math.max(...nodes.map((x) => x.version));
-    for (const x of nodes) {
-      x.group = null;
-      x.rebalanced = false;
-      x.version = v;
+  const merge = (a: FakeNode, b: FakeNode) => {
+    const all = new Set([...a.view, ...b.view, a.name, b.name]);
+    for (const m of all) {
+      const x = get(m);
+      if (x.up && !x.left) all.forEach((y) => x.view.add(y));
     }
   };
-  const split = () => nodes.some((x) => x.group !== null);
+  const join = (x: FakeNode): boolean => {
+    let joined = false;
+    for (const s of nodes) {
+      if (s !== x && s.seed && !s.left && reach(x, s)) {
+        merge(x, s);
+        joined = true;
+      }
+    }
+    return joined;
+  };
+  const components = (): FakeNode[][] => {
+    const seen = new Set<string>();
+    const out: FakeNode[][] = [];
+    for (const x of nodes.filter((y) => y.up && !y.left)) {
+      if (seen.has(x.name)) continue;
+      const c = [...x.view].map(get).filter((y) => y.up && !y.left);
+      c.forEach((y) => seen.add(y.name));
+      out.push(c);
+    }
+    return out;
+  };
+  const reconcile = () => {
+    if ((opts.syncConverges ?? true) === false) return;
+    for (const c of components()) {
+      if (!c.every((y) => y.sync)) continue;
+      const all = new Set(c.flatMap((y) => [...y.messages]));
+      c.forEach((y) => (y.messages = new Set(all)));
+    }
+  };
   const plan = (what: string, a: { node: string; dryRun?: boolean }) => ({ plan: `${what} ${a.node}`, ...(a.dryRun ? { dryRun: true } : {}) });
+  const health = (x: FakeNode) => {
+    const p = peersOf(x);
+    const total = p.eager.length + p.lazy.length;
+    if (x.cacheBad) return { status: 'unhealthy' as const, message: 'High Graft failure rate: 90.0%' };
+    if (total === 0) return { status: 'unhealthy' as const, message: 'No peers connected' };
+    if (p.eager.length === 0) return { status: 'degraded' as const, message: 'No eager peers - tree may not be formed' };
+    if (total < 3) return { status: 'degraded' as const, message: `Low peer count: ${total} peers` };
+    return { status: 'healthy' as const, message: 'Operating normally' };
+  };
+  const start = (x: FakeNode) => {
+    if (x.storeCorrupt) throw ApplicationFailure.nonRetryable(`plumtree on ${x.name} is failed after \`systemctl start\`: message store cannot be opened: it is corrupted`, 'StartFailed');
+    x.up = true;
+    x.left = false;
+    x.frozen = undefined;
+    x.cut = false;
+    x.cacheBad = false;
+    x.view = new Set([x.name]);
+    join(x);
+    // A node that started alone keeps retrying its start-up join: a seed coming up later takes it in.
+    nodes.filter((y) => y.up && !y.left && y.view.size === 1).forEach((y) => join(y));
+  };
 
   const activities: Partial<GossipActivities> = {
     gossipPeers: async (a) => {
       peerReads += 1;
-      if (opts.autoHealAfterReads !== undefined && peerReads > opts.autoHealAfterReads && split()) heal();
+      if (opts.autoHealAfterReads !== undefined && peerReads > opts.autoHealAfterReads) {
+        const up = nodes.filter((y) => y.up && !y.left);
+        up.forEach((y) => up.forEach((z) => y.view.add(z.name)));
+      }
       const x = get(a.node);
       if (!x.up) return { node: a.node, reachable: false, error: 'connection refused', eager: [], lazy: [], members: [] };
-      return { node: a.node, reachable: true, ...peersOf(x) };
+      return { node: a.node, reachable: true, ...peersOf(x), members: [...x.view].filter((y) => !(x.left && y === x.name)).sort(), left: x.left };
     },
     gossipMetrics: async (a): Promise<GossipMetrics> => {
       const x = get(a.node);
       if (!x.up) return { node: a.node, reachable: false, error: 'connection refused', values: {} };
       const p = peersOf(x);
-      const diverged = new Set(nodes.filter((y) => y.up).map((y) => y.version)).size > 1;
       return {
         node: a.node,
         reachable: true,
         values: {
           plumtree_eager_peers: p.eager.length,
           plumtree_lazy_peers: p.lazy.length,
-          plumtree_total_peers: p.eager.length + p.lazy.length,
-          plumtree_messages_partitioned_total: split() ? 5 : 0,
-          plumtree_graft_failed_total: nodes.some((y) => !y.up) ? 3 : 0,
-          plumtree_sync_enabled: x.syncEnabled ? 1 : 0,
-          plumtree_sync_pending: diverged ? 1 : 0,
-          plumtree_sync_converged: diverged ? 0 : 1,
-          plumtree_state_version: x.version,
+          plumtree_peer_count: p.eager.length + p.lazy.length,
+          ...(nodes.some((y) => !y.up) ? { plumtree_graft_failed_total: 3 } : {}),
         },
       };
     },
-    gossipMalformed: async (a) => {
+    gossipHealth: async (a) => {
       const x = get(a.node);
-      if (!x.up) return { node: a.node, reachable: false, error: 'connection refused', before: 0, after: 0, rising: false, healthy: false };
-      return { node: a.node, reachable: true, before: 4, after: x.cacheCorrupt ? 9 : 4, rising: x.cacheCorrupt, healthy: !x.cacheCorrupt && peersOf(x).eager.length > 0 };
+      if (!x.up) return { node: a.node, reachable: false, error: 'connection refused', status: 'down', message: 'the API does not answer', eager: 0, lazy: 0 };
+      const p = peersOf(x);
+      return { node: a.node, reachable: true, ...health(x), eager: p.eager.length, lazy: p.lazy.length };
+    },
+    gossipSync: async (a) => {
+      reconcile();
+      const x = get(a.node);
+      if (!x.up) return { node: a.node, reachable: false, error: 'connection refused', enabled: false, rootHash: '', messages: 0 };
+      return { node: a.node, reachable: true, enabled: x.sync, rootHash: [...x.messages].sort().join('+'), messages: x.messages.size };
     },
     gossipSeedCheck: async (a) => {
       const x = get(a.node);
       if (x.sshDown) return { node: a.node, sshReachable: false, error: 'ssh: connect timed out', seeds: [] };
-      const open = opts.seedsOpen ?? true;
+      const open = (opts.seedsOpen ?? true) && !x.cut;
       return { node: a.node, sshReachable: true, seeds: nodes.filter((s) => s.seed).map((s) => ({ seed: `${s.name}:7946`, open: open && s.up, detail: open && s.up ? 'open' : 'no answer within 5 s' })) };
     },
     gossipServiceState: async (a) => {
       const x = get(a.node);
       if (x.sshDown) return { node: a.node, sshReachable: false, error: 'ssh: connect timed out', active: false, state: 'unknown (no SSH)' };
-      return { node: a.node, sshReachable: true, active: x.up, state: x.up ? 'active' : x.stateCorrupt ? 'failed' : 'inactive' };
+      return { node: a.node, sshReachable: true, active: x.up, state: x.up ? 'active' : 'failed' };
     },
     gossipLeave: async (a) => {
       const x = get(a.node);
       if (a.dryRun) return plan('leave', a);
       if (x.left) return { ...plan('leave', a), alreadyDone: true };
+      x.frozen = peersOf(x);
       x.left = true;
-      x.isolated = false;
+      nodes.filter((y) => y !== x).forEach((y) => y.view.delete(x.name));
       return plan('leave', a);
     },
     gossipJoin: async (a) => {
       const x = get(a.node);
       if (a.dryRun) return plan('join', a);
-      if ((opts.joinWorks ?? true) === false || !nodes.some((s) => s.seed && s.up && s !== x)) {
-        throw ApplicationFailure.nonRetryable(`${a.node} could not join through the seeds: no seed reachable`, 'JoinFailed');
-      }
-      x.left = false;
+      if (x.left) throw ApplicationFailure.nonRetryable(`${a.node} has left the cluster and memberlist joins again only after a restart`, 'NodeLeft');
+      if (names.every((y) => x.view.has(y) || !get(y).up)) return { ...plan('join', a), alreadyDone: true, eager: peersOf(x).eager.length };
+      if ((opts.joinWorks ?? true) === false || !join(x)) throw ApplicationFailure.nonRetryable(`${a.node} could not join through the seeds: no seed reachable`, 'JoinFailed');
       return { ...plan('join', a), eager: peersOf(x).eager.length };
     },
-    gossipRebalance: async (a) => {
-      const x = get(a.node);
-      if (a.dryRun) return plan('rebalance', a);
-      if (split()) {
-        x.rebalanced = true;
-        if (nodes.every((y) => y.rebalanced || !y.up)) heal();
-      }
-      return plan('rebalance', a);
-    },
-    gossipClearCache: async (a) => {
-      const x = get(a.node);
-      if (!a.dryRun && (opts.apiClearHeals ?? true)) x.cacheCorrupt = false;
-      return plan('cache-clear', a);
-    },
-    gossipEnableSync: async (a) => {
-      const x = get(a.node);
-      if ((opts.syncSupported ?? true) === false) return { ...plan('sync-enable', a), supported: false };
-      if (!a.dryRun) {
-        x.syncEnabled = true;
-        if ((opts.syncConverges ?? true) && nodes.every((y) => y.syncEnabled || !y.up)) heal();
-      }
-      return { ...plan('sync-enable', a), supported: true };
-    },
+    gossipRebalance: async (a) => plan('rebalance', a),
+    gossipClearCache: async (a) => plan('cache-clear', a),
+    gossipEnableSync: async (a) => ({ ...plan('sync-enable', a), supported: false }),
     gossipService: async (a) => {
       const x = get(a.node);
       if (a.dryRun) return plan(a.action, a);
@@ -197,24 +254,43 @@ export function fakeGossip(opts: FakeOptions = {}): { nodes: FakeNode[]; names: 
       if (a.action === 'stop') {
         const was = x.up;
         x.up = false;
+        drop(x.name);
+        x.view = new Set();
         return { ...plan('stop', a), ...(was ? {} : { alreadyDone: true }) };
       }
       if (a.action === 'start' && x.up) return { ...plan('start', a), alreadyDone: true };
-      if (x.stateCorrupt) throw ApplicationFailure.nonRetryable(`plumtree on ${a.node} failed to start: persistent state corrupted`, 'StartFailed');
-      x.up = true;
-      x.left = false;
-      x.isolated = false;
-      if (opts.cacheInMemory) x.cacheCorrupt = false;
+      if (a.action === 'restart' && x.up) {
+        x.up = false;
+        drop(x.name);
+      }
+      start(x);
       return plan(a.action, a);
     },
     gossipClearDir: async (a) => {
       const x = get(a.node);
       if (a.dryRun) return plan(`clear-${a.dir}`, a);
       if (x.up) throw ApplicationFailure.nonRetryable(`plumtree still runs on ${a.node}: stop it first`, 'FailedPrecondition');
-      x.cacheCorrupt = false;
-      if (a.dir === 'data') x.stateCorrupt = false;
+      x.storeCorrupt = false;
+      x.messages = new Set();
       return plan(`clear-${a.dir}`, a);
     },
   };
-  return { nodes, names: nodes.map((x) => x.name), activities, heal };
+  return {
+    nodes,
+    names,
+    activities,
+    splitViews(groups) {
+      for (const g of groups) for (const name of g) get(name).view = new Set(g.filter((y) => get(y).up));
+    },
+    isolate(name) {
+      get(name).view = new Set([name]);
+      nodes.filter((y) => y.name !== name).forEach((y) => y.view.delete(name));
+    },
+    crash(name) {
+      const x = get(name);
+      x.up = false;
+      x.view = new Set();
+      drop(name);
+    },
+  };
 }

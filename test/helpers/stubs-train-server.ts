@@ -24,6 +24,24 @@ export const TRAIN_SERVER_EFFECTS: string[] = [
   'tsBtrfsCheck',
   'tsRsync',
   'tsBtrfsRestore',
+  'tsSetupScript',
+  'tsConfigDraft',
+];
+
+/** The setup scripts of the repository's HEAD (settings.setupScripts by default). */
+export const TS_SCRIPTS = [
+  '00-validate-config.sh',
+  '01-setup-storage.sh',
+  '02-setup-gdrive-shared.sh',
+  '03-setup-shared-caches.sh',
+  '04-setup-users.sh',
+  '05-setup-docker.sh',
+  '06-setup-cloudflare-tunnel.sh',
+  '07-setup-firewall.sh',
+  '08-setup-monitoring.sh',
+  '09-setup-backups.sh',
+  '10-setup-data-pipeline.sh',
+  '11-run-tests.sh',
 ];
 
 export const TS_USERS = ['alice', 'bob', 'charlie', 'dave', 'eve'];
@@ -72,5 +90,24 @@ export function trainServerStubs(plan: PlanOf): TrainServerActivities {
     tsBtrfsCheck: async (a) => ({ ...plan('tsBtrfsCheck', a as never), clean: true, findings: 'no error found' }),
     tsRsync: async (a) => plan('tsRsync', a as never),
     tsBtrfsRestore: async (a) => plan('tsBtrfsRestore', a as never),
+    tsCheckDevices: async (a) => ({ purpose: a.purpose, ok: true, devices: [{ path: '/dev/x', ok: true, reasons: [], found: '/dev/x: disk, 8 TiB, serial X; no signature; not mounted' }], summary: '/dev/x: disk, 8 TiB, serial X; no signature; not mounted — ok' }),
+    tsSetupPlan: async () => ({
+      repoDir: '/root/train-server',
+      scripts: TS_SCRIPTS.map((name) => ({
+        name,
+        ...(name.includes('storage') ? { role: 'storage' as const } : name.includes('run-tests') ? { role: 'tests' as const } : name.includes('validate') ? { role: 'validate' as const } : {}),
+        prompts: [],
+        answered: [],
+        checks: [],
+        present: true,
+      })),
+      unlisted: [],
+    }),
+    tsSetupScript: async (a) => ({ ...plan('tsSetupScript', a as never), outcome: 'done', command: `cd /root/train-server && ./scripts/${a.script}` }),
+    tsSetupVerify: async () => ({ ok: true, checks: [{ name: 'files', ok: true, detail: 'present' }] }),
+    tsResticAccess: async () => ({ ok: true, source: 'file:/etc/lifeboat/restic', tried: [], snapshots: 2 }),
+    tsResticContents: async (a) => ({ snapshot: a.snapshot, paths: ['/mnt/storage/homes', '/mnt/storage/docker-volumes'], dirs: { homes: '/mnt/storage/homes', 'docker-volumes': '/mnt/storage/docker-volumes' }, users: TS_USERS }),
+    tsConfigDraft: async (a) => ({ ...plan('tsConfigDraft', a as never), draft: '/root/train-server/config.sh.lifeboat-draft', filled: { MOUNT_POINT: '/mnt/storage' }, left: ['RESTIC_PASSWORD'] }),
+    tsConfigCheck: async () => ({ ok: true, checks: [{ name: 'config.sh present', ok: true, detail: 'ok' }] }),
   };
 }

@@ -2,7 +2,9 @@
  * The train-server activities (src/activities/train-server.ts) against the
  * lab's train server over real SSH, in MockActivityEnvironment: diagnosis
  * reads, the bcache detach/wipe/make/attach cycle with its idempotency, and
- * restic for real — snapshots, a restore cancelled midway then retried that
+ * restic for real — snapshots (the paths they record), the password on the
+ * lost OS disk then by reference, what a snapshot holds (no config.sh), a
+ * restore cancelled midway then retried that
  * ends with complete, correct files (a completed one is not redone by a retry
  * of its step), and the password never leaving the worker (not in results,
  * errors, heartbeats or plans) — and the scrub's once-per-step start.
@@ -139,23 +141,39 @@ describe('train-server activities against the lab', () => {
     assert.ok((await lab.health())[0]!.healthy, JSON.stringify(await lab.health()));
   });
 
-  test('restic: snapshots listed; a homes restore cancelled midway, then retried, ends with complete, correct files', T, async () => {
+  test('restic: snapshots listed; the restore path comes from the snapshot; a homes restore cancelled midway, then retried, ends with complete, correct files', T, async () => {
     const a = acts.activities;
     const homes = join(root, 'mnt/storage/homes');
     const want = digest(homes);
     const snaps = await run(a.tsResticSnapshots, ref);
     assert.equal(snaps.length, 2);
     assert.ok(snaps[0]!.time <= snaps[1]!.time);
+    // The latest was taken as HEAD takes it: from a read-only snapshot of the array.
+    assert.ok(snaps[1]!.paths.every((p) => /\/mnt\/storage\/snapshots\/backup_\d{8}_\d{6}\//.test(p)), snaps[1]!.paths.join(' '));
+    assert.ok(snaps[0]!.paths.some((p) => p.endsWith('/mnt/storage/homes')), snaps[0]!.paths.join(' '));
+    const config = readFileSync(join(root, 'root/train-server/config.sh'), 'utf8');
     await lab.break('train-server.total-data-loss');
-    // New storage for the restore (what 01-setup-storage.sh does).
-    writeFileSync(join(root, 'root/train-server/config.sh'), 'USERS="alice bob charlie dave eve"\n');
-    await run(a.tsRunSetupScript, { ...ref, script: '01-setup-storage.sh' });
-    assert.equal((await run(a.tsRunSetupScript, { ...ref, script: '01-setup-storage.sh' })).alreadyDone, true, 'storage setup never runs over a mounted array');
+    // The password was on the lost OS disk: only the operator's reference opens the repository now.
+    const gone = await run(a.tsResticAccess, ref);
+    assert.equal(gone.ok, false);
+    assert.match(gone.tried.join(' '), /host:\/root\/\.restic-password: not on train1/);
+    const passwordRef = `file:${join(dir, 'secrets', `${CLUSTER}-restic-password`)}`;
+    assert.equal((await run(a.tsResticAccess, { ...ref, passwordRef })).ok, true);
+    const contents = await run(a.tsResticContents, { ...ref, snapshot: snaps[1]!.id, passwordRef });
+    assert.deepEqual(Object.keys(contents.dirs).sort(), ['docker-volumes', 'homes', 'shared/tensorboard']);
+    assert.equal(contents.config, undefined, 'config.sh is not in the backup');
+    assert.deepEqual(contents.users, ['alice', 'bob', 'charlie', 'dave', 'eve']);
+    // New storage for the restore: the storage script, confirmed (as after the dangerous gate).
+    writeFileSync(join(root, 'root/train-server/config.sh'), config);
+    const made = await run(a.tsSetupScript, { ...ref, script: '01-setup-storage.sh', confirmDestroy: true });
+    assert.equal(made.outcome, 'done', inspect(made));
+    assert.equal((await run(a.tsSetupScript, { ...ref, script: '01-setup-storage.sh', confirmDestroy: true })).alreadyDone, true, 'storage setup never runs over a mounted array');
 
     setSettings({ resticLimitDownloadKiB: 96 });
+    const input = { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const, path: contents.dirs.homes!, to: '/mnt/storage/homes', passwordRef };
     const env = activityEnv('restore-homes');
     const hbBefore = heartbeats.length;
-    const p = run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, env);
+    const p = run(a.tsResticRestore, input, env);
     const deadline = Date.now() + 30_000;
     const midway = (h: Record<string, unknown>) => typeof h.filesRestored === 'number' && h.filesRestored > 0 && h.filesRestored < (h.totalFiles as number);
     while (Date.now() < deadline && !heartbeats.slice(hbBefore).some(midway)) await new Promise((r) => setTimeout(r, 100));
@@ -171,24 +189,16 @@ describe('train-server activities against the lab', () => {
 
     // The retried attempt of the same step (same activity id): the interrupted restore left no marker, so it restores again.
     setSettings({ resticLimitDownloadKiB: 0 });
-    const r = await run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, activityEnv('restore-homes'));
+    const r = await run(a.tsResticRestore, input, activityEnv('restore-homes'));
     assert.notEqual(r.alreadyDone, true);
     assert.ok((r.filesRestored ?? 0) > 0, inspect(r));
     assert.deepEqual(digest(homes), want);
     assert.equal(lab.effects.count({ effect: 'restic.restore' }), 2);
     assert.equal(lab.effects.count({ effect: 'restic.restored' }), 1);
     // Once completed, a further retry of the step finds its marker: no second restore.
-    const again = await run(a.tsResticRestore, { ...ref, snapshot: snaps[1]!.id, what: 'homes' as const }, activityEnv('restore-homes'));
+    const again = await run(a.tsResticRestore, input, activityEnv('restore-homes'));
     assert.equal(again.alreadyDone, true, inspect(again));
     assert.equal(lab.effects.count({ effect: 'restic.restore' }), 2);
-
-    const cfg = await run(a.tsResticRestore, { ...ref, snapshot: 'latest', what: 'config' as const }, activityEnv('restore-config'));
-    assert.match(cfg.output ?? '', /restored 1 files/);
-    assert.match(readFileSync(join(root, 'root/train-server/config.sh'), 'utf8'), /RESTIC_REPOSITORY/);
-    const cfgAgain = await run(a.tsResticRestore, { ...ref, snapshot: 'latest', what: 'config' as const }, activityEnv('restore-config'));
-    assert.equal(cfgAgain.alreadyDone, true, inspect(cfgAgain));
-    assert.equal(lab.effects.count({ effect: 'restic.restore' }), 3);
-    assert.equal(lab.effects.count({ effect: 'restic.restored' }), 2);
     for (const o of outbound) assert.ok(!o.includes(password), `the restic password leaked: ${o.slice(0, 300)}`);
   });
 

@@ -9,12 +9,12 @@
 import type { LifeboatActivities, NodeRef, P2pStatus } from '../../src/activities/types';
 import type { Decision, RecoveryInput, RecoveryOptions } from '../../src/workflows/kit/defs';
 import { FakeLedger, fakeLedgers, type FakeLedgerOptions } from '../helpers/fakes-ledger';
-import { afterOutage, blankServer, corruptBtrfs, failedSsd, newOs, TS_USERS } from '../helpers/fakes-train-server';
+import { afterOutage, asksQuestion, blankServer, CONFIG_IN_BACKUP, corruptBtrfs, DEVICE_REFUSED, failedSsd, lostPassword, newOs, TS_USERS } from '../helpers/fakes-train-server';
 import { OPS_NODES, realLeaderFailure, TC_NODES } from '../helpers/fakes-training-cluster';
 import { models, multiLoss, nodeLoss } from '../helpers/fakes-training-data';
 import { outage, syncHosts, type HostSim } from '../helpers/fakes-training-ops';
 import { hardFailure, stubActivities } from '../helpers/stubs';
-import { fakeGossip, type FakeOptions } from '../helpers/stubs-gossip';
+import { fakeGossip, type Fake, type FakeOptions } from '../helpers/stubs-gossip';
 
 /** What the operator does, in order. A `decide` after a waiting gate means: let the approval time out first. */
 export type Answer = { approve: string; choice?: string } | { reject: string } | { decide: Decision };
@@ -305,11 +305,12 @@ const TRAINING_OPS: Branch[] = [
 ];
 
 // ---------------------------------------------------------------- gossip
-
-type Fake = ReturnType<typeof fakeGossip>;
+// The v2 scenarios (memberlist-plumtree 0.1.6 through the control API,
+// test/helpers/stubs-gossip.ts). The v1 ones' histories stay in
+// histories/<scenario>/v1-*.json; nothing records them any more.
 
 /** A fake plumtree cluster (test/helpers/stubs-gossip.ts) in the state `mutate` leaves it. */
-function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, extra: { options?: RecoveryOptions; dryRun?: boolean } = {}): () => { activities: LifeboatActivities; input: RecoveryInput } {
+function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, extra: { options?: RecoveryOptions; dryRun?: boolean; params?: Record<string, unknown> } = {}): () => { activities: LifeboatActivities; input: RecoveryInput } {
   return () => {
     const fake = fakeGossip(opts);
     mutate(fake);
@@ -318,59 +319,105 @@ function gossip(scenario: string, opts: FakeOptions, mutate: (f: Fake) => void, 
   };
 }
 
-const isolate = (f: Fake) => (f.nodes[2]!.isolated = true);
-const partition = (f: Fake) => f.nodes.forEach((n, i) => (n.group = i < 3 ? 0 : 1));
-const minority = (f: Fake) => [2, 3, 4].forEach((i) => (f.nodes[i]!.up = false));
-const lose = (f: Fake) => f.nodes.forEach((n) => ((n.up = false), (n.stateCorrupt = true)));
-const corrupt = (f: Fake) => (f.nodes[2]!.cacheCorrupt = true);
-const split = (f: Fake) => f.nodes.forEach((n, i) => ((n.group = i < 3 ? 0 : 1), (n.version = i < 3 ? 2 : 3)));
+const isolate = (f: Fake) => f.isolate('gossip3');
+const leftNode = (f: Fake) => {
+  f.nodes[2]!.left = true;
+  f.nodes[2]!.frozen = { eager: ['gossip1', 'gossip2', 'gossip4'], lazy: ['gossip5'] };
+  f.nodes.filter((n) => n.name !== 'gossip3').forEach((n) => n.view.delete('gossip3'));
+};
+const partition = (f: Fake) => f.splitViews([['gossip1', 'gossip2', 'gossip3'], ['gossip4', 'gossip5']]);
+const minority = (f: Fake) => ['gossip3', 'gossip4', 'gossip5'].forEach((n) => f.crash(n));
+const twoDown = (f: Fake) => ['gossip4', 'gossip5'].forEach((n) => f.crash(n));
+const lose = (f: Fake) => f.nodes.forEach((n) => (f.crash(n.name), (n.storeCorrupt = true)));
+const corrupt = (f: Fake) => (f.crash('gossip3'), (f.nodes[2]!.storeCorrupt = true));
+const inMemory = (f: Fake) => (f.nodes[2]!.cacheBad = true);
+const split = (f: Fake) => {
+  partition(f);
+  f.nodes.forEach((n, i) => n.messages.add(i < 3 ? 'a' : 'b'));
+};
 const none = () => undefined;
 
 const GOSSIP: Branch[] = [
-  { scenario: 'gossip.isolated-node', branch: 'rejoin-fails-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { joinWorks: false }, isolate), answers: [], expect: { outcome: /by a restart of plumtree/ } },
-  { scenario: 'gossip.isolated-node', branch: 'no-seed-abort', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { seedsOpen: false }, isolate), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'gossip.isolated-node', branch: 'not-isolated', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, none), answers: [], expect: { outcome: /No isolated node/ } },
-  { scenario: 'gossip.isolated-node', branch: 'dry-run', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, isolate, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-rejoin-fails-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { joinWorks: false }, isolate), answers: [], expect: { outcome: /by a restart of plumtree \(the rejoin had failed\)/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-left-restart', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, leftNode), answers: [], expect: { outcome: /by a restart of plumtree \(it had left the cluster\)/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-no-seed-abort', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', { seedsOpen: false }, isolate), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-not-isolated', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, none), answers: [], expect: { outcome: /No isolated node/ } },
+  { scenario: 'gossip.isolated-node', branch: 'v2-dry-run', workflowType: 'gossipIsolatedNode', make: gossip('gossip.isolated-node', {}, isolate, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.partition', branch: 'auto-heal', workflowType: 'gossipPartition', make: gossip('gossip.partition', { autoHealAfterReads: 15 }, partition), answers: [], expect: { outcome: /Partition healed by automatic recovery/ } },
-  { scenario: 'gossip.partition', branch: 'forced-rebalance', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rebalance on 5 nodes, approved by alice/ } },
-  { scenario: 'gossip.partition', branch: 'rebalance-rejected', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ reject: 'forced-rebalance' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.partition', branch: 'approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'gossip.partition', branch: 'dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.partition', branch: 'v2-auto-heal', workflowType: 'gossipPartition', make: gossip('gossip.partition', { autoHealAfterReads: 15 }, partition), answers: [], expect: { outcome: /Partition healed by automatic recovery/ } },
+  { scenario: 'gossip.partition', branch: 'v2-forced-rebalance', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rejoin and rebalance on 5 nodes, approved by alice/ } },
+  { scenario: 'gossip.partition', branch: 'v2-rebalance-rejected', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition), answers: [{ reject: 'forced-rebalance' }], expect: { failure: 'GateRejected' } },
+  {
+    scenario: 'gossip.partition',
+    branch: 'v2-link-down-abort',
+    workflowType: 'gossipPartition',
+    make: gossip('gossip.partition', {}, (f) => (partition(f), (f.nodes[3]!.group = 1), (f.nodes[4]!.group = 1))),
+    answers: [{ approve: 'forced-rebalance' }, { decide: 'abort' }],
+    expect: { failure: 'RecoveryAborted' },
+  },
+  { scenario: 'gossip.partition', branch: 'v2-approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.partition', branch: 'v2-dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.multi-node-failure', branch: 'majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, (f) => [3, 4].forEach((i) => (f.nodes[i]!.up = false))), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
-  { scenario: 'gossip.multi-node-failure', branch: 'coordinated-restart', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ approve: 'coordinated-restart' }], expect: { outcome: /coordinated restart of all 5 nodes/ } },
-  { scenario: 'gossip.multi-node-failure', branch: 'restart-rejected', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ reject: 'coordinated-restart' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.multi-node-failure', branch: 'approval-timeout-abort', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: 'gossip.multi-node-failure', branch: 'dry-run', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, twoDown), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
+  {
+    scenario: 'gossip.multi-node-failure',
+    branch: 'v2-ssh-refused-retry',
+    workflowType: 'gossipMultiNodeFailure',
+    make: () => {
+      const fake = fakeGossip();
+      twoDown(fake);
+      const real = fake.activities.gossipServiceState!;
+      // Each failed host refuses once, both in the same check: the decision names both.
+      const refused = new Set(['gossip4', 'gossip5']);
+      const state = async (a: NodeRef) => {
+        if (refused.delete(a.node)) throw hardFailure(`SSH authentication on ${a.node} was refused`);
+        return real(a);
+      };
+      const nodes = fake.nodes.map((n) => ({ name: n.name, roles: [n.seed ? 'seed' : 'member'] }));
+      return { activities: stubActivities({ ...fake.activities, gossipServiceState: state }).activities, input: input('gossip.multi-node-failure', 'gossip', nodes) };
+    },
+    answers: [{ decide: 'retry' }],
+    expect: { outcome: /started again: gossip4, gossip5/ },
+  },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-coordinated-restart', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ approve: 'coordinated-restart' }], expect: { outcome: /coordinated restart of all 5 nodes/ } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-restart-rejected', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority), answers: [{ reject: 'coordinated-restart' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-approval-timeout-abort', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: 'gossip.multi-node-failure', branch: 'v2-dry-run', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, minority, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.total-loss', branch: 'clear-rejected', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ reject: 'clear-persistent-state' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.total-loss', branch: 'approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: 'gossip.total-loss', branch: 'majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => (f.nodes[4]!.up = false)), answers: [], expect: { failure: 'ScenarioMismatch' } },
-  { scenario: 'gossip.total-loss', branch: 'dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.total-loss', branch: 'v2-clear-rejected', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ reject: 'clear-persistent-state' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => f.crash('gossip5')), answers: [], expect: { failure: 'ScenarioMismatch' } },
+  { scenario: 'gossip.total-loss', branch: 'v2-dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.cache-corruption', branch: 'restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, corrupt), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
-  { scenario: 'gossip.cache-corruption', branch: 'clear-storage', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ approve: 'clear-storage' }], expect: { outcome: /clearing the persistent cache of gossip3 \(approved by alice\)/ } },
-  { scenario: 'gossip.cache-corruption', branch: 'clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },
-  { scenario: 'gossip.cache-corruption', branch: 'approval-timeout-fail', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, inMemory), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-approval-timeout-fail', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
   {
     scenario: 'gossip.cache-corruption',
-    branch: 'quorum-guard-abort',
+    branch: 'v2-quorum-guard-abort',
     workflowType: 'gossipCacheCorruption',
-    make: gossip('gossip.cache-corruption', { apiClearHeals: false, cacheInMemory: true }, (f) => {
-      corrupt(f);
-      f.nodes[3]!.up = false;
-      f.nodes[4]!.up = false;
-    }),
+    make: gossip(
+      'gossip.cache-corruption',
+      {},
+      (f) => {
+        inMemory(f);
+        f.crash('gossip4');
+        f.crash('gossip5');
+        f.nodes[3]!.sshDown = true;
+        f.nodes[4]!.sshDown = true;
+      },
+      { params: { node: 'gossip3' } },
+    ),
     answers: [{ decide: 'abort' }],
     expect: { failure: 'RecoveryAborted' },
   },
-  { scenario: 'gossip.cache-corruption', branch: 'dry-run', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', { apiClearHeals: false }, corrupt, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-nothing-found', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, none), answers: [], expect: { outcome: /No cache corruption found/ } },
+  { scenario: 'gossip.cache-corruption', branch: 'v2-dry-run', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: 'gossip.split-brain', branch: 'sync-unavailable', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncSupported: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
-  { scenario: 'gossip.split-brain', branch: 'sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
-  { scenario: 'gossip.split-brain', branch: 'no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
-  { scenario: 'gossip.split-brain', branch: 'dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.split-brain', branch: 'v2-sync-not-configured', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConfigured: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'v2-sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
+  { scenario: 'gossip.split-brain', branch: 'v2-no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
+  { scenario: 'gossip.split-brain', branch: 'v2-dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ---------------------------------------------------------------- train-server
@@ -383,28 +430,33 @@ const PO = 'train-server.power-outage';
 const OSD = 'train-server.os-disk';
 const BC = 'train-server.btrfs-corruption';
 
+// The v1 histories (before the real setup scripts and device guards) are kept as
+// histories/<scenario>/v1-*.json: no recorder makes them any more. Power outage did not change.
 const TRAIN_SERVER: Branch[] = [
-  { scenario: TDL, branch: 'older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
-  { scenario: TDL, branch: 'new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
-  { scenario: TDL, branch: 'snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: TDL, branch: 'snapshot-timeout-skip-latest', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { failure: 'GateSkipped' } },
-  { scenario: TDL, branch: 'storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
-  { scenario: TDL, branch: 'no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }).activities, input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
-  { scenario: TDL, branch: 'dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: TDL, branch: 'v2-older-snapshot-new-array', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL) }), answers: [{ approve: 'restore-snapshot', choice: 'aaaaaaaa' }, { approve: 'recreate-config' }, { approve: 'new-btrfs-array' }], expect: { outcome: /homes of 5 users restored from snapshot aaaaaaaa/ } },
+  { scenario: TDL, branch: 'v2-password-by-reference', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(lostPassword()).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'restic-password', choice: 'file:/etc/lifeboat/restic-password' }, { approve: 'recreate-config' }, { approve: 'new-btrfs-array' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-config-in-backup-by-hand-script', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ ...CONFIG_IN_BACKUP, ...asksQuestion('06-setup-cloudflare-tunnel.sh') }).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'new-btrfs-array' }, { approve: 'by-hand-06-setup-cloudflare-tunnel' }], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-disks-refused-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(DEVICE_REFUSED).activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'recreate-config' }, { decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'v2-new-array-rejected', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [{ approve: 'recreate-config' }, { reject: 'new-btrfs-array' }], expect: { failure: 'GateRejected' } },
+  { scenario: TDL, branch: 'v2-snapshot-timeout-abort', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: TDL, branch: 'v2-new-array-timeout-skip', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' }, options: TIMEOUT_ASK }) }), answers: [{ approve: 'recreate-config' }, { decide: 'skip' }], expect: { failure: 'GateSkipped' } },
+  { scenario: TDL, branch: 'v2-storage-mounted', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: stubActivities().activities, input: ts(TDL, { params: { snapshot: 'bbbbbbbb' } }) }), answers: [], expect: { outcome: /restored from snapshot bbbbbbbb/ } },
+  { scenario: TDL, branch: 'v2-no-snapshots', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer({ tsResticSnapshots: async () => [] }).activities, input: ts(TDL) }), answers: [], expect: { failure: 'NoBackups' } },
+  { scenario: TDL, branch: 'v2-dry-run', workflowType: 'trainServerTotalDataLoss', make: () => ({ activities: blankServer(lostPassword()).activities, input: ts(TDL, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: CSSD, branch: 'replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
-  { scenario: CSSD, branch: 'wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
-  { scenario: CSSD, branch: 'wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: CSSD, branch: 'replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: CSSD, branch: 'replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
-  { scenario: CSSD, branch: 'cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
+  { scenario: CSSD, branch: 'v2-replaced-and-rebuilt', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { approve: 'wipe-new-ssd' }], expect: { outcome: /Cache restored: new cache set ffffffff/ } },
+  { scenario: CSSD, branch: 'v2-wrong-device-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: { ...failedSsd().activities, ...DEVICE_REFUSED }, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'v2-wipe-rejected', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD) }), answers: [{ approve: 'ssd-replaced' }, { reject: 'wipe-new-ssd' }], expect: { failure: 'GateRejected' } },
+  { scenario: CSSD, branch: 'v2-wipe-timeout-fail', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_FAIL }) }), answers: [{ approve: 'ssd-replaced' }], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: CSSD, branch: 'v2-replacement-timeout-abort', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: CSSD, branch: 'v2-replacement-timeout-skip-hdd-only', workflowType: 'trainServerCacheSsd', make: () => ({ activities: failedSsd().activities, input: ts(CSSD, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /runs on the HDDs only until the SSD is replaced/ } },
+  { scenario: CSSD, branch: 'v2-cache-healthy', workflowType: 'trainServerCacheSsd', make: () => ({ activities: stubActivities().activities, input: ts(CSSD) }), answers: [], expect: { outcome: /No cache failure/ } },
   {
     scenario: CSSD,
-    branch: 'dry-run',
+    branch: 'v2-dry-run',
     workflowType: 'trainServerCacheSsd',
     make: () => ({
-      activities: stubActivities({ tsCacheDevice: async () => ({ device: '/dev/nvme0n1p2', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] }).activities,
+      activities: stubActivities({ tsCacheDevice: async () => ({ device: '/dev/nvme0n1p3', state: 'failed', detail: 'I/O error' }), tsBcacheStatus: async () => [{ name: 'bcache0', state: 'inconsistent', cacheMode: 'writeback', writebackRunning: true }] }).activities,
       input: ts(CSSD, { dryRun: true }),
     }),
     answers: [],
@@ -434,10 +486,13 @@ const TRAIN_SERVER: Branch[] = [
   },
   { scenario: PO, branch: 'dry-run', workflowType: 'trainServerPowerOutage', make: () => ({ activities: afterOutage().activities, input: ts(PO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: OSD, branch: 'mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD) }), answers: [], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\)/ } },
+  { scenario: OSD, branch: 'v2-mount-existing-array', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD) }), answers: [{ approve: 'recreate-config' }], expect: { outcome: /array 11111111-2222-3333-4444-555555555555 mounted \(not formatted\), config\.sh recreated/ } },
+  { scenario: OSD, branch: 'v2-config-from-backup-password-by-reference', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...lostPassword(), ...CONFIG_IN_BACKUP }).activities, input: ts(OSD) }), answers: [{ approve: 'restic-password', choice: 'env:RESTIC_PASSWORD' }], expect: { outcome: /config\.sh restored from backup bbbbbbbb/ } },
+  { scenario: OSD, branch: 'v2-by-hand-script', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs(asksQuestion('02-setup-gdrive-shared.sh', 'Press Enter when you have completed the authentication...')).activities, input: ts(OSD) }), answers: [{ approve: 'recreate-config' }, { approve: 'by-hand-02-setup-gdrive-shared' }], expect: { outcome: /setup re-run \(1 by hand\)/ } },
+  { scenario: OSD, branch: 'v2-scripts-mismatch', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...CONFIG_IN_BACKUP, tsSetupPlan: async () => ({ repoDir: '/root/train-server', scripts: [{ name: '02-setup-users.sh', prompts: [], answered: [], checks: [], present: false }], unlisted: ['04-setup-users.sh'] }) }).activities, input: ts(OSD) }), answers: [], expect: { failure: 'SetupScriptsMismatch' } },
   {
     scenario: OSD,
-    branch: 'no-array',
+    branch: 'v2-no-array',
     workflowType: 'trainServerOsDisk',
     make: () => ({ activities: newOs({ tsStorageStatus: async (a) => ({ node: a.node, reachable: true, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: TS_USERS }) }).activities, input: ts(OSD) }),
     answers: [],
@@ -445,27 +500,30 @@ const TRAIN_SERVER: Branch[] = [
   },
   {
     scenario: OSD,
-    branch: 'verify-fails-retry',
+    branch: 'v2-verify-fails-retry',
     workflowType: 'trainServerOsDisk',
     make: () => {
       let looks = 0;
-      return { activities: newOs({ tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }).activities, input: ts(OSD) };
+      return { activities: newOs({ ...CONFIG_IN_BACKUP, tsVerify: async () => (++looks === 1 ? { ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] } : { ok: true, checks: [{ name: 'nvidia-smi', ok: true, detail: '2 GPUs' }] }) }).activities, input: ts(OSD) };
     },
     answers: [{ decide: 'retry' }],
-    expect: { outcome: /mounted \(not formatted\), setup re-run, containers up; 1 checks passed/ },
+    expect: { outcome: /mounted \(not formatted\), config\.sh restored from backup bbbbbbbb, setup re-run, containers up; 1 checks passed/ },
   },
-  { scenario: OSD, branch: 'verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }).activities, input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: OSD, branch: 'dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: OSD, branch: 'v2-verify-fails-abort', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs({ ...CONFIG_IN_BACKUP, tsVerify: async () => ({ ok: false, checks: [{ name: 'nvidia-smi', ok: false, detail: 'driver not loaded' }] }) }).activities, input: ts(OSD) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: OSD, branch: 'v2-dry-run', workflowType: 'trainServerOsDisk', make: () => ({ activities: newOs().activities, input: ts(OSD, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: BC, branch: 'repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
-  { scenario: BC, branch: 'repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
-  { scenario: BC, branch: 'approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: BC, branch: 'approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: BC, branch: 'severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
-  { scenario: BC, branch: 'unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  { scenario: BC, branch: 'v2-repair-approved', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /repaired and mounted read-write again; data rescued/ } },
+  { scenario: BC, branch: 'v2-repair-device-refused-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: { ...corruptBtrfs('moderate').activities, ...DEVICE_REFUSED }, input: ts(BC) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'v2-repair-rejected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC) }), answers: [{ reject: 'btrfs-check-repair' }], expect: { failure: 'GateRejected' } },
+  { scenario: BC, branch: 'v2-approval-timeout-fail', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
+  { scenario: BC, branch: 'v2-approval-timeout-abort', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('moderate').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
+  { scenario: BC, branch: 'v2-severe-usebackuproot', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('severe').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { outcome: /mounted ro,usebackuproot, homes and workspaces rescued .*train-server\.total-data-loss/ } },
+  { scenario: BC, branch: 'v2-unrecoverable', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('lost').activities, input: ts(BC) }), answers: [{ approve: 'btrfs-check-repair' }], expect: { failure: 'Unrecoverable' } },
+  { scenario: BC, branch: 'v2-degraded-reconnected', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('degraded').activities, input: ts(BC) }), answers: [{ approve: 'reconnect-disk' }], expect: { outcome: /Array complete again: \/dev\/sdc reconnected/ } },
+  { scenario: BC, branch: 'v2-degraded-timeout-skip', workflowType: 'trainServerBtrfsCorruption', make: () => ({ activities: corruptBtrfs('degraded').activities, input: ts(BC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /The array is degraded \(\/dev\/sdc missing\); homes and workspaces rescued/ } },
   {
     scenario: BC,
-    branch: 'dry-run',
+    branch: 'v2-dry-run',
     workflowType: 'trainServerBtrfsCorruption',
     make: () => ({ activities: stubActivities({ tsBtrfsCheck: async (a) => ({ plan: 'check', dryRun: a.dryRun, clean: false, findings: 'ERROR: 2 errors found' }) }).activities, input: ts(BC, { dryRun: true }) }),
     answers: [],

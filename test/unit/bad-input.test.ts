@@ -7,8 +7,8 @@
  * in test/e2e/bad-input.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +21,7 @@ import { parseInventory } from '../../src/inventory/load';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 const INVENTORY = `
+approvals: { allowedSigners: allowed_signers }
 clusters:
   lab-ledger:
     system: ledger
@@ -38,6 +39,10 @@ clusters:
 const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-bad-input-'));
 const inventoryFile = path.join(dir, 'clusters.yaml');
 writeFileSync(inventoryFile, INVENTORY);
+// Operators' keys, as ssh-keygen makes them: alice and bob are allowed signers, mallory is not.
+for (const who of ['alice', 'bob', 'mallory']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', path.join(dir, who)]);
+const pub = (who: string): string => readFileSync(path.join(dir, `${who}.pub`), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+writeFileSync(path.join(dir, 'allowed_signers'), `alice ${pub('alice')}\nbob ${pub('bob')}\n`);
 let closedPort = 0;
 
 before(async () => {
@@ -78,7 +83,7 @@ function refused(r: Run, problem: RegExp, fix: RegExp): void {
   assert.equal(r.out, '', 'nothing printed as if it had started');
 }
 
-const RUN = ['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob'];
+const RUN = ['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'bob', '--key', path.join(dir, 'bob')];
 
 describe('bad input refused before anything starts', () => {
   it('B1 unknown scenario: named, with the known ones', async () => {
@@ -157,6 +162,23 @@ describe('bad input refused before anything starts', () => {
     const r = await run(RUN, { LIFEBOAT_CODEC_KEY_REF: key });
     refused(r, /LIFEBOAT_CODEC_KEY_REF must hold references/, /env:LIFEBOAT_CODEC_KEY/);
     assert.ok(!r.err.includes(key));
+  });
+
+  it('B19 who signs: no approvals policy, unreadable allowed signers, no key, a key not allowed, a name the key may not sign as', async () => {
+    const bare = path.join(dir, 'no-policy.yaml');
+    writeFileSync(bare, INVENTORY.replace('approvals: { allowedSigners: allowed_signers }\n', ''));
+    refused(await run(RUN, { LIFEBOAT_INVENTORY: bare }), /cluster lab-ledger has no approvals policy: who may approve its recoveries is not said/, /approvals: \{ allowedSigners: .*approvals: \{ mode: unsigned \}/);
+    const lost = path.join(dir, 'lost-signers.yaml');
+    writeFileSync(lost, INVENTORY.replace('allowedSigners: allowed_signers', 'allowedSigners: nowhere/allowed_signers'));
+    refused(await run(RUN, { LIFEBOAT_INVENTORY: lost }), /cannot read the allowed signers of cluster lab-ledger, .*nowhere\/allowed_signers \(ENOENT\)/, /create it .* or fix approvals\.allowedSigners/);
+    const unsignedRun = RUN.slice(0, RUN.indexOf('--key'));
+    refused(await run(unsignedRun), /cluster lab-ledger requires signed approvals: which SSH key signs is not said/, /--key ~\/\.ssh\/id_ed25519 .*LIFEBOAT_SIGNING_KEY/);
+    refused(await run([...unsignedRun, '--key', path.join(dir, 'nobody')]), /no SSH key at .*nobody/, /check --key/);
+    refused(await run([...unsignedRun, '--key', path.join(dir, 'mallory')]), /key SHA256:\S+ \(.*mallory\) is not an allowed signer of cluster lab-ledger/, /have yours added to that file/);
+    refused(await run(['run', 'ledger.quorum-loss', '--cluster', 'lab-ledger', '--as', 'alice', '--key', path.join(dir, 'bob')]), /may sign as bob, not as alice/, /drop --as or use one of: bob/);
+    // The same key named by the environment instead of --key.
+    const viaEnv = await run([...unsignedRun, '--set', 'survivor=node1', '--set', 'organization=1'], { LIFEBOAT_SIGNING_KEY: path.join(dir, 'bob') });
+    assert.equal(viaEnv.code, EXIT.UNAVAILABLE, viaEnv.err);
   });
 
   it('a valid request passes every check and only then dials Temporal (exit 69): the checks are not over-eager', async () => {

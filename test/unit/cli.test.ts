@@ -17,6 +17,8 @@ import type { Io } from '../../src/cli/context';
 import { parseInventory } from '../../src/inventory/load';
 
 const INVENTORY = `
+# Approvals by name in these CLI tests (signed ones: bad-input.test.ts, signed-approvals.test.ts, the e2e tests).
+approvals: { mode: unsigned }
 clusters:
   lab-ledger:
     system: ledger
@@ -263,6 +265,13 @@ describe('the command itself', () => {
     const res = JSON.parse(r.out) as { valid: boolean; clusters: Array<{ name: string; taskQueue: string }> };
     assert.equal(res.valid, true);
     assert.deepEqual(res.clusters.map((c) => `${c.name}@${c.taskQueue}`), ['lab-ledger@lifeboat-lab', 'lab-mesh@lifeboat']);
+    // Each cluster's approval mode is shown; a cluster without one is named with the refusal `run` would give.
+    assert.deepEqual((res.clusters as Array<{ approvals?: string }>).map((c) => c.approvals), ['unsigned: identity not verified', 'unsigned: identity not verified']);
+    const bare = path.join(dir, 'no-approvals.yaml');
+    writeFileSync(bare, INVENTORY.replace(/^approvals: .*$/m, ''));
+    const none = await run(['inventory', 'check'], { LIFEBOAT_INVENTORY: bare });
+    assert.equal(none.code, 0, none.err);
+    assert.match(none.out, /NONE: cluster lab-ledger has no approvals policy/);
   });
 
   it('reports a bug with its stack and exit 70', () => {

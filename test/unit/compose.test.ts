@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseAllowedSigners } from '../../src/approvals';
 import { parse } from 'yaml';
 import { SearchAttributeType } from '@temporalio/common';
 import { SA_AWAITING_APPROVAL, SA_CLUSTER, SA_SCENARIO, SA_STEP } from '../../src/workflows/kit/defs';
@@ -189,6 +190,10 @@ test('the example clusters file is a valid inventory whose secrets are the mount
     }
   }
   assert.ok(refs.length > 0);
+  // Approvals are signed, by the keys of the allowed-signers file shipped beside it as an example.
+  assert.equal(inv.approvals?.allowedSigners, 'allowed_signers');
+  const signers = parseAllowedSigners(readFileSync(path.join(ROOT, 'deploy/allowed_signers.example'), 'utf8'), 'deploy/allowed_signers.example');
+  assert.ok(signers.length >= 2, 'the example names at least two approvers (four eyes)');
   for (const ref of refs) {
     const m = /^file:\/run\/secrets\/(.+)$/.exec(ref);
     assert.ok(m?.[1] && mounted.has(m[1]), `${ref} is not a compose secret mounted into the worker`);

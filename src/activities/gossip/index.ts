@@ -1,5 +1,7 @@
 /**
- * The gossip cluster's activities (seed 003), put together for the worker:
+ * The gossip cluster's activities (seed 003), over Lifeboat's control API for
+ * memberlist-plumtree 0.1.6 applications ({@link ./wire}, docs/gossip-contract.md),
+ * put together for the worker:
  * what nodes report ({@link ./observe}), membership changes
  * ({@link ./membership}), message cache, sync and directories
  * ({@link ./state}) and the service itself ({@link ./service}), built on the
@@ -14,7 +16,7 @@
  */
 import { bindActivities, type ActivityContext } from '../context';
 import { gossipContext } from './context';
-import { gossipMalformed, gossipMetrics, gossipPeers, gossipSeedCheck, gossipServiceState } from './observe';
+import { gossipHealth, gossipMalformed, gossipMetrics, gossipPeers, gossipSeedCheck, gossipServiceState, gossipSync } from './observe';
 import { gossipJoin, gossipLeave, gossipRebalance } from './membership';
 import { gossipClearCache, gossipClearDir, gossipEnableSync } from './state';
 import { gossipService } from './service';
@@ -22,6 +24,7 @@ import type { GossipActivities } from './types';
 
 export type * from './types';
 export { GOSSIP_DEFAULTS, type GossipContext } from './context';
+export { METRICS as GOSSIP_METRICS, PLUMTREE_VERSION, ROUTES as GOSSIP_ROUTES } from './wire';
 
 /** The gossip cluster activities of one worker. */
 export function gossipActivities(base: ActivityContext): GossipActivities {
@@ -31,6 +34,8 @@ export function gossipActivities(base: ActivityContext): GossipActivities {
     gossipMalformed,
     gossipSeedCheck,
     gossipServiceState,
+    gossipHealth,
+    gossipSync,
     gossipLeave,
     gossipJoin,
     gossipRebalance,

@@ -23,17 +23,35 @@ export async function gossipLeave(ctx: GossipContext, input: NodeRef & Effectful
   });
 }
 
-/** `POST /admin/join {"seeds": [...]}` through the cluster's seeds; a node with eager peers counts as done. Fails as `JoinFailed` when no seed takes it. */
+/**
+ * `POST /admin/join {"seeds": [...]}` through the cluster's seeds (memberlist's
+ * join: a push-pull with each seed, merging the two views). A node that
+ * already sees every other inventory node as a member counts as done. Fails
+ * as `NodeLeft` when the node left the cluster (memberlist joins again only
+ * after a restart), `JoinFailed` when no seed takes it.
+ */
 export async function gossipJoin(ctx: GossipContext, input: NodeRef & Effectful): Promise<EffectResult & { eager?: number }> {
   return ctx.run(async () => {
     const seeds = seedsOf(ctx, input);
     const plan = adminPlan(ctx, input, '/admin/join', { seeds });
     if (input.dryRun) return { dryRun: true, plan };
+    const { cluster } = ctx.lookup(input);
     const now = await peers(ctx, input);
-    if (now.reachable && now.eager.length > 0) return { alreadyDone: true, plan, eager: now.eager.length, output: `${input.node} already has ${now.eager.length} eager peer(s)` };
+    if (!now.reachable) throw new TransportError('Unavailable', `${input.node}'s API does not answer (${now.error ?? '?'}); start plumtree on it, or let the recovery restart it`, true);
+    const others = cluster.nodes.map((n) => n.name).filter((n) => n !== input.node);
+    if (!now.left && others.every((n) => now.members.includes(n))) {
+      return { alreadyDone: true, plan, eager: now.eager.length, output: `${input.node} already sees all ${others.length + 1} members (${now.eager.length} eager)` };
+    }
     try {
       await admin(ctx, input, '/admin/join', { seeds });
     } catch (err) {
+      if (err instanceof TransportError && err.details?.status === 409) {
+        throw new TransportError(
+          'NodeLeft',
+          `${input.node} has left the cluster and memberlist joins again only after a restart: restart plumtree on ${input.node} (systemctl restart ${ctx.setting(cluster, 'serviceName')})`,
+          false,
+        );
+      }
       if (err instanceof TransportError && (err.type === 'HttpServerError' || err.type === 'HttpClientError')) {
         throw new TransportError(
           'JoinFailed',
@@ -48,17 +66,21 @@ export async function gossipJoin(ctx: GossipContext, input: NodeRef & Effectful)
   });
 }
 
-/** `POST /admin/rebalance` (the runbook's `plumtree.rebalance_peers()`); a node that sees every member counts as done. */
+/**
+ * `POST /admin/rebalance`: the library's `rebalance_peers()`, which re-picks
+ * the eager set to the configured fanout among the peers the node knows (it
+ * cannot reach a peer memberlist does not list: a join comes first). Running
+ * it twice gives the same sets, so it needs no check before.
+ */
 export async function gossipRebalance(ctx: GossipContext, input: NodeRef & Effectful): Promise<EffectResult> {
   return ctx.run(async () => {
     const plan = adminPlan(ctx, input, '/admin/rebalance');
     if (input.dryRun) return { dryRun: true, plan };
-    const { cluster } = ctx.lookup(input);
-    const now = await peers(ctx, input);
-    const all = cluster.nodes.map((n) => n.name);
-    if (now.reachable && all.every((n) => now.members.includes(n))) return { alreadyDone: true, plan, output: `${input.node} already sees all ${all.length} members` };
-    await admin(ctx, input, '/admin/rebalance', {});
+    const r = await admin<{ before?: { eager?: number; lazy?: number }; after?: { eager?: number; lazy?: number } }>(ctx, input, '/admin/rebalance', {});
     const after = await peers(ctx, input);
-    return { plan, output: `${input.node} rebalanced: sees ${after.members.length} member(s), ${after.eager.length} eager` };
+    return {
+      plan,
+      output: `${input.node} rebalanced: eager ${r?.before?.eager ?? '?'}→${r?.after?.eager ?? '?'}, lazy ${r?.before?.lazy ?? '?'}→${r?.after?.lazy ?? '?'}; sees ${after.members.length} member(s)`,
+    };
   });
 }

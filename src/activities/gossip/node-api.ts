@@ -13,7 +13,8 @@ import { TransportError } from '../transport/errors';
 import { httpJson, httpText, parsePrometheus } from '../transport/http';
 import { resolveSecret } from '../transport/secrets';
 import type { GossipContext } from './context';
-import type { GossipMetrics, GossipPeers } from './types';
+import type { GossipHealth, GossipMetrics, GossipPeers, GossipSync } from './types';
+import { ROUTES, VERSION_HINT, type HealthBody, type PeersBody, type SyncBody } from './wire';
 
 /** Pause between the two reads of the malformed-message counter. */
 export const MALFORMED_SAMPLE_MS = 1_500;
@@ -23,15 +24,24 @@ function baseUrl(ctx: GossipContext, ref: NodeRef, node: NodeSpec): string {
   return node.http.baseUrl;
 }
 
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
 /** `GET /debug/peers`: eager, lazy and member lists; an unreachable node is a result. */
 export async function peers(ctx: GossipContext, ref: NodeRef): Promise<GossipPeers> {
   const { node } = ctx.lookup(ref);
-  const url = new URL('/debug/peers', baseUrl(ctx, ref, node)).toString();
-  type P = { peers?: { eager?: unknown; lazy?: unknown }; members?: unknown };
+  const url = new URL(ROUTES.peers, baseUrl(ctx, ref, node)).toString();
   try {
-    const res = await httpJson<P>({ url, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal });
-    const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-    return { node: ref.node, reachable: true, eager: list(res.body?.peers?.eager), lazy: list(res.body?.peers?.lazy), members: list(res.body?.members) };
+    const res = await httpJson<PeersBody>({ url, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal });
+    const b = res.body;
+    return {
+      node: ref.node,
+      reachable: true,
+      eager: list(b?.peers?.eager),
+      lazy: list(b?.peers?.lazy),
+      members: list(b?.members),
+      ...(typeof b?.left === 'boolean' ? { left: b.left } : {}),
+    };
   } catch (err) {
     if (ctx.isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, eager: [], lazy: [], members: [] };
     throw err;
@@ -51,6 +61,41 @@ export async function metrics(ctx: GossipContext, ref: NodeRef): Promise<GossipM
     return { node: ref.node, reachable: true, values };
   } catch (err) {
     if (ctx.isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, values: {} };
+    throw err;
+  }
+}
+
+/** `GET /health`: the library's report; 503 (unhealthy) is an answer, an unreachable node a result. */
+export async function health(ctx: GossipContext, ref: NodeRef): Promise<GossipHealth> {
+  const { node } = ctx.lookup(ref);
+  const url = new URL(ROUTES.health, baseUrl(ctx, ref, node)).toString();
+  try {
+    const res = await httpJson<HealthBody>({ url, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal, answerStatuses: [503] });
+    const b = res.body;
+    const status = b?.status === 'healthy' || b?.status === 'degraded' || b?.status === 'unhealthy' ? b.status : undefined;
+    if (!status) {
+      throw new TransportError('BadResponse', `${ref.node}: GET ${ROUTES.health} answered ${res.status} without a health status; ${VERSION_HINT}`, false, { status: res.status });
+    }
+    return { node: ref.node, reachable: true, status, message: String(b?.message ?? ''), eager: num(b?.peers?.eager), lazy: num(b?.peers?.lazy) };
+  } catch (err) {
+    if (ctx.isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, status: 'down', message: 'the API does not answer', eager: 0, lazy: 0 };
+    throw err;
+  }
+}
+
+/** `GET /debug/sync`: anti-entropy configured, root hash, messages held; an unreachable node is a result. */
+export async function syncState(ctx: GossipContext, ref: NodeRef): Promise<GossipSync> {
+  const { node } = ctx.lookup(ref);
+  const url = new URL(ROUTES.sync, baseUrl(ctx, ref, node)).toString();
+  try {
+    const res = await httpJson<SyncBody>({ url, timeoutMs: HTTP_READ_MS, signal: Context.current().cancellationSignal });
+    const b = res.body;
+    if (typeof b?.enabled !== 'boolean' || typeof b.rootHash !== 'string') {
+      throw new TransportError('BadResponse', `${ref.node}: GET ${ROUTES.sync} answered without enabled/rootHash; ${VERSION_HINT}`, false);
+    }
+    return { node: ref.node, reachable: true, enabled: b.enabled, rootHash: b.rootHash, messages: num(b.messages) };
+  } catch (err) {
+    if (ctx.isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, enabled: false, rootHash: '', messages: 0 };
     throw err;
   }
 }

@@ -1,6 +1,8 @@
 /**
- * What the gossip runbook looks at: peers, metrics, a rising malformed-message
- * counter, seeds reachable over TCP, and the service state. Reads only.
+ * What the gossip runbook looks at: peers, metrics, the library's health,
+ * anti-entropy state, seeds reachable over TCP, and the service state (and,
+ * for v1 recoveries, a malformed-message counter the library never emitted).
+ * Reads only.
  *
  * @module
  */
@@ -9,8 +11,8 @@ import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
 import type { GossipContext } from './context';
 import { seedsOf, serviceState, TCP_PROBE } from './host';
-import { healthOk, MALFORMED_SAMPLE_MS, metrics, peers } from './node-api';
-import type { GossipMalformed, GossipMetrics, GossipPeers, GossipSeedCheck, GossipServiceState } from './types';
+import { health, healthOk, MALFORMED_SAMPLE_MS, metrics, peers, syncState } from './node-api';
+import type { GossipHealth, GossipMalformed, GossipMetrics, GossipPeers, GossipSeedCheck, GossipServiceState, GossipSync } from './types';
 
 /** `GET /debug/peers`: eager and lazy peers and the membership view. */
 export async function gossipPeers(ctx: GossipContext, ref: NodeRef): Promise<GossipPeers> {
@@ -22,7 +24,18 @@ export async function gossipMetrics(ctx: GossipContext, ref: NodeRef): Promise<G
   return ctx.run(() => metrics(ctx, ref));
 }
 
-/** Is the malformed-message counter rising on this node (two reads ~1.5 s apart) and does `/health` answer 200? */
+/** `GET /health`: the library's `health()` (an unhealthy node answers 503 with its report). */
+export async function gossipHealth(ctx: GossipContext, ref: NodeRef): Promise<GossipHealth> {
+  return ctx.run(() => health(ctx, ref));
+}
+
+/** `GET /debug/sync`: anti-entropy configured, root hash, messages held. */
+export async function gossipSync(ctx: GossipContext, ref: NodeRef): Promise<GossipSync> {
+  return ctx.run(() => syncState(ctx, ref));
+}
+
+/**
+ * v1 recoveries only: is the malformed-message counter rising on this node (two reads ~1.5 s apart) and does `/health` answer 200? */
 export async function gossipMalformed(ctx: GossipContext, ref: NodeRef): Promise<GossipMalformed> {
   return ctx.run(async () => {
     const first = await metrics(ctx, ref);

@@ -18,6 +18,38 @@ export interface GossipPeers {
   lazy: string[];
   /** The node's membership view (memberlist members), itself included while it is a member. */
   members: string[];
+  /**
+   * The node left the cluster (`POST /admin/leave`): memberlist does not let
+   * it join again until its process restarts. Absent from pre-control-API answers.
+   */
+  left?: boolean;
+}
+
+/** `GET /health`: the library's own `health()` report. */
+export interface GossipHealth {
+  node: string;
+  /** False when the node's API did not answer. */
+  reachable: boolean;
+  error?: string;
+  /** `healthy`, `degraded` or `unhealthy` (memberlist-plumtree's HealthStatus); `down` when unreachable. */
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'down';
+  /** The library's explanation ("No peers connected", "Operating normally", ...). */
+  message: string;
+  eager: number;
+  lazy: number;
+}
+
+/** `GET /debug/sync`: whether the node runs anti-entropy and the state it compares. */
+export interface GossipSync {
+  node: string;
+  reachable: boolean;
+  error?: string;
+  /** The application configured anti-entropy (`PlumtreeConfig::with_sync`). */
+  enabled: boolean;
+  /** The sync handler's root hash over the messages the node holds: equal hashes, same messages. */
+  rootHash: string;
+  /** Messages the node holds. */
+  messages: number;
 }
 
 /** `GET /metrics` of one node: the `plumtree_*` samples, summed over their labels. */
@@ -72,15 +104,23 @@ export interface GossipActivities {
   gossipSeedCheck(input: NodeRef): Promise<GossipSeedCheck>;
   /** `systemctl is-active plumtree` over SSH. */
   gossipServiceState(input: NodeRef): Promise<GossipServiceState>;
+  /** `GET /health`: the library's `health()` (an unhealthy node answers 503 with its report). */
+  gossipHealth(input: NodeRef): Promise<GossipHealth>;
+  /** `GET /debug/sync`: anti-entropy configured, root hash, messages held. */
+  gossipSync(input: NodeRef): Promise<GossipSync>;
   /** `POST /admin/leave` (graceful leave); a node that already left counts as done. */
   gossipLeave(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `POST /admin/join {"seeds": [...]}` through the cluster's seeds; a node with eager peers counts as done. Fails as `JoinFailed` when no seed takes it. */
+  /**
+   * `POST /admin/join {"seeds": [...]}` through the cluster's seeds; a node that already sees every
+   * other inventory node as a member counts as done. Fails as `JoinFailed` when no seed takes it,
+   * `NodeLeft` when the node left the cluster (memberlist rejoins only after a restart).
+   */
   gossipJoin(input: NodeRef & Effectful): Promise<EffectResult & { eager?: number }>;
-  /** `POST /admin/rebalance` (the runbook's `plumtree.rebalance_peers()`); a node that sees every member counts as done. */
+  /** `POST /admin/rebalance`: the library's `rebalance_peers()` (re-picks the eager set; idempotent by nature). */
   gossipRebalance(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `POST /admin/cache/clear` (the runbook's `plumtree.clear_cache()`). */
+  /** `POST /admin/cache/clear` (the runbook's `plumtree.clear_cache()`): v1 recoveries only; the library has none (501). */
   gossipClearCache(input: NodeRef & Effectful): Promise<EffectResult>;
-  /** `POST /admin/sync/enable` (anti-entropy); `supported: false` when the node has no such API. */
+  /** `POST /admin/sync/enable` (anti-entropy); `supported: false` when the node has no such API (v1 recoveries only: it is configuration in the library). */
   gossipEnableSync(input: NodeRef & Effectful): Promise<EffectResult & { supported: boolean }>;
   /** `systemctl stop|start|restart plumtree` over SSH; stop/start check first, restart runs once per step. */
   gossipService(input: NodeRef & Effectful & { action: 'stop' | 'start' | 'restart' }): Promise<EffectResult>;

@@ -11,6 +11,7 @@ import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
 import { quoteArgv } from '../transport/shell';
 import type { TrainServerContext } from './context';
+import { guard, inspectDevice } from './devices';
 import { env, read, sh } from './host';
 import type { TsBcacheDevice, TsCacheDevice } from './types';
 
@@ -106,22 +107,29 @@ export async function tsBcacheResumeWriteback(ctx: TrainServerContext, input: No
   return ctx.run(() => sysfsWrite(ctx, input, 'writeback_running', '1', (d) => d.writebackRunning && d.state !== 'dirty', (d) => d.writebackRunning && d.state !== 'dirty'));
 }
 
-/** `wipefs -a` on the new cache SSD (destructive: the workflow gates it). */
-export async function tsWipeCacheDevice(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult> {
+/**
+ * `wipefs -a` on the new cache SSD (destructive: the workflow gates it). The
+ * guard checks first that the device is the new SSD: present and readable,
+ * not the OS, not mounted, not a member of the array, holding no filesystem
+ * (see ./guard); a wrong one is refused with the reason. A device without
+ * signatures counts as done.
+ */
+export async function tsWipeCacheDevice(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; arrayUuid?: string }): Promise<EffectResult> {
   return ctx.run(async () => {
     const e = env(ctx, input);
     const argv = e.as(['wipefs', '-a', e.ssd]);
     const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
-    const before = await cacheDevice(ctx, input, e);
-    if (before.state === 'blank') return { alreadyDone: true, plan, output: `${e.ssd} carries no signature` };
+    const checked = await guard(ctx, input, e, 'wipe-cache', `wipe ${e.ssd}`, input.arrayUuid ? { arrayUuid: input.arrayUuid } : {});
+    const facts = await inspectDevice(ctx, input, e, e.ssd);
+    if (facts.signatures.length === 0) return { alreadyDone: true, plan, output: `${e.ssd} carries no signature (${checked.devices[0]?.found ?? ''})` };
     const res = await sh(ctx, input, [{ argv }]);
     return { plan, output: ctx.check(input, res, `wipefs -a ${e.ssd}`, `check the new SSD is installed and is ${e.ssd} (settings.cacheDevice)`) };
   });
 }
 
-/** `make-bcache -C` on the wiped SSD; answers the new cache set's UUID. */
-export async function tsMakeCache(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean }): Promise<EffectResult & { csetUuid?: string }> {
+/** `make-bcache -C` on the wiped SSD, after the guard (blank, not the OS, not mounted, not in the array); answers the new cache set's UUID. */
+export async function tsMakeCache(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; arrayUuid?: string }): Promise<EffectResult & { csetUuid?: string }> {
   return ctx.run(async () => {
     const e = env(ctx, input);
     const argv = e.as(['make-bcache', '-C', e.ssd]);
@@ -130,6 +138,7 @@ export async function tsMakeCache(ctx: TrainServerContext, input: NodeRef & { dr
     const before = await cacheDevice(ctx, input, e);
     // Run after a wipe: a superblock now is ours from an earlier attempt.
     if (before.state === 'bcache') return { alreadyDone: true, plan, csetUuid: before.csetUuid, output: before.detail };
+    await guard(ctx, input, e, 'make-cache', `make a bcache cache on ${e.ssd}`, input.arrayUuid ? { arrayUuid: input.arrayUuid } : {});
     const res = await sh(ctx, input, [{ argv }]);
     ctx.check(input, res, `make-bcache -C ${e.ssd}`, `wipe the SSD first (wipefs -a ${e.ssd})`);
     const after = await cacheDevice(ctx, input, e);

@@ -4,11 +4,13 @@
  *
  * @module
  */
+import { Context } from '@temporalio/activity';
 import type { EffectResult, NodeRef } from '../common/types';
 import { lastLines } from '../context';
 import { TransportError } from '../transport/errors';
 import { quoteArgv } from '../transport/shell';
 import type { TrainServerContext } from './context';
+import { guard } from './devices';
 import { env, MARKERS, read, sh } from './host';
 import type { TsScrubStatus } from './types';
 
@@ -62,30 +64,58 @@ export async function tsScrubStart(ctx: TrainServerContext, input: NodeRef & { d
   });
 }
 
-/** `btrfs check --readonly`, or `--repair` (destructive: the workflow gates it), on the unmounted device. */
-export async function tsBtrfsCheck(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; repair: boolean }): Promise<{ clean: boolean; findings: string } & EffectResult> {
+/**
+ * `btrfs check --readonly`, or `--repair` (destructive: the workflow gates
+ * it), on the unmounted device. Before a repair the guard checks on the host
+ * that the device carries the array's filesystem (`arrayUuid`, as assessed),
+ * mounted nowhere, and is not the OS; a wrong one is refused with the reason.
+ */
+export async function tsBtrfsCheck(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; repair: boolean; arrayUuid?: string }): Promise<{ clean: boolean; findings: string } & EffectResult> {
   return ctx.run(async () => {
     const e = env(ctx, input);
     const argv = e.as(['btrfs', 'check', input.repair ? '--repair' : '--readonly', e.device]);
     const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun && input.repair) return { dryRun: true, plan, clean: false, findings: '(dry run)' };
-    const res = await sh(ctx, input, [{ argv }], 6 * 3600_000);
+    if (input.repair) await guard(ctx, input, e, 'repair', `run btrfs check --repair on ${e.device}`, input.arrayUuid ? { arrayUuid: input.arrayUuid } : {});
+    const res = await sh(ctx, input, [{ argv: e.as(['btrfs', 'device', 'scan', ...e.devices]), ignoreExit: true }, { argv }], 6 * 3600_000);
     const findings = lastLines(res.stdout + res.stderr, 8);
     if (input.repair && res.exitCode !== 0) return { plan, clean: false, findings, output: findings };
     return { plan, clean: res.exitCode === 0, findings, output: findings };
   });
 }
 
-/** `btrfs restore` of the files from a device that no longer mounts, into a target directory. */
+/** Tree roots `btrfs-find-root` reports as intact, newest generation first (bounded). */
+function olderRoots(out: string): Array<{ bytenr: string; generation: number }> {
+  const found = [...out.matchAll(/Well block (\d+)\(gen: (\d+) level: \d+\) seems good/g)].map((m) => ({ bytenr: m[1]!, generation: Number(m[2]) }));
+  return found.sort((a, b) => b.generation - a.generation).slice(0, 5);
+}
+
+/**
+ * `btrfs restore` of the files from a device that no longer mounts, into a
+ * target directory. When the current tree root cannot be read, the older
+ * roots `btrfs-find-root` finds intact are tried, newest first (`btrfs
+ * restore -t <bytenr>`): what was written after that generation is lost, and
+ * the output says which one was used.
+ */
 export async function tsBtrfsRestore(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; to: string }): Promise<EffectResult> {
   return ctx.run(async () => {
     const e = env(ctx, input);
     if (!input.to.startsWith('/') || input.to.includes('..')) throw new TransportError('InvalidArgument', `btrfs restore target must be absolute: ${JSON.stringify(input.to)}`, false);
-    const argv = e.as(['btrfs', 'restore', e.device, `${e.p(input.to)}/`]);
+    const out = `${e.p(input.to)}/`;
+    const argv = e.as(['btrfs', 'restore', e.device, out]);
     const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
-    const res = await sh(ctx, input, [{ argv: e.as(['mkdir', '-p', e.p(input.to)]) }, { argv }], 12 * 3600_000);
-    return { plan, output: ctx.check(input, res, 'btrfs restore', 'the array may be beyond rescue: restore from backups') };
+    const res = await sh(ctx, input, [{ argv: e.as(['mkdir', '-p', e.p(input.to)]) }, { argv: e.as(['btrfs', 'device', 'scan', ...e.devices]), ignoreExit: true }, { argv }], 12 * 3600_000);
+    if (res.exitCode === 0) return { plan, output: lastLines(res.stdout + res.stderr, 8) || `restored into ${input.to}` };
+    const first = lastLines(res.stdout + res.stderr, 3);
+    const roots = olderRoots((await sh(ctx, input, [{ argv: e.as(['btrfs-find-root', e.device]) }], 30 * 60_000)).stdout);
+    for (const r of roots) {
+      Context.current().heartbeat({ node: input.node, restoring: `from tree root ${r.bytenr} (generation ${r.generation})` });
+      const older = e.as(['btrfs', 'restore', '-t', r.bytenr, e.device, out]);
+      const again = await sh(ctx, input, [{ argv: older }], 12 * 3600_000);
+      if (again.exitCode === 0) return { plan: `${input.node}: ${quoteArgv(older)}`, output: `the current tree root is unreadable (${first}); restored from the older root ${r.bytenr} (generation ${r.generation}): later changes are lost` };
+    }
+    throw new TransportError('CommandFailed', `btrfs restore on ${input.node} failed (${first}) and no older tree root could be read (${roots.length} tried): the array is beyond rescue; restore from backups (train-server.total-data-loss)`, false, { node: input.node });
   });
 }
 

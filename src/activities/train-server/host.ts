@@ -10,7 +10,9 @@ import type { NodeRef } from '../common/types';
 import { redact } from '../transport/secrets';
 import type { RemoteCommand } from '../transport/shell';
 import type { ExecResult } from '../transport/ssh';
+import { TransportError } from '../transport/errors';
 import type { TrainServerContext } from './context';
+import { parsePins, type DevicePin } from './guard';
 
 /**
  * Once-per-step markers: in the SSH user's home (relative, not under
@@ -25,17 +27,37 @@ export function env(ctx: TrainServerContext, ref: NodeRef) {
   const pre = ctx.setting(cluster, 'root').replace(/\/+$/, '');
   const p = (abs: string): string => (abs.startsWith('/') ? `${pre}${abs}` : abs);
   const sudo = ctx.setting(cluster, 'sudo');
+  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const device = ctx.setting(cluster, 'storageDevice');
+  const devices = list(ctx.setting(cluster, 'storageDevices'));
+  const fs = devices.length ? devices : [device];
+  const hdds = list(ctx.setting(cluster, 'hddDevices'));
   return {
     cluster,
     p,
     as: (argv: string[]) => ctx.root(argv, sudo),
     mount: p(ctx.setting(cluster, 'storageMount')),
-    device: ctx.setting(cluster, 'storageDevice'),
+    device: fs.includes(device) ? device : fs[0]!,
+    /** The devices the array lives on. */
+    devices: fs,
+    /** The disks a new array wipes. */
+    hdds: hdds.length ? hdds : fs,
     ssd: ctx.setting(cluster, 'cacheDevice'),
     repo: p(ctx.setting(cluster, 'repoDir')),
-    users: ctx.setting(cluster, 'users').split(',').map((u) => u.trim()).filter(Boolean),
+    users: list(ctx.setting(cluster, 'users')),
+    /** Identity pins (settings.deviceIds). */
+    pins: (): Map<string, DevicePin> => {
+      try {
+        return parsePins(ctx.setting(cluster, 'deviceIds'));
+      } catch (err) {
+        throw new TransportError('InvalidArgument', `${(err as Error).message} (cluster ${ref.cluster})`, false);
+      }
+    },
   };
 }
+
+/** The settings resolved for one node (see {@link env}). */
+export type TsEnv = ReturnType<typeof env>;
 
 /** One SSH round (commands joined with &&); stdin optional; output tail in heartbeats. */
 export async function sh(ctx: TrainServerContext, ref: NodeRef, cmds: RemoteCommand[], timeoutMs = 60_000, stdin?: string, onTail?: (tail: string) => void, secrets: string[] = []): Promise<ExecResult> {

@@ -12,6 +12,12 @@
  *   sets it to its host directory).
  * - Writes to sysfs and fstab go through `tee` with the value on stdin, as the
  *   runbook's `echo X | sudo tee FILE` does.
+ * - Destructive device steps (`wipefs -a`, `make-bcache -C`, the storage
+ *   setup script's mkfs, `btrfs check --repair`) pass the guard first
+ *   ({@link ./guard}, {@link ./devices}): a wrong device is refused with the
+ *   reason.
+ * - Setup scripts run under a prompt guard ({@link ./setup}): answered from
+ *   the inventory, or stopped at the first question, never hung.
  * - Idempotency: each effect checks first (already mounted, already detached,
  *   fstab line present, cache attached, scrub running or already started by
  *   this step, restore completed by this step, containers up, storage set up)
@@ -25,8 +31,11 @@ import { trainServerContext } from './context';
 import { tsFstabStorage, tsMountStorage, tsStorageStatus, tsUnmountStorage } from './storage';
 import { tsBtrfsCheck, tsBtrfsRestore, tsRsync, tsScrubStart, tsScrubStatus } from './btrfs';
 import { tsBcacheAttach, tsBcacheCacheMode, tsBcacheDetach, tsBcacheResumeWriteback, tsBcacheStatus, tsCacheDevice, tsMakeCache, tsWipeCacheDevice } from './bcache';
-import { tsChownHome, tsResticRestore, tsResticSnapshots } from './restic';
+import { tsConfigCheck, tsConfigDraft } from './config';
+import { tsCheckDevices } from './devices';
+import { tsChownHome, tsResticAccess, tsResticContents, tsResticRestore, tsResticSnapshots } from './restic';
 import { tsCompose, tsContainers, tsRunSetupScript, tsVerify } from './services';
+import { tsSetupPlan, tsSetupScript, tsSetupVerify } from './setup';
 import type { TrainServerActivities } from './types';
 
 export type * from './types';
@@ -59,5 +68,13 @@ export function trainServerActivities(base: ActivityContext): TrainServerActivit
     tsBtrfsCheck,
     tsRsync,
     tsBtrfsRestore,
+    tsCheckDevices,
+    tsSetupPlan,
+    tsSetupScript,
+    tsSetupVerify,
+    tsResticAccess,
+    tsResticContents,
+    tsConfigDraft,
+    tsConfigCheck,
   });
 }

@@ -10,24 +10,35 @@ import { TransportError } from '../transport/errors';
 import { quoteArgv } from '../transport/shell';
 import type { TrainServerContext } from './context';
 import { env, read, sh } from './host';
+import { humanCommand, parseAnswers, runScript, SCRIPT_NAME } from './setup';
 import { mountOptions } from './storage';
 import type { TsContainer, TsVerifyResult } from './types';
 
-/** Runs one of the repository's setup scripts (`./<script>`) in `settings.repoDir`. */
+/**
+ * Runs one of the repository's setup scripts (`./<script>`) in
+ * `settings.repoDir` (the v1 procedure's step). It runs under the prompt
+ * guard with the inventory's answers (./setup): a question nobody answered
+ * fails the step at once (the v1 step asks the operator), instead of hanging.
+ */
 export async function tsRunSetupScript(ctx: TrainServerContext, input: NodeRef & { dryRun?: boolean; script: string }): Promise<EffectResult> {
   return ctx.run(async () => {
-    if (!/^\d\d[a-z]?-[a-z0-9-]+\.sh$/.test(input.script)) throw new TransportError('InvalidArgument', `not a setup script name: ${JSON.stringify(input.script)} (e.g. 02-setup-users.sh)`, false);
+    if (!SCRIPT_NAME.test(input.script)) throw new TransportError('InvalidArgument', `not a setup script name: ${JSON.stringify(input.script)} (e.g. 02-setup-users.sh)`, false);
     const e = env(ctx, input);
     const argv = e.as([`${e.repo}/scripts/${input.script}`]);
     const plan = `${input.node}: ${quoteArgv(argv)}`;
     if (input.dryRun) return { dryRun: true, plan };
-    if (input.script.startsWith('01-setup-storage')) {
+    if (/-setup-storage\.sh$/.test(input.script)) {
       // Creating the array again would wipe it: never when one is mounted.
       const opts = await mountOptions(ctx, input, e);
       if (opts !== undefined) return { alreadyDone: true, plan, output: `${e.mount} is already mounted (${opts}); storage setup skipped` };
     }
-    const res = await sh(ctx, input, [{ argv, cwd: e.repo }], 30 * 60_000);
-    return { plan, output: ctx.check(input, res, input.script, `read its output above, fix and retry (config.sh present in ${ctx.setting(e.cluster, 'repoDir')}?)`) };
+    const command = humanCommand(ctx, e, input.script);
+    const answers = parseAnswers(ctx.setting(e.cluster, 'setupAnswers'), input.cluster)[input.script] ?? {};
+    const r = await runScript(ctx, input, e, input.script, answers, plan, command);
+    if (r.outcome === 'prompt') {
+      throw new TransportError('PromptedForInput', `${input.script} stopped at its question "${r.prompt}" (no answer in settings.setupAnswers): run it on ${input.node} by hand (${command}), then skip this step`, false, { node: input.node });
+    }
+    return { plan, output: r.output ?? '' };
   });
 }
 
@@ -63,8 +74,8 @@ export async function tsCompose(ctx: TrainServerContext, input: NodeRef & { dryR
   });
 }
 
-/** The runbook's final verification: containers running, `nvidia-smi`, the storage mounted read-write, and the repository's test script. */
-export async function tsVerify(ctx: TrainServerContext, ref: NodeRef): Promise<TsVerifyResult> {
+/** The runbook's final verification: containers running, `nvidia-smi`, the storage mounted read-write, and the repository's test script (`testsScript`, default the configured one). */
+export async function tsVerify(ctx: TrainServerContext, ref: NodeRef & { testsScript?: string }): Promise<TsVerifyResult> {
   return ctx.run(async () => {
     const e = env(ctx, ref);
     const checks: TsVerifyResult['checks'] = [];
@@ -76,8 +87,17 @@ export async function tsVerify(ctx: TrainServerContext, ref: NodeRef): Promise<T
     checks.push({ name: 'nvidia-smi', ok: gpu.exitCode === 0, detail: gpu.exitCode === 0 ? `${Math.max(gpus, 0)} GPU(s)` : lastLines(gpu.stderr, 2) });
     const opts = await mountOptions(ctx, ref, e);
     checks.push({ name: 'df -h (storage mounted rw)', ok: opts !== undefined && !opts.split(',').includes('ro'), detail: opts ? `${ctx.setting(e.cluster, 'storageMount')} (${opts})` : 'not mounted' });
-    const t = await sh(ctx, ref, [{ argv: e.as([`${e.repo}/scripts/09-run-tests.sh`]), cwd: e.repo }], 30 * 60_000);
-    checks.push({ name: '09-run-tests.sh', ok: t.exitCode === 0, detail: lastLines(t.stdout + t.stderr, 2) });
+    const tests =
+      ref.testsScript ??
+      ctx
+        .setting(e.cluster, 'setupScripts')
+        .split(',')
+        .map((x) => x.trim())
+        .find((x) => /-run-tests\.sh$/.test(x)) ??
+      '11-run-tests.sh';
+    if (!SCRIPT_NAME.test(tests)) throw new TransportError('InvalidArgument', `not a test script name: ${JSON.stringify(tests)}`, false);
+    const t = await runScript(ctx, ref, e, tests, {}, '', humanCommand(ctx, e, tests)).catch((err: Error) => ({ outcome: 'failed' as const, output: err.message }));
+    checks.push({ name: tests, ok: t.outcome === 'done', detail: lastLines(t.output ?? '', 2) });
     return { ok: checks.every((c) => c.ok), checks };
   });
 }

@@ -8,6 +8,7 @@ import type { EffectResult, NodeRef } from '../common/types';
 import { TransportError } from '../transport/errors';
 import { quoteArgv, type RemoteCommand, renderScript } from '../transport/shell';
 import type { TrainServerContext } from './context';
+import { arrayUuidOf } from './devices';
 import { env, read, sh } from './host';
 import type { TsStorageStatus } from './types';
 
@@ -22,9 +23,17 @@ export async function mountOptions(ctx: TrainServerContext, ref: NodeRef, e: Ret
 }
 
 async function arrayUuid(ctx: TrainServerContext, ref: NodeRef, e: ReturnType<typeof env>): Promise<string | undefined> {
-  const res = await read(ctx, ref, e.as(['blkid', e.device, '-s', 'UUID', '-o', 'value']));
-  const uuid = res.stdout.trim();
-  return res.exitCode === 0 && uuid ? uuid : undefined;
+  return arrayUuidOf(ctx, ref, e);
+}
+
+/** Array devices the kernel does not see: `btrfs filesystem show` lists the present ones and says when some are missing. */
+async function missingDevices(ctx: TrainServerContext, ref: NodeRef, e: ReturnType<typeof env>, uuid: string | undefined): Promise<string[]> {
+  if (!uuid) return [];
+  await read(ctx, ref, e.as(['btrfs', 'device', 'scan', ...e.devices]));
+  const show = await read(ctx, ref, e.as(['btrfs', 'filesystem', 'show', uuid]));
+  if (!/missing/i.test(show.stdout)) return [];
+  const present = [...show.stdout.matchAll(/path (\/dev\/\S+)/g)].map((m) => m[1]);
+  return e.devices.filter((d) => !present.includes(d));
 }
 
 /** The array as the runbook's diagnosis reads it: devices, mount, `btrfs device stats` error counters, kernel errors, fstab, config, users. */
@@ -54,6 +63,7 @@ export async function tsStorageStatus(ctx: TrainServerContext, ref: NodeRef): Pr
       const fstab = await read(ctx, ref, ['cat', e.p('/etc/fstab')]);
       const fstabHasStorage = !!uuid && fstab.stdout.split('\n').some((l) => l.startsWith(`UUID=${uuid} `));
       const config = await read(ctx, ref, ['test', '-f', `${e.repo}/config.sh`]);
+      const missing = await missingDevices(ctx, ref, e, uuid);
       return {
         node: ref.node,
         reachable: true,
@@ -66,6 +76,9 @@ export async function tsStorageStatus(ctx: TrainServerContext, ref: NodeRef): Pr
         fstabHasStorage,
         configPresent: config.exitCode === 0,
         users: e.users,
+        devices: e.devices,
+        mount: ctx.setting(e.cluster, 'storageMount'),
+        missingDevices: missing,
       };
     } catch (err) {
       if (ctx.isUnreachable(err)) return { node: ref.node, reachable: false, error: (err as Error).message, mounted: false, errorCounters: [], kernelErrors: [], fstabHasStorage: false, configPresent: false, users: e.users };
@@ -80,7 +93,8 @@ export async function tsMountStorage(ctx: TrainServerContext, input: NodeRef & {
     const e = env(ctx, input);
     if (input.options !== undefined && !/^[a-z0-9_=:,]+$/.test(input.options)) throw new TransportError('InvalidArgument', `bad mount options ${JSON.stringify(input.options)}`, false);
     const argv = e.as(['mount', ...(input.options ? ['-o', input.options] : []), e.device, e.mount]);
-    const cmds: RemoteCommand[] = [{ argv: e.as(['mkdir', '-p', e.mount]) }, { argv }];
+    // The other devices of the array must be known to the kernel first (udev does it at boot).
+    const cmds: RemoteCommand[] = [{ argv: e.as(['mkdir', '-p', e.mount]) }, { argv: e.as(['btrfs', 'device', 'scan', ...e.devices]), ignoreExit: true }, { argv }];
     const plan = `${input.node}: ${renderScript(cmds)}`;
     if (input.dryRun) return { dryRun: true, plan };
     const current = await mountOptions(ctx, input, e);

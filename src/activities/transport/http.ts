@@ -44,6 +44,11 @@ export interface HttpRequest {
    * `AuthFailed` messages so the operator knows which one to check.
    */
   authRef?: string;
+  /**
+   * Non-2xx statuses that are answers, not failures (a `/health` that says
+   * 503 with its report): returned like a 2xx instead of thrown.
+   */
+  answerStatuses?: number[];
 }
 
 /** A JSON request: `body` is serialised with `JSON.stringify`. */
@@ -260,7 +265,7 @@ async function send(
     throw mapFetchError(err, { where, details, timeoutMs: req.timeoutMs, timeout, caller: req.signal, secrets });
   }
 
-  if (status >= 200 && status < 300) return { status, text };
+  if ((status >= 200 && status < 300) || req.answerStatuses?.includes(status)) return { status, text };
   const body = excerpt(text, secrets);
   const statusDetails = { ...details, status };
   if (status === 401 || status === 403) {

@@ -1,14 +1,23 @@
 /**
  * What every gossip scenario reads the cluster with: the peer view of every
- * node, its connected components, who is healthy, and the quorum-aware guard
- * that every disruptive node step passes first (never take down more nodes
- * than the cluster can lose).
+ * node, its connected components, who is healthy, the library's metrics and
+ * health, anti-entropy state, and the quorum-aware guard that every
+ * disruptive node step passes first (never take down more nodes than the
+ * cluster can lose).
+ *
+ * The metric names are memberlist-plumtree 0.1.6's own (src/activities/gossip/wire.ts
+ * lists them; docs/gossip.md maps the runbook's names to them).
  *
  * @module
  */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
+import type { GossipHealth, GossipMetrics, GossipPeers, GossipSync } from '../../activities/gossip/types';
 import { activities, isDryRun, note, type FanOutResult } from '../kit';
+
+/** The library's total peer gauge (the runbook's `plumtree_total_peers`). */
+export const PEER_COUNT = 'plumtree_peer_count';
+/** The library's failed-graft counter. */
+export const GRAFT_FAILED = 'plumtree_graft_failed_total';
 
 /** Nodes a cluster of `n` can lose while a majority stays connected. */
 export function tolerance(n: number): number {
@@ -40,9 +49,26 @@ export function readMetrics(cluster: string, nodes: string[]): Promise<GossipMet
   return Promise.all(nodes.map((node) => gossipMetrics({ cluster, node })));
 }
 
-/** Nodes that answer and have eager peers: the ones delivering messages. */
+/** `GET /health` on every node, in inventory order. */
+export function readHealth(cluster: string, nodes: string[]): Promise<GossipHealth[]> {
+  const { gossipHealth } = activities();
+  return Promise.all(nodes.map((node) => gossipHealth({ cluster, node })));
+}
+
+/** `GET /debug/sync` on every node, in inventory order. */
+export function readSync(cluster: string, nodes: string[]): Promise<GossipSync[]> {
+  const { gossipSync } = activities();
+  return Promise.all(nodes.map((node) => gossipSync({ cluster, node })));
+}
+
+/** Nodes that answer, are members and have eager peers: the ones delivering messages. */
 export function healthy(view: GossipPeers[]): string[] {
-  return view.filter((p) => p.reachable && p.eager.length > 0).map((p) => p.node);
+  return view.filter((p) => p.reachable && !p.left && p.eager.length > 0).map((p) => p.node);
+}
+
+/** A node that answers but is cut off: no eager and no lazy peer, or it left the cluster. */
+export function isIsolated(p: GossipPeers): boolean {
+  return p.reachable && (p.left === true || (p.eager.length === 0 && p.lazy.length === 0));
 }
 
 /** Nodes whose API does not answer. */
@@ -74,6 +100,16 @@ export function components(view: GossipPeers[]): string[][] {
   return Object.values(groups).sort((a, b) => b.length - a.length || a[0]!.localeCompare(b[0]!));
 }
 
+/**
+ * The answering nodes outside the component that holds a seed (the first
+ * component when none does): the ones a join through the seeds brings back.
+ */
+export function outsideSeeds(view: GossipPeers[], seedNodes: string[]): string[] {
+  const parts = components(view);
+  const main = parts.find((c) => c.some((n) => seedNodes.includes(n))) ?? parts[0] ?? [];
+  return parts.filter((c) => c !== main).flat();
+}
+
 /** `{a, b, c} | {d, e}` */
 export function describeComponents(parts: string[][]): string {
   return parts.map((c) => `{${c.join(', ')}}`).join(' | ');
@@ -81,7 +117,21 @@ export function describeComponents(parts: string[][]): string {
 
 /** One line per node: `gossip1: 3 eager/1 lazy, gossip4: down`. */
 export function describePeers(view: GossipPeers[]): string {
-  return view.map((p) => `${p.node}: ${p.reachable ? `${p.eager.length} eager/${p.lazy.length} lazy` : 'down'}`).join(', ');
+  return view.map((p) => `${p.node}: ${p.reachable ? `${p.eager.length} eager/${p.lazy.length} lazy${p.left ? ' (left)' : ''}` : 'down'}`).join(', ');
+}
+
+/** One line per node: `gossip1: healthy, gossip3: down`. */
+export function describeHealth(h: GossipHealth[]): string {
+  return h.map((x) => `${x.node}: ${x.status}${x.status === 'degraded' || x.status === 'unhealthy' ? ` (${x.message})` : ''}`).join(', ');
+}
+
+/** The distinct root hashes of the answering nodes, each with its nodes: `3f2a…: gossip1, gossip2 | 9c01…: gossip4`. */
+export function describeSync(s: GossipSync[]): string {
+  const up = s.filter((x) => x.reachable);
+  const by: Record<string, string[]> = {};
+  for (const x of up) (by[x.rootHash] ??= []).push(`${x.node}${x.enabled ? '' : ' (sync off)'}`);
+  const down = s.filter((x) => !x.reachable).map((x) => x.node);
+  return `${Object.entries(by).map(([h, n]) => `${h.slice(0, 8)}…: ${n.join(', ')} (${up.find((x) => x.rootHash === h)?.messages ?? 0} msgs)`).join(' | ') || 'no node answers'}${down.length ? `; down: ${down.join(', ')}` : ''}`;
 }
 
 /** A metric of one node, or undefined when it did not answer or lacks it. */

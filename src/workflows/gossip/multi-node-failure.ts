@@ -1,7 +1,9 @@
 /**
- * Seed 003, "Multiple Node Failure": several nodes failed at once (a zone
- * failure): `plumtree_total_peers` dropped, `plumtree_graft_failed_total`
- * rising, delivery delays.
+ * Seed 003, "Multiple Node Failure", on the real memberlist-plumtree 0.1.6
+ * through the control API: several nodes failed at once (a zone failure):
+ * the peer count dropped (`plumtree_peer_count`, the runbook's
+ * `plumtree_total_peers`), `plumtree_graft_failed_total` rising, delivery
+ * delays.
  *
  * 1. assess the remaining cluster: how many nodes are up (`count(up == 1)`)
  *    and whether they are healthy (`min(plumtree_eager_peers)`);
@@ -13,17 +15,25 @@
  *    every node, wait 10 s, start every node.
  * Verification: every node back has eager peers. RTO 30 / 60 min (Lifeboat's targets).
  *
+ * A started node joins through its seeds by itself (the application's
+ * start-up join). Hosts whose check fails (SSH refused) are all named in the
+ * operator's decision.
+ *
  * @module
  */
+import { patched } from '@temporalio/workflow';
 import type { GossipMultiNodeFailureParams } from '../../catalog';
 import type { GossipMetrics, GossipServiceState } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_MULTI_NODE_FAILURE } from '../scenarios';
-import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers, tolerance } from './cluster';
+import { describePeers, GRAFT_FAILED, healthy, majority, metric, notePlans, PEER_COUNT, readMetrics, readPeers, tolerance } from './cluster';
+import { legacyGossipMultiNodeFailure } from './legacy/multi-node-failure';
+import { PLUMTREE_CONTROL_API } from './versions';
 
 export type MultiNodeFailureInput = RecoveryInput<Partial<GossipMultiNodeFailureParams>>;
 
 export async function gossipMultiNodeFailure(input: MultiNodeFailureInput): Promise<RecoveryResult> {
+  if (!patched(PLUMTREE_CONTROL_API)) return legacyGossipMultiNodeFailure(input as never);
   return runRecovery(GOSSIP_MULTI_NODE_FAILURE, input, multiNodeFailure);
 }
 
@@ -39,9 +49,9 @@ async function multiNodeFailure(): Promise<string> {
   });
   const survivors = healthy(view);
   const failed = nodes.filter((n) => !survivors.includes(n));
-  await step('Symptoms: plumtree_total_peers and plumtree_graft_failed_total on the survivors', () => readMetrics(cluster, survivors), {
+  await step(`Symptoms: ${PEER_COUNT} and ${GRAFT_FAILED} on the survivors`, () => readMetrics(cluster, survivors), {
     onFailure: 'continue',
-    describe: ((m: GossipMetrics[]) => m.map((x) => `${x.node}: total ${metric(x, 'plumtree_total_peers') ?? 'n/a'}, graft failed ${metric(x, 'plumtree_graft_failed_total') ?? 'n/a'}`).join(', ')) as never,
+    describe: ((m: GossipMetrics[]) => m.map((x) => `${x.node}: peers ${metric(x, PEER_COUNT) ?? 'n/a'}, graft failed ${metric(x, GRAFT_FAILED) ?? 0}`).join(', ')) as never,
   });
   if (failed.length === 0) {
     fact('root cause', `no node failure: all ${nodes.length} nodes are up with eager peers`);
@@ -70,10 +80,13 @@ async function multiNodeFailure(): Promise<string> {
       describe: ((r: { detail: string }) => r.detail) as never,
     });
     // A refused SSH key is for the operator to fix (then retry), not a reason to give up the recovery.
-    const states = (await step('Failed nodes: does the host answer? (systemctl is-active over SSH)', () => Promise.all(failed.map((node) => gossipServiceState({ cluster, node }))), {
+    // A fan-out, so that a decision names every host whose check failed, not the first one.
+    const checked = await fanOut('Failed nodes: does the host answer? (systemctl is-active over SSH)', failed, (node) => gossipServiceState({ cluster, node }), {
+      concurrency: failed.length,
       onFailure: 'ask',
-      describe: ((s: GossipServiceState[]) => s.map((x) => `${x.node}: ${x.sshReachable ? x.state : 'no SSH'}`).join(', ')) as never,
-    })) ?? [];
+    });
+    const states: GossipServiceState[] = failed.flatMap((n) => (checked.succeeded[n] ? [checked.succeeded[n]] : []));
+    note(`failed hosts: ${states.map((x) => `${x.node}: ${x.sshReachable ? x.state : 'no SSH'}`).join(', ') || 'none checked'}`);
     const startable = states.filter((s) => s.sshReachable && !s.active).map((s) => s.node);
     const replace = states.filter((s) => !s.sshReachable).map((s) => s.node);
     const running = states.filter((s) => s.sshReachable && s.active).map((s) => s.node);

@@ -1,114 +1,132 @@
 /**
- * Seed 003, "Split Brain with Data Divergence": during a split, different
- * partitions processed different messages; after the heal the state may be
- * inconsistent.
+ * Seed 003, "Split Brain with Data Divergence", on the real
+ * memberlist-plumtree 0.1.6 through the control API: during a split,
+ * different partitions processed different messages; after the heal the
+ * state may be inconsistent.
  *
- * 1. enable anti-entropy sync on every node (`SyncConfig::enabled()`);
- * 2. wait for the sync to complete: the `plumtree_sync_*` metrics converge
- *    (`plumtree_sync_pending` 0, `plumtree_sync_converged` 1) and every node
- *    holds the same `plumtree_state_version` (a bounded durable wait);
- * 3. if sync is unavailable or does not converge: the recovery ends as failed
- *    with `ReconciliationNeeded`, saying that application-level
- *    reconciliation is needed (never a silent success).
- * RTO 30 / 60 min (Lifeboat's targets).
+ * What the library has: anti-entropy is configuration
+ * (`PlumtreeConfig::with_sync(SyncConfig::enabled())`), not a runtime
+ * switch, and it emits no `plumtree_sync_*` metric; each node's sync handler
+ * keeps a root hash over the messages it holds (`GET /debug/sync`), equal on
+ * nodes that hold the same messages. Sync runs between members only.
+ * 1. "enable anti-entropy sync (if not already)": read whether every node
+ *    runs it; a node without it cannot be switched on from outside, so the
+ *    recovery ends as `ReconciliationNeeded` naming those nodes (the
+ *    application enables it and restarts, or reconciles itself);
+ * 2. the heal the runbook assumes: a membership still split after the
+ *    network came back is merged by joining the other sides through the
+ *    seeds (memberlist does not merge sides it declared dead by itself);
+ * 3. wait for sync to complete: every answering node at one root hash (a
+ *    bounded durable wait of 10 min);
+ * 4. not converged: `ReconciliationNeeded` (application-level
+ *    reconciliation; never a silent success).
+ * Verification: one component, one root hash. RTO 30 / 60 min (Lifeboat's targets).
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { GossipSplitBrainParams } from '../../catalog';
-import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
+import type { GossipPeers, GossipSync } from '../../activities/gossip/types';
 import { activities, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
-import { components, describeComponents, metric, notePlans, readMetrics, readPeers } from './cluster';
+import { components, describeComponents, describeSync, notePlans, outsideSeeds, readPeers, readSync } from './cluster';
+import { legacyGossipSplitBrain } from './legacy/split-brain';
+import { PLUMTREE_CONTROL_API } from './versions';
 
 export type SplitBrainInput = RecoveryInput<Partial<GossipSplitBrainParams>>;
 
 export async function gossipSplitBrain(input: SplitBrainInput): Promise<RecoveryResult> {
+  if (!patched(PLUMTREE_CONTROL_API)) return legacyGossipSplitBrain(input as never);
   return runRecovery(GOSSIP_SPLIT_BRAIN, input, splitBrain);
 }
 
-/** Whether the answering nodes agree: no pending sync, converged, one state version. */
-function convergence(m: GossipMetrics[]): { done: boolean; detail: string } {
-  const up = m.filter((x) => x.reachable);
-  const versions = [...new Set(up.map((x) => metric(x, 'plumtree_state_version')))];
-  const pending = up.filter((x) => (metric(x, 'plumtree_sync_pending') ?? 1) > 0).map((x) => x.node);
-  const notConverged = up.filter((x) => metric(x, 'plumtree_sync_converged') !== 1).map((x) => x.node);
-  const done = up.length > 0 && versions.length === 1 && versions[0] !== undefined && pending.length === 0 && notConverged.length === 0;
-  const detail = done
-    ? `converged: ${up.length} node(s) at state version ${versions[0]}`
-    : `state versions ${up.map((x) => `${x.node}=${metric(x, 'plumtree_state_version') ?? '?'}`).join(', ')}; sync pending on ${pending.join(', ') || 'none'}; not converged: ${notConverged.join(', ') || 'none'}`;
-  return { done, detail };
+/** Whether the answering nodes hold the same messages: one root hash. */
+function convergence(s: GossipSync[]): { done: boolean; detail: string } {
+  const up = s.filter((x) => x.reachable);
+  const hashes = new Set(up.map((x) => x.rootHash));
+  const done = up.length > 0 && hashes.size === 1;
+  return { done, detail: done ? `converged: ${up.length} node(s) at root hash ${up[0]!.rootHash.slice(0, 12)}… (${up[0]!.messages} messages)` : `diverged: ${describeSync(s)}` };
 }
+
+const reconciliationNeeded = (why: string, detail: string): ApplicationFailure =>
+  ApplicationFailure.nonRetryable(
+    `${why} (${detail}): application-level reconciliation is needed. The application must reconcile the diverged messages itself ` +
+      '(eventual consistency; idempotent message design lets it replay both sides safely)',
+    'ReconciliationNeeded',
+  );
 
 async function splitBrain(): Promise<string> {
   const input = recoveryInput<Partial<GossipSplitBrainParams>>();
   const cluster = input.cluster.name;
   const nodes = input.cluster.nodes.map((n) => n.name);
-  const { gossipEnableSync } = activities();
+  const seedNodes = input.cluster.nodes.filter((n) => n.roles.includes('seed')).map((n) => n.name);
+  const { gossipJoin } = activities();
 
-  const before = await step('Assess divergence: plumtree_sync_* and plumtree_state_version on every node', () => readMetrics(cluster, nodes), {
-    describe: ((m: GossipMetrics[]) => convergence(m).detail) as never,
+  const before = await step('Assess divergence: anti-entropy state and root hash on every node (/debug/sync)', () => readSync(cluster, nodes), {
+    describe: ((s: GossipSync[]) => convergence(s).detail) as never,
   });
   const view = await step('Membership: /debug/peers on every node', () => readPeers(cluster, nodes), {
     describe: ((v: GossipPeers[]) => `components ${describeComponents(components(v))}`) as never,
   });
   const start = convergence(before);
-  if (start.done) {
-    fact('root cause', 'no divergence: anti-entropy reports every node converged on one state version');
+  const parts = components(view);
+  if (start.done && parts.length <= 1) {
+    fact('root cause', 'no divergence: every answering node holds the same messages (one root hash) in one component');
     return `No data divergence: ${start.detail}; nothing to reconcile.`;
   }
-  const up = before.filter((m) => m.reachable).map((m) => m.node);
+  const up = before.filter((s) => s.reachable).map((s) => s.node);
   const down = nodes.filter((n) => !up.includes(n));
   if (down.length) note(`not answering, left out: ${down.join(', ')}`);
-  fact('impact', `partitions processed different messages: ${start.detail}`);
-  fact('root cause', `split brain: ${describeComponents(components(view))} diverged while they could not communicate`);
+  fact('impact', start.done ? `one state but the membership is split: ${describeComponents(parts)}` : `partitions processed different messages: ${start.detail}`);
+  fact('root cause', `split brain: ${describeComponents(parts)} diverged while they could not communicate`);
 
-  // 1. Enable anti-entropy sync.
-  const enabled = notePlans(await fanOut('Enable anti-entropy sync on every node (SyncConfig::enabled())', up, (node) => gossipEnableSync({ cluster, node }), {
-    concurrency: up.length,
-    onFailure: 'ask',
-  }));
-  const unsupported = Object.entries(enabled.succeeded)
-    .filter(([, r]) => !r.supported)
-    .map(([n]) => n);
-
-  // 2. Wait for sync to complete.
-  const synced = unsupported.length
-    ? undefined
-    : await step(
-        'Wait for anti-entropy to reconcile (plumtree_sync_pending 0, plumtree_sync_converged 1, one state version)',
-        () => waitFor('the sync metrics converge', async () => convergence(await readMetrics(cluster, nodes)), { every: '15s', within: '10m' }),
-        { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
-      );
-
-  if (synced && !synced.done && isDryRun()) {
-    return `Dry run: anti-entropy would be enabled on ${up.length} node(s), then Lifeboat waits up to 10 min for convergence (now: ${synced.detail})`;
-  }
-  if (!synced) {
-    // 3. Sync unavailable or not converging: application-level reconciliation.
-    const why = unsupported.length ? `anti-entropy sync is not available on ${unsupported.join(', ')}` : 'anti-entropy did not converge within 10 minutes';
-    const last = convergence(await readMetrics(cluster, nodes));
-    fact('resolution', `NOT reconciled: ${why}; application-level reconciliation needed`);
-    throw ApplicationFailure.nonRetryable(
-      `${why} (${last.detail}): application-level reconciliation is needed. The application must reconcile the diverged messages itself ` +
-        '(eventual consistency; idempotent message design lets it replay both sides safely)',
-      'ReconciliationNeeded',
+  // 1. Anti-entropy runs where the application configured it; Lifeboat cannot switch it on.
+  const off = before.filter((s) => s.reachable && !s.enabled).map((s) => s.node);
+  if (off.length) {
+    fact('resolution', `NOT reconciled: anti-entropy sync is not configured on ${off.join(', ')}; application-level reconciliation needed`);
+    throw reconciliationNeeded(
+      `anti-entropy sync is not configured on ${off.join(', ')} (memberlist-plumtree 0.1.6 enables it in the application's PlumtreeConfig::with_sync, then a restart; there is no runtime switch)`,
+      start.detail,
     );
+  }
+  note(`anti-entropy sync is configured on every answering node (${up.length})`);
+
+  // 2. The heal: sides still apart join through the seeds, so that sync can run between them.
+  if (parts.length > 1) {
+    const others = outsideSeeds(view, seedNodes);
+    notePlans(await fanOut(`Heal the membership: ${others.join(', ')} join through the seeds (memberlist join)`, others, (node) => gossipJoin({ cluster, node }), {
+      concurrency: others.length,
+      onFailure: 'ask',
+    }));
+  }
+
+  // 3. Wait for sync to complete.
+  const synced = await step(
+    'Wait for anti-entropy to reconcile (one root hash on every node)',
+    () => waitFor('the root hashes converge', async () => convergence(await readSync(cluster, nodes)), { every: '15s', within: '10m' }),
+    { onFailure: 'continue', describe: ((r: { detail: string }) => r.detail) as never },
+  );
+  if (!synced) {
+    if (isDryRun()) return `Dry run: the sides would join through the seeds, then Lifeboat waits up to 10 min for anti-entropy (now: ${start.detail})`;
+    // 4. Not converging: application-level reconciliation.
+    const last = convergence(await readSync(cluster, nodes));
+    fact('resolution', 'NOT reconciled: anti-entropy did not converge within 10 minutes; application-level reconciliation needed');
+    throw reconciliationNeeded('anti-entropy did not converge within 10 minutes', last.detail);
   }
 
   const final = await step(
-    'Verify: one component and one state version',
+    'Verify: one component and one root hash',
     () =>
       waitFor(
         'one component',
         async () => {
           const c = components(await readPeers(cluster, nodes));
-          return { done: c.length === 1, detail: describeComponents(c) };
+          return { done: c.length === 1, detail: c.length === 1 ? `one component of ${c[0]!.length}` : describeComponents(c) };
         },
         { every: '10s', within: '2m' },
       ),
     { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
   );
-  fact('resolution', `anti-entropy sync enabled on ${up.length} node(s) reconciled the divergence: ${synced.detail}`);
+  fact('resolution', `anti-entropy reconciled the divergence after the membership healed: ${synced.detail}`);
   return `Split brain reconciled by anti-entropy sync: ${synced.detail}${final ? `; ${final.detail}` : ''}`;
 }

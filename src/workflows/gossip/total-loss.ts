@@ -1,6 +1,8 @@
 /**
- * Seed 003, "Total Cluster Loss": every node failed or the cluster state is
- * corrupted.
+ * Seed 003, "Total Cluster Loss", on the real memberlist-plumtree 0.1.6
+ * through the control API: every node failed or the cluster state is
+ * corrupted (a node whose persistent message store is damaged refuses to
+ * start until it is cleared).
  *
  * Before anything: if a majority of nodes is up with peers, this is not a
  * total loss and stopping every node would take a working cluster down: the
@@ -10,21 +12,26 @@
  *    every node (refused on a node where plumtree still runs);
  * 3. start the seed nodes first, wait 10 s;
  * 4. start the remaining nodes, staggered 2 s apart;
- * 5. verify cluster formation: `plumtree_total_peers` on every node.
+ * 5. verify cluster formation: `plumtree_peer_count` on every node (the
+ *    runbook's `plumtree_total_peers`, which the library renamed; a check of
+ *    the old name could never pass against a real node).
  * RTO 30 / 60 min (Lifeboat's targets).
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { GossipTotalLossParams } from '../../catalog';
 import type { GossipServiceState } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, recoveryInput, runRecovery, skipped, stabilize, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_TOTAL_LOSS } from '../scenarios';
-import { describePeers, healthy, majority, metric, notePlans, readMetrics, readPeers } from './cluster';
+import { describePeers, healthy, majority, metric, notePlans, PEER_COUNT, readMetrics, readPeers } from './cluster';
+import { legacyGossipTotalLoss } from './legacy/total-loss';
+import { PLUMTREE_CONTROL_API } from './versions';
 
 export type TotalLossInput = RecoveryInput<Partial<GossipTotalLossParams>>;
 
 export async function gossipTotalLoss(input: TotalLossInput): Promise<RecoveryResult> {
+  if (!patched(PLUMTREE_CONTROL_API)) return legacyGossipTotalLoss(input as never);
   return runRecovery(GOSSIP_TOTAL_LOSS, input, totalLoss);
 }
 
@@ -80,15 +87,15 @@ async function totalLoss(): Promise<string> {
 
   // 5. Verify cluster formation.
   const final = await step(
-    'Verify cluster formation: plumtree_total_peers on every node',
+    `Verify cluster formation: ${PEER_COUNT} on every node`,
     () =>
       waitFor(
         'every node sees the whole cluster',
         async () => {
           const m = await readMetrics(cluster, nodes);
-          const short = m.filter((x) => (metric(x, 'plumtree_total_peers') ?? -1) < nodes.length - 1);
-          const counts = m.map((x) => `${x.node}: ${metric(x, 'plumtree_total_peers') ?? 'down'}`).join(', ');
-          return { done: short.length === 0, detail: `plumtree_total_peers ${counts}` };
+          const short = m.filter((x) => (metric(x, PEER_COUNT) ?? -1) < nodes.length - 1);
+          const counts = m.map((x) => `${x.node}: ${metric(x, PEER_COUNT) ?? (x.reachable ? 'n/a' : 'down')}`).join(', ');
+          return { done: short.length === 0, detail: `${PEER_COUNT} ${counts}` };
         },
         { every: '5s', within: '3m' },
       ),

@@ -12,6 +12,9 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalPolicy, SignedStatement } from '../../approvals';
+
+export type { ApprovalPolicy, SignedStatement };
 
 /** What a step does when its activity failed after all of its retries. */
 export type FailurePolicy = 'fail' | 'continue' | 'ask';
@@ -53,11 +56,35 @@ export interface GateRecord {
   evidence: Record<string, string>;
   /** When the gate asks the approver to pick one of several options. */
   choices?: string[];
+  /** When the approver answers with a value of their own (`--choice`): its form (a regex, full match) and an example. Never a secret: it is recorded. */
+  choiceFormat?: { pattern: string; example: string };
   decidedAt?: string;
   by?: string;
   reason?: string;
   choice?: string;
   escalations: number;
+  /** Which opening of this gate (1, then 2 after a timed-out gate is reopened...): signed answers name it. */
+  attempt?: number;
+  /** `sha256:...` of what the approver is shown (gate, title, dangerous, evidence, choices): signed answers name it. */
+  evidenceDigest?: string;
+  /** How many distinct approvers (keys and principals) the gate needs; default 1. */
+  required?: number;
+  /** Each approval received, with the key that signed it (signed mode). */
+  approvals?: ApprovalRecord[];
+  /** The rejection, with the key that signed it (signed mode). */
+  rejection?: ApprovalRecord;
+}
+
+/** One approver's answer on a gate (or a decision), as recorded. */
+export interface ApprovalRecord {
+  by: string;
+  at: string;
+  reason: string;
+  choice?: string;
+  /** The signing key's `SHA256:...` fingerprint and type; absent when the identity was not verified (unsigned mode). */
+  keyFingerprint?: string;
+  keyType?: string;
+  signedAt?: string;
 }
 
 export type WaitKind = 'approval' | 'decision' | 'timer' | 'poll';
@@ -81,6 +108,10 @@ export interface PendingDecision {
   since: string;
   /** The decisions accepted here; absent means all three. */
   choices?: Decision[];
+  /** Which decision point of the recovery this is (1, 2, ...): signed answers name it. */
+  attempt?: number;
+  /** `sha256:...` of what the operator is shown (step, error, choices): signed answers name it. */
+  evidenceDigest?: string;
 }
 
 export type TimelineKind =
@@ -142,6 +173,12 @@ export interface Progress {
   /** Facts for the report: impact, root cause, resolution, findings. */
   facts: Record<string, string>;
   outcome?: string;
+  /** How answers are identified: `signed` (verified keys), `unsigned` (names, "identity not verified"); absent on recoveries started before signed approvals. */
+  approvalMode?: 'signed' | 'unsigned';
+  /** The starter's key fingerprint (signed mode). */
+  startedByKey?: string;
+  /** Every decision that was recorded with who and how it was identified (start, approvals, rejections, decisions). */
+  signatures?: Array<{ kind: 'start' | 'approve' | 'reject' | 'decide'; target?: string; attempt?: number; by: string; keyFingerprint?: string; at: string }>;
 }
 
 /** Arguments of the `approve` update. */
@@ -154,24 +191,30 @@ export interface ApproveArgs {
   confirm?: string;
   /** For gates with choices: the option picked. */
   choice?: string;
+  /** The signed statement of this approval (required when the cluster's approvals are signed). */
+  signed?: SignedStatement;
 }
 
 export interface RejectArgs {
   gate: string;
   by: string;
   reason: string;
+  signed?: SignedStatement;
 }
 
 export interface DecideArgs {
   decision: Decision;
   by: string;
   reason?: string;
+  signed?: SignedStatement;
 }
 
 export const approveUpdate = defineUpdate<GateRecord, [ApproveArgs]>('approve');
 export const rejectUpdate = defineUpdate<GateRecord, [RejectArgs]>('reject');
 export const decideUpdate = defineUpdate<PendingDecision, [DecideArgs]>('decide');
 export const progressQuery = defineQuery<Progress>('progress');
+/** How the recovery's answers are identified (its input's policy, public keys only); undefined on recoveries started before signed approvals. */
+export const approvalPolicyQuery = defineQuery<ApprovalPolicy | undefined>('approval-policy');
 
 /** Search attributes Lifeboat registers and keeps current on every recovery. */
 export const SA_SCENARIO = defineSearchAttributeKey('LifeboatScenario', SearchAttributeType.KEYWORD);
@@ -217,4 +260,8 @@ export interface RecoveryInput<P = Record<string, unknown>> {
   startedBy: string;
   dryRun?: boolean;
   options?: RecoveryOptions;
+  /** How approvals are identified (absent on recoveries started before signed approvals: names, as then). */
+  approvals?: ApprovalPolicy;
+  /** The starter's signed start statement (signed mode). */
+  startSigned?: SignedStatement;
 }

@@ -8,8 +8,9 @@
  * @module
  */
 import { ApplicationFailure, condition, workflowInfo } from '@temporalio/workflow';
+import { decisionEvidence, digestOf, gateEvidence, verifySignedRequest, type SignedStatement, type VerifiedRequest } from '../../approvals';
 import { activities } from './activities';
-import type { ApproveArgs, Decision, DecideArgs, GateRecord, PendingDecision, RejectArgs } from './defs';
+import type { ApprovalRecord, ApproveArgs, Decision, DecideArgs, GateRecord, PendingDecision, RejectArgs } from './defs';
 import { isDryRun, nowIso, publish, runtime, timeline } from './state';
 
 export interface ApproveOptions {
@@ -21,10 +22,22 @@ export interface ApproveOptions {
   dangerous?: boolean;
   /** Options the approver picks from (e.g. which node becomes leader); the approval must name one. */
   choices?: string[];
+  /**
+   * The approver answers with a value of this form instead (or besides one of
+   * `choices`), e.g. a secret *reference*: `pattern` is a regular expression
+   * the whole value must match, `example` shows the form. The value is
+   * recorded in history: never ask for a secret itself.
+   */
+  choiceFormat?: { pattern: string; example: string };
   /** How long to wait before escalating; default the recovery's `approvalTimeout` or 30 minutes. */
   timeout?: string;
   /** After escalating: fail the recovery, or ask the operator (retry the wait, abort; skip only when `skippable`). */
   onTimeout?: 'fail' | 'ask';
+  /**
+   * How many distinct approvers (distinct keys and principals) the gate needs;
+   * the cluster's `approvals.required` may raise it. Default 1.
+   */
+  approvers?: number;
   /**
    * Whether an operator may `skip` this gate after its approval timed out. The
    * gate then returns `approved: false` and the scenario must not do the gated
@@ -57,6 +70,71 @@ export function durationMs(d: string | number): number {
   return n * 3_600_000;
 }
 
+/**
+ * In signed mode, verifies an answer's signed statement against the waiting
+ * gate or decision point (see {@link verifySignedRequest}) and that it was not
+ * used before. Unsigned mode (and recoveries started before signed
+ * approvals): undefined, the name is taken as given.
+ */
+function verifyAnswer(
+  kind: 'approve' | 'reject' | 'decide',
+  args: { by: string; reason?: string; choice?: string; decision?: string; signed?: SignedStatement },
+  target: string,
+  attempt: number | undefined,
+  evidence: string | undefined,
+): VerifiedRequest | undefined {
+  const r = runtime();
+  const policy = r.input.approvals;
+  if (policy?.mode !== 'signed') return undefined;
+  const info = workflowInfo();
+  const v = verifySignedRequest(
+    policy,
+    args.signed,
+    {
+      kind,
+      namespace: info.namespace,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      cluster: r.progress.cluster,
+      target,
+      attempt,
+      decision: kind === 'decide' ? args.decision : kind,
+      choice: args.choice,
+      reason: args.reason,
+      evidence,
+      principal: args.by.trim(),
+    },
+    nowIso(),
+  );
+  if (r.usedSignatures.includes(v.signatureDigest)) throw new Error('this signed statement was already used once: sign a new one (the lifeboat CLI does at every command)');
+  return v;
+}
+
+/** The recorded form of one answer. */
+function answerRecord(args: { by: string; reason?: string; choice?: string }, v: VerifiedRequest | undefined): ApprovalRecord {
+  return {
+    by: args.by.trim(),
+    at: nowIso(),
+    reason: args.reason ?? '',
+    ...(args.choice !== undefined ? { choice: args.choice } : {}),
+    ...(v ? { keyFingerprint: v.key.fingerprint, keyType: v.key.type, signedAt: v.statement.signedAt } : {}),
+  };
+}
+
+/** Marks a verified statement used and lists it among the recovery's signed decisions. */
+function recordSigned(kind: 'approve' | 'reject' | 'decide', target: string, attempt: number | undefined, by: string, v: VerifiedRequest | undefined): void {
+  const r = runtime();
+  if (v) r.usedSignatures.push(v.signatureDigest);
+  if (r.progress.approvalMode) {
+    (r.progress.signatures ??= []).push({ kind, target, ...(attempt !== undefined ? { attempt } : {}), by, ...(v ? { keyFingerprint: v.key.fingerprint } : {}), at: nowIso() });
+  }
+}
+
+/** " (key SHA256:...)" for the timeline, when the answer was signed. */
+function keyNote(v: { keyFingerprint?: string } | undefined): string {
+  return v?.keyFingerprint ? ` (key ${v.keyFingerprint})` : '';
+}
+
 /** Validator of the `approve` update (synchronous: throws to refuse). */
 export function validateApprove(args: ApproveArgs): void {
   const { progress, input } = runtime();
@@ -75,20 +153,37 @@ export function validateApprove(args: ApproveArgs): void {
       );
     }
   }
-  if (gate.choices && gate.choices.length > 0) {
+  if (gate.choiceFormat) {
+    const fits = typeof args.choice === 'string' && (new RegExp(`^(?:${gate.choiceFormat.pattern})$`).test(args.choice) || (gate.choices ?? []).includes(args.choice));
+    // The value is not echoed: a mistyped answer may be the secret itself.
+    if (!fits) throw new Error(`gate "${gate.gate}" needs --choice in the form ${gate.choiceFormat.example}${gate.choices?.length ? ` or one of ${gate.choices.join(', ')}` : ''} (what was given does not fit)`);
+  } else if (gate.choices && gate.choices.length > 0) {
     if (!args.choice || !gate.choices.includes(args.choice)) {
       throw new Error(`gate "${gate.gate}" needs a choice: one of ${gate.choices.join(', ')} (--choice)`);
     }
   } else if (args.choice !== undefined) {
     throw new Error(`gate "${gate.gate}" offers no choices; drop --choice`);
   }
+  const v = verifyAnswer('approve', args, gate.gate, gate.attempt, gate.evidenceDigest);
+  const prior = gate.approvals ?? [];
+  const left = (gate.required ?? 1) - prior.length;
+  if (v && gate.dangerous && progress.startedByKey === v.key.fingerprint) {
+    throw new Error(
+      `gate "${gate.gate}" is dangerous: key ${v.key.fingerprint} started this recovery (as ${input.startedBy}) and cannot also approve it under any name; a second person must approve with their own key`,
+    );
+  }
+  const sameKey = v ? prior.find((a) => a.keyFingerprint === v.key.fingerprint) : undefined;
+  if (sameKey) throw new Error(`key ${v!.key.fingerprint} already approved "${gate.gate}" (as ${sameKey.by}); it needs ${left} more approval(s), each by another person's key`);
+  const samePerson = prior.find((a) => a.by === args.by.trim());
+  if (samePerson) throw new Error(`${samePerson.by} already approved "${gate.gate}"; it needs ${left} more approval(s), each by another person`);
 }
 
 /** Validator of the `reject` update. */
 export function validateReject(args: RejectArgs): void {
-  findWaitingGate(args?.gate);
+  const gate = findWaitingGate(args?.gate);
   requireIdentity(args.by);
   if (!args.reason || !args.reason.trim()) throw new Error('a reason is required when rejecting (--reason)');
+  verifyAnswer('reject', args, gate.gate, gate.attempt, gate.evidenceDigest);
 }
 
 /** Validator of the `decide` update. */
@@ -108,6 +203,7 @@ export function validateDecide(args: DecideArgs): void {
     );
   }
   requireIdentity(args.by);
+  verifyAnswer('decide', args, progress.pendingDecision.step, progress.pendingDecision.attempt, progress.pendingDecision.evidenceDigest);
 }
 
 function requireIdentity(by: unknown): void {
@@ -131,11 +227,31 @@ function findWaitingGate(name: unknown): GateRecord {
   return gate;
 }
 
-/** Handler of the `approve` / `reject` updates: records the answer for the waiting `approve()`. */
+/**
+ * Handler of the `approve` / `reject` updates: records the answer (and, signed,
+ * the key it was verified with: the validator does not run on replay, so the
+ * handler derives the key itself); the waiting `approve()` goes on once the
+ * gate has all the approvals it needs, or at the first rejection.
+ */
 export function answerGate(approved: boolean, args: ApproveArgs | RejectArgs): GateRecord {
   const r = runtime();
   const gate = findWaitingGate(args.gate);
-  r.gateAnswers[gate.gate] = { approved, args };
+  const v = verifyAnswer(approved ? 'approve' : 'reject', args, gate.gate, gate.attempt, gate.evidenceDigest);
+  const record = answerRecord(args, v);
+  recordSigned(approved ? 'approve' : 'reject', gate.gate, gate.attempt, record.by, v);
+  if (!approved) {
+    gate.rejection = record;
+    r.gateAnswers[gate.gate] = { approved, args };
+    return gate;
+  }
+  gate.approvals = [...(gate.approvals ?? []), record];
+  const required = gate.required ?? 1;
+  if (gate.approvals.length >= required) {
+    r.gateAnswers[gate.gate] = { approved, args };
+  } else {
+    timeline('note', `${record.by} approved "${gate.gate}"${keyNote(record)} (${gate.approvals.length} of ${required}): ${record.reason}`);
+    publish();
+  }
   return gate;
 }
 
@@ -144,7 +260,10 @@ export function answerDecision(args: DecideArgs): PendingDecision {
   const r = runtime();
   const pending = r.progress.pendingDecision;
   if (!pending) throw new Error('nothing is waiting for a decision');
+  const v = verifyAnswer('decide', args, pending.step, pending.attempt, pending.evidenceDigest);
+  recordSigned('decide', pending.step, pending.attempt, args.by.trim(), v);
   r.decision = args;
+  r.decisionKey = v?.key.fingerprint;
   return pending;
 }
 
@@ -170,6 +289,7 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
   const dangerous = opts.dangerous ?? meta.dangerousGates.includes(gate);
   const timeoutMs = durationMs(opts.timeout ?? input.options?.approvalTimeout ?? DEFAULT_APPROVAL_TIMEOUT);
   const onTimeout = opts.onTimeout ?? input.options?.approvalEscalation ?? 'ask';
+  const required = Math.max(opts.approvers ?? 1, input.approvals?.required?.[gate] ?? 1);
   const record: GateRecord = {
     gate,
     title: opts.title,
@@ -179,8 +299,13 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
     deadline: new Date(Date.now() + timeoutMs).toISOString(),
     evidence: opts.evidence ?? {},
     choices: opts.choices,
+    ...(opts.choiceFormat ? { choiceFormat: opts.choiceFormat } : {}),
     escalations: 0,
   };
+  // What a signed answer must name: this opening of the gate and what the approver is shown.
+  record.attempt = r.gateAttempts[gate] = (r.gateAttempts[gate] ?? 0) + 1;
+  record.evidenceDigest = digestOf(gateEvidence(record));
+  if (required > 1) record.required = required;
   progress.gates.push(record);
   delete r.gateAnswers[gate];
 
@@ -249,15 +374,19 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
       return { approved: false, by, reason: 'gate skipped by the operator after its approval timed out' };
     }
     record.deadline = new Date(Date.now() + timeoutMs).toISOString();
+    // Reopened: a new attempt; answers signed for the earlier one no longer count.
+    record.attempt = r.gateAttempts[gate] = (r.gateAttempts[gate] ?? 0) + 1;
+    record.approvals = [];
   }
 
   const answer = r.gateAnswers[gate]!;
-  record.by = answer.args.by.trim();
-  record.reason = answer.args.reason;
+  const answers = record.approvals ?? [];
   record.decidedAt = nowIso();
   if (!answer.approved) {
+    record.by = answer.args.by.trim();
+    record.reason = answer.args.reason;
     record.status = 'rejected';
-    timeline('gate-rejected', `${record.by} rejected "${gate}": ${record.reason}`);
+    timeline('gate-rejected', `${record.by} rejected "${gate}"${keyNote(record.rejection)}: ${record.reason}`);
     publish();
     throw ApplicationFailure.nonRetryable(
       `${record.by} rejected "${gate}" (${record.reason}); the recovery stopped before "${opts.title}". ` +
@@ -265,11 +394,14 @@ export async function approve(gate: string, opts: ApproveOptions): Promise<Appro
       'GateRejected',
     );
   }
+  const approvers = answers.length ? answers : [answerRecord(answer.args, undefined)];
+  record.by = approvers.map((a) => a.by).join(' and ');
+  record.reason = approvers.map((a) => a.reason).join(' / ');
   record.status = 'approved';
   record.choice = (answer.args as ApproveArgs).choice;
   timeline(
     'gate-approved',
-    `${record.by} approved "${gate}"${record.choice ? ` choosing ${record.choice}` : ''}: ${record.reason}`,
+    `${approvers.map((a) => `${a.by}${keyNote(a)}`).join(' and ')} approved "${gate}"${record.choice ? ` choosing ${record.choice}` : ''}: ${record.reason}`,
   );
   publish();
   return { approved: true, by: record.by, reason: record.reason, choice: record.choice };
@@ -284,7 +416,11 @@ export async function askOperator(what: string, error: string, choices?: Decisio
   const { progress } = r;
   const stepId = progress.steps.at(-1)?.id ?? 0;
   progress.pendingDecision = { stepId, step: what, error, since: nowIso(), ...(choices ? { choices } : {}) };
+  // What a signed decision must name: this decision point and what the operator is shown.
+  progress.pendingDecision.attempt = r.decisionSeq = r.decisionSeq + 1;
+  progress.pendingDecision.evidenceDigest = digestOf(decisionEvidence(progress.pendingDecision));
   r.decision = undefined;
+  r.decisionKey = undefined;
   // Waiting from now on, also while the notification goes out: a query then sees the decision and the status together.
   progress.status = 'waiting-decision';
   await notifyQuietly(
@@ -294,7 +430,7 @@ export async function askOperator(what: string, error: string, choices?: Decisio
   );
   await waitUntil({ kind: 'decision', title: `decision on: ${what}`, status: 'waiting-decision' }, () => r.decision !== undefined);
   const d = r.decision!;
-  timeline('decision', `${d.by} decided ${d.decision} on "${what}"${d.reason ? `: ${d.reason}` : ''}`);
+  timeline('decision', `${d.by}${keyNote({ keyFingerprint: r.decisionKey })} decided ${d.decision} on "${what}"${d.reason ? `: ${d.reason}` : ''}`);
   progress.pendingDecision = undefined;
   r.decision = undefined;
   publish();

@@ -14,8 +14,10 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import { digestOf, verifySignedRequest } from '../../approvals';
 import type { ScenarioMeta } from '../scenarios';
 import {
+  approvalPolicyQuery,
   approveUpdate,
   decideUpdate,
   progressQuery,
@@ -95,11 +97,15 @@ export async function runRecovery<P>(
     progress,
     gateAnswers: {},
     nextStepId: 1,
+    usedSignatures: [],
+    gateAttempts: {},
+    decisionSeq: 0,
     // Keep search attributes current only when started with them (the server has them registered).
     searchAttributes: workflowInfo().typedSearchAttributes.get(SA_SCENARIO) !== undefined,
   });
 
   setHandler(progressQuery, () => ({ ...progress, elapsedMs: Date.now() - startedAtMs }));
+  setHandler(approvalPolicyQuery, () => input.approvals);
   setHandler(approveUpdate, (args) => answerGate(true, args), { validator: validateApprove });
   setHandler(rejectUpdate, (args) => answerGate(false, args), { validator: validateReject });
   setHandler(decideUpdate, (args) => answerDecision(args), { validator: validateDecide });
@@ -118,6 +124,7 @@ export async function runRecovery<P>(
   });
 
   try {
+    verifyStart(meta, input as RecoveryInput);
     const planned = await body();
     // A dry run changed nothing: its outcome is what the plan leads to, never a claim that it happened.
     const outcome = progress.dryRun ? dryRunOutcome(planned) : planned;
@@ -140,6 +147,40 @@ export async function runRecovery<P>(
     rtoScope.cancel();
     await rtoWatch;
   }
+}
+
+/**
+ * Signed mode: the start must carry the starter's signed statement for this
+ * recovery (scenario, cluster, parameters), fresh when the workflow started,
+ * by a key the cluster allows for the principal it names. Its key is the
+ * starter's: it may not approve this recovery's dangerous gates under any
+ * name. Refused: the recovery fails before its first step.
+ */
+function verifyStart(meta: ScenarioMeta, input: RecoveryInput): void {
+  const r = runtime();
+  const policy = input.approvals;
+  if (!policy) return;
+  r.progress.approvalMode = policy.mode;
+  if (policy.mode !== 'signed') {
+    timeline('note', `Approvals on ${input.cluster.name} are by name: identity not verified (the cluster declares unsigned approvals)`);
+    return;
+  }
+  const info = workflowInfo();
+  let v;
+  try {
+    v = verifySignedRequest(
+      policy,
+      input.startSigned,
+      { kind: 'start', namespace: info.namespace, workflowId: info.workflowId, scenario: meta.id, cluster: input.cluster.name, principal: input.startedBy, evidence: digestOf(input.params), reason: undefined, choice: undefined },
+      r.progress.startedAt,
+    );
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`the start of this recovery is refused: ${(err as Error).message}; nothing was done`, 'StartNotVerified');
+  }
+  r.usedSignatures.push(v.signatureDigest);
+  r.progress.startedByKey = v.key.fingerprint;
+  (r.progress.signatures ??= []).push({ kind: 'start', by: input.startedBy, keyFingerprint: v.key.fingerprint, at: r.progress.startedAt });
+  timeline('note', `Started by ${input.startedBy}, signed with key ${v.key.fingerprint} (${v.key.type}); allowed signers: ${policy.source ?? 'in the input'}${policy.sourceDigest ? ` (${policy.sourceDigest})` : ''}`);
 }
 
 /** The outcome of a dry run: the scenario's outcome, stated as the plan's end and not as a fact. */

@@ -27,7 +27,15 @@ export interface Runtime {
   /** Decisions received by the update handlers, keyed by gate name. */
   gateAnswers: Record<string, { approved: boolean; args: ApproveArgs | RejectArgs }>;
   decision?: DecideArgs;
+  /** The key that signed {@link decision} (signed mode). */
+  decisionKey?: string;
   nextStepId: number;
+  /** Signed mode: digests of the signatures already accepted (each statement is used once). */
+  usedSignatures: string[];
+  /** How many times each gate was opened (a reopened gate is a new attempt). */
+  gateAttempts: Record<string, number>;
+  /** How many decision points the recovery has asked so far. */
+  decisionSeq: number;
   /** Whether search attributes are kept up to date (off only where the server lacks them). */
   searchAttributes: boolean;
 }
@@ -88,9 +96,12 @@ export function publish(): void {
   if (progress.wait) {
     lines.push(`Waiting: ${progress.wait.title}${progress.wait.until ? ` (until ${progress.wait.until})` : ''}`);
   }
+  if (progress.approvalMode === 'unsigned') lines.push('Approvals: by name, identity not verified (the cluster declares unsigned approvals)');
+  if (progress.approvalMode === 'signed') lines.push(`Approvals: signed with SSH keys, verified by the workflow (started by ${progress.startedBy}, key ${progress.startedByKey ?? '?'})`);
   for (const g of waitingGates) {
+    const more = (g.required ?? 1) > 1 ? ` (${g.approvals?.length ?? 0} of ${g.required} approvals)` : '';
     lines.push(
-      `Approval needed: \`${g.gate}\` — ${g.title}. ` +
+      `Approval needed: \`${g.gate}\` — ${g.title}${more}. ` +
         `\`lifeboat approve ${workflowInfo().workflowId} ${g.gate} --as NAME --reason TEXT${g.dangerous ? ` --confirm ${progress.cluster}` : ''}\``,
     );
   }

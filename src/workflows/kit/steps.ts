@@ -191,7 +191,11 @@ export async function fanOut<R>(
       onFailure: opts.onFailure ?? 'fail',
       describe: ((r: FanOutResult<R>) => {
         const failed = Object.keys(r.failed);
-        return `${Object.keys(r.succeeded).length}/${targets.length} succeeded${failed.length ? `; failed within budget: ${failed.join(', ')}` : ''}`;
+        // Each target's effect, as planned or done (a dry run shows every command it would run).
+        const plans = Object.values(r.succeeded)
+          .map((v) => planOf(v))
+          .filter((v): v is string => v !== undefined);
+        return `${Object.keys(r.succeeded).length}/${targets.length} succeeded${plans.length ? `: ${plans.join('; ')}` : ''}${failed.length ? `; failed within budget: ${failed.join(', ')}` : ''}`;
       }) as never,
     } as StepOptions & { onFailure: 'ask' },
   );

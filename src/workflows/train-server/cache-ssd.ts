@@ -3,7 +3,11 @@
  * 1. detach every bcache device from the failed cache (`echo 1 > .../detach`);
  * 2. the system runs on the HDDs alone;
  * 3. a human replaces the SSD physically (gate `ssd-replaced`);
- * 4. wipe the new SSD (`wipefs -a`, dangerous gate `wipe-new-ssd`);
+ * 4. wipe the new SSD (`wipefs -a`, dangerous gate `wipe-new-ssd`): the
+ *    device is checked on the host first and shown to the gate (present,
+ *    not the OS — at HEAD the cache is `${NVME_DEVICE}p3` and the OS is on
+ *    p2 of the same NVMe —, not mounted, not a member of the array, no
+ *    filesystem on it); a wrong one is refused with the reason;
  * 5. recreate the cache (`make-bcache -C`);
  * 6. reattach every backing device to the new cache set;
  * 7. set the cache mode (writeback);
@@ -12,16 +16,19 @@
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { TrainServerCacheSsdParams } from '../../catalog';
-import type { TsBcacheDevice, TsCacheDevice } from '../../activities/train-server/types';
+import type { TsBcacheDevice, TsCacheDevice, TsDeviceCheck } from '../../activities/train-server/types';
 import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAIN_SERVER_CACHE_SSD } from '../scenarios';
 import { serverNode } from './common';
+import { legacyCacheSsd } from './legacy/cache-ssd';
+import { REAL_STORAGE } from './versions';
 
 export type CacheSsdInput = RecoveryInput<Partial<TrainServerCacheSsdParams>>;
 
 export async function trainServerCacheSsd(input: CacheSsdInput): Promise<RecoveryResult> {
+  if (!patched(REAL_STORAGE)) return legacyCacheSsd(input);
   return runRecovery(TRAIN_SERVER_CACHE_SSD, input, cacheSsd);
 }
 
@@ -66,13 +73,18 @@ async function cacheSsd(): Promise<string> {
     return c;
   }, { onFailure: 'ask', describe: ((c: TsCacheDevice) => `${c.device}: ${c.state} (${c.detail})`) as never });
 
-  // 4-5. Wipe and recreate.
+  // 4-5. Check the device, wipe and recreate.
+  const checked = await step(`Check ${ssd.device} is the new cache SSD (present, not the OS, not mounted, not in the array, no filesystem)`, async () => {
+    const c = await a.tsCheckDevices({ ...at, purpose: 'wipe-cache' });
+    if (!c.ok && !isDryRun()) throw ApplicationFailure.nonRetryable(`refused: ${c.summary}`, 'DeviceRefused');
+    return c;
+  }, { onFailure: 'ask', describe: ((c: TsDeviceCheck) => c.summary) as never });
   await approve('wipe-new-ssd', {
     title: `Wipe ${ssd.device} (wipefs -a) and create a new bcache cache on it (make-bcache -C)`,
     evidence: {
-      device: ssd.device,
-      'what is on it': fresh ? `${fresh.state}: ${fresh.detail}` : 'unknown',
-      risk: `every signature on ${ssd.device} is erased: make sure it is the NEW SSD, not a data disk`,
+      device: checked?.summary ?? ssd.device,
+      'what bcache sees': fresh ? `${fresh.state}: ${fresh.detail}` : 'unknown',
+      risk: `every signature on ${ssd.device} is erased: make sure it is the NEW SSD, not a data disk (its serial is above)`,
     },
   });
   await step(`Wipe the new SSD: wipefs -a ${ssd.device}`, () => a.tsWipeCacheDevice(at));

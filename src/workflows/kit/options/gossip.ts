@@ -11,6 +11,8 @@ export const GOSSIP_OPTIONS: Record<keyof GossipActivities, ActivityOptions> = {
   // One TCP probe per seed over SSH, each bounded by tcpCheckSeconds.
   gossipSeedCheck: { ...READ, startToCloseTimeout: '2m', heartbeatTimeout: '30s' },
   gossipServiceState: READ,
+  gossipHealth: READ,
+  gossipSync: READ,
   gossipLeave: EFFECT,
   gossipJoin: EFFECT,
   gossipRebalance: EFFECT,

@@ -31,4 +31,12 @@ export const TRAIN_SERVER_OPTIONS: Record<keyof TrainServerActivities, ActivityO
   tsBtrfsCheck: HOURS,
   tsRsync: HOURS,
   tsBtrfsRestore: HOURS,
+  tsCheckDevices: { ...READ, startToCloseTimeout: '2m' },
+  tsSetupPlan: READ,
+  tsSetupScript: long('1h'),
+  tsSetupVerify: { ...READ, startToCloseTimeout: '30m', heartbeatTimeout: '30s' },
+  tsResticAccess: { ...READ, startToCloseTimeout: '5m', heartbeatTimeout: '30s' },
+  tsResticContents: { ...READ, startToCloseTimeout: '15m', heartbeatTimeout: '30s' },
+  tsConfigDraft: EFFECT,
+  tsConfigCheck: READ,
 };

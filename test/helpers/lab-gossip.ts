@@ -1,0 +1,151 @@
+/**
+ * A lab with the gossip family on either backend, for the lab's gossip
+ * tests and the conformance suite: the lab core (real SSH hosts, shims,
+ * inventory), Lifeboat's own activities built from its inventory and run in
+ * Temporal's MockActivityEnvironment (everything that leaves an activity is
+ * kept, to check that no secret does), and plain HTTP to each node's
+ * control API.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { ApplicationFailure, type Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { parse as parseYaml } from 'yaml';
+import { startLab, type Lab } from '../../lab/index';
+import type { GossipBackendKind } from '../../lab/gossip';
+import { createActivities, type ActivitySet } from '../../src/activities';
+
+export const CLUSTER = 'lab-gossip';
+export const NODES = ['gossip1', 'gossip2', 'gossip3', 'gossip4', 'gossip5'];
+export const ref = (node: string) => ({ cluster: CLUSTER, node });
+
+type Json = any;
+
+export interface InvNode {
+  name: string;
+  roles: string[];
+  http: { baseUrl: string; authToken: string };
+}
+
+export interface GossipLab {
+  backend: GossipBackendKind;
+  lab: Lab;
+  dir: string;
+  a: ActivitySet['activities'];
+  token: string;
+  tokenFile: string;
+  nodes: InvNode[];
+  settings: Record<string, string | number | boolean>;
+  /** A node's control API base URL. */
+  url(node: string): string;
+  /** GET or POST on a node's API (admin calls with the token unless `token` says otherwise). */
+  http(node: string, method: 'GET' | 'POST', path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Json; text: string }>;
+  /** One of Lifeboat's activities, in a MockActivityEnvironment (`activityId` fixed: a retry of the same step). */
+  run<I, O>(fn: (input: I) => Promise<O>, input: I, activityId?: string): Promise<O>;
+  /** The ApplicationFailure an activity fails with. */
+  failure(p: Promise<unknown>): Promise<ApplicationFailure>;
+  /** Every value that left an activity (results, heartbeats, errors), inspected. */
+  outbound: string[];
+  /** Effect names since `from`, as `effect:node`. */
+  effectsSince(from: number): string[];
+  effectCount(): number;
+  healthy(): Promise<boolean>;
+  /** Waits (bounded) until the cluster is healthy, saying what it is otherwise. */
+  untilHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Activities that fail on purpose would log a warning each. */
+const QUIET: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+let seq = 0;
+
+export async function startGossipLab(backend: GossipBackendKind): Promise<GossipLab> {
+  const dir = mkdtempSync(join(tmpdir(), `lb-gossip-lab-${backend}-`));
+  let lab: Lab | undefined;
+  let acts: ActivitySet | undefined;
+  try {
+    lab = await startLab({ dir, families: ['gossip'], gossipBackend: backend, bootMs: 200 });
+    acts = createActivities({ inventoryPath: lab.inventoryPath });
+  } catch (err) {
+    await lab?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const inv = parseYaml(readFileSync(lab.inventoryPath, 'utf8')) as { clusters: Record<string, { nodes: InvNode[]; settings: Record<string, string | number | boolean> }> };
+  const c = inv.clusters[CLUSTER]!;
+  const tokenFile = c.nodes[0]!.http.authToken.replace(/^file:/, '');
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  const outbound: string[] = [];
+  const the = lab;
+  const a = acts.activities;
+  const url = (node: string) => c.nodes.find((n) => n.name === node)!.http.baseUrl;
+  const self: GossipLab = {
+    backend,
+    lab: the,
+    dir,
+    a,
+    token,
+    tokenFile,
+    nodes: c.nodes,
+    settings: c.settings,
+    url,
+    async http(node, method, path, body, tok) {
+      const headers: Record<string, string> = {};
+      const t = tok === undefined ? token : tok;
+      if (t) headers.authorization = `Bearer ${t}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${url(node)}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      let parsed: Json = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* text */
+      }
+      return { status: res.status, body: parsed, text };
+    },
+    async run<I, O>(fn: (input: I) => Promise<O>, input: I, activityId = `act-${++seq}`): Promise<O> {
+      const env = new MockActivityEnvironment({ activityId, workflowExecution: { workflowId: 'wf-lab-gossip', runId: 'run-1' } }, { logger: QUIET });
+      env.on('heartbeat', (d: unknown) => outbound.push(inspect(d, { depth: 8 })));
+      try {
+        const out = (await env.run(fn, input)) as O;
+        outbound.push(inspect(out, { depth: 8 }));
+        return out;
+      } catch (err) {
+        outbound.push(inspect(err, { depth: 8 }));
+        throw err;
+      }
+    },
+    async failure(p) {
+      const err = await p.then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${inspect(err)}`);
+      return err;
+    },
+    outbound,
+    effectsSince: (from) =>
+      the.effects
+        .list({ cluster: CLUSTER })
+        .slice(from)
+        .map((e) => `${e.effect}:${e.node}`),
+    effectCount: () => the.effects.list({ cluster: CLUSTER }).length,
+    healthy: async () => (await the.health()).find((x) => x.cluster === CLUSTER)!.healthy,
+    async untilHealthy(timeoutMs = 60_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const h = (await the.health()).find((x) => x.cluster === CLUSTER)!;
+        if (h.healthy) return;
+        if (Date.now() > end) assert.fail(`not healthy within ${timeoutMs / 1000} s: ${JSON.stringify(h)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async stop() {
+      await acts?.close();
+      await the.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return self;
+}
