@@ -100,11 +100,34 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
   });
 }
 
+/** Rounds of a fresh code while a registration begun by an earlier attempt completes (3 s apart). */
+const ADMIN_PENDING_ROUNDS = 20;
+
 /** The recovery admin's user slug: registered through email onboarding, or found again on a retry. */
 async function recoveryAdmin(ctx: LedgerContext, cluster: string, nodes: string[], globalLeader: string, region: string, email: string): Promise<string> {
-  const init = await onboarding<{ code?: string }>(ctx, cluster, nodes, 'InitiateEmailVerification', { email, region });
-  if (!init.code) throw new TransportError('OnboardingFailed', `InitiateEmailVerification for ${email} returned no code; the import needs the server to return it (it does at 21345c4)`, false);
-  const verified = await onboarding<{ existing_user?: { user?: { slug?: string } } | null; new_user?: { onboarding_token?: string } | null }>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
+  type Verified = { existing_user?: { user?: { slug?: string } } | null; new_user?: { onboarding_token?: string } | null };
+  let verified: Verified | undefined;
+  // A registration an earlier attempt began (a worker killed mid-import) is finished by the server a moment
+  // later; until then it answers a correct code for that email with "Invalid verification code" (it does not
+  // say that the user exists but is not active yet). A fresh code is asked for each round, for up to a minute.
+  for (let round = 1; verified === undefined; round++) {
+    const init = await onboarding<{ code?: string }>(ctx, cluster, nodes, 'InitiateEmailVerification', { email, region });
+    if (!init.code) throw new TransportError('OnboardingFailed', `InitiateEmailVerification for ${email} returned no code; the import needs the server to return it (it does at 21345c4)`, false);
+    try {
+      verified = await onboarding<Verified>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
+    } catch (err) {
+      const pending = err instanceof TransportError && err.type === 'PermissionDenied' && /Invalid verification code/.test(err.message);
+      if (!pending) throw err;
+      if (round >= ADMIN_PENDING_ROUNDS) {
+        throw new TransportError(
+          'OnboardingFailed',
+          `the recovery admin ${email} is still not active ${ADMIN_PENDING_ROUNDS * 3} s after an earlier attempt began registering it (the server answers its codes with "Invalid verification code"); check the user with the ledger's admin tools, or set settings.recoveryEmail to a new address, then retry`,
+          false,
+        );
+      }
+      await ctx.sleep(3_000);
+    }
+  }
   const existing = verified.existing_user?.user?.slug;
   if (existing) return existing;
   const token = verified.new_user?.onboarding_token;
