@@ -100,33 +100,45 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
   });
 }
 
-/** Rounds of a fresh code while a registration begun by an earlier attempt completes (3 s apart). */
-const ADMIN_PENDING_ROUNDS = 20;
+/** Alternate addresses tried when the configured address is stuck in a registration an earlier attempt began. */
+const ADMIN_ALTERNATES = 5;
 
-/** The recovery admin's user slug: registered through email onboarding, or found again on a retry. */
+/** `ops-lifeboat-2@example.com` for `ops@example.com`, the k-th alternate (not `+2`: the server folds sub-addresses into one user). */
+function alternateAddress(email: string, k: number): string {
+  const at = email.lastIndexOf('@');
+  return at > 0 ? `${email.slice(0, at)}-lifeboat-${k}${email.slice(at)}` : `${email}-lifeboat-${k}`;
+}
+
+/**
+ * The recovery admin's user slug: registered through email onboarding, or found again on a retry.
+ * A registration an earlier attempt began and never finished (a worker killed mid-import) leaves the
+ * address stuck: the server then answers every code for it with "Invalid verification code" (it does not
+ * say that the user exists but is not active). The next alternate address (`<local>-lifeboat-1@<domain>`, ...) is used then;
+ * the same order on every retry, so a finished one is found again.
+ */
 async function recoveryAdmin(ctx: LedgerContext, cluster: string, nodes: string[], globalLeader: string, region: string, email: string): Promise<string> {
+  for (let k = 0; k <= ADMIN_ALTERNATES; k++) {
+    const slug = await registerAdmin(ctx, cluster, nodes, globalLeader, region, k === 0 ? email : alternateAddress(email, k));
+    if (slug !== undefined) return slug;
+  }
+  throw new TransportError(
+    'OnboardingFailed',
+    `the recovery admin ${email} and its ${ADMIN_ALTERNATES} alternate addresses are all stuck in unfinished registrations (the server answers their codes with "Invalid verification code"); set settings.recoveryEmail to a new address, then retry`,
+    false,
+  );
+}
+
+/** One address's registration: the user's slug, or undefined when the address is stuck. */
+async function registerAdmin(ctx: LedgerContext, cluster: string, nodes: string[], globalLeader: string, region: string, email: string): Promise<string | undefined> {
   type Verified = { existing_user?: { user?: { slug?: string } } | null; new_user?: { onboarding_token?: string } | null };
-  let verified: Verified | undefined;
-  // A registration an earlier attempt began (a worker killed mid-import) is finished by the server a moment
-  // later; until then it answers a correct code for that email with "Invalid verification code" (it does not
-  // say that the user exists but is not active yet). A fresh code is asked for each round, for up to a minute.
-  for (let round = 1; verified === undefined; round++) {
-    const init = await onboarding<{ code?: string }>(ctx, cluster, nodes, 'InitiateEmailVerification', { email, region });
-    if (!init.code) throw new TransportError('OnboardingFailed', `InitiateEmailVerification for ${email} returned no code; the import needs the server to return it (it does at 21345c4)`, false);
-    try {
-      verified = await onboarding<Verified>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
-    } catch (err) {
-      const pending = err instanceof TransportError && err.type === 'PermissionDenied' && /Invalid verification code/.test(err.message);
-      if (!pending) throw err;
-      if (round >= ADMIN_PENDING_ROUNDS) {
-        throw new TransportError(
-          'OnboardingFailed',
-          `the recovery admin ${email} is still not active ${ADMIN_PENDING_ROUNDS * 3} s after an earlier attempt began registering it (the server answers its codes with "Invalid verification code"); check the user with the ledger's admin tools, or set settings.recoveryEmail to a new address, then retry`,
-          false,
-        );
-      }
-      await ctx.sleep(3_000);
-    }
+  const init = await onboarding<{ code?: string }>(ctx, cluster, nodes, 'InitiateEmailVerification', { email, region });
+  if (!init.code) throw new TransportError('OnboardingFailed', `InitiateEmailVerification for ${email} returned no code; the import needs the server to return it (it does at 21345c4)`, false);
+  let verified: Verified;
+  try {
+    verified = await onboarding<Verified>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
+  } catch (err) {
+    if (err instanceof TransportError && err.type === 'PermissionDenied' && /Invalid verification code/.test(err.message)) return undefined;
+    throw err;
   }
   const existing = verified.existing_user?.user?.slug;
   if (existing) return existing;
