@@ -13,6 +13,7 @@ import { auditHistory, auditPassed, renderAudit } from '../audit';
 import { fetchRecoveryHistory, UsageError } from '../client';
 import { dataConverterFor } from '../codec';
 import type { Context } from './context';
+import { allowedSignersFile } from './signing';
 
 interface AuditFlags {
   run?: string;
@@ -72,9 +73,8 @@ function teamSigners(ctx: Context, cluster: string, named: string | undefined): 
     } catch {
       return undefined;
     }
-    const spec = inv.clusters[cluster]?.approvals ?? inv.approvals;
-    if (!spec?.allowedSigners) return undefined;
-    file = path.resolve(path.dirname(ctx.config().inventoryPath), spec.allowedSigners);
+    file = allowedSignersFile(inv, ctx.config().inventoryPath, cluster);
+    if (!file) return undefined;
   }
   try {
     return { text: readFileSync(file, 'utf8'), source: file };

@@ -55,7 +55,7 @@ export function approvalPolicy(inv: Inventory, inventoryPath: string, cluster: s
   const mode = spec.mode ?? (spec.allowedSigners ? 'signed' : 'unsigned');
   const base = { ...(Object.keys(spec.required ?? {}).length ? { required: spec.required } : {}), ...(spec.maxAgeSeconds ? { maxAgeSeconds: spec.maxAgeSeconds } : {}) };
   if (mode === 'unsigned') return { mode, ...base };
-  const file = path.resolve(path.dirname(inventoryPath), spec.allowedSigners!);
+  const file = allowedSignersFile(inv, inventoryPath, cluster)!;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -75,6 +75,12 @@ export function approvalPolicy(inv: Inventory, inventoryPath: string, cluster: s
   }
   if (!signers.length) throw new UsageError(`${file} lists no signer`, `add one \`principal keytype base64-key\` line per approver`, 'approvals');
   return { mode: 'signed', signers, source: file, sourceDigest: `sha256:${createHash('sha256').update(text).digest('hex')}`, ...base };
+}
+
+/** The allowed-signers file the inventory names for a cluster (its own, else the inventory's), resolved beside the inventory. */
+export function allowedSignersFile(inv: Inventory, inventoryPath: string, cluster: string): string | undefined {
+  const named = (inv.clusters[cluster]?.approvals ?? inv.approvals)?.allowedSigners;
+  return named ? path.resolve(path.dirname(inventoryPath), named) : undefined;
 }
 
 /** The operator's key, as named, and the principal it signs as. */

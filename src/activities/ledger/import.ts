@@ -100,11 +100,46 @@ export async function ledgerImport(ctx: LedgerContext, input: NodeRef & { dryRun
   });
 }
 
-/** The recovery admin's user slug: registered through email onboarding, or found again on a retry. */
+/** Alternate addresses tried when the configured address is stuck in a registration an earlier attempt began. */
+const ADMIN_ALTERNATES = 5;
+
+/** `ops-lifeboat-2@example.com` for `ops@example.com`, the k-th alternate (not `+2`: the server folds sub-addresses into one user). */
+function alternateAddress(email: string, k: number): string {
+  const at = email.lastIndexOf('@');
+  return at > 0 ? `${email.slice(0, at)}-lifeboat-${k}${email.slice(at)}` : `${email}-lifeboat-${k}`;
+}
+
+/**
+ * The recovery admin's user slug: registered through email onboarding, or found again on a retry.
+ * A registration an earlier attempt began and never finished (a worker killed mid-import) leaves the
+ * address stuck: the server then answers every code for it with "Invalid verification code" (it does not
+ * say that the user exists but is not active). The next alternate address (`<local>-lifeboat-1@<domain>`, ...) is used then;
+ * the same order on every retry, so a finished one is found again.
+ */
 async function recoveryAdmin(ctx: LedgerContext, cluster: string, nodes: string[], globalLeader: string, region: string, email: string): Promise<string> {
+  for (let k = 0; k <= ADMIN_ALTERNATES; k++) {
+    const slug = await registerAdmin(ctx, cluster, nodes, globalLeader, region, k === 0 ? email : alternateAddress(email, k));
+    if (slug !== undefined) return slug;
+  }
+  throw new TransportError(
+    'OnboardingFailed',
+    `the recovery admin ${email} and its ${ADMIN_ALTERNATES} alternate addresses are all stuck in unfinished registrations (the server answers their codes with "Invalid verification code"); set settings.recoveryEmail to a new address, then retry`,
+    false,
+  );
+}
+
+/** One address's registration: the user's slug, or undefined when the address is stuck. */
+async function registerAdmin(ctx: LedgerContext, cluster: string, nodes: string[], globalLeader: string, region: string, email: string): Promise<string | undefined> {
+  type Verified = { existing_user?: { user?: { slug?: string } } | null; new_user?: { onboarding_token?: string } | null };
   const init = await onboarding<{ code?: string }>(ctx, cluster, nodes, 'InitiateEmailVerification', { email, region });
   if (!init.code) throw new TransportError('OnboardingFailed', `InitiateEmailVerification for ${email} returned no code; the import needs the server to return it (it does at 21345c4)`, false);
-  const verified = await onboarding<{ existing_user?: { user?: { slug?: string } } | null; new_user?: { onboarding_token?: string } | null }>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
+  let verified: Verified;
+  try {
+    verified = await onboarding<Verified>(ctx, cluster, nodes, 'VerifyEmailCode', { email, code: init.code, region });
+  } catch (err) {
+    if (err instanceof TransportError && err.type === 'PermissionDenied' && /Invalid verification code/.test(err.message)) return undefined;
+    throw err;
+  }
   const existing = verified.existing_user?.user?.slug;
   if (existing) return existing;
   const token = verified.new_user?.onboarding_token;
