@@ -309,13 +309,24 @@ export async function staleRestarts(l: LedgerLab): Promise<void> {
   for (const n of NODES) assert.equal((await l.sh(n, 'systemctl start ledger')).code, 0);
   await waitFor(l, 'a leader among the restarted nodes', async () => ((await nodeView(l.addr(NODES[0]!), ''))?.leaderId ?? '0') !== '0' || undefined, 10_000, 60_000);
   // The real server refuses writes after a whole restart (UNAVAILABLE "Not the leader for vault ...", INTERNAL
-  // "Raft error", or its proposal timeout: CANCELLED "Timeout expired" / DEADLINE_EXCEEDED); from ~45 s on it takes
-  // some again, now and then. The simulation keeps refusing them.
-  const refused = await callLeader(l.addr(NODES[0]!), 'WriteService', 'Write', { ...vaultMsg, idempotency_key: randomBytes(16), operations: [{ set_entity: { key: 'after-restart', value: Buffer.from('x') } }] }, 5000, '').then(
-    () => undefined,
-    (e: unknown) => e as LedgerCallError,
-  );
-  assert.ok(refused && [1, 4, 13, 14].includes(refused.code), `a cluster restarted whole takes no write at first: ${refused?.message ?? 'it took one'}`);
+  // "Raft error", or its proposal timeout: CANCELLED "Timeout expired" / DEADLINE_EXCEEDED) and takes one only now
+  // and then; on a slow machine the first write after the leader shows can be one of those that pass (seen in CI).
+  // So a few writes are tried: a cluster that takes every one of them is not the server this lab characterizes.
+  // The simulation refuses them all.
+  const outcomes: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, l.backend === 'real' ? 2000 : 100));
+    const write = { ...vaultMsg, idempotency_key: randomBytes(16), operations: [{ set_entity: { key: `after-restart-${i}`, value: Buffer.from('x') } }] };
+    const refused = await callLeader(l.addr(NODES[0]!), 'WriteService', 'Write', write, 5000, '').then(
+      () => undefined,
+      (e: unknown) => e as LedgerCallError,
+    );
+    outcomes.push(refused ? `refused (${refused.code}: ${refused.message})` : 'taken');
+    if (refused) assert.ok([1, 4, 13, 14].includes(refused.code), `a write after a whole restart is refused as the real server refuses it: ${refused.message}`);
+    if (refused && l.backend === 'real') break;
+  }
+  assert.ok(outcomes.some((o) => o.startsWith('refused')), `a cluster restarted whole does not take every write: ${outcomes.join('; ')}`);
+  if (l.backend === 'sim') assert.ok(outcomes.every((o) => o.startsWith('refused')), `the simulation refuses every write after a whole restart: ${outcomes.join('; ')}`);
   for (const n of NODES) assert.ok((await l.rpc(n, 'ReadService', 'Read', { ...vaultMsg, key: 'doc:20' })).value, `${n} still answers reads`);
 }
 
