@@ -43,7 +43,7 @@ export class TrainingClusterFamily implements LabFamily {
   readonly cluster: string;
   readonly nodeNames: string[];
   readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'curl', 'ps', 'rsync', 'bash'];
-  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
+  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', 'training-cluster.leader-failure.voters', ...TRAINING_OPS_FAULTS];
   /** Game databases, backups and models (seed 000 §3, §4, §6): ./data. */
   private readonly data: TrainingData;
 
@@ -197,6 +197,20 @@ export class TrainingClusterFamily implements LabFamily {
         await stopProc(this.mesh, leader); // a crash: no stop effect, nobody asked for it
         this.mesh.leader = null;
         // The followers keep reporting the dead leader until a reset; the pinned coordinator role means nobody else is elected.
+        this.mesh.staleLeader = leader.name;
+        return;
+      }
+      case 'training-cluster.leader-failure.voters': {
+        // The leader and the next voter crash together: the voters that answer are no quorum, nobody can be elected
+        // until the down voters run again (as the real lab makes it).
+        this.mesh.evaluate();
+        const leader = this.mesh.nodes.find((n) => n.name === this.mesh.leader);
+        if (!leader) throw new Error(`${this.cluster} has no leader to fail; heal the mesh first (lab status)`);
+        const voter = this.mesh.nodes.find((n) => n !== leader && n.roles.includes('voter') && n.proc);
+        if (!voter) throw new Error(`${this.cluster} has no second running voter to fail with the leader; heal the mesh first (lab status)`);
+        await stopProc(this.mesh, leader);
+        await stopProc(this.mesh, voter);
+        this.mesh.leader = null;
         this.mesh.staleLeader = leader.name;
         return;
       }

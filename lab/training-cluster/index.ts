@@ -17,10 +17,11 @@
  * - Effects: `orchestrator.stop`, `orchestrator.start`, and one `orchestrator.restart`
  *   when a start follows a stop on the same node within 10 s; `election.reset`,
  *   `election.set-leader`.
- * - Faults: `training-cluster.mesh-collapse` (every orchestrator keeps running but
- *   stops hearing heartbeats; only restarting it heals a node),
- *   `training-cluster.leader-failure` (the leader's process dies; no re-election
- *   until `/admin/election/reset` or `/admin/set-leader`).
+ * - Faults: `training-cluster.mesh-collapse` (every orchestrator crashes),
+ *   `training-cluster.leader-failure` (the leader's process dies; its followers keep
+ *   reporting it and nobody else is elected: the coordinator role is pinned),
+ *   `training-cluster.leader-failure.voters` (the leader and the next voter die: the
+ *   voter left is no quorum until the down voters run again).
  * - Game databases, backups and models (seed 000 §3, §4, §6) live in ./data, which
  *   this family delegates to (its shims first, its faults, start, settings and health).
  * - Outage and sync (seed 000 §5, seed 001): the sync coordinator, agents and

@@ -40,9 +40,10 @@ export function finishedOf(stack: Stack, workflowId: string, timeoutMs: number, 
 /**
  * With LIFEBOAT_RECORD_HISTORIES=1, saves the recovery's history as
  * `temporal workflow show --output json` writes it (what the replay API
- * reads) to test/replay/histories/<scenario>.json, the scenario's happy path.
+ * reads) to test/replay/histories/<scenario>.json, the scenario's happy path,
+ * or with `branch` to histories/<scenario>/<branch>.json.
  */
-export function recordHistory(stack: Stack, workflowId: string, scenario: string): void {
+export function recordHistory(stack: Stack, workflowId: string, scenario: string, branch?: string): void {
   if (process.env.LIFEBOAT_RECORD_HISTORIES !== '1') return;
   const dir = path.join(PROJECT_ROOT, 'test', 'replay', 'histories');
   mkdirSync(dir, { recursive: true });
@@ -52,5 +53,7 @@ export function recordHistory(stack: Stack, workflowId: string, scenario: string
     maxBuffer: 64 * 1024 * 1024,
   });
   assert.equal(r.status, 0, r.stderr);
-  writeFileSync(path.join(dir, `${scenario}.json`), r.stdout);
+  // A case of another fault than the scenario's own is a branch of it: histories/<scenario>/<branch>.json.
+  if (branch) mkdirSync(path.join(dir, scenario), { recursive: true });
+  writeFileSync(branch ? path.join(dir, scenario, `${branch}.json`) : path.join(dir, `${scenario}.json`), r.stdout);
 }

@@ -12,7 +12,9 @@
  * the lab through its unix socket (the node has no route to the machine).
  *
  * Faults made for real: `training-cluster.leader-failure` SIGKILLs the
- * leader's orchestrator; `training-cluster.mesh-collapse` SIGKILLs every
+ * leader's orchestrator; `training-cluster.leader-failure.voters` SIGKILLs the
+ * leader's and the next voter's (one voter of three left: no quorum);
+ * `training-cluster.mesh-collapse` SIGKILLs every
  * orchestrator (SSH still answers); `training-cluster.cluster-outage`
  * SIGKILLs them all and takes every host offline, the coordinator's host
  * back first and the others (their units restarting them) once the
@@ -71,7 +73,7 @@ export class RealTrainingClusterFamily implements LabFamily {
   readonly cluster: string;
   readonly nodeNames: string[];
   readonly tools: string[] = ['pgrep', 'pkill', 'python', 'python3', 'systemctl', 'ps', 'rsync', 'bash'];
-  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', ...TRAINING_OPS_FAULTS];
+  readonly faults: string[] = ['training-cluster.mesh-collapse', 'training-cluster.leader-failure', 'training-cluster.leader-failure.voters', ...TRAINING_OPS_FAULTS];
   private readonly token = randomBytes(24).toString('hex');
   private readonly roles: Map<string, string[]>;
   private readonly data: TrainingData;
@@ -212,6 +214,18 @@ export class RealTrainingClusterFamily implements LabFamily {
         if (!h.leader) throw new Error(`${this.cluster} has no leader to fail (${h.summary}); heal the mesh first (lab status)`);
         this.real.kill(h.leader);
         await this.real.gone(h.leader);
+        return;
+      }
+      case 'training-cluster.leader-failure.voters': {
+        // SIGKILL of the leader and of the next voter: the one voter left is no quorum.
+        const h = await this.mesh();
+        if (!h.leader) throw new Error(`${this.cluster} has no leader to fail (${h.summary}); heal the mesh first (lab status)`);
+        const voter = this.nodeNames.find((n) => n !== h.leader && this.roles.get(n)!.includes('voter') && this.real.pid(n) !== undefined);
+        if (!voter) throw new Error(`${this.cluster} has no second running voter to fail with the leader (${h.summary}); heal the mesh first (lab status)`);
+        this.real.kill(h.leader);
+        this.real.kill(voter);
+        await this.real.gone(h.leader);
+        await this.real.gone(voter);
         return;
       }
       case 'training-cluster.mesh-collapse':
