@@ -583,16 +583,18 @@ export const CRASH_CASES: CrashCase[] = [
     [{ kind: 'approval' }, { kind: 'activity' }, GATE_TIMEOUT],
   ),
   // training cluster (seed 002)
-  ...cases({ ...TC, scenario: 'training-cluster.mesh-collapse', runArgs: ['--time-scale', '0.2'], onceEffects: { 'orchestrator.restart': 1, 'orchestrator.stop': 1 } }, [
+  // The mesh collapse killed every orchestrator (as the real lab does): each restart is a start, nothing to stop.
+  ...cases({ ...TC, scenario: 'training-cluster.mesh-collapse', runArgs: ['--time-scale', '0.2'], onceEffects: { 'orchestrator.start': 1, 'orchestrator.restart': 0, 'orchestrator.stop': 0 } }, [
     { kind: 'timer', timerTitle: /reform/ },
     { kind: 'activity', activityStep: /^Restart P2P on the coordinator/ },
     { kind: 'server', timerTitle: /reform/ },
     // tc-node2 refuses SSH from the mesh's reform timer on: its restart asks; retried once the key is fixed.
     { kind: 'decision', decisionFault: 'host.refuse-auth:lab-training/tc-node2', decisionFaultAtWait: true },
   ]),
-  ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0, 'orchestrator.start': 1 } }, [
-    // The election reset is one HTTP call: its activity ends with the effect.
-    { kind: 'activity', afterEffect: true },
+  // v2 (RingRift 2aa9f89b5): the dead coordinator is started (only it is ever elected); no reset, nobody forced.
+  ...cases({ ...TC, scenario: 'training-cluster.leader-failure', onceEffects: { 'orchestrator.start': 1, 'election.reset': 1, 'election.set-leader': 0, 'orchestrator.restart': 0 } }, [
+    // Killed as soon as the coordinator's start is recorded, while its activity waits for the process to answer.
+    { kind: 'activity' },
     { kind: 'timer', poll: true },
     // The admin token was rotated: the election reset is refused (401) and asks; retried once it is fixed.
     { kind: 'decision', decisionFault: 'host.refuse-api:lab-training' },
@@ -612,8 +614,8 @@ export const CRASH_CASES: CrashCase[] = [
     { kind: 'approval', tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
     { ...GATE_TIMEOUT, tag: 'host-lost', faults: ['training-cluster.sync-host-critical.host-lost'] },
   ]),
-  // The re-sync leaves a once-per-step marker on the coordinator: a retried gamesSyncToHost does not sync again.
-  ...cases({ ...TC, scenario: 'training-cluster.node-data-loss', onceEffects: { 'games.sync-to-host': 1, 'games.restore': 1, 'selfplay.start': 1 } }, [
+  // v2: no per-host sync at RingRift 2aa9f89b5 (the cluster's own auto-sync is waited for); the restore leaves a marker.
+  ...cases({ ...TC, scenario: 'training-cluster.node-data-loss', onceEffects: { 'games.restore': 1, 'selfplay.start': 1, 'games.sync-to-host': 0 } }, [
     { kind: 'approval' },
     { kind: 'activity' },
     GATE_TIMEOUT,

@@ -10,7 +10,8 @@
  * that each lead (a split brain): both are named in the incident record.
  *
  * Recovery, safest first (docs/training-cluster.md says why in this order):
- * 1. wait for the automatic election (60 s);
+ * 1. wait for the automatic election (60 s; 30 s while the coordinator is
+ *    down: only it is ever elected, so only its unit restarting it helps);
  * 2. restart the orchestrators of the voters (the coordinator first) that are
  *    down: on the real cluster only the coordinator is ever elected, so no
  *    election succeeds while it is down (its current runbook: "restart P2P on
@@ -35,7 +36,7 @@ import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRe
 import { TRAINING_CLUSTER_LEADER_FAILURE } from '../scenarios';
 import { legacyLeaderFailure } from './legacy/leader-failure';
 import { describeLeaders, leadership, waitForStableLeader } from './mesh';
-import { REAL_P2P_API } from './versions';
+import { COORDINATOR_FIRST, REAL_P2P_API } from './versions';
 
 export type LeaderFailureInput = RecoveryInput<Partial<LeaderFailureParams>>;
 
@@ -89,11 +90,21 @@ async function leaderFailure(): Promise<string> {
   }
 
   let how = 'automatic election';
-  // Option 1: the automatic election.
-  let elected = await step('Option 1: wait for the automatic leader election (60 s; one leader that stays)', () => waitForStableLeader(cluster, all, { within: '60s' }), {
-    onFailure: 'continue',
-    describe: ((r: { detail: string }) => r.detail) as never,
-  });
+  // Option 1: the automatic election. Only the coordinator is ever elected on the real cluster: with it down, only
+  // its own unit bringing it back (Restart=always) can end the wait, within seconds; so the wait is 30 s, not 60,
+  // before Lifeboat restarts it (histories from before wait 60 s).
+  const coordinatorDown = !!coordinator && downVoters.includes(coordinator) && patched(COORDINATOR_FIRST);
+  const firstWait = coordinatorDown ? '30s' : '60s';
+  let elected = await step(
+    coordinatorDown
+      ? `Option 1: wait for the automatic leader election (30 s: the coordinator ${coordinator} is down and only it is ever elected, so only its unit restarting it ends this; one leader that stays)`
+      : 'Option 1: wait for the automatic leader election (60 s; one leader that stays)',
+    () => waitForStableLeader(cluster, all, { within: firstWait }),
+    {
+      onFailure: 'continue',
+      describe: ((r: { detail: string }) => r.detail) as never,
+    },
+  );
 
   // Option 2 (the real cluster's own): the voters that are down, the coordinator first.
   if (!elected && downVoters.length > 0) {
@@ -195,7 +206,7 @@ async function leaderFailure(): Promise<string> {
 
   if (isDryRun()) {
     const plan =
-      `wait up to 60 s for the automatic election${downVoters.length ? `, else restart P2P on ${downVoters.join(', ')}` : ''}, else reset the election on ${liveVoters.join(', ') || 'the voters'}, ` +
+      `wait up to ${firstWait.replace('s', '')} s for the automatic election${downVoters.length ? `, else restart P2P on ${downVoters.join(', ')}` : ''}, else reset the election on ${liveVoters.join(', ') || 'the voters'}, ` +
       `else ask an approver (gate set-leader) to force one of ${voters.join(', ')}; then verify one leader that stays (now: ${verified})${rest ? `; ${rest}` : ''}`;
     fact('plan', plan);
     return `Dry run, nothing changed: would ${plan}`;

@@ -10,3 +10,9 @@
  * code in `./legacy/`.
  */
 export const REAL_P2P_API = 'training-cluster/real-p2p-api';
+
+/**
+ * Leader failure with the coordinator down: the automatic-election wait is 30 s, not 60 (RingRift elects only
+ * the coordinator: while it is down only its unit restarting it can end the wait), then Lifeboat restarts it.
+ */
+export const COORDINATOR_FIRST = 'training-cluster.leader-failure/coordinator-down-restart-first';
