@@ -110,12 +110,35 @@ export function removeLeftovers(): string[] {
       }
     };
     killRecorded(pidIn('temporal-server.pid'), 'temporal-server');
+    // Worker processes of that run outlive it (they retry against the dead server forever): found by
+    // the frontend address they were given, which only that run's server had.
+    try {
+      const address = readFileSync(path.join(dir, 'temporal-address'), 'utf8').trim();
+      if (address) for (const pid of workersOf(address)) killRecorded(pid, 'worker.js');
+    } catch {
+      // no address recorded: the run died before its server started
+    }
     // The postmaster's pid file; its backends end when it does.
     killRecorded(pidIn('pg/data/postmaster.pid'), 'postgres');
     rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
+}
+
+/** Pids of Lifeboat worker processes (`dist/src/worker.js`) whose TEMPORAL_ADDRESS is `address`. */
+function workersOf(address: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid || !cmdline(pid).includes('worker.js')) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`TEMPORAL_ADDRESS=${address}`)) pids.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
 }
 
 /** A new stack directory, `$TMPDIR/lb-stack-<pid>-XXXXXX`, traversable by the postgres user. */
@@ -268,6 +291,8 @@ export async function temporalServer(dir: string, pg: Postgres): Promise<Tempora
     ports[k] = p;
   }
   const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
+  // For removeLeftovers: a crashed run's workers are found by this address.
+  writeFileSync(path.join(dir, 'temporal-address'), `${address}\n`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
