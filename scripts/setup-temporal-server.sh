@@ -93,23 +93,34 @@ GO="$(command -v go || true)"
 [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
 PATH="$(dirname "${GO:-/usr/bin/go}"):$PATH"
 
+# The module's go directive (go.mod: go 1.26.8); with GOTOOLCHAIN=local an older Go refuses it.
+GO_MIN=1.26.8
+go_ok() {
+  [ -n "$GO" ] || return 1
+  local v
+  v="$("$GO" env GOVERSION 2>/dev/null | sed 's/^go//')"
+  [ "$(printf '%s\n%s\n' "$GO_MIN" "$v" | sort -V | head -n 1)" = "$GO_MIN" ]
+}
 build() { # <binary name> <package>
   local bin=$1 pkg=$2
   [ "$(built_version "$OUT/$bin")" = "$TEMPORAL_SERVER_VERSION" ] && return 0
-  [ -n "$GO" ] ||
-    die "Go is needed to build $bin $TEMPORAL_SERVER_VERSION (the stack test's real Temporal server)." \
-      "Install Go >= 1.26 (https://go.dev/dl, into /usr/local/go) and re-run, or set LIFEBOAT_SKIP_TEMPORAL_SERVER=1 to leave the stack test failing."
+  # Like cargo for the gossip nodes: without a recent enough Go, only the stack test cannot run
+  # (it fails saying how to get it); the rest of the setup goes on.
+  if ! go_ok; then
+    note "warning: $bin $TEMPORAL_SERVER_VERSION is not built: it needs Go >= $GO_MIN (found: $([ -n "$GO" ] && "$GO" env GOVERSION 2>/dev/null || echo none)); install it from https://go.dev/dl into /usr/local/go and re-run; the stack test of the conformance suite fails until then"
+    return 1
+  fi
   note "building $bin $TEMPORAL_SERVER_VERSION with go install (first time: 10-20 minutes)..."
   mkdir -p "$OUT/tmp"
   # Into a scratch GOBIN, then renamed: an interrupted build leaves no half binary.
   GOBIN="$OUT/tmp" GOTOOLCHAIN=local quietly "go-$bin" "$GO" install "$pkg@$TEMPORAL_SERVER_VERSION" ||
     die "go install of $pkg@$TEMPORAL_SERVER_VERSION failed." \
-      "See .tools/logs/go-$bin.log; it needs Go >= 1.26 (go version) and the Go module proxy (go env GOPROXY)."
+      "See .tools/logs/go-$bin.log; check the Go module proxy is reachable (go env GOPROXY)."
   mv -f "$OUT/tmp/$(basename "$pkg")" "$OUT/$bin"
   rmdir "$OUT/tmp" 2>/dev/null || true
 }
-build temporal-server go.temporal.io/server/cmd/server
-build temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+build temporal-server go.temporal.io/server/cmd/server || exit 0
+build temporal-sql-tool go.temporal.io/server/cmd/tools/sql || exit 0
 
 # The SQL schemas the tool applies ship in the module, not in the binary:
 # copied beside it from the module cache (read-only there).

@@ -255,10 +255,12 @@ fi
 # The conformance suite's stack test (test/conformance/stack.test.ts) runs the
 # real Temporal server (built from go.temporal.io/server, pinned there, into
 # .tools/temporal-server/, Go's caches outside the clone) on PostgreSQL from
-# apt. Needs Go >= 1.26; a second run only checks versions.
+# apt. Needs Go >= 1.26.8 (without it: a warning, and the stack test fails
+# saying how to get it); a second run only checks versions.
 LIFEBOAT_SETUP_QUIET=1 bash "$ROOT/scripts/setup-temporal-server.sh"
 if [ "${LIFEBOAT_SKIP_TEMPORAL_SERVER:-}" = 1 ]; then temporal_server_v="temporal-server skipped"
-else temporal_server_v="temporal-server $("$ROOT/.tools/temporal-server/temporal-server" --version 2>/dev/null | awk '{print $3}')"; fi
+else temporal_server_v="temporal-server $("$ROOT/.tools/temporal-server/temporal-server" --version 2>/dev/null | awk '{print $3}' || true)"; fi
+[ "$temporal_server_v" = "temporal-server " ] && temporal_server_v="temporal-server not built"
 
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
