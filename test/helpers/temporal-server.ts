@@ -32,7 +32,7 @@ export const DEPLOY_TEMPORAL = path.join(PROJECT_ROOT, 'deploy', 'temporal');
 export const SERVER_CONFIG = path.join(DEPLOY_TEMPORAL, 'config.yaml');
 export const DYNAMIC_CONFIG = path.join(DEPLOY_TEMPORAL, 'dynamicconfig.yaml');
 
-const HOW_TO_BUILD = 'run `npm run setup` (scripts/setup-temporal-server.sh builds go.temporal.io/server v1.32.0 with Go >= 1.26 and installs postgresql from apt)';
+const HOW_TO_BUILD = 'run `npm run setup` (scripts/setup-temporal-server.sh builds go.temporal.io/server v1.32.0 with Go >= 1.26.8 and installs postgresql from apt)';
 
 /** The server, the schema tool and the schemas setup put in .tools/temporal-server; fails saying how to get them. */
 export function temporalServerTools(): { server: string; sqlTool: string; schemaDir: string } {
