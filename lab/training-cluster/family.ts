@@ -29,7 +29,11 @@ export interface TrainingClusterOptions {
   basePort?: number;
   /** Where the bearer token file is written (then referenced as `file:`); without it the core stores it. */
   secretsDir?: string;
-  /** Cluster outage: the coordinator's host is back this long after the fault; default 2000 ms. */
+  /**
+   * Cluster outage: the coordinator's host is back this long after the fault; default 10 s, so that a recovery
+   * started after the fault on a loaded machine still finds every host down (at 2 s a crash-matrix run on a loaded
+   * machine found the coordinator back and rightly refused: not a complete failure).
+   */
   outageReturnMs?: number;
   /** Cluster outage: once the coordinator's orchestrator runs, one more node comes back every this many ms; default 1000. */
   rejoinEveryMs?: number;
@@ -68,7 +72,7 @@ export class TrainingClusterFamily implements LabFamily {
       port: this.basePort ? this.basePort + i : 0,
       proc: null,
     }));
-    this.mesh = new TrainingMesh(this.cluster, nodes, opts.bootMs ?? 2000, opts.outageReturnMs ?? 2000, opts.rejoinEveryMs ?? 1000);
+    this.mesh = new TrainingMesh(this.cluster, nodes, opts.bootMs ?? 2000, opts.outageReturnMs ?? 10_000, opts.rejoinEveryMs ?? 1000);
     this.nodeNames = nodes.map((x) => x.name);
     // --- training-data hook: its tools and faults join the family's.
     this.data = new TrainingData({ cluster: this.cluster, nodes: nodes.map((x) => ({ name: x.name, roles: x.roles })), workdir: 'ai-service' });

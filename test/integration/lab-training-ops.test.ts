@@ -194,7 +194,7 @@ describe('the sync coordinator and the training-ops activities on the lab', () =
     assert.deepEqual(st.map((s) => s.reachable), [false, false, false, false, false]);
     assert.equal((await healthy()).healthy, false);
 
-    await until('tc-node1 reachable', async () => ((await run(a.sshCheck, tc('tc-node1'))).reachable ? true : undefined), 15_000);
+    await until('tc-node1 reachable', async () => ((await run(a.sshCheck, tc('tc-node1'))).reachable ? true : undefined), 30_000); // the coordinator's host is back 10 s after the fault
     assert.equal((await run(a.sshCheck, tc('tc-node2'))).reachable, false, 'the other nodes wait for the coordinator');
     await run(a.p2pRestart, tc('tc-node1'));
     const seen = new Set<number>();
