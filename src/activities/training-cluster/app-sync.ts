@@ -30,7 +30,7 @@ export function appUrl(ctx: TrainingClusterContext, ref: NodeRef, cluster: Clust
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
     throw new TransportError(
       'InvalidArgument',
-      `settings.aiServiceUrl of cluster ${ref.cluster} must be the ai-service app's base URL, http(s)://host:port without query or credentials (got "${base.slice(0, 80)}"): set it in the inventory, e.g. http://coordinator:8001, then retry the step`,
+      `settings.aiServiceUrl of cluster ${ref.cluster} must be the ai-service app's base URL, http(s)://host:port without query or credentials (got ${url.username || url.password ? 'a URL with credentials, not shown' : `"${base.slice(0, 80)}"`}): set it in the inventory, e.g. http://coordinator:8001, then retry the step`,
       false,
     );
   }
