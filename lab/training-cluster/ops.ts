@@ -23,6 +23,8 @@ export const TRAINING_OPS_FAULTS = [
   'training-cluster.sync-host-critical.host-lost',
   /** The last two nodes' data unsynced and their orchestrators killed: the seed's Escalation. */
   'training-cluster.sync-host-critical.multi',
+  /** A person's hands: the last node taken out of the cluster (no route retires a host; seed 001's option 5 is a human step). */
+  'training-cluster.by-hand.retire-host',
 ];
 
 /** Injects one of {@link TRAINING_OPS_FAULTS}. */
@@ -58,6 +60,8 @@ export async function breakOps(mesh: TrainingMesh, sync: SyncCoordinator, fault:
       await stopProc(mesh, last);
       mesh.setOffline(last.name, true);
       return;
+    case 'training-cluster.by-hand.retire-host':
+      return sync.retireByHand(last.name);
     case 'training-cluster.sync-host-critical.multi':
       for (const n of workers.slice(-2)) {
         sync.makeCritical(n.name, 'dead');

@@ -200,6 +200,13 @@ export class SyncCoordinator {
     for (const h of this.hosts) h.selfplay = false;
   }
 
+  /** A person takes the host out of the cluster (there is no route for it on the real code): retired, nothing recorded as Lifeboat's. */
+  retireByHand(name: string): void {
+    const h = this.host(name);
+    h.retired = true;
+    this.log(this.o.coordinator, `${stamp()} WARNING host ${name} taken out of the cluster by hand`);
+  }
+
   isRetired(name: string): boolean {
     return this.hosts.find((h) => h.name === name)?.retired ?? false;
   }

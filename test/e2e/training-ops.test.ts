@@ -153,6 +153,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
     // No route retires a host: a person does it and confirms.
     const p1 = await waitGate('retire-host-by-hand');
     assert.match(p1.gates.find((g) => g.gate === 'retire-host-by-hand')?.evidence.why ?? '', /no route that retires a host/);
+    await lab.break('training-cluster.by-hand.retire-host'); // the person's hands
     const done = await cli(['approve', ID, 'retire-host-by-hand', '--as', 'carol', '--reason', 'removed from distributed_hosts.yaml', '--confirm', CLUSTER]);
     assert.equal(done.code, 0, done.stdout + done.stderr);
 
@@ -161,6 +162,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
     assert.match(p.outcome ?? '', /tc-node5: retired by hand, data loss acknowledged by alice/);
     assert.match(p.facts['tc-node5: data loss'] ?? '', /acknowledged by alice \(instance destroyed by the provider\); retired by hand, confirmed by carol/);
     assert.deepEqual(effectsSince(from), ['sync.trigger:tc-node1'], 'Lifeboat retired nothing itself');
+    await healthy();
     const report = await cli(['report', ID]);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /retire-host-by-hand/);

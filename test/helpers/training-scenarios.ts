@@ -134,7 +134,8 @@ export const TRAINING_CASES: TrainingCase[] = [
     // The gauges carry no host names, and a real peer table counts a killed peer alive for its timeout: the alert's host is named.
     flags: ['--set', 'host=tc-node5'],
     outcome: /^Sync hosts recovered: tc-node5: full sync triggered, orchestrator restarted/,
-    scale: { sim: 0.01, real: 0.01 },
+    // A restarted real orchestrator answers after 13-20 s and heartbeats every 5 s: the 3 min wait after the restart keeps 45 s.
+    scale: { sim: 0.01, real: 0.25 },
     effects: { 'sync.trigger': 1, 'orchestrator.start': 1 },
   },
 ];
