@@ -78,7 +78,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
       180_000,
       100,
     );
-    assert.equal(p.status, 'completed', JSON.stringify([p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
+    assert.equal(p.status, 'completed', JSON.stringify([p.outcome, p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
     assert.match(p.outcome ?? '', /Cluster back: 5\/5 nodes back, leader tc-node1, alive 5\/5; selfplay running on 5\/5 nodes; 1 canonical model\(s\) on tc-node1: canonical_hex8_2p\.pth/);
     assert.ok([...titles].some((t) => /nodes back in the mesh \(probe \d+: [1-4]\/5 nodes back\)/.test(t)), [...titles].join('\n'));
     assert.deepEqual(effectsSince(from), ['orchestrator.start:tc-node1', 'sync.full:tc-node1', 'daemons.launched:tc-node1']);
@@ -98,7 +98,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
     // Its orchestrator runs and its heartbeats are fresh: only the gauges (no names) count it; the operator names it.
     await runScenario('training-cluster.sync-host-critical', ['--set', 'host=tc-node5']);
     const p = await finished(ID, 120_000);
-    assert.equal(p.status, 'completed', JSON.stringify([p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
+    assert.equal(p.status, 'completed', JSON.stringify([p.outcome, p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
     assert.match(p.outcome ?? '', /tc-node5: data recovered by rsync and imported \(\d+ database\(s\)\)/);
     assert.match(p.facts['sync gauges'] ?? '', /critical=1/);
     assert.deepEqual(effectsSince(from), ['sync.trigger:tc-node1', 'orchestrator.stop:tc-node5', 'orchestrator.start:tc-node5', 'orchestrator.restart:tc-node5', 'rsync.recovered:tc-node1/tc-node5', 'import:tc-node1/tc-node5']);
@@ -111,7 +111,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
     const from = lab.effects.list({ cluster: CLUSTER }).length;
     await runScenario('training-cluster.sync-host-critical');
     const p = await finished(ID, 120_000);
-    assert.equal(p.status, 'completed', JSON.stringify([p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
+    assert.equal(p.status, 'completed', JSON.stringify([p.outcome, p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
     assert.match(p.outcome ?? '', /tc-node4: full sync triggered \(\d+ file\(s\)\)|tc-node4: full sync triggered, orchestrator restarted/);
     assert.match(p.outcome ?? '', /tc-node5: full sync triggered, orchestrator restarted/);
     assert.ok(p.steps.some((s) => /Escalation: check for cluster-wide network issues/.test(s.title) && s.status === 'succeeded'));
@@ -158,7 +158,7 @@ describe('training-ops recoveries end to end through the CLI', () => {
     assert.equal(done.code, 0, done.stdout + done.stderr);
 
     const p = await finished(ID, 120_000);
-    assert.equal(p.status, 'completed', JSON.stringify([p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
+    assert.equal(p.status, 'completed', JSON.stringify([p.outcome, p.pendingDecision, p.steps.filter((s) => s.status !== 'succeeded')]));
     assert.match(p.outcome ?? '', /tc-node5: retired by hand, data loss acknowledged by alice/);
     assert.match(p.facts['tc-node5: data loss'] ?? '', /acknowledged by alice \(instance destroyed by the provider\); retired by hand, confirmed by carol/);
     assert.deepEqual(effectsSince(from), ['sync.trigger:tc-node1'], 'Lifeboat retired nothing itself');
