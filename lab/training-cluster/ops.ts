@@ -13,14 +13,18 @@ import type { SyncCoordinator } from './sync-coordinator';
 /** Faults of the outage and sync scenarios (seed 000 §5, seed 001). */
 export const TRAINING_OPS_FAULTS = [
   'training-cluster.cluster-outage',
-  /** The last node's sync agent crashed 2 h ago: a restart heals it. */
+  /** The last node's data unsynced for 2 h and its orchestrator killed (its heartbeats stop): a full sync and a restart heal it. */
   'training-cluster.sync-host-critical',
-  /** The agent will not start: only rsync + import recovers the games. */
+  /** The seed's symptom only (v1 activities): the last node's sync agent crashed 2 h ago, its orchestrator runs. */
+  'training-cluster.sync-host-critical.agent-crashed',
+  /** Its data cannot be pulled (the agent will not start; the full sync skips it): only rsync + import recovers the games. */
   'training-cluster.sync-host-critical.agent-broken',
   /** The host is gone (SSH refused, orchestrator dead): only retiring it ends the alert. */
   'training-cluster.sync-host-critical.host-lost',
-  /** The agents of the last two nodes crashed: the seed's Escalation. */
+  /** The last two nodes' data unsynced and their orchestrators killed: the seed's Escalation. */
   'training-cluster.sync-host-critical.multi',
+  /** A person's hands: the last node taken out of the cluster (no route retires a host; seed 001's option 5 is a human step). */
+  'training-cluster.by-hand.retire-host',
 ];
 
 /** Injects one of {@link TRAINING_OPS_FAULTS}. */
@@ -44,6 +48,10 @@ export async function breakOps(mesh: TrainingMesh, sync: SyncCoordinator, fault:
       return;
     }
     case 'training-cluster.sync-host-critical':
+      sync.makeCritical(last.name, 'dead');
+      await stopProc(mesh, last); // a crash: no stop effect
+      return;
+    case 'training-cluster.sync-host-critical.agent-crashed':
       return sync.makeCritical(last.name, 'dead');
     case 'training-cluster.sync-host-critical.agent-broken':
       return sync.makeCritical(last.name, 'broken');
@@ -52,8 +60,13 @@ export async function breakOps(mesh: TrainingMesh, sync: SyncCoordinator, fault:
       await stopProc(mesh, last);
       mesh.setOffline(last.name, true);
       return;
+    case 'training-cluster.by-hand.retire-host':
+      return sync.retireByHand(last.name);
     case 'training-cluster.sync-host-critical.multi':
-      for (const n of workers.slice(-2)) sync.makeCritical(n.name, 'dead');
+      for (const n of workers.slice(-2)) {
+        sync.makeCritical(n.name, 'dead');
+        await stopProc(mesh, n);
+      }
       return;
   }
 }

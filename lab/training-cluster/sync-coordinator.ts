@@ -10,23 +10,34 @@
  *   to the SSH login directory). The coordinator has its own sync log.
  * - Its sync agent (`ringrift-sync-agent`): while it runs and the host is
  *   online and not retired, it collects the host's new games within ~300 ms.
- * - HTTP (one server, on the coordinator): `GET /metrics`
- *   (`ringrift_sync_hosts{state="healthy|critical|retired"}`), `GET /hosts`
- *   (host statuses), `POST /admin/sync-host {host_id, force}`,
- *   `POST /admin/unretire {host_id}`,
- *   `POST /admin/retire-host {host_id, reason, acknowledge_loss}`; admin
- *   routes want `X-Admin-Key` (else 401).
+ * - HTTP (one server, on the coordinator), the real ai-service app's sync
+ *   surface (RingRift 2aa9f89b5, `app/main.py`): `GET /metrics` with the
+ *   label-less gauges `ringrift_sync_hosts_{total,healthy,stale,critical}`
+ *   (here they count the hosts; the real app leaves them at 0, see
+ *   docs/training-cluster.md), `GET /admin/sync/status` and
+ *   `POST /admin/sync/trigger` (a full cluster sync: every online host that is
+ *   not retired and whose data can be pulled), both wanting `X-Admin-Key`
+ *   (401 `{"detail": "X-Admin-Key header required"}`, 403 `{"detail":
+ *   "Invalid admin key"}`), answering the real shapes.
+ * - The seed's invented coordinator, kept only for the v1 activities that
+ *   recoveries recorded before the real API still call (not on the real app):
+ *   the labelled `ringrift_sync_hosts{state=...}` series, `GET /hosts`,
+ *   `POST /admin/sync-host {host_id, force}`, `POST /admin/unretire {host_id}`,
+ *   `POST /admin/retire-host {host_id, reason, acknowledge_loss}` (401 without
+ *   the key).
  * - Shims: `systemctl restart|start|stop|is-active|status ringrift-sync-agent`,
  *   `ps aux` (agent, orchestrator and selfplay processes), `rsync -avz
  *   <host>:<dir>/ <dest>/` on the coordinator (copies from that host's root),
  *   `python scripts/import_orphaned_databases.py --data-dir D --trigger-sync`,
  *   `bash scripts/sync_cluster_data.sh` (the real cluster pull; the seed's `sync_cluster_data.py --full`
  *   does not exist and answers as python does), `python scripts/launch_daemons.py --all`.
- * - Effects: `sync.forced` {ok}, `sync-agent.restart` {ok}, `rsync.recovered`,
- *   `import`, `host.unretired`, `host.retired` {lostGames}, `sync.full`, `daemons.launched`.
- * - Faults (set by the family): one host's agent crashed (restart heals),
- *   broken (only rsync + import recovers the data), the host lost (unreachable:
- *   only retiring it ends the alert), several hosts at once.
+ * - Effects: `sync.trigger` {files, games}, `sync.forced` {ok}, `sync-agent.restart` {ok},
+ *   `rsync.recovered`, `import`, `host.unretired`, `host.retired` {lostGames}, `sync.full`,
+ *   `daemons.launched`.
+ * - Faults (set by the family): one host's data unsynced for 2 h (its agent
+ *   crashed: a restart or a full sync heals it), broken (its data cannot be
+ *   pulled: only rsync + import recovers it), the host lost (unreachable: only
+ *   retiring it ends the alert), several hosts at once.
  *
  * @module
  */
@@ -44,8 +55,9 @@ export const SYNC_AGENT_SERVICE = 'ringrift-sync-agent';
 export const SELFPLAY_DIR = 'data/selfplay';
 export const SYNC_LOG = 'var/log/ringrift/sync.log';
 export const RECOVERED_DIR = 'data/recovered';
-/** A host that has not synced for this long is critical. */
+/** A host that has not synced for this long is critical; for this long, stale. */
 const CRITICAL_AFTER_MS = 60 * 60_000;
+const STALE_AFTER_MS = 15 * 60_000;
 
 export type AgentState = 'running' | 'dead' | 'broken';
 
@@ -89,6 +101,8 @@ export class SyncCoordinator {
   private hostRoot: (node: string) => string = () => '';
   private tick?: NodeJS.Timeout;
   private readonly games = new Map<string, number>(); // file -> game count cache
+  /** Databases `import_orphaned_databases.py` registered (absolute paths): a second import finds them registered. */
+  private readonly imported = new Set<string>();
   /** Selfplay of the coordinator's daemons: false after an outage until launch_daemons runs. */
   private daemonsDown = false;
   /** Selfplay on the coordinator itself (it is not a sync host). */
@@ -148,6 +162,7 @@ export class SyncCoordinator {
   /** Inventory settings for the sync procedures. */
   settings(): Record<string, string | number | boolean> {
     return {
+      aiServiceUrl: `http://127.0.0.1:${this.port}`,
       syncAdminUrl: `http://127.0.0.1:${this.port}`,
       syncAdminKey: `file:${this.keyPath}`,
       syncAgentService: SYNC_AGENT_SERVICE,
@@ -183,6 +198,13 @@ export class SyncCoordinator {
     this.daemonsDown = true;
     this.coordinatorSelfplay = false;
     for (const h of this.hosts) h.selfplay = false;
+  }
+
+  /** A person takes the host out of the cluster (there is no route for it on the real code): retired, nothing recorded as Lifeboat's. */
+  retireByHand(name: string): void {
+    const h = this.host(name);
+    h.retired = true;
+    this.log(this.o.coordinator, `${stamp()} WARNING host ${name} taken out of the cluster by hand`);
   }
 
   isRetired(name: string): boolean {
@@ -270,7 +292,9 @@ export class SyncCoordinator {
     const remote = rest.join(':');
     if (!this.o.hosts.includes(host)) return { stdout: '', stderr: `ssh: Could not resolve hostname ${host}: Name or service not known\nrsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\n`, exitCode: 255 };
     if (!this.o.online(host)) return { stdout: '', stderr: `ssh: connect to host ${host} port 22: Connection refused\nrsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\nrsync error: unexplained error (code 255)\n`, exitCode: 255 };
-    const from = join(this.hostRoot(host), remote.replace(/^\/+/, ''));
+    // Lab hosts share one machine: an absolute path inside the host's root is that path; anything else is relative to its root.
+    const root = this.hostRoot(host);
+    const from = isAbsolute(remote) && remote.startsWith(root) ? remote : join(root, remote.replace(/^\/+/, ''));
     const to = isAbsolute(dest) ? (dest.startsWith(call.root) ? dest : join(call.root, dest)) : join(call.cwd, dest);
     if (!existsSync(from)) return { stdout: '', stderr: `rsync: change_dir "${remote}" failed: No such file or directory (2)\n`, exitCode: 23 };
     mkdirSync(to, { recursive: true });
@@ -290,16 +314,24 @@ export class SyncCoordinator {
     const h = this.hosts.find((x) => x.name === hostName);
     if (!h) return { stdout: '', stderr: `error: ${dir} does not name a known host (expected .../<host-id>)\n`, exitCode: 1 };
     const files = readdirSync(abs).filter((f) => f.startsWith('games_') && !h.collected.has(f));
-    const games = files.reduce((n, f) => n + this.countGames(join(abs, f)), 0);
+    // The real script's databases (RingRift's game SQLite files): registered once; the host's data then counts as collected.
+    const dbs = readdirSync(abs, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.db') && !this.imported.has(join(abs, f)));
+    const games = files.reduce((n, f) => n + this.countGames(join(abs, f)), 0) + (dbs.length ? this.pending(h) : 0);
     for (const f of files) h.collected.add(f);
+    for (const f of dbs) this.imported.add(join(abs, f));
     const trigger = call.argv.includes('--trigger-sync');
-    if (trigger && this.pending(h) === 0) {
+    if (dbs.length) for (const f of this.files(h.name)) h.collected.add(f);
+    if (trigger && this.pending(h) === 0 && (files.length || dbs.length)) {
       h.lastSync = Date.now();
       h.reportedPending = 0;
     }
-    this.record(call.node, 'import', { host: hostName, files: files.length, games, triggerSync: trigger });
-    this.log(this.o.coordinator, `${stamp()} INFO imported ${files.length} orphaned database(s) of ${hostName} (${games} games)`);
-    return { stdout: `Imported ${files.length} database(s) (${games} games) from ${dir}${trigger ? '; sync triggered' : ''}\n`, exitCode: 0 };
+    const found = files.length + dbs.length;
+    this.record(call.node, 'import', { host: hostName, files: found, games, triggerSync: trigger });
+    this.log(this.o.coordinator, `${stamp()} INFO imported ${found} orphaned database(s) of ${hostName} (${games} games)`);
+    if (call.argv.includes('--json')) {
+      return { stdout: JSON.stringify({ databases_found: found, databases_imported: found, games_registered: games, errors: [], dry_run: false }) + '\n', exitCode: 0 };
+    }
+    return { stdout: `Imported ${found} database(s) (${games} games) from ${dir}${trigger ? '; sync triggered' : ''}\n`, exitCode: 0 };
   }
 
   private fullSync(call: ShimCall): ShimResult {
@@ -363,7 +395,17 @@ export class SyncCoordinator {
     const route = `${req.method ?? 'GET'} ${new URL(req.url ?? '/', 'http://x').pathname}`;
     if (route === 'GET /metrics') {
       const count = (s: string) => this.hosts.filter((h) => this.state(h) === s).length;
-      const lines = ['# HELP ringrift_sync_hosts Sync hosts by state', '# TYPE ringrift_sync_hosts gauge'];
+      const stale = this.hosts.filter((h) => this.state(h) === 'healthy' && Date.now() - h.lastSync > STALE_AFTER_MS).length;
+      const gauges: Array<[string, string, number]> = [
+        ['ringrift_sync_hosts_total', 'Total number of hosts tracked by SyncCoordinator.', this.hosts.length],
+        ['ringrift_sync_hosts_healthy', 'Number of healthy hosts in SyncCoordinator.', count('healthy') - stale],
+        ['ringrift_sync_hosts_stale', 'Number of hosts with stale data.', stale],
+        ['ringrift_sync_hosts_critical', 'Number of hosts in critical sync state.', count('critical')],
+      ];
+      const lines: string[] = [];
+      for (const [name, help, v] of gauges) lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${v.toFixed(1)}`);
+      // The seed's labelled series (v1 activities only; the real app has none).
+      lines.push('# HELP ringrift_sync_hosts Sync hosts by state', '# TYPE ringrift_sync_hosts gauge');
       for (const s of ['healthy', 'critical', 'retired']) lines.push(`ringrift_sync_hosts{state="${s}"} ${count(s)}`);
       lines.push('# TYPE ringrift_sync_host_last_sync_timestamp_seconds gauge');
       for (const h of this.hosts) lines.push(`ringrift_sync_host_last_sync_timestamp_seconds{host="${h.name}"} ${Math.floor(h.lastSync / 1000)}`);
@@ -378,6 +420,7 @@ export class SyncCoordinator {
       );
       return json(res, 200, { hosts });
     }
+    if (route === 'GET /admin/sync/status' || route === 'POST /admin/sync/trigger') return this.appSync(route, req, res);
     if (!route.startsWith('POST /admin/')) return json(res, 404, { error: `no route ${route}` });
     if (!this.authorized(req) || this.o.apiRefused?.(this.o.coordinator)) return json(res, 401, { error: 'unauthorized: X-Admin-Key required' });
     let body: { host_id?: unknown; reason?: unknown; acknowledge_loss?: unknown };
@@ -416,6 +459,49 @@ export class SyncCoordinator {
       default:
         return json(res, 404, { error: `no route ${route}` });
     }
+  }
+
+  /** The ai-service app's `/admin/sync/status` and `/admin/sync/trigger` (RingRift 2aa9f89b5 `app/main.py`), X-Admin-Key as it checks it. */
+  private async appSync(route: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await drain(req);
+    const given = String(req.headers['x-admin-key'] ?? '');
+    if (!given) return json(res, 401, { detail: 'X-Admin-Key header required' });
+    if (!this.authorized(req) || this.o.apiRefused?.(this.o.coordinator)) return json(res, 403, { detail: 'Invalid admin key' });
+    const timestamp = new Date().toISOString();
+    if (route === 'GET /admin/sync/status') {
+      return json(res, 200, {
+        status: 'ok',
+        timestamp,
+        sync: {
+          provider: 'local',
+          shared_storage: false,
+          running: false,
+          data_server: { running: false, port: null },
+          transports: { aria2: false, p2p: true, gossip: true, ssh: true },
+          sources_discovered: 0,
+          // Declared and never filled at 2aa9f89b5.
+          last_sync_times: {},
+          config: { aria2_connections: 16, gossip_port: 8771, fallback_chain: ['aria2', 'ssh', 'p2p'], data_server_port: 8766 },
+          quality: { manifest_enabled: false, quality_lookup_size: 0, elo_lookup_size: 0, quality_lookup_age_seconds: 0 },
+        },
+      });
+    }
+    // A full cluster sync: every online host that is not retired and whose data can be pulled (a broken one cannot).
+    const started = Date.now();
+    let files = 0;
+    let games = 0;
+    const pulled: string[] = [];
+    for (const h of this.hosts) {
+      if (!this.o.online(h.name) || h.retired || h.agent === 'broken') continue;
+      const n = this.files(h.name).filter((f) => !h.collected.has(f)).length;
+      files += n;
+      games += this.collect(h);
+      pulled.push(h.name);
+    }
+    this.record(this.o.coordinator, 'sync.trigger', { files, games, hosts: pulled.length });
+    const seconds = (Date.now() - started) / 1000;
+    const cat = (n: number) => ({ files_synced: n, bytes_transferred: n * 4096, transport_used: n ? 'ssh' : '', duration_seconds: seconds });
+    return json(res, 200, { status: 'ok', timestamp, results: { games: cat(files), training: cat(0), models: cat(0) }, total_files: files, total_bytes: files * 4096 });
   }
 
   private authorized(req: IncomingMessage): boolean {

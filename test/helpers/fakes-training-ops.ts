@@ -1,11 +1,10 @@
 /**
  * Fake training clusters for the cluster-outage and sync-host-critical
- * scenarios, shared by test/unit/training-ops.test.ts and the recorded branch
+ * (v2: the real sync surface) scenarios, shared by test/unit/training-ops.test.ts and the recorded branch
  * histories (test/replay/branches.ts): stateful overrides of the stub
  * activities (see ./stubs).
  */
 import type { LifeboatActivities } from '../../src/activities/types';
-import type { SyncHostStatus } from '../../src/activities/training-cluster/types';
 import { OPS_NODES, type Tweak } from './fakes-training-cluster';
 import { stubActivities } from './stubs';
 
@@ -41,55 +40,77 @@ export function outage(opts: { answering?: string[]; coordinatorAfter?: number }
   });
 }
 
-/** One host as the sync coordinator sees it. */
+/** One sync host on the real surface (RingRift 2aa9f89b5): the coordinator's peer view of it, the gauge, SSH. */
 export interface HostSim {
-  state: string;
+  /** Counted by the critical gauge (its data unsynced). */
+  critical?: boolean;
+  /** Its orchestrator runs and heartbeats (false: not alive, no heartbeat, its own /status does not answer). */
+  alive?: boolean;
   retired?: boolean;
+  /** Over SSH (default true). */
   reachable?: boolean;
-  /** What heals it: the forced sync, the agent restart, the import, the unretire; nothing by default. */
-  healedBy?: 'force' | 'restart' | 'import' | 'unretire';
+  /** The full sync cannot pull its data (default: it can). */
+  unpullable?: boolean;
+  /** What brings it back when its data is in: the full sync, the orchestrator restart, the import, the unretire. */
+  healedBy?: 'trigger' | 'restart' | 'import' | 'unretire';
 }
 
-/** The sync coordinator's view of `hosts`; each remedy heals a host whose `healedBy` names it. */
+/**
+ * The ai-service app's gauges and the coordinator's (tc-node1) P2P peers over `hosts`. The full sync collects every
+ * pullable host's data; the named remedy brings its host back (alive, fresh, not retired, data in).
+ */
 export function syncHosts(hosts: Record<string, HostSim>, tweak: Tweak = () => undefined): ReturnType<typeof stubActivities> {
-  const status = (): SyncHostStatus[] =>
-    Object.entries(hosts).map(([host, h]) => ({ host, state: h.state, retired: h.retired ?? false, lastSync: '2026-12-01T08:00:00.000Z', lastSeen: '2026-12-01T09:30:00.000Z', pendingGames: h.state === 'critical' ? 35 : 0 }));
+  const named = (h: HostSim) => h.alive === false || h.retired === true;
   const heal = (host: string, by: HostSim['healedBy'], dry?: boolean) => {
     const h = hosts[host];
-    if (h && !dry && h.healedBy === by) {
-      h.state = 'healthy';
-      h.retired = false;
-    }
+    if (h && !dry && h.healedBy === by) Object.assign(h, { alive: true, retired: false, critical: false });
   };
   const o: Partial<LifeboatActivities> = {
-    syncHosts: async () => ({ reachable: true, counts: {}, hosts: status() }),
-    sshCheck: async (a) => ({ node: a.node, reachable: hosts[a.node]?.reachable ?? true }),
-    syncForce: async (a) => {
-      const ok = hosts[a.host]?.healedBy === 'force';
-      heal(a.host, 'force', a.dryRun);
-      return { plan: `force ${a.host}`, synced: ok, detail: ok ? 'synced' : 'coordinator refused (409): agent not responding' };
+    syncGauges: async () => {
+      const n = Object.values(hosts).filter((h) => h.critical).length;
+      return { reachable: true, total: 4, healthy: 4 - n, stale: 0, critical: n };
     },
-    syncAgentRestart: async (a) => {
-      const ok = hosts[a.node]?.healedBy === 'restart';
+    syncCriticalHosts: async (a) => ({
+      node: a.node,
+      reachable: true,
+      staleSeconds: 300,
+      hosts: Object.entries(hosts)
+        .filter(([name, h]) => named(h) || name === a.host)
+        .map(([host, h]) => ({
+          host,
+          retired: h.retired === true,
+          alive: h.alive !== false,
+          fresh: !named(h),
+          ...(h.alive === false ? {} : { lastHeartbeat: '2026-12-01T10:00:00.000Z', heartbeatAgeSeconds: 5 }),
+          why: named(h) ? [...(h.retired ? ['retired'] : []), ...(h.alive === false ? ['not alive', 'no heartbeat'] : [])] : ['named by the operator'],
+        })),
+    }),
+    p2pStatus: async (a) => (hosts[a.node]?.alive === false ? { node: a.node, reachable: false, error: 'ECONNREFUSED' } : { node: a.node, reachable: true, leaderId: 'tc-node1', alivePeers: ALL }),
+    sshCheck: async (a) => ({ node: a.node, reachable: hosts[a.node]?.reachable ?? true }),
+    syncTrigger: async (a) => {
+      if (a.dryRun) return { dryRun: true, plan: 'POST /admin/sync/trigger', synced: false, totalFiles: 0, detail: 'dry run' };
+      let files = 0;
+      for (const [name, h] of Object.entries(hosts)) {
+        if (h.reachable === false || h.retired || h.unpullable) continue;
+        if (h.critical) files += 3;
+        h.critical = false;
+        heal(name, 'trigger');
+      }
+      return { plan: 'POST /admin/sync/trigger', synced: true, totalFiles: files, detail: `full sync: ${files} file(s)` };
+    },
+    p2pRestart: async (a) => {
       heal(a.node, 'restart', a.dryRun);
-      return { plan: `restart ${a.node}`, active: ok, reachable: true, detail: ok ? 'active' : 'not active after the restart' };
+      return { plan: `p2pRestart ${a.node}`, ...(a.dryRun ? { dryRun: true } : {}) };
+    },
+    p2pUnretire: async (a) => {
+      heal(a.peer, 'unretire', a.dryRun);
+      return { plan: `POST /admin/unretire?node_id=${a.peer}`, ...(a.dryRun ? { dryRun: true } : {}) };
     },
     syncImport: async (a) => {
       heal(a.host, 'import', a.dryRun);
-      return { plan: `import ${a.dataDir}`, imported: 2 };
+      return { plan: `import ${a.dataDir}`, imported: 2, games: 35 };
     },
-    syncUnretire: async (a) => {
-      heal(a.host, 'unretire', a.dryRun);
-      return { plan: `unretire ${a.host}` };
-    },
-    syncRetireHost: async (a) => {
-      const h = hosts[a.host];
-      if (h && !a.dryRun) {
-        h.state = 'retired';
-        h.retired = true;
-      }
-      return { plan: `retire ${a.host}` };
-    },
+    gamesDbStatus: async (a) => ({ node: a.node, reachable: true, databases: [{ path: 'data/games/selfplay.db', size: '1M' }], exists: true, count: 35, integrity: 'ok', byConfig: { hex8_2p: 35 }, selfplayRunning: true }),
   };
   tweak(o);
   return stubActivities(o);

@@ -13,6 +13,7 @@ export const TRAINING_OPS_EFFECTS: string[] = [
   'syncImport',
   'syncUnretire',
   'syncRetireHost',
+  'syncTrigger',
   'clusterFullSync',
   'clusterLaunchDaemons',
 ];
@@ -29,6 +30,10 @@ export function trainingOpsStubs(plan: PlanOf): TrainingOpsActivities {
     syncImport: async (a) => ({ ...plan('syncImport', a as never), imported: 2 }),
     syncUnretire: async (a) => plan('syncUnretire', a as never),
     syncRetireHost: async (a) => plan('syncRetireHost', a as never),
+    syncGauges: async () => ({ reachable: true, total: 4, healthy: 4, stale: 0, critical: 0 }),
+    syncAppStatus: async () => ({ reachable: true, status: 'ok', provider: 'local', running: false, transports: ['p2p', 'ssh'], lastSyncTimes: {} }),
+    syncTrigger: async (a) => ({ ...plan('syncTrigger', a as never), synced: true, totalFiles: 0, detail: 'full sync: 0 file(s), 0 byte(s)' }),
+    syncCriticalHosts: async (a) => ({ node: a.node, reachable: true, staleSeconds: 300, hosts: [] }),
     clusterFullSync: async (a) => plan('clusterFullSync', a as never),
     clusterLaunchDaemons: async (a) => plan('clusterLaunchDaemons', a as never),
     selfplayRunning: async (a) => ({ node: a.node, reachable: true, running: true, processes: 1 }),

@@ -120,8 +120,8 @@ describe('the sync coordinator and the training-ops activities on the lab', () =
     assert.deepEqual(since(before), []);
   });
 
-  test('training-cluster.sync-host-critical: force sync refused, the agent restart heals, the games are collected', T, async () => {
-    await lab.break('training-cluster.sync-host-critical');
+  test('training-cluster.sync-host-critical.agent-crashed (v1 activities): force sync refused, the agent restart heals, the games are collected', T, async () => {
+    await lab.break('training-cluster.sync-host-critical.agent-crashed');
     const before = count();
     const o = await run(a.syncHosts, tc('tc-node1'));
     assert.deepEqual(o.counts, { healthy: 3, critical: 1, retired: 0 });
@@ -185,6 +185,65 @@ describe('the sync coordinator and the training-ops activities on the lab', () =
     assert.equal((await healthy()).healthy, true, (await healthy()).summary);
   });
 
+  test('the real sync surface: /admin/sync/status and /admin/sync/trigger want X-Admin-Key as app/main.py checks it; the activities send it and never echo it', T, async () => {
+    const base = settings.aiServiceUrl!;
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const none = await fetch(`${base}/admin/sync/status`);
+    assert.equal(none.status, 401);
+    assert.deepEqual(await none.json(), { detail: 'X-Admin-Key header required' });
+    const wrong = await fetch(`${base}/admin/sync/trigger`, { method: 'POST', headers: { 'X-Admin-Key': 'wrong' } });
+    assert.equal(wrong.status, 403);
+    assert.deepEqual(await wrong.json(), { detail: 'Invalid admin key' });
+    const before = count();
+    const st = await run(a.syncAppStatus, tc('tc-node1'));
+    assert.equal(st.reachable, true, st.error);
+    assert.equal(st.status, 'ok');
+    assert.deepEqual(st.lastSyncTimes, {}, 'never filled at 2aa9f89b5');
+    const g = await run(a.syncGauges, tc('tc-node1'));
+    assert.deepEqual(g, { reachable: true, total: 4, healthy: 4, stale: 0, critical: 0 });
+    const c = await run(a.syncCriticalHosts, tc('tc-node1'));
+    assert.deepEqual(c.hosts, [], 'every peer alive with fresh heartbeats');
+    const dry = await run(a.syncTrigger, { ...tc('tc-node1'), dryRun: true });
+    assert.match(dry.plan, /^curl -X POST http:\/\/127\.0\.0\.1:\d+\/admin\/sync\/trigger -H "X-Admin-Key: \$ADMIN_API_KEY"$/);
+    assert.ok(!JSON.stringify([st, g, c, dry]).includes(adminKey));
+    assert.deepEqual(since(before), []);
+  });
+
+  test('training-cluster.sync-host-critical (real symptoms): the gauges count tc-node5, the peers name it; the full sync drops the gauge, its restart freshens its heartbeat', T, async () => {
+    await lab.break('training-cluster.sync-host-critical');
+    const before = count();
+    const g = await run(a.syncGauges, tc('tc-node1'));
+    assert.equal(g.critical, 1);
+    assert.equal(g.total, 4);
+    const c = await run(a.syncCriticalHosts, tc('tc-node1'));
+    assert.deepEqual(c.hosts.map((h) => [h.host, h.fresh, h.why.includes('not alive')]), [['tc-node5', false, true]]);
+    const t = await run(a.syncTrigger, tc('tc-node1'));
+    assert.equal(t.synced, true, t.detail);
+    assert.ok(t.totalFiles >= 2, t.detail);
+    assert.equal((await run(a.syncGauges, tc('tc-node1'))).critical, 0);
+    assert.equal((await run(a.syncCriticalHosts, tc('tc-node1'))).hosts[0]?.host, 'tc-node5', 'its heartbeats are still missing');
+    await run(a.p2pRestart, tc('tc-node5'));
+    await until('tc-node5 fresh in tc-node1\'s peers', async () => ((await run(a.syncCriticalHosts, { ...tc('tc-node1'), host: 'tc-node5' })).hosts[0]?.fresh ? true : undefined));
+    assert.deepEqual(since(before), ['sync.trigger:tc-node1', 'orchestrator.start:tc-node5']);
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
+  test('import_orphaned_databases.py --json: the real flags, its JSON line parsed; a second import registers nothing', T, async () => {
+    await lab.break('training-cluster.sync-host-critical.agent-broken');
+    const t = await run(a.syncTrigger, tc('tc-node1'));
+    assert.equal(t.synced, true);
+    assert.equal((await run(a.syncGauges, tc('tc-node1'))).critical, 1, 'the full sync cannot pull tc-node5');
+    const copy = await run(a.syncRecoverData, { ...sh('tc-node5'), dir: 'data/games' });
+    assert.ok(copy.files >= 1, copy.output);
+    const imp = await run(a.syncImport, { ...sh('tc-node5'), dataDir: copy.recoveredDir, json: true });
+    assert.ok(imp.imported >= 1, imp.output);
+    assert.match(imp.plan, /import_orphaned_databases\.py --data-dir \S+ --trigger-sync --json$/);
+    assert.equal((await run(a.syncGauges, tc('tc-node1'))).critical, 0);
+    const again = await run(a.syncImport, { ...sh('tc-node5'), dataDir: copy.recoveredDir, json: true });
+    assert.equal(again.imported, 0);
+    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+  });
+
   test('training-cluster.cluster-outage: all unreachable; the coordinator comes back first; nodes rejoin after its start; sync and daemons', T, async () => {
     await lab.break('training-cluster.cluster-outage');
     const before = count();
@@ -225,7 +284,9 @@ describe('the sync coordinator and the training-ops activities on the lab', () =
     assert.deepEqual(o.hosts.filter((h) => h.state === 'critical').map((h) => h.host), ['tc-node4', 'tc-node5']);
     for (const n of ['tc-node4', 'tc-node5']) assert.equal((await run(a.syncAgentRestart, tc(n))).active, true);
     await until('both healthy', async () => ((await run(a.syncHosts, tc('tc-node1'))).counts.critical === 0 ? true : undefined));
-    assert.equal((await healthy()).healthy, true, (await healthy()).summary);
+    // The fault also killed their orchestrators (the real symptom: their heartbeats stop).
+    for (const n of ['tc-node4', 'tc-node5']) await run(a.p2pRestart, tc(n));
+    await until('both back in the mesh', async () => ((await healthy()).healthy ? true : undefined));
   });
 
   test('training-cluster.sync-host-critical.host-lost: nothing reaches the host; retiring it records the loss; unretire reverses it', T, async () => {

@@ -254,7 +254,7 @@ const TRAINING_DATA: Branch[] = [
 const CO = 'training-cluster.cluster-outage';
 const SHC = 'training-cluster.sync-host-critical';
 const ops = (scenario: string, extra: { params?: Record<string, unknown>; options?: RecoveryOptions; dryRun?: boolean } = {}) => input(scenario, 'training-cluster', OPS_NODES, extra);
-const lost = (): Record<string, HostSim> => ({ 'tc-node5': { state: 'critical', reachable: false } });
+const lost = (): Record<string, HostSim> => ({ 'tc-node5': { critical: true, alive: false, reachable: false } });
 
 const TRAINING_OPS: Branch[] = [
   { scenario: CO, branch: 'some-nodes-answer', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage({ answering: ['tc-node2', 'tc-node3'] }).activities, input: ops(CO) }), answers: [], expect: { failure: 'ScenarioMismatch' } },
@@ -282,26 +282,26 @@ const TRAINING_OPS: Branch[] = [
   },
   { scenario: CO, branch: 'dry-run', workflowType: 'trainingClusterClusterOutage', make: () => ({ activities: outage().activities, input: ops(CO, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 
-  { scenario: SHC, branch: 'force-sync', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'force' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: manual sync forced/ } },
-  { scenario: SHC, branch: 'agent-restart', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: sync agent restarted/ } },
-  { scenario: SHC, branch: 'rsync-import', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'import' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: data recovered by rsync and imported/ } },
-  { scenario: SHC, branch: 'unretire', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: unretired and re-synced/ } },
-  { scenario: SHC, branch: 'retire-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ approve: 'retire-host' }], expect: { outcome: /tc-node5: retired, data loss acknowledged by alice/ } },
-  { scenario: SHC, branch: 'retire-rejected', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ reject: 'retire-host' }], expect: { failure: 'GateRejected' } },
-  { scenario: SHC, branch: 'approval-timeout-fail', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_FAIL }) }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
-  { scenario: SHC, branch: 'approval-timeout-abort', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
-  { scenario: SHC, branch: 'approval-timeout-skip', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /tc-node5: still critical, NOT retired/ } },
-  { scenario: SHC, branch: 'several-hosts-escalation', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node4: sync agent restarted; tc-node5: sync agent restarted/ } },
-  { scenario: SHC, branch: 'no-critical-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { state: 'healthy' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /No critical sync host/ } },
+  // v2 (the real sync surface, behind patched('training-cluster/real-p2p-api')); the v1 branches' histories are kept as v1-*.json.
+  { scenario: SHC, branch: 'v2-full-sync', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { critical: true, healedBy: 'trigger' } }).activities, input: ops(SHC, { params: { host: 'tc-node5' } }) }), answers: [], expect: { outcome: /tc-node5: full sync triggered \(3 file/ } },
+  { scenario: SHC, branch: 'v2-orchestrator-restart', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { critical: true, alive: false, healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: full sync triggered, orchestrator restarted/ } },
+  { scenario: SHC, branch: 'v2-rsync-import', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { critical: true, unpullable: true, healedBy: 'import' } }).activities, input: ops(SHC, { params: { host: 'tc-node5' } }) }), answers: [], expect: { outcome: /tc-node5: data recovered by rsync and imported/ } },
+  { scenario: SHC, branch: 'v2-unretire', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { retired: true, healedBy: 'unretire' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node5: unretired, back in the mesh/ } },
+  { scenario: SHC, branch: 'v2-retire-by-hand', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ approve: 'retire-host' }, { approve: 'retire-host-by-hand' }], expect: { outcome: /tc-node5: retired by hand, data loss acknowledged by alice/ } },
+  { scenario: SHC, branch: 'v2-retire-rejected', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC) }), answers: [{ reject: 'retire-host' }], expect: { failure: 'GateRejected' } },
+  { scenario: SHC, branch: 'v2-approval-timeout-skip', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts(lost()).activities, input: ops(SHC, { options: TIMEOUT_ASK }) }), answers: [{ decide: 'skip' }], expect: { outcome: /tc-node5: still critical, NOT retired/ } },
+  { scenario: SHC, branch: 'v2-several-hosts-escalation', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node4': { critical: true, alive: false, healedBy: 'restart' }, 'tc-node5': { critical: true, alive: false, healedBy: 'restart' } }).activities, input: ops(SHC) }), answers: [], expect: { outcome: /tc-node4: full sync triggered, orchestrator restarted; tc-node5: / } },
+  { scenario: SHC, branch: 'v2-no-critical-host', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({}).activities, input: ops(SHC) }), answers: [], expect: { outcome: /No critical sync host/ } },
+  { scenario: SHC, branch: 'v2-host-not-named', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { critical: true } }).activities, input: ops(SHC) }), answers: [], expect: { failure: 'HostNotNamed' } },
   {
     scenario: SHC,
-    branch: 'coordinator-unreachable',
+    branch: 'v2-coordinator-unreachable',
     workflowType: 'trainingClusterSyncHostCritical',
-    make: () => ({ activities: syncHosts({}, (o) => (o.syncHosts = async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }))).activities, input: ops(SHC) }),
+    make: () => ({ activities: syncHosts({}, (o) => (o.syncCriticalHosts = async (x) => ({ node: x.node, reachable: false, staleSeconds: 300, hosts: [], error: 'ECONNREFUSED' }))).activities, input: ops(SHC) }),
     answers: [],
     expect: { failure: 'CoordinatorUnreachable' },
   },
-  { scenario: SHC, branch: 'dry-run', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { state: 'critical' } }).activities, input: ops(SHC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
+  { scenario: SHC, branch: 'v2-dry-run', workflowType: 'trainingClusterSyncHostCritical', make: () => ({ activities: syncHosts({ 'tc-node5': { critical: true, alive: false } }).activities, input: ops(SHC, { dryRun: true }) }), answers: [], expect: { outcome: /./ } },
 ];
 
 // ---------------------------------------------------------------- gossip

@@ -97,92 +97,127 @@ describe('training-cluster.cluster-outage', () => {
 });
 
 // --------------------------------------------------- sync host critical --
+// v2 (the real sync surface of RingRift 2aa9f89b5, behind patched('training-cluster/real-p2p-api')): the
+// gauges, the critical hosts from the coordinator's P2P peers, the full sync, the orchestrator restart,
+// rsync + import, unretire, and the retirement as a human step after the seed's gate.
 
 const SHC = 'trainingClusterSyncHostCritical';
 const shc = (extra: Partial<RecoveryInput> = {}) => input('training-cluster.sync-host-critical', extra);
+const LOST = () => ({ 'tc-node5': { critical: true, alive: false, reachable: false } });
+
+/** Like `until`, skipping workflow time meanwhile: the verifications before the gate are durable polls. */
+async function untilGate(h: WorkflowHandle, gate: string): Promise<Progress> {
+  for (let i = 0; i < 120; i++) {
+    const p = await h.query(progressQuery);
+    if (p.gates.some((g) => g.gate === gate && g.status === 'waiting')) return p;
+    if (!['running', 'waiting-approval', 'waiting-decision'].includes(p.status)) throw new Error(`ended early: ${p.status} ${p.outcome ?? ''}`);
+    await env.sleep('10 seconds');
+  }
+  throw new Error(`gate ${gate} not reached: ${JSON.stringify(await h.query(progressQuery)).slice(0, 1500)}`);
+}
 
 describe('training-cluster.sync-host-critical', () => {
-  test('no critical host: nothing to recover, no effect', async () => {
-    const stubs = syncHosts({ 'tc-node4': { state: 'healthy' } });
+  test('no critical host (gauges 0, every peer fresh): nothing to recover, no effect', async () => {
+    const stubs = syncHosts({});
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
     assert.match(r.outcome, /No critical sync host: nothing to recover/);
+    assert.match(r.facts['sync gauges'] ?? '', /total=4 healthy=4 stale=0 critical=0/);
     assert.deepEqual(names(stubs), []);
   });
 
-  test('option 1: the forced sync works and ends it', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'force' } });
-    const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
-    assert.match(r.outcome, /tc-node5: manual sync forced/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5']);
+  test('the gauges count a critical host the peers do not name: a failure that says to name it, nothing done', async () => {
+    const stubs = syncHosts({ 'tc-node5': { critical: true, healedBy: 'trigger' } });
+    const err = await withWorker(SHC, stubs.activities, shc(), failed);
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.equal((err.cause as { type?: string }).type, 'HostNotNamed');
+    assert.match(String(err.cause?.message), /--set host=NODE/);
+    assert.deepEqual(names(stubs), []);
+  });
+
+  test('option 1: the operator names the host; the full sync drops the gauge and its heartbeat is fresh', async () => {
+    const stubs = syncHosts({ 'tc-node5': { critical: true, healedBy: 'trigger' } });
+    const r = await withWorker(SHC, stubs.activities, shc({ params: { host: 'tc-node5' } }), (h) => h.result());
+    assert.match(r.outcome, /^Sync hosts recovered: tc-node5: full sync triggered \(3 file\(s\)\)$/);
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1']);
     const reads = stubs.calls.map((c) => c.name);
-    for (const n of ['syncHostStorage', 'syncProcess', 'syncLogTail']) assert.ok(reads.includes(n), `diagnosis ${n} ran`);
+    for (const n of ['syncGauges', 'syncAppStatus', 'syncCriticalHosts', 'sshCheck', 'p2pDaemonStatus', 'gamesDbStatus']) assert.ok(reads.includes(n), `diagnosis ${n} ran`);
+    assert.equal(stubs.calls.find((c) => c.name === 'syncCriticalHosts')?.arg.host, 'tc-node5');
+    assert.match(r.facts.impact ?? '', /tc-node5 \(named by the operator/);
   });
 
-  test('option 2: the forced sync is refused, the agent restart heals the host', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'restart' } });
+  test('option 2: its orchestrator is dead; the full sync brings its data in, the restart brings its heartbeat back', async () => {
+    const stubs = syncHosts({ 'tc-node5': { critical: true, alive: false, healedBy: 'restart' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
-    assert.match(r.outcome, /tc-node5: sync agent restarted/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5', 'syncAgentRestart:tc-node5']);
+    assert.match(r.outcome, /tc-node5: full sync triggered, orchestrator restarted/);
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1', 'p2pRestart:tc-node5']);
+    assert.match(r.facts['tc-node5: diagnosis'] ?? '', /not alive, no heartbeat; 35 game\(s\) on the host/);
+    assert.match(r.facts.impact ?? '', /tc-node5 \(not alive, no heartbeat\)/);
   });
 
-  test('option 3: the agent will not start; rsync to the coordinator and the import recover the data', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', healedBy: 'import' } });
-    const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
+  test('option 3: its data cannot be pulled; rsync of data/games to the coordinator and the import recover it', async () => {
+    const stubs = syncHosts({ 'tc-node5': { critical: true, unpullable: true, healedBy: 'import' } });
+    const r = await withWorker(SHC, stubs.activities, shc({ params: { host: 'tc-node5' } }), (h) => h.result());
     assert.match(r.outcome, /tc-node5: data recovered by rsync and imported \(2 database/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5', 'syncAgentRestart:tc-node5', 'syncRecoverData:tc-node5', 'syncImport:tc-node5']);
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1', 'p2pRestart:tc-node5', 'syncRecoverData:tc-node5', 'syncImport:tc-node5']);
+    const copy = stubs.calls.find((c) => c.name === 'syncRecoverData')!.arg;
+    assert.equal(copy.dir, 'data/games');
     const imp = stubs.calls.find((c) => c.name === 'syncImport')!.arg;
     assert.equal(imp.dataDir, '/data/recovered/tc-node5/');
+    assert.equal(imp.json, true);
     assert.equal(imp.node, 'tc-node1', 'the import runs on the coordinator');
-    assert.match(r.facts['tc-node5: follow-up'] ?? '', /still failing/);
   });
 
-  test('option 4: a retired host that is available again is unretired first', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', retired: true, healedBy: 'unretire' } });
+  test('option 4: a retired host that answers again is unretired first (POST /admin/unretire?node_id= on the coordinator)', async () => {
+    const stubs = syncHosts({ 'tc-node5': { retired: true, healedBy: 'unretire' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
-    assert.match(r.outcome, /tc-node5: unretired and re-synced/);
-    assert.deepEqual(names(stubs), ['syncUnretire:tc-node5']);
+    assert.match(r.outcome, /tc-node5: unretired, back in the mesh/);
+    assert.deepEqual(names(stubs), ['p2pUnretire:tc-node1'], 'on the coordinator');
+    assert.equal(stubs.calls.find((c) => c.name === 'p2pUnretire')?.arg.peer, 'tc-node5');
   });
 
-  test('every option fails: the dangerous retire-host gate records the loss; only a second person can approve', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
+  test('every option fails: the dangerous retire-host gate, then the retirement by hand (no route retires a host), confirmed; the loss recorded', async () => {
+    const stubs = syncHosts(LOST());
     const r = await withWorker(SHC, stubs.activities, shc(), async (h) => {
-      const p = await until(h, (x) => x.gates.some((g) => g.gate === 'retire-host' && g.status === 'waiting'));
+      const p = await untilGate(h, 'retire-host');
       const g = p.gates.find((x) => x.gate === 'retire-host')!;
       assert.equal(g.dangerous, true);
-      assert.equal(g.evidence['data lost (game count)'], '35');
-      assert.match(g.evidence['data lost (time range)'] ?? '', /since last sync 2026-12-01T08:00:00.000Z, agent last seen 2026-12-01T09:30/);
+      assert.equal(g.evidence['data lost (game count)'], 'unknown');
+      assert.match(g.evidence['why critical'] ?? '', /not alive/);
       assert.equal(g.evidence['reachable over SSH'], 'no');
-      assert.deepEqual(names(stubs), ['syncForce:tc-node5'], 'options 2 and 3 need SSH; nothing retired before the approval');
+      assert.equal(g.evidence.tried, 'full sync');
+      assert.deepEqual(names(stubs), ['syncTrigger:tc-node1'], 'options 2 and 3 need SSH; nothing done to the host before the approval');
       await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ gate: 'retire-host', by: 'bob', reason: 'gone', confirm: 'lab-training' }] }));
-      await assert.rejects(h.executeUpdate(approveUpdate, { args: [{ gate: 'retire-host', by: 'alice', reason: 'gone' }] }));
       await h.executeUpdate(approveUpdate, { args: [{ gate: 'retire-host', by: 'alice', reason: 'instance destroyed by the provider', confirm: 'lab-training' }] });
+      const p2 = await untilGate(h, 'retire-host-by-hand');
+      assert.match(p2.gates.find((x) => x.gate === 'retire-host-by-hand')?.evidence.why ?? '', /no route that retires a host/);
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'retire-host-by-hand', by: 'carol', reason: 'removed from distributed_hosts.yaml' }] });
       return h.result();
     });
-    assert.match(r.outcome, /tc-node5: retired, data loss acknowledged by alice \(35 game\(s\)/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5', 'syncRetireHost:tc-node5']);
-    assert.match(r.facts['tc-node5: data loss'] ?? '', /35 game\(s\).*approved by alice/);
+    assert.match(r.outcome, /tc-node5: retired by hand, data loss acknowledged by alice/);
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1'], 'Lifeboat itself retired nothing');
+    assert.match(r.facts['tc-node5: data loss'] ?? '', /acknowledged by alice \(instance destroyed by the provider\); retired by hand, confirmed by carol/);
+    assert.match(r.facts['for humans: training logs'] ?? '', /tc-node5/);
   });
 
-  test('a rejected retire-host gate ends the recovery with a clear outcome; nothing is retired', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
+  test('a rejected retire-host gate ends the recovery with a clear outcome; no human step asked', async () => {
+    const stubs = syncHosts(LOST());
     const err = await withWorker(SHC, stubs.activities, shc(), async (h) => {
-      await until(h, (x) => x.gates.some((g) => g.status === 'waiting'));
+      await untilGate(h, 'retire-host');
       await h.executeUpdate(rejectUpdate, { args: [{ gate: 'retire-host', by: 'alice', reason: 'the provider may bring it back' }] });
       const e = await failed(h);
       const p = await h.query(progressQuery);
       assert.equal(p.status, 'aborted');
       assert.match(p.outcome ?? '', /alice rejected "retire-host" \(the provider may bring it back\)/);
+      assert.ok(!p.gates.some((g) => g.gate === 'retire-host-by-hand'));
       return e;
     });
     assert.ok(err instanceof WorkflowFailedError);
     assert.equal((err.cause as { type?: string }).type, 'GateRejected');
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5']);
   });
 
   test('nobody answers the gate: it escalates, and an operator skip leaves the host critical, not retired', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical', reachable: false } });
+    const stubs = syncHosts(LOST());
     const r = await withWorker(SHC, stubs.activities, shc({ options: { approvalTimeout: '10 minutes' } }), async (h) => {
-      // Advance time by hand (not by awaiting the result): the test server may skip past an in-flight update otherwise.
       let p = await h.query(progressQuery);
       for (let i = 0; i < 60 && !p.pendingDecision; i++) {
         await env.sleep('1 minute');
@@ -194,53 +229,51 @@ describe('training-cluster.sync-host-critical', () => {
       return h.result();
     });
     assert.match(r.outcome, /tc-node5: still critical, NOT retired/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node5']);
-    const notes = stubs.calls.filter((c) => c.name === 'notify').map((c) => String(c.arg.subject));
-    assert.ok(notes.some((s) => /ESCALATION: approval of retire-host/.test(s)), notes.join('\n'));
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1']);
   });
 
   test('several hosts critical: the Escalation (network check on every node, page) comes before per-host recovery', async () => {
-    const stubs = syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'restart' }, 'tc-node5': { state: 'critical', healedBy: 'restart' } });
+    const stubs = syncHosts({ 'tc-node4': { critical: true, alive: false, healedBy: 'restart' }, 'tc-node5': { critical: true, alive: false, healedBy: 'restart' } });
     const r = await withWorker(SHC, stubs.activities, shc(), (h) => h.result());
-    assert.match(r.outcome, /tc-node4: sync agent restarted; tc-node5: sync agent restarted/);
-    const order = stubs.calls.map((c) => `${c.name}:${String(c.arg.node)}`);
-    const checks = order.filter((c) => c.startsWith('sshCheck:'));
-    for (const n of ALL) assert.ok(checks.includes(`sshCheck:${n}`), `network check on ${n}`);
+    assert.match(r.outcome, /tc-node4: full sync triggered, orchestrator restarted; tc-node5: .*orchestrator restarted/);
+    const checks = stubs.calls.filter((c) => c.name === 'sshCheck').map((c) => String(c.arg.node));
+    for (const n of ALL) assert.ok(checks.includes(n), `network check on ${n}`);
     const page = stubs.calls.findIndex((c) => c.name === 'notify' && c.arg.severity === 'critical' && /2 sync hosts critical/.test(String(c.arg.subject)));
     assert.ok(page >= 0, 'on-call paged');
-    assert.ok(page < stubs.calls.findIndex((c) => c.name === 'syncForce'), 'paged before any recovery');
-    assert.deepEqual(names(stubs), ['syncForce:tc-node4', 'syncAgentRestart:tc-node4', 'syncForce:tc-node5', 'syncAgentRestart:tc-node5']);
+    assert.ok(page < stubs.calls.findIndex((c) => c.name === 'syncTrigger'), 'paged before any recovery');
+    assert.deepEqual(names(stubs).filter((n) => n.startsWith('p2pRestart')), ['p2pRestart:tc-node4', 'p2pRestart:tc-node5']);
     assert.match(r.facts['for humans: escalation'] ?? '', /pausing selfplay on tc-node4, tc-node5/);
   });
 
   test('dry run: every option up to the retirement is planned, nothing applied', async () => {
-    const stubs = syncHosts({ 'tc-node5': { state: 'critical' } });
+    const stubs = syncHosts({ 'tc-node5': { critical: true, alive: false } });
     const r = await withWorker(SHC, stubs.activities, shc({ dryRun: true }), (h) => h.result());
     assert.equal(r.dryRun, true);
     assert.deepEqual(names(stubs), []);
-    const planned = stubs.calls.filter((c) => c.arg.dryRun === true && TRAINING_OPS_EFFECTS.includes(c.name)).map((c) => c.name);
-    assert.deepEqual(planned, ['syncForce', 'syncAgentRestart', 'syncRecoverData', 'syncImport', 'syncRetireHost']);
+    const planned = stubs.calls.filter((c) => c.arg.dryRun === true && [...TRAINING_OPS_EFFECTS, 'p2pRestart', 'p2pUnretire'].includes(c.name)).map((c) => c.name);
+    assert.deepEqual(planned, ['syncTrigger', 'p2pRestart', 'syncRecoverData', 'syncImport']);
+    assert.match(r.outcome, /tc-node5: would be retired by hand after the gate/);
   });
 
   test('--set host=tc-node4: only that host is recovered, no escalation', async () => {
-    const stubs = syncHosts({ 'tc-node4': { state: 'critical', healedBy: 'force' }, 'tc-node5': { state: 'critical', healedBy: 'force' } });
+    const stubs = syncHosts({ 'tc-node4': { critical: true, alive: false, healedBy: 'restart' }, 'tc-node5': { critical: true, alive: false, healedBy: 'restart' } });
     const r = await withWorker(SHC, stubs.activities, shc({ params: { host: 'tc-node4' } }), (h) => h.result());
-    assert.match(r.outcome, /^Sync hosts recovered: tc-node4: manual sync forced$/);
-    assert.deepEqual(names(stubs), ['syncForce:tc-node4']);
+    assert.match(r.outcome, /^Sync hosts recovered: tc-node4: full sync triggered, orchestrator restarted$/);
+    assert.deepEqual(names(stubs), ['syncTrigger:tc-node1', 'p2pRestart:tc-node4']);
     assert.equal(r.facts.escalation, undefined);
   });
 
-  test('the sync coordinator does not answer: a clear failure, nothing done', async () => {
-    const stubs = syncHosts({});
-    const acts = { ...stubs.activities, syncHosts: async () => ({ reachable: false, error: 'ECONNREFUSED', counts: {}, hosts: [] }) } as LifeboatActivities;
-    const err = await withWorker(SHC, acts, shc(), failed);
+  test('the coordinator\'s orchestrator does not answer /status: a clear failure, nothing done', async () => {
+    const stubs = syncHosts({}, (o) => (o.syncCriticalHosts = async (a) => ({ node: a.node, reachable: false, staleSeconds: 300, hosts: [], error: 'ECONNREFUSED' })));
+    const err = await withWorker(SHC, stubs.activities, shc(), failed);
     assert.ok(err instanceof WorkflowFailedError);
     assert.equal((err.cause as { type?: string }).type, 'CoordinatorUnreachable');
+    assert.match(String(err.cause?.message), /mesh-collapse/);
     assert.deepEqual(names(stubs), []);
   });
 
   test('several hosts critical and no node answers: a cluster outage, nothing done', async () => {
-    const stubs = syncHosts({ 'tc-node4': { state: 'critical' }, 'tc-node5': { state: 'critical' } });
+    const stubs = syncHosts({ 'tc-node4': { critical: true, alive: false }, 'tc-node5': { critical: true, alive: false } });
     const acts = { ...stubs.activities, sshCheck: async (a: { node: string }) => ({ node: a.node, reachable: false }) } as LifeboatActivities;
     const err = await withWorker(SHC, acts, shc(), failed);
     assert.ok(err instanceof WorkflowFailedError);

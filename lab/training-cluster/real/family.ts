@@ -261,10 +261,11 @@ export class RealTrainingClusterFamily implements LabFamily {
         return;
       }
       default:
-        if (fault === 'training-cluster.sync-host-critical.host-lost') {
-          const last = this.nodeNames.at(-1)!;
-          this.real.kill(last);
-          await this.real.gone(last);
+        // The sync faults with real symptoms kill the real orchestrators of their hosts (their heartbeats stop).
+        const killed = fault === 'training-cluster.sync-host-critical.multi' ? this.nodeNames.slice(-2) : fault === 'training-cluster.sync-host-critical.host-lost' || fault === 'training-cluster.sync-host-critical' ? this.nodeNames.slice(-1) : [];
+        for (const n of killed) {
+          this.real.kill(n);
+          await this.real.gone(n);
         }
         if (TRAINING_OPS_FAULTS.includes(fault)) return breakOps(this.opsMesh(), this.sync, fault);
         if (await this.data.breakFault(fault)) return;

@@ -57,9 +57,15 @@ export const TRAINING_CLUSTER_DEFAULTS = {
   /** Longest a resumed training may run (it heartbeats meanwhile). */
   trainTimeoutSeconds: 4 * 3600,
   // Outages and sync (seed 000 §5, seed 001).
-  /** Base URL of the sync coordinator's admin API (the runbook's `http://localhost:5001` on the coordinator). */
+  /** Base URL of the ai-service app (app/main.py, port 8001): the sync gauges, /admin/sync/status and /admin/sync/trigger (v2). */
+  aiServiceUrl: '',
+  /** A peer whose last P2P heartbeat is older than this is a critical sync host (v2; the real peer timeout is 180 s, retirement ~300 s). */
+  heartbeatStaleSeconds: 300,
+  /** Longest wait for `POST /admin/sync/trigger` (a full cluster sync). */
+  syncTriggerTimeoutSeconds: 1800,
+  /** v1 only: base URL of the seed's sync coordinator admin API (`http://localhost:5001`), which does not exist at 2aa9f89b5. */
   syncAdminUrl: '',
-  /** Secret reference of the admin key (`X-Admin-Key`). */
+  /** Secret reference of the admin key (`X-Admin-Key`): the ai-service app's `ADMIN_API_KEY` (v2; v1: the seed's coordinator's key). */
   syncAdminKey: '',
   syncAgentService: 'ringrift-sync-agent',
   selfplayDir: '/data/selfplay',

@@ -2,7 +2,7 @@
  * The training cluster's activities (seeds 000 and 001), put together for
  * the worker: the P2P orchestrator ({@link ./p2p}), games databases
  * ({@link ./games}), selfplay ({@link ./selfplay}), models ({@link ./models}),
- * the sync coordinator and its hosts ({@link ./sync}) and cluster-wide
+ * the sync coordinator and its hosts ({@link ./sync}; the real app's sync surface, {@link ./app-sync}) and cluster-wide
  * scripts ({@link ./cluster-ops}), over the node helpers of {@link ./host}.
  *
  * Idempotency: reads have no effect; each effect checks the node first
@@ -20,6 +20,7 @@ import { gamesAggregate, gamesBackupAggregate, gamesBackupInfo, gamesDbStatus, g
 import { selfplayLaunchCluster, selfplayRunning, selfplayStart, selfplayStop } from './selfplay';
 import { modelCheck, modelCheckpoints, modelFetch, modelRestoreBackup, modelResumeTraining, modelsAccessible, modelSwap } from './models';
 import { syncAgentRestart, syncForce, syncHosts, syncHostStorage, syncImport, syncLogTail, syncProcess, syncRecoverData, syncRetireHost, syncUnretire } from './sync';
+import { syncAppStatus, syncCriticalHosts, syncGauges, syncTrigger } from './app-sync';
 import { clusterFullSync, clusterLaunchDaemons } from './cluster-ops';
 import type { AllTrainingClusterActivities } from './types';
 
@@ -62,6 +63,10 @@ export function trainingClusterActivities(base: ActivityContext): AllTrainingClu
     syncImport,
     syncUnretire,
     syncRetireHost,
+    syncGauges,
+    syncAppStatus,
+    syncTrigger,
+    syncCriticalHosts,
     clusterFullSync,
     clusterLaunchDaemons,
     selfplayRunning,

@@ -13,6 +13,7 @@ import { resolveSecret } from '../transport/secrets';
 import type { RemoteCommand } from '../transport/shell';
 import type { TrainingClusterContext } from './context';
 import { SCRIPT_MS, signal, tryExec } from './host';
+import type { WireImportResult } from './wire';
 import type { SyncHostRef, SyncHostStatus, SyncHostStorage, SyncLogTail, SyncOverview, SyncProcessInfo } from './types';
 
 function adminUrl(ctx: TrainingClusterContext, ref: NodeRef, path: string): string {
@@ -216,11 +217,14 @@ export async function syncAgentRestart(ctx: TrainingClusterContext, input: NodeR
 }
 
 /** Option 3a: `rsync -avz host:<selfplay>/ <recovered>/<host>/` on the coordinator (`node`). */
-export async function syncRecoverData(ctx: TrainingClusterContext, input: SyncHostRef & Effectful): Promise<EffectResult & { recoveredDir: string; files: number }> {
+export async function syncRecoverData(ctx: TrainingClusterContext, input: SyncHostRef & Effectful & { dir?: string }): Promise<EffectResult & { recoveredDir: string; files: number }> {
   return ctx.run(async () => {
     const { cluster } = ctx.lookup(input);
     ctx.lookup({ cluster: input.cluster, node: input.host });
-    const src = ctx.setting(cluster, 'selfplayDir').replace(/\/?$/, '/');
+    // A relative `dir` is in the host's workdir (its ssh.workdir, e.g. ~/ringrift/ai-service); rsync's would be its home.
+    const hostWorkdir = ctx.lookup({ cluster: input.cluster, node: input.host }).node.ssh?.workdir;
+    const dir = input.dir && !input.dir.startsWith('/') && hostWorkdir ? `${hostWorkdir.replace(/\/$/, '')}/${input.dir}` : input.dir;
+    const src = (dir ?? ctx.setting(cluster, 'selfplayDir')).replace(/\/?$/, '/');
     const dest = `${ctx.setting(cluster, 'recoveredDir').replace(/\/$/, '')}/${input.host}/`;
     const argv = ['rsync', '-avz', `${input.host}:${src}`, dest];
     const plan = `${input.node}: mkdir -p ${dest} && ${argv.join(' ')}`;
@@ -233,16 +237,30 @@ export async function syncRecoverData(ctx: TrainingClusterContext, input: SyncHo
 }
 
 /** Option 3b: `python scripts/import_orphaned_databases.py --data-dir <dir> --trigger-sync` on the coordinator. */
-export async function syncImport(ctx: TrainingClusterContext, input: SyncHostRef & Effectful & { dataDir: string }): Promise<EffectResult & { imported: number }> {
+export async function syncImport(ctx: TrainingClusterContext, input: SyncHostRef & Effectful & { dataDir: string; json?: boolean }): Promise<EffectResult & { imported: number; games?: number }> {
   return ctx.run(async () => {
     const { cluster, node } = ctx.lookup(input);
-    const argv = [...ctx.setting(cluster, 'importCommand').split(/\s+/).filter(Boolean), '--data-dir', input.dataDir, '--trigger-sync'];
+    const argv = [...ctx.setting(cluster, 'importCommand').split(/\s+/).filter(Boolean), '--data-dir', input.dataDir, '--trigger-sync', ...(input.json ? ['--json'] : [])];
     const cwd = node.ssh?.workdir;
     const plan = `${input.node}: ${cwd ? `cd ${cwd} && ` : ''}${argv.join(' ')}`;
     if (input.dryRun) return { dryRun: true, plan, imported: 0 };
     const res = await ctx.exec(input, [{ argv, cwd }], SCRIPT_MS);
     const out = ctx.check(input, res, 'importing the recovered databases', `read the output above; the data stays in ${input.dataDir}`);
+    const parsed = input.json ? importResultOf(res.stdout) : undefined;
+    if (parsed) return { plan, imported: parsed.imported, games: parsed.games, output: out };
     const m = /imported (\d+)/i.exec(res.stdout);
     return { plan, imported: m ? Number(m[1]) : 0, output: out };
   });
+}
+
+/** The JSON line `import_orphaned_databases.py --json` prints last (`databases_imported`, `games_registered`). */
+export function importResultOf(stdout: string): { imported: number; games: number } | undefined {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  if (!line) return undefined;
+  try {
+    const b = JSON.parse(line) as WireImportResult;
+    return { imported: typeof b.databases_imported === 'number' ? b.databases_imported : 0, games: typeof b.games_registered === 'number' ? b.games_registered : 0 };
+  } catch {
+    return undefined;
+  }
 }

@@ -231,6 +231,54 @@ export interface SyncLogTail {
   lastError?: string;
 }
 
+/** The ai-service app's sync gauges (`GET /metrics`; counts, no host names). */
+export interface SyncGauges {
+  reachable: boolean;
+  error?: string;
+  total?: number;
+  healthy?: number;
+  stale?: number;
+  critical?: number;
+}
+
+/** The ai-service app's `GET /admin/sync/status`. */
+export interface SyncAppStatus {
+  reachable: boolean;
+  /** "ok", "unavailable" (its SyncCoordinator did not import), "unreachable". */
+  status: string;
+  error?: string;
+  provider?: string;
+  /** Its background sync loop runs. */
+  running?: boolean;
+  /** The transports it has on. */
+  transports: string[];
+  /** `last_sync_times` (epoch seconds per key; empty at 2aa9f89b5, which never fills it). */
+  lastSyncTimes: Record<string, number>;
+}
+
+/** A sync host the P2P view calls critical (or the operator named). */
+export interface SyncCriticalHost {
+  host: string;
+  retired: boolean;
+  alive: boolean;
+  /** Its last heartbeat in the coordinator's peer table (ISO), and how old it was. */
+  lastHeartbeat?: string;
+  heartbeatAgeSeconds?: number;
+  /** Alive, not retired, heartbeat within the stale limit. */
+  fresh: boolean;
+  /** Why it is critical ("retired", "not alive", "last heartbeat 900 s ago"), or "named by the operator". */
+  why: string[];
+}
+
+export interface SyncCriticalHosts {
+  /** The node whose `/status` peers were read (the coordinator). */
+  node: string;
+  reachable: boolean;
+  error?: string;
+  staleSeconds: number;
+  hosts: SyncCriticalHost[];
+}
+
 /** Which sync host an effect on the coordinator is about. */
 export interface SyncHostRef extends NodeRef {
   /** The critical host (inventory node name); `node` is the coordinator that acts. */
@@ -251,14 +299,24 @@ export interface TrainingOpsActivities {
   syncForce(input: SyncHostRef & Effectful): Promise<EffectResult & { synced: boolean; detail: string }>;
   /** Option 2: `systemctl restart ringrift-sync-agent` on the host (`node`), then `is-active`; a failed restart is a result. */
   syncAgentRestart(input: NodeRef & Effectful): Promise<EffectResult & { active: boolean; reachable: boolean; detail: string }>;
-  /** Option 3a: `rsync -avz host:<selfplay>/ <recovered>/<host>/` on the coordinator (`node`). */
-  syncRecoverData(input: SyncHostRef & Effectful): Promise<EffectResult & { recoveredDir: string; files: number }>;
-  /** Option 3b: `python scripts/import_orphaned_databases.py --data-dir <dir> --trigger-sync` on the coordinator. */
-  syncImport(input: SyncHostRef & Effectful & { dataDir: string }): Promise<EffectResult & { imported: number }>;
+  /** Option 3a: `rsync -avz host:<dir>/ <recovered>/<host>/` on the coordinator (`node`); `dir` default settings.selfplayDir (v1), v2 passes the games directory. */
+  syncRecoverData(input: SyncHostRef & Effectful & { dir?: string }): Promise<EffectResult & { recoveredDir: string; files: number }>;
+  /** Option 3b: `python scripts/import_orphaned_databases.py --data-dir <dir> --trigger-sync` on the coordinator (`json`: with `--json`, its result parsed). */
+  syncImport(input: SyncHostRef & Effectful & { dataDir: string; json?: boolean }): Promise<EffectResult & { imported: number; games?: number }>;
   /** Option 4: `POST /admin/unretire {host_id}` (X-Admin-Key); a host that is not retired counts as done. */
   syncUnretire(input: SyncHostRef & Effectful): Promise<EffectResult>;
   /** Option 5 (gate `retire-host`): `POST /admin/retire-host {host_id, reason: data_loss, acknowledge_loss: true}`. */
   syncRetireHost(input: SyncHostRef & Effectful & { reason?: string }): Promise<EffectResult>;
+
+  // The real surface (RingRift 2aa9f89b5; v2 of seed 001).
+  /** `GET /metrics` of the ai-service app (settings.aiServiceUrl): the `ringrift_sync_hosts_*` gauges. */
+  syncGauges(input: NodeRef): Promise<SyncGauges>;
+  /** `GET /admin/sync/status` of the ai-service app (X-Admin-Key). */
+  syncAppStatus(input: NodeRef): Promise<SyncAppStatus>;
+  /** `POST /admin/sync/trigger` (X-Admin-Key): the app's full cluster sync; not sent when its SyncCoordinator is unavailable. */
+  syncTrigger(input: NodeRef & Effectful): Promise<EffectResult & { synced: boolean; totalFiles: number; detail: string }>;
+  /** The critical hosts in `node`'s P2P peers (retired, not alive, stale heartbeat), plus `host`. */
+  syncCriticalHosts(input: NodeRef & { host?: string }): Promise<SyncCriticalHosts>;
 
   // ---------------------------------------------------------- seed 000 §5 ----
   /** The cluster's data pull (`bash scripts/sync_cluster_data.sh`, settings.fullSyncCommand) in the coordinator's workdir. */

@@ -23,10 +23,22 @@
  *   (`Restart=always`), whose ExecStart is {@link P2P_EXEC_START} with the
  *   variables of its EnvironmentFile.
  *
- * ai-service app (`app/main.py`, port 8001): `GET /metrics` with the
- * label-less gauges `ringrift_sync_hosts_{total,healthy,stale,critical}`;
- * `POST /admin/sync/trigger` (`X-Admin-Key: $ADMIN_API_KEY`): a full
- * cluster sync. No route retires a host; nothing listens on 5001.
+ * ai-service app (`app/main.py`, port 8001; run here in the lab's isolation):
+ * - `GET /metrics` (no key): the label-less gauges
+ *   `ringrift_sync_hosts_{total,healthy,stale,critical}` (`app/metrics/coordinator.py`,
+ *   values like `0.0`). They are set only from `SyncFacade.get_stats()`, whose
+ *   dict has no `*_hosts` keys at 2aa9f89b5: on the real app they read 0.
+ * - `GET /admin/sync/status` (`X-Admin-Key: $ADMIN_API_KEY`; 401
+ *   `{"detail": "X-Admin-Key header required"}`, 403 `{"detail": "Invalid admin key"}`):
+ *   `{status: "ok", timestamp, sync: {provider, shared_storage, running,
+ *   data_server, transports: {aria2, p2p, gossip, ssh}, sources_discovered,
+ *   last_sync_times, config, quality}}` (`SyncCoordinator.get_status()`;
+ *   `last_sync_times` is never filled at 2aa9f89b5), or `{status: "unavailable", error}`.
+ * - `POST /admin/sync/trigger` (same key; no body: games, training, models):
+ *   `SyncCoordinator.full_cluster_sync()`, answering `{status: "ok", timestamp,
+ *   results: {<category>: {files_synced, bytes_transferred, transport_used,
+ *   duration_seconds}}, total_files, total_bytes}` (or `unavailable`).
+ * No route retires a host; nothing listens on 5001.
  *
  * Data and models: `scripts/selfplay.py --board hex8 --num-players 2
  * --engine-mode gumbel-mcts`; model checksums are `<model>.sha256`
@@ -71,3 +83,44 @@ export interface WireJobs {
 
 /** Job states that are over. */
 export const FINISHED_JOB_STATES = ['completed', 'failed', 'cancelled', 'canceled', 'timeout', 'error'];
+
+/** The ai-service app's sync gauges (label-less, `app/metrics/coordinator.py`). */
+export const SYNC_GAUGES = {
+  total: 'ringrift_sync_hosts_total',
+  healthy: 'ringrift_sync_hosts_healthy',
+  stale: 'ringrift_sync_hosts_stale',
+  critical: 'ringrift_sync_hosts_critical',
+} as const;
+
+/** `GET /admin/sync/status` of the ai-service app. */
+export interface WireSyncStatus {
+  status?: string;
+  timestamp?: string;
+  error?: string;
+  sync?: {
+    provider?: string;
+    shared_storage?: boolean;
+    running?: boolean;
+    transports?: Record<string, boolean>;
+    sources_discovered?: number;
+    last_sync_times?: Record<string, unknown>;
+  };
+}
+
+/** `POST /admin/sync/trigger` of the ai-service app. */
+export interface WireSyncTrigger {
+  status?: string;
+  error?: string;
+  results?: Record<string, { files_synced?: number; bytes_transferred?: number; transport_used?: string; duration_seconds?: number } | undefined>;
+  total_files?: number;
+  total_bytes?: number;
+}
+
+/** `scripts/import_orphaned_databases.py --json`'s last line. */
+export interface WireImportResult {
+  databases_found?: number;
+  databases_imported?: number;
+  games_registered?: number;
+  errors?: string[];
+  dry_run?: boolean;
+}

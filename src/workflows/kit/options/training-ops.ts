@@ -15,6 +15,11 @@ export const TRAINING_OPS_OPTIONS: Record<keyof TrainingOpsActivities, ActivityO
   syncImport: long('1h'),
   syncUnretire: EFFECT,
   syncRetireHost: EFFECT,
+  syncGauges: READ,
+  syncAppStatus: READ,
+  syncCriticalHosts: { ...READ, startToCloseTimeout: '90s' },
+  // A full cluster sync (POST /admin/sync/trigger) answers when it is done.
+  syncTrigger: long('1h'),
   clusterFullSync: long('2h'),
   clusterLaunchDaemons: EFFECT,
   selfplayRunning: READ,
