@@ -157,7 +157,7 @@ export function recoveryMemo(progress: Progress, workflowId: string): RecoveryMe
   return {
     v: 1,
     scenario: progress.scenario,
-    title: progress.title,
+    title: cut(progress.title, MEMO_LIMITS.text),
     cluster: progress.cluster,
     startedBy: progress.startedBy,
     startedAt: progress.startedAt,
