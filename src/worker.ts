@@ -37,7 +37,7 @@ export interface RunWorkerOptions {
  * Recoveries a worker keeps in memory per task queue. A recovery out of the
  * cache is replayed from its history when it next moves (a few ms to a few
  * hundred ms each); `lifeboat approvals` and `list` read visibility and need
- * no cached recovery. See docs/operations.md for the measurement behind it.
+ * no cached recovery. The measurement behind the default: README, "Many recoveries at once".
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
 
@@ -120,7 +120,7 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
           workflowBundle: bundle,
           activities: acts.activities,
           ...(dataConverter ? { dataConverter } : {}),
-          // Recoveries are long and mostly parked: keep them cached, but cap memory (docs/operations.md).
+          // Recoveries are long and mostly parked: keep them cached, but cap memory (README, "Many recoveries at once").
           maxCachedWorkflows,
           // A workflow task for a recovery cached on a worker that died (a timer that fired, a signal)
           // waits this long on that worker's sticky queue before any worker may take it (SDK default

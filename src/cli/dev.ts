@@ -326,14 +326,17 @@ export function register(program: Command, ctx: Context): void {
     .option('--task-queue <name...>', 'only these task queues')
     .action(async (flags: { taskQueue?: string[] }) => {
       // Lazy: the worker (and its bundler) is heavy and not needed by any other command.
-      let runWorker: (config: LifeboatConfig, opts?: { taskQueues?: string[] }) => Promise<void>;
+      let runWorker: (config: LifeboatConfig, opts?: { taskQueues?: string[]; maxCachedWorkflows?: number }) => Promise<void>;
+      let maxCachedWorkflowsFrom: (env: NodeJS.ProcessEnv) => number;
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        ({ runWorker } = require('../worker') as { runWorker: typeof runWorker });
+        ({ runWorker, maxCachedWorkflowsFrom } = require('../worker') as { runWorker: typeof runWorker; maxCachedWorkflowsFrom: typeof maxCachedWorkflowsFrom });
       } catch (err) {
         if (!/Cannot find module '\.\.\/worker'/.test((err as Error).message)) throw err;
         throw new ConfigError('the worker is not built (dist/src/worker.js is missing)', 'run `npm run setup` first');
       }
-      await runWorker(ctx.config(), { taskQueues: flags.taskQueue });
+      // Checked before anything connects: a bad cache size is refused naming the variable.
+      const maxCachedWorkflows = maxCachedWorkflowsFrom(ctx.io.env);
+      await runWorker(ctx.config(), { taskQueues: flags.taskQueue, maxCachedWorkflows });
     });
 }
