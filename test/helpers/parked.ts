@@ -36,7 +36,7 @@ export function writeParkInventory(stack: Stack, n: number): string {
   const clusters: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) clusters[parkCluster(i)] = gossip;
   const file = path.join(stack.dir, `park-inventory-${n}.yaml`);
-  writeFileSync(file, stringify({ approvals: { mode: 'unsigned' }, clusters }, { lineWidth: 0 }));
+  writeFileSync(file, stringify({ approvals: { mode: 'unsigned' }, clusters }, { lineWidth: 0, aliasDuplicateObjects: false }));
   return file;
 }
 
