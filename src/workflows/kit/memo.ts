@@ -2,7 +2,10 @@
  * What `lifeboat approvals` and `lifeboat list` show, kept in the recovery's
  * memo (key {@link MEMO_KEY}) as the recovery moves, so both commands are one
  * visibility call and need no worker: the recovery's scenario, cluster,
- * status, current step and starter, and for each gate that waits for a human
+ * status and starter (its current step is the `LifeboatStep` search
+ * attribute: kept out of the memo, which then changes only when the status,
+ * a gate or a decision does, a few times per recovery, not at every step),
+ * and for each gate that waits for a human
  * what the approver needs to decide (title, dangerous or not, requested and
  * escalation times, the evidence and its digest, approvals so far and
  * required, the exact commands). `watch`, `report` and the full evidence keep
@@ -75,8 +78,6 @@ export interface RecoveryMemo {
   startedAt: string;
   dryRun: boolean;
   status: RecoveryStatus;
-  /** The step running now (absent when none). */
-  step?: string;
   approvalMode?: 'signed' | 'unsigned';
   gates: MemoGate[];
   /** A failed step waiting for `retry | skip | abort`. */
@@ -163,7 +164,6 @@ export function recoveryMemo(progress: Progress, workflowId: string): RecoveryMe
     startedAt: progress.startedAt,
     dryRun: progress.dryRun,
     status: progress.status,
-    ...(progress.currentStep ? { step: cut(progress.currentStep, MEMO_LIMITS.text) } : {}),
     ...(progress.approvalMode ? { approvalMode: progress.approvalMode } : {}),
     gates,
     ...(d
