@@ -34,12 +34,16 @@ export interface RunWorkerOptions {
 }
 
 /**
- * Recoveries a worker keeps in memory per task queue. A recovery out of the
- * cache is replayed from its history when it next moves (a few ms to a few
- * hundred ms each); `lifeboat approvals` and `list` read visibility and need
- * no cached recovery. The measurement behind the default: README, "Many recoveries at once".
+ * Recoveries a worker keeps in memory per task queue. Measured (bench/parked,
+ * bench/README.md): about 0.9 MiB of worker RSS per cached recovery over a
+ * bare worker's ~275 MiB, so 500 parked recoveries all cached take ~710 MiB,
+ * and every one answers its progress query (`watch`, `report`, what `approve`
+ * signs) from memory; with 200, a burst of queries to the other 300 timed out
+ * while they were replayed. A recovery out of the cache is replayed from its
+ * history when it next moves; `lifeboat approvals` and `list` read visibility
+ * and need no cached recovery. Lower it on a worker with less memory.
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /**
  * The worker's cache size from `LIFEBOAT_MAX_CACHED_WORKFLOWS`.

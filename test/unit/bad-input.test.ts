@@ -166,7 +166,7 @@ describe('bad input refused before anything starts', () => {
 
   it('B26 a worker cache size that is not a positive whole number is refused naming the variable, before connecting', async () => {
     for (const bad of ['lots', '0', '-5', '2.5', '1e3']) {
-      refused(await run(['worker'], { LIFEBOAT_MAX_CACHED_WORKFLOWS: bad }), /LIFEBOAT_MAX_CACHED_WORKFLOWS=.* is not a positive whole number/, /how many recoveries each worker keeps in memory \(e\.g\. 200\), or unset it/);
+      refused(await run(['worker'], { LIFEBOAT_MAX_CACHED_WORKFLOWS: bad }), /LIFEBOAT_MAX_CACHED_WORKFLOWS=.* is not a positive whole number/, /how many recoveries each worker keeps in memory \(e\.g\. 500\), or unset it/);
     }
   });
 
