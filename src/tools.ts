@@ -61,8 +61,8 @@ export function resticPath(): string {
  * default) hands the activity to the worker in the workflow task's response,
  * but the workflow task that follows each completed activity goes through
  * that queue: one read per step. The dev server has one shard, so after the
- * burst (~26 steps) a workflow's back-to-back steps ran at 20/s, ~50 ms each.
- * At 100, a step costs what the process costs (~15 ms; bench/README.md).
+ * burst (~20-30 steps) a workflow's back-to-back steps ran at 20/s, ~50 ms each.
+ * At 100 a step costs ~12 ms, what the server and the worker take (bench/README.md).
  * Reads happen only when new tasks are written, so an idle server reads no
  * more often; a busy one reads in smaller batches.
  */
