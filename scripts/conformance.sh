@@ -18,6 +18,10 @@
 #     control crate's tests, built by setup with cargo (Rust >= 1.89) into
 #     LIFEBOAT_CARGO_TARGET_DIR (default ~/.cache/lifeboat/plumtree-target); root and `ip`
 #     (iproute2) for the nodes' network namespaces (lb-gossip-*).
+#   - the production stack (test/conformance/stack.test.ts): the Temporal server v1.32.0 and
+#     temporal-sql-tool, built by setup (scripts/setup-temporal-server.sh, Go >= 1.26) into
+#     .tools/temporal-server/, and PostgreSQL from apt (run as the postgres user when root),
+#     under $TMPDIR/lb-stack-<pid>-* (a crashed run's processes and directory removed at the next start).
 # A missing target fails its tests with the message above; nothing is skipped.
 #
 #   npm run conformance                          everything

@@ -11,6 +11,7 @@
 # Environment:
 #   LIFEBOAT_SKIP_BUILD=1    stop before `npm run build` (tsc)
 #   PYTHON=python3.12        interpreter for the .tools/venv virtualenv
+#   LIFEBOAT_SKIP_TEMPORAL_SERVER=1   do not build the real Temporal server (the stack test then fails saying so)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -250,6 +251,17 @@ else
   plumtree_v="plumtree-node at $PLUMTREE_TARGET/release"
 fi
 
+# --- 4d. the production stack: Temporal server on PostgreSQL -------------------
+# The conformance suite's stack test (test/conformance/stack.test.ts) runs the
+# real Temporal server (built from go.temporal.io/server, pinned there, into
+# .tools/temporal-server/, Go's caches outside the clone) on PostgreSQL from
+# apt. Needs Go >= 1.26.8 (without it: a warning, and the stack test fails
+# saying how to get it); a second run only checks versions.
+LIFEBOAT_SETUP_QUIET=1 bash "$ROOT/scripts/setup-temporal-server.sh"
+if [ "${LIFEBOAT_SKIP_TEMPORAL_SERVER:-}" = 1 ]; then temporal_server_v="temporal-server skipped"
+else temporal_server_v="temporal-server $("$ROOT/.tools/temporal-server/temporal-server" --version 2>/dev/null | awk '{print $3}' || true)"; fi
+[ "$temporal_server_v" = "temporal-server " ] && temporal_server_v="temporal-server not built"
+
 # --- 5. build -------------------------------------------------------------------
 if [ "${LIFEBOAT_SKIP_BUILD:-}" != 1 ]; then
   # tsc prints nothing on success; its errors are the useful output.
@@ -268,4 +280,4 @@ restic_v="$("${LIFEBOAT_RESTIC:-$GOBIN_DIR/restic}" version 2>/dev/null | awk '{
 sqlite_v="$(sqlite3 --version 2>/dev/null | awk '{print $1}')"
 ssh_v="$(ssh -V 2>&1 | awk '{print $1}' | tr -d ,)"
 btrfs_v="$(PATH="$PATH:/usr/sbin:/sbin" btrfs --version 2>/dev/null | awk '{print $2}')"
-note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}, $plumtree_v"
+note "ok in $((SECONDS - START))s: node $(node --version), npm $(npm --version 2>/dev/null), temporal ${temporal_v:-?}, test-server $TEST_SERVER_BIN_VERSION, restic ${restic_v:-?}, sqlite3 ${sqlite_v:-?}, ${ssh_v:-ssh ?}, btrfs-progs ${btrfs_v:-?}, $plumtree_v, ${temporal_server_v:-temporal-server ?}"

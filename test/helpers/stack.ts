@@ -43,7 +43,7 @@ export interface WorkerProcess {
 export interface Stack {
   dir: string;
   lab: Lab;
-  /** `127.0.0.1:<port>` of the dev server. */
+  /** `127.0.0.1:<port>` of the dev server (or of the caller's server: `temporalAddress`). */
   address: string;
   dbFile: string;
   client: Client;
@@ -80,12 +80,15 @@ export async function freePort(): Promise<number> {
  * @param opts.ledgerBackend the lab ledger's backend: the simulation (default) or real inferadb-ledger processes
  * @param opts.trainBackend the lab train server's storage: simulated (default) or real BTRFS on loop devices
  * @param opts.gossipBackend the lab gossip cluster's backend: the simulation (default) or real plumtree-node processes
+ * @param opts.temporalAddress a Temporal frontend the caller runs (the real server on PostgreSQL,
+ *   test/helpers/temporal-server.ts): no dev server is started, and stopServer/startServer refuse
  */
-export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind; gossipBackend?: GossipBackendKind } = {}): Promise<Stack & { worker?: WorkerProcess }> {
+export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: number; worker?: boolean; ledgerBackend?: LedgerBackendKind; trainBackend?: TrainBackendKind; gossipBackend?: GossipBackendKind; temporalAddress?: string } = {}): Promise<Stack & { worker?: WorkerProcess }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
+  const external = opts.temporalAddress;
+  const port = external ? 0 : await freePort();
+  const address = external ?? `127.0.0.1:${port}`;
   const workers: WorkerProcess[] = [];
   let server: TestWorkflowEnvironment | undefined;
   let lab: Lab | undefined;
@@ -103,7 +106,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
   };
 
   try {
-    server = await devServerEnv({ dbFilename: dbFile, port });
+    if (!external) server = await devServerEnv({ dbFilename: dbFile, port });
     lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}) });
     connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace: 'default' });
@@ -182,10 +185,12 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
       cli,
       startWorker,
       async stopServer() {
+        if (external) throw new Error(`the Temporal server at ${external} is not this stack's: stop it where it was started`);
         await server?.teardown();
         server = undefined;
       },
       async startServer() {
+        if (external) throw new Error(`the Temporal server at ${external} is not this stack's: start it where it was started`);
         server = await devServerEnv({ dbFilename: dbFile, port });
       },
       stop,

@@ -14,6 +14,8 @@ import { parse } from 'yaml';
 import { SearchAttributeType } from '@temporalio/common';
 import { SA_AWAITING_APPROVAL, SA_CLUSTER, SA_SCENARIO, SA_STEP } from '../../src/workflows/kit/defs';
 import { Inventory } from '../../src/inventory/schema';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/tools';
+import { DEPLOY_TEMPORAL, DYNAMIC_CONFIG, SERVER_CONFIG, TEMPORAL_SERVER_VERSION } from '../helpers/temporal-server';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -98,7 +100,6 @@ test('Temporal persists to PostgreSQL on a named volume', () => {
   assert.ok(c.volumes && data in c.volumes, `volume ${data} is not declared under volumes:`);
 
   const t = env(service(c, 'temporal'));
-  assert.equal(t.DB, 'postgres12');
   assert.equal(t.POSTGRES_SEEDS, 'postgresql');
   assert.match(service(c, 'temporal').image ?? '', /^temporalio\/(server|auto-setup):/);
   assert.deepEqual(service(c, 'temporal').depends_on, { 'temporal-schema': { condition: 'service_completed_successfully' } });
@@ -110,6 +111,45 @@ test('Temporal persists to PostgreSQL on a named volume', () => {
   const text = readFileSync(path.join(ROOT, script), 'utf8');
   for (const db of ['temporal', 'temporal_visibility']) assert.ok(text.includes(db), `schema script does not set up ${db}`);
   assert.match(text, /update-schema/);
+});
+
+test('the shipped dynamic config sets what the dev server gets (one workflow\'s steps are not paced at 50 ms on either)', () => {
+  const dc = parse(readFileSync(DYNAMIC_CONFIG, 'utf8')) as Record<string, Array<{ value: unknown; constraints?: unknown }>>;
+  for (const [k, v] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+    const entries = dc[k];
+    assert.ok(Array.isArray(entries) && entries.length === 1, `deploy/temporal/dynamicconfig.yaml sets ${k} once (lifeboat dev passes ${k}=${JSON.stringify(v)})`);
+    assert.deepEqual(entries[0], { value: v, constraints: {} }, `deploy/temporal/dynamicconfig.yaml: ${k} is ${JSON.stringify(v)}, as for lifeboat dev`);
+  }
+});
+
+test('the Temporal server runs the config files the stack test ran (deploy/temporal/), at the release it ran', () => {
+  const c = loadCompose();
+  const t = service(c, 'temporal');
+  const e = env(t);
+  // The same release as the stack test's server (scripts/setup-temporal-server.sh pins it too).
+  assert.equal(t.image, `temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+  const pinned = /^TEMPORAL_SERVER_VERSION=v(\S+)$/m.exec(readFileSync(path.join(ROOT, 'scripts/setup-temporal-server.sh'), 'utf8'))?.[1];
+  assert.equal(pinned, TEMPORAL_SERVER_VERSION, 'setup builds the release the compose stack runs');
+  // The server config and the dynamic config: mounted where the environment points the server, from the files the test used.
+  const configAt = e.TEMPORAL_SERVER_CONFIG_FILE_PATH;
+  const dynamicAt = e.DYNAMIC_CONFIG_FILE_PATH;
+  assert.ok(configAt && dynamicAt, 'the server is pointed at a config file and a dynamic config file');
+  assert.equal(path.resolve(ROOT, mountSource(t, configAt) ?? '(none)'), SERVER_CONFIG, `${configAt} is not deploy/temporal/config.yaml`);
+  assert.equal(path.resolve(ROOT, mountSource(t, dynamicAt) ?? '(none)'), DYNAMIC_CONFIG, `${dynamicAt} is not deploy/temporal/dynamicconfig.yaml`);
+  for (const v of t.volumes ?? []) if (v.startsWith('./deploy/temporal/')) assert.ok(v.endsWith(':ro'), `${v} is mounted read-only`);
+  // The config is a template of the environment: what it requires, the service sets.
+  const text = readFileSync(SERVER_CONFIG, 'utf8');
+  assert.match(text.slice(0, 1024), /^# enable-template$/m, 'the server renders the config as a template only with this comment in its first 1 KB');
+  const required = /range list ((?:"[A-Z_]+" ?)+)/.exec(text)?.[1]?.match(/[A-Z_]+/g) ?? [];
+  assert.deepEqual(required.sort(), ['POSTGRES_PWD', 'POSTGRES_SEEDS', 'POSTGRES_USER']);
+  for (const v of required) assert.ok(e[v], `the temporal service does not set ${v}, which deploy/temporal/config.yaml requires`);
+  assert.match(text, /pluginName: postgres12/);
+  // Every variable the config reads is documented in its header.
+  const header = text.split('\n').filter((l) => l.startsWith('#')).join('\n');
+  for (const [, v] of text.matchAll(/env "([A-Z_]+)"/g)) assert.ok(header.includes(v!.replace(/^(HISTORY|MATCHING|WORKER|FRONTEND)_MEMBERSHIP_PORT$/, '_MEMBERSHIP_PORT')), `config.yaml reads ${v} without saying so in its header`);
+  // The schema and bootstrap jobs run the scripts the test ran.
+  assert.equal(path.resolve(ROOT, mountSource(service(c, 'temporal-schema'), '/scripts/setup-postgres.sh') ?? ''), path.join(DEPLOY_TEMPORAL, 'setup-postgres.sh'));
+  assert.equal(path.resolve(ROOT, mountSource(service(c, 'temporal-bootstrap'), '/scripts/bootstrap.sh') ?? ''), path.join(DEPLOY_TEMPORAL, 'bootstrap.sh'));
 });
 
 test('the bootstrap job registers exactly the search attributes the workflows set', () => {
