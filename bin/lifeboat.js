@@ -34,8 +34,10 @@ require(entry)
   .then(
     (code) => {
       process.exitCode = typeof code === 'number' ? code : 0;
-      // Let stdout drain, then leave even if a library left a handle open.
-      setImmediate(() => process.exit(process.exitCode));
+      // Let stdout and stderr drain, then leave even if a library left a handle open. Into a pipe, a
+      // write is asynchronous: exiting at once cut `lifeboat approvals --json` of 500 gates at 219 kB.
+      const drained = (s) => new Promise((resolve) => (s.writableLength === 0 ? resolve() : s.write('', () => resolve())));
+      Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(process.exitCode));
     },
     (err) => {
       console.error(`internal error: ${err && err.stack ? err.stack : err}`);

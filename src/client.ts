@@ -50,7 +50,11 @@ import {
   type RecoveryInput,
   type RecoveryOptions,
   type RejectArgs,
+  type RecoveryStatus,
 } from './workflows/kit/defs';
+import { approvalCommands, MEMO_KEY, type RecoveryMemo } from './workflows/kit/memo';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 
 // ------------------------------------------------------------------ errors ----
 
@@ -436,6 +440,10 @@ export interface RecoveryRow {
   closeTime?: string;
   step?: string;
   awaitingApproval: boolean;
+  /** Who started it (from the recovery's memo; absent on recoveries started before the memo). */
+  startedBy?: string;
+  /** Lifeboat's own status (running, waiting-approval, waiting-decision, completed...), from the memo. */
+  state?: RecoveryStatus;
 }
 
 /** Visibility query over Lifeboat's search attributes. Values are quoted for the query language. */
@@ -451,7 +459,7 @@ function quote(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-function rowOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'typedSearchAttributes' | 'type' | 'status' | 'startTime' | 'closeTime'>): RecoveryRow {
+function rowOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'typedSearchAttributes' | 'type' | 'status' | 'startTime' | 'closeTime'>, memo?: RecoveryMemo): RecoveryRow {
   const sa = info.typedSearchAttributes;
   return {
     workflowId: info.workflowId,
@@ -463,11 +471,79 @@ function rowOf(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'typed
     closeTime: info.closeTime?.toISOString(),
     step: sa.get(SA_STEP),
     awaitingApproval: sa.get(SA_AWAITING_APPROVAL) === true,
+    ...(memo ? { startedBy: memo.startedBy, state: memo.status } : {}),
   };
 }
 
+/** Temporal's execution status codes (temporal.api.enums.v1.WorkflowExecutionStatus), by name. */
+const STATUS_NAMES = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'PAUSED'] as const;
+
+/** One recovery as the visibility store returns it: its row and, when it has one, its memo. */
+export interface VisibleRecovery {
+  row: RecoveryRow;
+  /** What `approvals` and `list` show, kept by the recovery (absent on recoveries started before the memo). */
+  memo?: RecoveryMemo;
+  /** Why the memo could not be read (e.g. encrypted and this CLI has no codec key). */
+  memoError?: string;
+}
+
 /**
- * Lists recoveries, newest first, through the visibility API (no worker needed).
+ * Recoveries matching a visibility query, newest first, with their memo: one
+ * `ListWorkflowExecutions` call per page of 100 (no worker needed). The memo
+ * goes through the client's data converter (the payload codec, when one is
+ * configured), one recovery at a time, so one memo that cannot be decoded
+ * does not hide the others.
+ *
+ * @param limit at most this many
+ */
+export async function visibleRecoveries(client: Client, query: string, limit: number): Promise<VisibleRecovery[]> {
+  const out: VisibleRecovery[] = [];
+  const namespace = client.options.namespace;
+  let nextPageToken: Uint8Array = new Uint8Array();
+  for (;;) {
+    const page = await client.workflowService.listWorkflowExecutions({ namespace, query, nextPageToken, pageSize: Math.min(Math.max(limit - out.length, 1), 100) });
+    for (const raw of page.executions) {
+      const workflowId = raw.execution?.workflowId ?? '';
+      const typedSearchAttributes = decodeTypedSearchAttributes(raw.searchAttributes?.indexedFields);
+      let memo: RecoveryMemo | undefined;
+      let memoError: string | undefined;
+      const payload = raw.memo?.fields?.[MEMO_KEY];
+      if (payload) {
+        try {
+          const value = await decodeOptionalSinglePayload<RecoveryMemo>(client.options.loadedDataConverter, payload, { type: 'workflow', namespace, workflowId });
+          if (value && value.v === 1) memo = value;
+          else memoError = 'its memo is of an unknown version';
+        } catch (err) {
+          memoError = `its memo could not be decoded (${err instanceof Error ? err.message : String(err)})`;
+        }
+      }
+      const info = {
+        workflowId,
+        runId: raw.execution?.runId ?? '',
+        type: raw.type?.name ?? '',
+        typedSearchAttributes,
+        status: { name: STATUS_NAMES[raw.status ?? 0] ?? 'UNKNOWN' },
+        startTime: tsToDate(raw.startTime) ?? new Date(0),
+        closeTime: tsToDate(raw.closeTime),
+      } as Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'typedSearchAttributes' | 'type' | 'status' | 'startTime' | 'closeTime'>;
+      out.push({ row: rowOf(info, memo), ...(memo ? { memo } : {}), ...(memoError ? { memoError } : {}) });
+      if (out.length >= limit) return out;
+    }
+    if (!page.nextPageToken?.length) return out;
+    nextPageToken = page.nextPageToken;
+  }
+}
+
+function tsToDate(ts: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): Date | undefined {
+  if (!ts) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : (ts.seconds?.toNumber() ?? 0);
+  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6));
+}
+
+/**
+ * Lists recoveries, newest first, through the visibility API alone (no worker
+ * needed): status and step from the search attributes, who started it and
+ * Lifeboat's own status from the memo.
  *
  * @param opts `open` only running ones; `cluster` only that cluster's; `limit` at most this many (default 50)
  */
@@ -475,13 +551,7 @@ export async function listRecoveries(
   client: Client,
   opts: { open?: boolean; cluster?: string; limit?: number } = {},
 ): Promise<RecoveryRow[]> {
-  const limit = opts.limit ?? 50;
-  const rows: RecoveryRow[] = [];
-  for await (const info of client.workflow.list({ query: recoveriesQuery(opts), pageSize: Math.min(limit, 100) })) {
-    rows.push(rowOf(info));
-    if (rows.length >= limit) break;
-  }
-  return rows;
+  return (await visibleRecoveries(client, recoveriesQuery(opts), opts.limit ?? 50)).map((v) => v.row);
 }
 
 /**
@@ -564,42 +634,71 @@ export interface PendingApproval {
   title: string;
   dangerous: boolean;
   evidence: Record<string, string>;
+  /** Set when the listing shortened the evidence: says so and which command shows the whole of it. */
+  evidenceNote?: string;
+  /** `sha256:...` of the full evidence (what a signed answer names). */
+  evidenceDigest?: string;
   choices?: string[];
   requestedAt: string;
   deadline: string;
+  /** Distinct approvals the gate needs, and who approved so far. */
+  required: number;
+  approvedBy: string[];
   /** The exact command that approves (fill in NAME and TEXT). */
   approveCommand: string;
   rejectCommand: string;
+  /** Where it was read: the recovery's memo (visibility, no worker), or its progress query (recoveries started before the memo). */
+  source: 'memo' | 'query';
 }
 
-/** The commands that approve or reject a gate, with the confirmation and choice it needs. */
-export function approvalCommands(workflowId: string, cluster: string, gate: Pick<GateRecord, 'gate' | 'dangerous' | 'choices'>): { approve: string; reject: string } {
-  const extra = `${gate.dangerous ? ` --confirm ${cluster}` : ''}${gate.choices?.length ? ` --choice ${gate.choices.join('|')}` : ''}`;
-  return {
-    approve: `lifeboat approve ${workflowId} ${gate.gate} --as NAME --reason "TEXT"${extra}`,
-    reject: `lifeboat reject ${workflowId} ${gate.gate} --as NAME --reason "TEXT"`,
-  };
-}
+export { approvalCommands };
 
 /**
- * Every gate waiting for a human across all open recoveries. Finds the
- * recoveries through the `LifeboatAwaitingApproval` search attribute, then
- * reads each one's progress for the gate details.
+ * Every gate waiting for a human across all open recoveries, from one
+ * visibility listing (`LifeboatAwaitingApproval = true`): each recovery's
+ * memo carries its waiting gates, so no worker is asked. A recovery started
+ * before the memo (none written yet) is asked through its progress query, as
+ * before; those that no worker answers are reported in `unreadable`.
  *
- * @returns the waiting gates, oldest request first; recoveries whose progress
- * cannot be read (no worker) are reported in `unreadable`
+ * @returns the waiting gates, oldest request first
  */
 export async function listApprovals(client: Client): Promise<{ approvals: PendingApproval[]; unreadable: Array<{ workflowId: string; error: string }> }> {
   const approvals: PendingApproval[] = [];
   const unreadable: Array<{ workflowId: string; error: string }> = [];
-  const rows: RecoveryRow[] = [];
-  for await (const info of client.workflow.list({ query: recoveriesQuery({ open: true, awaitingApproval: true }), pageSize: 100 })) {
-    rows.push(rowOf(info));
-    if (rows.length >= 500) break; // bounded: far more than any team has waiting
+  // Bounded: far more than any team has waiting.
+  const visible = await visibleRecoveries(client, recoveriesQuery({ open: true, awaitingApproval: true }), 2000);
+  for (const { row, memo } of visible) {
+    if (!memo) continue;
+    for (const g of memo.gates) {
+      approvals.push({
+        workflowId: row.workflowId,
+        runId: row.runId,
+        cluster: memo.cluster,
+        scenario: memo.scenario,
+        recovery: memo.title,
+        startedBy: memo.startedBy,
+        gate: g.gate,
+        title: g.title,
+        dangerous: g.dangerous,
+        evidence: g.evidence,
+        ...(g.evidenceNote ? { evidenceNote: g.evidenceNote } : {}),
+        ...(g.evidenceDigest ? { evidenceDigest: g.evidenceDigest } : {}),
+        ...(g.choices ? { choices: g.choices } : {}),
+        requestedAt: g.requestedAt,
+        deadline: g.deadline,
+        required: g.required,
+        approvedBy: g.approvedBy,
+        approveCommand: g.approve,
+        rejectCommand: g.reject,
+        source: 'memo',
+      });
+    }
   }
-  const results = await Promise.allSettled(rows.map((r) => getProgress(client, r.workflowId, r.runId, { timeoutMs: 5000 })));
+  // Recoveries without a memo (started before it, not moved since): their progress query, as before.
+  const older = visible.filter((v) => !v.memo).map((v) => v.row);
+  const results = await Promise.allSettled(older.map((r) => getProgress(client, r.workflowId, r.runId, { timeoutMs: 5000 })));
   results.forEach((res, i) => {
-    const row = rows[i] as RecoveryRow;
+    const row = older[i] as RecoveryRow;
     if (res.status === 'rejected') {
       unreadable.push({ workflowId: row.workflowId, error: res.reason instanceof Error ? res.reason.message : String(res.reason) });
       return;
@@ -618,11 +717,15 @@ export async function listApprovals(client: Client): Promise<{ approvals: Pendin
         title: g.title,
         dangerous: g.dangerous,
         evidence: g.evidence,
+        ...(g.evidenceDigest ? { evidenceDigest: g.evidenceDigest } : {}),
         choices: g.choices,
         requestedAt: g.requestedAt,
         deadline: g.deadline,
+        required: g.required ?? 1,
+        approvedBy: (g.approvals ?? []).map((x) => x.by),
         approveCommand: cmds.approve,
         rejectCommand: cmds.reject,
+        source: 'query',
       });
     }
   });

@@ -46,3 +46,31 @@ export function testServerPath(): string {
 export function resticPath(): string {
   return toolPath('LIFEBOAT_RESTIC', [path.join(PROJECT_ROOT, '.tools/go/bin/restic')], 'restic (>= 0.16)');
 }
+
+/**
+ * Dynamic config Lifeboat gives the dev server (`lifeboat dev`, the test and
+ * bench stacks), as `--dynamic-config-value KEY=JSON` pairs.
+ *
+ * `history.transferProcessorMaxPollRPS` (server default 20): every history
+ * shard reads its transfer queue (the tasks that push workflow and activity
+ * tasks to matching) through a token bucket of that rate with a burst of the
+ * same size (server v1.32.0: common/dynamicconfig/constants.go:2233,
+ * service/history/queues/reader_quotas.go:46, burst ratio 1 in
+ * common/quotas/dynamic_rate_limiter_impl.go:11, waited on before each load in
+ * service/history/queues/reader.go:428). Eager activity dispatch (on by
+ * default) hands the activity to the worker in the workflow task's response,
+ * but the workflow task that follows each completed activity goes through
+ * that queue: one read per step. The dev server has one shard, so after the
+ * burst (~20-30 steps) a workflow's back-to-back steps ran at 20/s, ~50 ms each.
+ * At 100 a step costs ~12 ms, what the server and the worker take (bench/README.md).
+ * Reads happen only when new tasks are written, so an idle server reads no
+ * more often; a busy one reads in smaller batches.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean | string>> = {
+  'history.transferProcessorMaxPollRPS': 100,
+};
+
+/** {@link DEV_SERVER_DYNAMIC_CONFIG} as `temporal server start-dev` arguments. */
+export function devServerDynamicConfigArgs(): string[] {
+  return Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${JSON.stringify(v)}`]);
+}

@@ -29,6 +29,38 @@ export interface RunWorkerOptions {
   signal?: AbortSignal;
   /** Called once every worker polls. */
   onReady?: (taskQueues: string[]) => void;
+  /** Recoveries kept in memory per task queue (default `$LIFEBOAT_MAX_CACHED_WORKFLOWS`, else {@link DEFAULT_MAX_CACHED_WORKFLOWS}). */
+  maxCachedWorkflows?: number;
+}
+
+/**
+ * Recoveries a worker keeps in memory per task queue. Measured (bench/parked,
+ * bench/README.md): about 0.9 MiB of worker RSS per cached recovery over a
+ * bare worker's ~275 MiB, so 500 parked recoveries all cached take ~710 MiB,
+ * and every one answers its progress query (`watch`, `report`, what `approve`
+ * signs) from memory; with 200, a burst of queries to the other 300 timed out
+ * while they were replayed. A recovery out of the cache is replayed from its
+ * history when it next moves; `lifeboat approvals` and `list` read visibility
+ * and need no cached recovery. Lower it on a worker with less memory.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
+/**
+ * The worker's cache size from `LIFEBOAT_MAX_CACHED_WORKFLOWS`.
+ *
+ * @throws {@link ConfigError} naming the variable when it is not a positive integer
+ */
+export function maxCachedWorkflowsFrom(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LIFEBOAT_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(
+      `LIFEBOAT_MAX_CACHED_WORKFLOWS=${raw.slice(0, 40)} is not a positive whole number`,
+      `set it to how many recoveries each worker keeps in memory (e.g. ${DEFAULT_MAX_CACHED_WORKFLOWS}), or unset it for the default`,
+    );
+  }
+  return n;
 }
 
 const bundlePromises = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
@@ -68,6 +100,7 @@ export function taskQueuesFor(config: LifeboatConfig, explicit?: string[]): stri
  */
 export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions = {}): Promise<void> {
   const taskQueues = taskQueuesFor(config, opts.taskQueues ?? envQueues());
+  const maxCachedWorkflows = opts.maxCachedWorkflows ?? maxCachedWorkflowsFrom();
   const conn = await connectionOptions(config);
   // Payload encryption (LIFEBOAT_CODEC_KEY_REF): keys resolved before connecting, so a bad key stops the worker at once.
   const dataConverter = await dataConverterFor(config);
@@ -91,8 +124,8 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
           workflowBundle: bundle,
           activities: acts.activities,
           ...(dataConverter ? { dataConverter } : {}),
-          // Recoveries are few and long: keep them cached, but cap memory.
-          maxCachedWorkflows: 200,
+          // Recoveries are long and mostly parked: keep them cached, but cap memory (README, "Many recoveries at once").
+          maxCachedWorkflows,
           // A workflow task for a recovery cached on a worker that died (a timer that fired, a signal)
           // waits this long on that worker's sticky queue before any worker may take it (SDK default
           // 10 s): the crash matrix's timer lateness after a SIGKILL is about this bound.
@@ -110,7 +143,7 @@ export async function runWorker(config: LifeboatConfig, opts: RunWorkerOptions =
     const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     opts.signal?.addEventListener('abort', stop, { once: true });
     process.stderr.write(
-      `lifeboat worker ${identity}: namespace ${config.temporal.namespace} at ${config.temporal.address}, task queue${taskQueues.length > 1 ? 's' : ''} ${taskQueues.join(', ')}, inventory ${config.inventoryPath}, payload codec ${dataConverter ? 'on (AES-256-GCM)' : 'off'}\n`,
+      `lifeboat worker ${identity}: namespace ${config.temporal.namespace} at ${config.temporal.address}, task queue${taskQueues.length > 1 ? 's' : ''} ${taskQueues.join(', ')}, inventory ${config.inventoryPath}, cache ${maxCachedWorkflows} recoveries, payload codec ${dataConverter ? 'on (AES-256-GCM)' : 'off'}\n`,
     );
     const running = Promise.all(workers.map((w) => w.run()));
     opts.onReady?.(taskQueues);

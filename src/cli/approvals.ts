@@ -92,7 +92,7 @@ const DECISIONS: readonly Decision[] = ['retry', 'skip', 'abort'];
 export function register(program: Command, ctx: Context): void {
   program
     .command('approvals')
-    .description('list every gate waiting for a human, across all running recoveries')
+    .description('list every gate waiting for a human, across all running recoveries (from visibility: no worker needed)')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
       const { approvals, unreadable } = await listApprovals(await ctx.client());
@@ -102,11 +102,14 @@ export function register(program: Command, ctx: Context): void {
         ctx.line(`${a.dangerous ? 'DANGEROUS ' : ''}gate ${a.gate} — ${a.title}`);
         ctx.line(`  recovery:  ${a.workflowId} (${a.scenario} on ${a.cluster}, started by ${a.startedBy})`);
         ctx.line(`  requested: ${a.requestedAt}   escalates at: ${a.deadline}`);
+        if (a.required > 1 || a.approvedBy.length) ctx.line(`  approvals: ${a.approvedBy.length} of ${a.required}${a.approvedBy.length ? ` (${a.approvedBy.join(', ')})` : ''}`);
         if (Object.keys(a.evidence).length) {
           const table = newTable(ctx);
           for (const [k, v] of Object.entries(a.evidence)) table.push({ [k]: v });
           ctx.line(table.toString().replace(/^/gm, '  '));
         }
+        if (a.evidenceNote) ctx.line(`  note:      ${a.evidenceNote}`);
+        if (a.evidenceDigest) ctx.line(`  evidence:  ${a.evidenceDigest}`);
         if (a.choices?.length) ctx.line(`  choices:   ${a.choices.join(', ')}`);
         ctx.line(`  approve:   ${a.approveCommand}`);
         ctx.line(`  reject:    ${a.rejectCommand}`);

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../client';
 import { ConfigError, type LifeboatConfig } from '../config';
-import { PROJECT_ROOT, temporalCliPath } from '../tools';
+import { devServerDynamicConfigArgs, PROJECT_ROOT, temporalCliPath } from '../tools';
 import { SEARCH_ATTRIBUTES } from '../workflows/kit/defs';
 import type { Context } from './context';
 
@@ -196,6 +196,8 @@ async function runDev(ctx: Context, flags: DevFlags): Promise<number> {
     const dbFile = path.join(config.stateDir, 'temporal.db');
     const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', host, '--port', String(port), '--ui-port', String(uiPort(config, port)), '--log-level', 'warn'];
     for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa.name}=${sa.type}`);
+    // Without these a workflow's steps are paced at one per ~50 ms by the server's transfer-queue read rate (see src/tools.ts).
+    args.push(...devServerDynamicConfigArgs());
     const t = start('temporal', temporalCliPath(), args);
     say(`Starting Temporal (pid ${t.pid}, database ${dbFile}) ...`);
     if (!(await waitUntil(async () => !isAlive(t.pid) ? true : portOpen(host, port), 60_000, 300)) || !isAlive(t.pid)) {
@@ -326,14 +328,17 @@ export function register(program: Command, ctx: Context): void {
     .option('--task-queue <name...>', 'only these task queues')
     .action(async (flags: { taskQueue?: string[] }) => {
       // Lazy: the worker (and its bundler) is heavy and not needed by any other command.
-      let runWorker: (config: LifeboatConfig, opts?: { taskQueues?: string[] }) => Promise<void>;
+      let runWorker: (config: LifeboatConfig, opts?: { taskQueues?: string[]; maxCachedWorkflows?: number }) => Promise<void>;
+      let maxCachedWorkflowsFrom: (env: NodeJS.ProcessEnv) => number;
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        ({ runWorker } = require('../worker') as { runWorker: typeof runWorker });
+        ({ runWorker, maxCachedWorkflowsFrom } = require('../worker') as { runWorker: typeof runWorker; maxCachedWorkflowsFrom: typeof maxCachedWorkflowsFrom });
       } catch (err) {
         if (!/Cannot find module '\.\.\/worker'/.test((err as Error).message)) throw err;
         throw new ConfigError('the worker is not built (dist/src/worker.js is missing)', 'run `npm run setup` first');
       }
-      await runWorker(ctx.config(), { taskQueues: flags.taskQueue });
+      // Checked before anything connects: a bad cache size is refused naming the variable.
+      const maxCachedWorkflows = maxCachedWorkflowsFrom(ctx.io.env);
+      await runWorker(ctx.config(), { taskQueues: flags.taskQueue, maxCachedWorkflows });
     });
 }

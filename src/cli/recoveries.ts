@@ -121,7 +121,7 @@ export function register(program: Command, ctx: Context): void {
 
   program
     .command('list')
-    .description('list running recoveries (--all: also finished ones)')
+    .description('list running recoveries (--all: also finished ones); from visibility: no worker needed')
     .option('--all', 'include finished recoveries')
     .option('--cluster <name>', 'only this cluster')
     .option('--limit <n>', 'at most this many rows', '50')
@@ -135,14 +135,15 @@ export function register(program: Command, ctx: Context): void {
         ctx.line(flags.all ? 'No recoveries recorded.' : 'No recovery is running. (`lifeboat list --all` shows finished ones.)');
         return;
       }
-      const t = table(ctx, ['workflow', 'scenario', 'status', 'step', 'approval', 'started (UTC)', 'ended (UTC)']);
+      const t = table(ctx, ['workflow', 'scenario', 'status', 'step', 'approval', 'started by', 'started (UTC)', 'ended (UTC)']);
       for (const r of rows) {
         t.push([
           r.workflowId,
           r.scenario,
-          r.status.toLowerCase(),
+          r.state && r.status === 'RUNNING' ? r.state : r.status.toLowerCase(),
           r.step ?? '',
           r.awaitingApproval ? 'WAITING' : '',
+          r.startedBy ?? '',
           r.startTime.replace('T', ' ').slice(0, 19),
           r.closeTime?.replace('T', ' ').slice(0, 19) ?? '',
         ]);

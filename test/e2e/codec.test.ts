@@ -129,6 +129,19 @@ describe('payload codec end to end', () => {
     assert.equal(retry.code, 0, retry.stdout + retry.stderr);
 
     await eventually('the split-brain gate', async () => (await progress()).gates.some((g) => g.gate === 'single-node-bootstrap' && g.status === 'waiting'), 120_000);
+    // `approvals` reads the gate from the recovery's memo (encrypted like every payload) through the codec, asking no worker.
+    const listed = await eventually('the gate in the memo', async () => {
+      const a = await cli(['approvals', '--json']);
+      assert.equal(a.code, 0, a.stderr);
+      return (JSON.parse(a.stdout) as { approvals: Array<{ gate: string; source: string; approveCommand: string }> }).approvals.find((g) => g.gate === 'single-node-bootstrap');
+    }, 30_000);
+    assert.equal(listed.source, 'memo');
+    assert.equal(listed.approveCommand, `lifeboat approve ${ID} single-node-bootstrap --as NAME --reason "TEXT" --confirm lab-ledger`);
+    // Without the key the gate is not shown in clear: it is reported as unreadable, with the reason.
+    const approvalsNoKey = await cli(['approvals', '--json'], { env: { LIFEBOAT_CODEC_KEY_REF: '' } });
+    const unreadable = (JSON.parse(approvalsNoKey.stdout || '{"approvals":[],"unreadable":[]}') as { approvals: unknown[]; unreadable: Array<{ workflowId: string }> });
+    assert.deepEqual(unreadable.approvals, [], approvalsNoKey.stdout + approvalsNoKey.stderr);
+    assert.deepEqual(unreadable.unreadable.map((u) => u.workflowId), [ID], approvalsNoKey.stdout + approvalsNoKey.stderr);
     const ok = await cli(['approve', ID, 'single-node-bootstrap', '--as', 'alice', '--reason', REASON, '--confirm', 'lab-ledger']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     const done = await cli(['watch', ID]);
@@ -150,6 +163,7 @@ describe('payload codec end to end', () => {
     const found = scan(JSON.parse(raw), 'history', { encrypted: 0, clear: [], failureTexts: [] });
     assert.ok(found.encrypted >= 20, `encrypted payloads: ${found.encrypted}`);
     assert.deepEqual(found.clear, [], 'every payload outside search attributes is encrypted');
+    assert.match(raw, /workflowPropertiesModifiedEventAttributes/, 'the memo was written (and scanned: encrypted)');
     assert.ok(found.failureTexts.length >= 1, 'the AuthFailed failure is in the history');
     for (const t of found.failureTexts) assert.ok(t === 'Encoded failure' || t === '', `failure text in clear: ${t}`);
     for (const needle of [REASON, 'key re-authorized', 'alice', '127.0.0.1', 'AuthFailed: ', 'split brain', 'SPLIT BRAIN', 'inferadb-ledger']) {

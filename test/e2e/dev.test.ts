@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { PROJECT_ROOT } from '../../src/tools';
+import { DEV_SERVER_DYNAMIC_CONFIG, PROJECT_ROOT } from '../../src/tools';
 import { eventually, freePort } from '../helpers/stack';
 
 const BIN = path.join(PROJECT_ROOT, 'bin', 'lifeboat.js');
@@ -86,6 +86,9 @@ test('lifeboat dev: server + Web UI + lab + worker; a recovery runs; Ctrl-C stop
   const kids = children();
   assert.deepEqual(kids.map((c) => c.name).sort(), ['lab', 'temporal', 'worker']);
   for (const c of kids) assert.ok(alive(c.pid), `${c.name} runs`);
+  // The server runs with Lifeboat's dynamic config (without it a workflow's steps are paced at ~50 ms: src/tools.ts).
+  const temporalArgs = readFileSync(`/proc/${kids.find((c) => c.name === 'temporal')!.pid}/cmdline`, 'utf8').split('\0');
+  for (const [k, v] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) assert.ok(temporalArgs.includes(`${k}=${JSON.stringify(v)}`), `temporal runs with ${k}=${JSON.stringify(v)}: ${temporalArgs.join(' ')}`);
   assert.ok(existsSync(path.join(cwd, '.lifeboat', 'temporal.db')), 'the database is a file under .lifeboat/');
   const ui = await eventually('the Web UI to answer', async () => (await fetch(`http://127.0.0.1:${uiPort}/`)).ok, 30_000);
   assert.ok(ui);

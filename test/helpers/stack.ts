@@ -52,7 +52,8 @@ export interface Stack {
   env: NodeJS.ProcessEnv;
   /** Runs `lifeboat ...args` (bounded: 120 s). */
   cli(args: string[], opts?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>;
-  startWorker(): WorkerProcess;
+  /** Starts a worker process; `env` is added to the stack's (e.g. another LIFEBOAT_INVENTORY, LIFEBOAT_MAX_CACHED_WORKFLOWS). */
+  startWorker(opts?: { env?: NodeJS.ProcessEnv }): WorkerProcess;
   /** Stops the dev server (SIGTERM through the test environment), keeping its database file. */
   stopServer(): Promise<void>;
   /** Starts the dev server again on the same port and database file. */
@@ -120,8 +121,8 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
       NO_COLOR: '1',
     };
 
-    const startWorker = (): WorkerProcess => {
-      const proc = spawn(process.execPath, [WORKER_MAIN], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const startWorker = (o: { env?: NodeJS.ProcessEnv } = {}): WorkerProcess => {
+      const proc = spawn(process.execPath, [WORKER_MAIN], { cwd: dir, env: { ...env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
       const ready = new Promise<void>((resolve, reject) => {

@@ -278,8 +278,11 @@ export interface TemporalServer {
   stop(): Promise<void>;
 }
 
-/** The real server with the shipped config (templated from the environment: ports, PostgreSQL, dynamic config path). */
-export async function temporalServer(dir: string, pg: Postgres): Promise<TemporalServer> {
+/**
+ * The real server with the shipped config (templated from the environment: ports, PostgreSQL, dynamic config path).
+ * `dynamicConfig` replaces the shipped dynamic config file (the orchestration bench's "server defaults" run).
+ */
+export async function temporalServer(dir: string, pg: Postgres, opts: { dynamicConfig?: string } = {}): Promise<TemporalServer> {
   const { server } = temporalServerTools();
   const ports: Record<string, number> = {};
   for (const k of ['FRONTEND_GRPC_PORT', 'FRONTEND_HTTP_PORT', 'FRONTEND_MEMBERSHIP_PORT', 'HISTORY_GRPC_PORT', 'HISTORY_MEMBERSHIP_PORT', 'MATCHING_GRPC_PORT', 'MATCHING_MEMBERSHIP_PORT', 'WORKER_GRPC_PORT', 'WORKER_MEMBERSHIP_PORT']) {
@@ -301,7 +304,7 @@ export async function temporalServer(dir: string, pg: Postgres): Promise<Tempora
     DB_PORT: String(pg.port),
     POSTGRES_USER: pg.user,
     POSTGRES_PWD: pg.password,
-    DYNAMIC_CONFIG_FILE_PATH: DYNAMIC_CONFIG,
+    DYNAMIC_CONFIG_FILE_PATH: opts.dynamicConfig ?? DYNAMIC_CONFIG,
     LOG_LEVEL: 'warn',
   };
   let proc: ChildProcess | undefined;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { SA_AWAITING_APPROVAL, SA_CLUSTER, SA_SCENARIO, SA_STEP } from '../../src/workflows/kit/defs';
-import { temporalCliPath, testServerPath } from '../../src/tools';
+import { devServerDynamicConfigArgs, temporalCliPath, testServerPath } from '../../src/tools';
 
 /** The time-skipping test server (timers skip when the workflow waits). */
 export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
@@ -15,8 +15,12 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-/** A real dev server (SQLite in memory unless dbFilename), with Lifeboat's search attributes. */
-export function devServerEnv(opts: { dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {
+/**
+ * A real dev server (SQLite in memory unless dbFilename), with Lifeboat's search
+ * attributes and the dynamic config `lifeboat dev` gives it (src/tools.ts), unless
+ * `serverDefaults` (the benchmark's "before"); `extraArgs` are appended (experiments).
+ */
+export function devServerEnv(opts: { dbFilename?: string; port?: number; serverDefaults?: boolean; extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalCliPath() },
@@ -24,7 +28,7 @@ export function devServerEnv(opts: { dbFilename?: string; port?: number } = {}):
       port: opts.port,
       dbFilename: opts.dbFilename,
       searchAttributes: [SA_SCENARIO, SA_CLUSTER, SA_STEP, SA_AWAITING_APPROVAL],
-      extraArgs: ['--headless', '--log-level', 'error'],
+      extraArgs: ['--headless', '--log-level', 'error', ...(opts.serverDefaults ? [] : devServerDynamicConfigArgs()), ...(opts.extraArgs ?? [])],
     },
   });
 }

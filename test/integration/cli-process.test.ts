@@ -62,6 +62,26 @@ test('a reader that closes the pipe early (`| head -n 1`): lifeboat exits 141 qu
   assert.deepEqual([l.code, l.signal], [141, null], 'the status of a command whose reader went away (128 + SIGPIPE), as git gives');
 });
 
+test('output far past a pipe\'s buffer reaches a slow reader whole before lifeboat exits (it was cut at 192 KiB: `approvals --json` of 500 gates)', async () => {
+  const file = path.join(dir, 'many-json.yaml');
+  writeFileSync(file, manyClusters(3000));
+  const env = { ...process.env, LIFEBOAT_INVENTORY: file, NO_COLOR: '1' };
+  const child = spawn(process.execPath, [BIN, 'inventory', 'check', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  // A reader slower than the writer: the pipe fills, and lifeboat must wait for it before exiting.
+  child.stdout!.on('data', (d: Buffer) => {
+    chunks.push(d);
+    child.stdout!.pause();
+    setTimeout(() => child.stdout!.resume(), 2);
+  });
+  const end = await finished(child, 'lifeboat inventory check --json');
+  assert.equal(end.code, 0, end.stderr);
+  const text = Buffer.concat(chunks).toString();
+  assert.ok(text.length > 500_000, `only ${text.length} bytes`);
+  const parsed = JSON.parse(text) as { clusters: unknown[] };
+  assert.equal(parsed.clusters.length, 3000);
+});
+
 test('an inventory past the YAML alias bound: the worker says so as an inventory error and exits 2, no stack', async () => {
   const file = path.join(dir, 'aliased.yaml');
   writeFileSync(

@@ -388,6 +388,10 @@ const GOSSIP: Branch[] = [
   { scenario: 'gossip.total-loss', branch: 'v2-approval-timeout-fail', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
   { scenario: 'gossip.total-loss', branch: 'v2-majority-works', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, (f) => f.crash('gossip5')), answers: [], expect: { failure: 'ScenarioMismatch' } },
   { scenario: 'gossip.total-loss', branch: 'v2-dry-run', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  // Recorded with the visibility memo (patched('kit/visibility-memo'), src/workflows/kit/versions.ts): its upserts replay in place,
+  // for a gate approved and for a gate that times out into an operator's decision.
+  { scenario: 'gossip.total-loss', branch: 'memo-clear-approved', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose), answers: [{ approve: 'clear-persistent-state' }], expect: { outcome: /Cluster re-formed from scratch/ } },
+  { scenario: 'gossip.total-loss', branch: 'memo-approval-timeout-abort', workflowType: 'gossipTotalLoss', make: gossip('gossip.total-loss', {}, lose, { options: TIMEOUT_ASK }), answers: [{ decide: 'abort' }], expect: { failure: 'RecoveryAborted' } },
 
   { scenario: 'gossip.cache-corruption', branch: 'v2-restart-heals', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, inMemory), answers: [], expect: { outcome: /by restarting the affected nodes/ } },
   { scenario: 'gossip.cache-corruption', branch: 'v2-clear-storage-rejected', workflowType: 'gossipCacheCorruption', make: gossip('gossip.cache-corruption', {}, corrupt), answers: [{ reject: 'clear-storage' }], expect: { failure: 'GateRejected' } },

@@ -164,6 +164,12 @@ describe('bad input refused before anything starts', () => {
     assert.ok(!r.err.includes(key));
   });
 
+  it('B28 a worker cache size that is not a positive whole number is refused naming the variable, before connecting', async () => {
+    for (const bad of ['lots', '0', '-5', '2.5', '1e3']) {
+      refused(await run(['worker'], { LIFEBOAT_MAX_CACHED_WORKFLOWS: bad }), /LIFEBOAT_MAX_CACHED_WORKFLOWS=.* is not a positive whole number/, /how many recoveries each worker keeps in memory \(e\.g\. 500\), or unset it/);
+    }
+  });
+
   it('B19 who signs: no approvals policy, unreadable allowed signers, no key, a key not allowed, a name the key may not sign as', async () => {
     const bare = path.join(dir, 'no-policy.yaml');
     writeFileSync(bare, INVENTORY.replace('approvals: { allowedSigners: allowed_signers }\n', ''));

@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import { SearchAttributeType } from '@temporalio/common';
 import { SA_AWAITING_APPROVAL, SA_CLUSTER, SA_SCENARIO, SA_STEP } from '../../src/workflows/kit/defs';
 import { Inventory } from '../../src/inventory/schema';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/tools';
 import { DEPLOY_TEMPORAL, DYNAMIC_CONFIG, SERVER_CONFIG, TEMPORAL_SERVER_VERSION } from '../helpers/temporal-server';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -110,6 +111,15 @@ test('Temporal persists to PostgreSQL on a named volume', () => {
   const text = readFileSync(path.join(ROOT, script), 'utf8');
   for (const db of ['temporal', 'temporal_visibility']) assert.ok(text.includes(db), `schema script does not set up ${db}`);
   assert.match(text, /update-schema/);
+});
+
+test('the shipped dynamic config sets what the dev server gets (one workflow\'s steps are not paced at 50 ms on either)', () => {
+  const dc = parse(readFileSync(DYNAMIC_CONFIG, 'utf8')) as Record<string, Array<{ value: unknown; constraints?: unknown }>>;
+  for (const [k, v] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+    const entries = dc[k];
+    assert.ok(Array.isArray(entries) && entries.length === 1, `deploy/temporal/dynamicconfig.yaml sets ${k} once (lifeboat dev passes ${k}=${JSON.stringify(v)})`);
+    assert.deepEqual(entries[0], { value: v, constraints: {} }, `deploy/temporal/dynamicconfig.yaml: ${k} is ${JSON.stringify(v)}, as for lifeboat dev`);
+  }
 });
 
 test('the Temporal server runs the config files the stack test ran (deploy/temporal/), at the release it ran', () => {

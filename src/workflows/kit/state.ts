@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ScenarioMeta } from '../scenarios';
 import {
   SA_AWAITING_APPROVAL,
@@ -19,6 +19,8 @@ import {
   type RejectArgs,
   type TimelineKind,
 } from './defs';
+import { MEMO_KEY, recoveryMemo } from './memo';
+import { VISIBILITY_MEMO } from './versions';
 
 export interface Runtime {
   meta: ScenarioMeta;
@@ -38,6 +40,8 @@ export interface Runtime {
   decisionSeq: number;
   /** Whether search attributes are kept up to date (off only where the server lacks them). */
   searchAttributes: boolean;
+  /** The memo last written (JSON), so that only a change is written (./memo.ts). */
+  lastMemo?: string;
 }
 
 let rt: Runtime | undefined;
@@ -82,8 +86,11 @@ export function skipped(what: string): string {
 }
 
 /**
- * Pushes the state to the UI: current details (Markdown) and search
- * attributes. Called at every step, wait and gate transition.
+ * Pushes the state to the UI and to visibility: current details (Markdown),
+ * search attributes, and (behind the {@link VISIBILITY_MEMO} patch) the memo
+ * that `lifeboat approvals` and `lifeboat list` read without a worker,
+ * written only when it changed. Called at every step, wait and gate
+ * transition.
  */
 export function publish(): void {
   const { progress, searchAttributes } = runtime();
@@ -118,5 +125,14 @@ export function publish(): void {
       { key: SA_STEP, value: progress.currentStep ?? progress.status },
       { key: SA_AWAITING_APPROVAL, value: waitingGates.length > 0 },
     ]);
+  }
+  if (patched(VISIBILITY_MEMO)) {
+    const r = runtime();
+    const memo = recoveryMemo(progress, workflowInfo().workflowId);
+    const text = JSON.stringify(memo);
+    if (text !== r.lastMemo) {
+      upsertMemo({ [MEMO_KEY]: memo });
+      r.lastMemo = text;
+    }
   }
 }

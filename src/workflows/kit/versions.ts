@@ -1,0 +1,16 @@
+/**
+ * The kit's `patched()` ids (docs/versioning.md). A kit change that issues
+ * new commands changes every scenario's command sequence, so it is patched
+ * like a scenario change.
+ *
+ * @module
+ */
+
+/**
+ * Recoveries keep what `lifeboat approvals` and `lifeboat list` show in their
+ * memo (./memo.ts), one `upsertMemo` at each change of it. Histories recorded
+ * before have no such commands and replay without them; a recovery started
+ * before the change writes its memo from the first workflow task a new worker
+ * runs for it.
+ */
+export const VISIBILITY_MEMO = 'kit/visibility-memo';
