@@ -10,8 +10,8 @@ import { stubActivities } from './stubs';
 
 const ALL = OPS_NODES.map((n) => n.name);
 
-/** All nodes down; the coordinator answers after `coordinatorAfter` SSH probes (3 by default); one more node rejoins per status probe. `answering`: nodes that answer all along. */
-export function outage(opts: { answering?: string[]; coordinatorAfter?: number } = {}): ReturnType<typeof stubActivities> {
+/** All nodes down; the coordinator answers after `coordinatorAfter` SSH probes (3 by default); one more node rejoins per status probe of the coordinator (and then answers its own, unless `silent`: the coordinator counts it alive, it does not answer); `answering`: nodes that answer all along. */
+export function outage(opts: { answering?: string[]; coordinatorAfter?: number; silent?: string[] } = {}): ReturnType<typeof stubActivities> {
   let coordinatorProbes = 0;
   let started = false;
   let alive = 0;
@@ -24,7 +24,9 @@ export function outage(opts: { answering?: string[]; coordinatorAfter?: number }
     },
     p2pStatus: async (a) => {
       if (opts.answering?.includes(a.node)) return { node: a.node, reachable: true, leaderId: null, alivePeers: [a.node] };
-      if (a.node !== 'tc-node1' || !started) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
+      if (!started) return { node: a.node, reachable: false, error: 'ECONNREFUSED' };
+      // A node in the coordinator's view answers /status itself too (the coordinator's own probe moves the rejoin on).
+      if (a.node !== 'tc-node1') return ALL.slice(0, alive).includes(a.node) && !opts.silent?.includes(a.node) ? { node: a.node, reachable: true, leaderId: 'tc-node1', alivePeers: ALL.slice(0, alive) } : { node: a.node, reachable: false, error: 'ECONNREFUSED' };
       alive = Math.min(ALL.length, alive + 1);
       return { node: a.node, reachable: true, leaderId: alive >= 2 ? 'tc-node1' : null, alivePeers: ALL.slice(0, alive), electionState: 'stable', voters: ['tc-node1', 'tc-node2', 'tc-node3'] };
     },

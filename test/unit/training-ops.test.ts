@@ -77,6 +77,24 @@ describe('training-cluster.cluster-outage', () => {
     assert.match(r.facts['root cause'] ?? '', /all 5 nodes unreachable/);
   });
 
+  test('a node the coordinator counts alive but that does not answer itself is not back: no daemons launched without it', async () => {
+    const stubs = outage({ silent: ['tc-node5'] });
+    const detail = await withWorker('trainingClusterClusterOutage', stubs.activities, input('training-cluster.cluster-outage'), async (h) => {
+      for (let i = 0; i < 400; i++) {
+        const p = await h.query(progressQuery);
+        const d = p.steps.find((x) => x.title.startsWith('Reconnect the nodes'))?.detail ?? p.wait?.title ?? '';
+        if (/tc-node5 alive in tc-node1's view but not answering itself/.test(d)) {
+          await h.terminate('seen');
+          return d;
+        }
+        await env.sleep('30 seconds');
+      }
+      throw new Error(`never waited on tc-node5: ${JSON.stringify(await h.query(progressQuery)).slice(0, 1500)}`);
+    });
+    assert.match(detail, /4\/5 nodes back \(tc-node5 alive in tc-node1's view but not answering itself\)/);
+    assert.deepEqual(names(stubs), ['p2pRestart:tc-node1'], 'no sync, no daemons while a node is not back');
+  });
+
   test('some nodes answer: not this scenario, the failure names the one to run, nothing done', async () => {
     const stubs = outage({ answering: ['tc-node2', 'tc-node3'] });
     const err = await withWorker('trainingClusterClusterOutage', stubs.activities, input('training-cluster.cluster-outage'), failed);

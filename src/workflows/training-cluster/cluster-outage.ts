@@ -19,11 +19,12 @@
  *
  * @module
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { ClusterOutageParams } from '../../catalog';
 import type { P2pStatus, SshCheckResult } from '../../activities/types';
 import { activities, fact, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { TRAINING_CLUSTER_CLUSTER_OUTAGE } from '../scenarios';
+import { NODES_ANSWER_THEMSELVES } from './versions';
 
 export type ClusterOutageInput = RecoveryInput<Partial<ClusterOutageParams>>;
 
@@ -94,7 +95,10 @@ async function clusterOutage(): Promise<string> {
   );
   await step(`Bring up the coordinator first: start the P2P orchestrator on ${coordinator}`, () => p2pRestart({ cluster, node: coordinator }), { onFailure: 'ask' });
 
-  // Step 4: the nodes auto-rejoin the mesh as they come online.
+  // Step 4: the nodes auto-rejoin the mesh as they come online. A node counts as back once the coordinator sees it
+  // alive AND it answers /status itself: a real coordinator just started can count a peer of its --peers list
+  // alive before that host is even up (seen on RingRift 2aa9f89b5: the daemons were launched without it).
+  const ownAnswer = patched(NODES_ANSWER_THEMSELVES);
   const back = await step(
     'Reconnect the nodes as they come online (they auto-rejoin the P2P mesh)',
     () =>
@@ -102,7 +106,14 @@ async function clusterOutage(): Promise<string> {
         'nodes back in the mesh',
         async () => {
           const s = await p2pStatus({ cluster, node: coordinator });
-          const alive = (s.alivePeers ?? []).filter((n) => all.includes(n));
+          let alive = (s.alivePeers ?? []).filter((n) => all.includes(n));
+          if (ownAnswer) {
+            const own = await Promise.all(all.map((node) => (node === coordinator ? Promise.resolve(s) : p2pStatus({ cluster, node }))));
+            const answering = own.filter((x) => x.reachable).map((x) => x.node);
+            const unsure = alive.filter((n) => !answering.includes(n));
+            alive = alive.filter((n) => answering.includes(n));
+            return { done: alive.length === all.length, detail: `${alive.length}/${all.length} nodes back${unsure.length ? ` (${unsure.join(', ')} alive in ${coordinator}'s view but not answering itself)` : ''}`, value: alive };
+          }
           return { done: alive.length === all.length, detail: `${alive.length}/${all.length} nodes back`, value: alive };
         },
         { every: '1m', within: '6h', maxProbes: 400 },

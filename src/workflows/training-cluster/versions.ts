@@ -16,3 +16,9 @@ export const REAL_P2P_API = 'training-cluster/real-p2p-api';
  * the coordinator: while it is down only its unit restarting it can end the wait), then Lifeboat restarts it.
  */
 export const COORDINATOR_FIRST = 'training-cluster.leader-failure/coordinator-down-restart-first';
+
+/**
+ * Cluster outage: a node is back once the coordinator sees it alive and it answers /status itself (a real
+ * coordinator just started can count a peer alive before its host is up).
+ */
+export const NODES_ANSWER_THEMSELVES = 'training-cluster.cluster-outage/nodes-answer-themselves';
