@@ -296,8 +296,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
           return hosts.get(`${family.cluster}/${node}`)?.faults.refuseApi ?? false;
         },
       };
-      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
+      // Stopped on failure too: a family that fails half-way (a node's port taken) has started some of its nodes,
+      // whose listeners would keep the process alive (seen in CI: a test file hung for its whole timeout).
       started.push(() => family.stop());
+      await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
     }
 
     // Signed approvals: the lab's operators (alice, bob, carol) sign with their own keys.

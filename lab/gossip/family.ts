@@ -16,7 +16,8 @@ import type { GossipBackend, GossipBackendKind } from './backend';
 import { peersOf, syncOf, until } from './client';
 import { breakFault, GOSSIP_FAULTS, type FaultContext } from './faults';
 import { RealGossipBackend } from './real/backend';
-import { freePort, SimBackend } from './sim/backend';
+import { restartablePort } from '../ports';
+import { SimBackend } from './sim/backend';
 import { adminEffect, EAGER_FANOUT, GOSSIP_CACHE_DIR, GOSSIP_DATA_DIR, RUNBOOK_SEED_PORT, SERVICE, type GossipNodeSpec } from './spec';
 
 export interface GossipOptions {
@@ -121,7 +122,7 @@ export class GossipFamily implements LabFamily {
     for (const s of this.specs) {
       s.root = ctx.hostRoot(s.name);
       mkdirSync(join(s.root, GOSSIP_CACHE_DIR), { recursive: true });
-      if (!s.httpPort) s.httpPort = await freePort();
+      if (!s.httpPort) s.httpPort = await restartablePort(); // a node restarts on it: below the ephemeral range
     }
     this.backendImpl =
       this.backendKind === 'real'

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { restartablePort } from '../ports';
 import { join, resolve } from 'node:path';
 
 /** The version every lab ledger node reports (`inferadb-ledger --version`). */
@@ -52,26 +52,9 @@ export function execStart(u: LedgerUnit): string {
   return ['/usr/local/bin/inferadb-ledger', ...unitArgv(u)].join(' ');
 }
 
-/** Ports handed out by this process, so two families (or two nodes) never get the same one. */
-const handedOut = new Set<number>();
-
-/** A free loopback TCP port, never one this process handed out before. */
-export async function freeLoopbackPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((ok, ko) => {
-      const s = createServer();
-      s.once('error', ko);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as AddressInfo).port;
-        s.close(() => ok(p));
-      });
-    });
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  throw new Error('lab ledger: no free loopback port after 50 tries');
+/** A free loopback port for a node's unit, which restarts on it (below the ephemeral range: ../ports). */
+export function freeLoopbackPort(): Promise<number> {
+  return restartablePort();
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { createServer } from 'node:http';
 import { json } from '../http-util';
+import { restartablePort } from '../ports';
 import { handleHttp } from './api';
 import type { NodeState, Proc, TrainingMesh } from './mesh';
 
@@ -16,6 +17,8 @@ export async function startProc(mesh: TrainingMesh, n: NodeState, startedAt = Da
     handleHttp(mesh, n, req, res).catch((err: unknown) => json(res, 500, { error: (err as Error).message }));
   });
   server.keepAliveTimeout = 500;
+  // Restarts listen on the same port: one from below the ephemeral range, which nothing else takes meanwhile (../ports).
+  if (!n.port) n.port = await restartablePort();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(n.port, '127.0.0.1', () => {

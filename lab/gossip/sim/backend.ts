@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { restartablePort } from '../../ports';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,7 @@ export class SimBackend implements GossipBackend {
   async prepare(nodes: GossipNodeSpec[], tokenFile: string): Promise<void> {
     this.token = readFileSync(tokenFile, 'utf8').trim();
     for (const [i, n] of nodes.entries()) {
-      const port = this.opts.memberlistBasePort ? this.opts.memberlistBasePort + i : await freePort();
+      const port = this.opts.memberlistBasePort ? this.opts.memberlistBasePort + i : await restartablePort();
       this.ports.set(n.name, port);
       n.addr = `127.0.0.1:${port}`;
     }
@@ -174,14 +175,3 @@ function listen(server: Server | TcpServer, port: number): Promise<void> {
   });
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createTcpServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
