@@ -103,6 +103,7 @@ async function gateWaiting(h: WorkflowHandle): Promise<Progress> {
 const approve = (h: WorkflowHandle) => h.executeUpdate(approveUpdate, { args: [{ gate: 'resync-node', by: 'alice', reason: 'node2 corrupted', confirm: CLUSTER }] });
 
 /** The patch ids of the version markers in a history. */
+/** The demo's own patch markers (the kit's, e.g. kit/visibility-memo, which every recovery records, are not this demo's). */
 function patchMarkers(history: History): string[] {
   return (history.events ?? [])
     .map((e) => e.markerRecordedEventAttributes)
@@ -112,7 +113,8 @@ function patchMarkers(history: History): string[] {
       const payload = Object.values(m!.details ?? {}).flatMap((p) => p.payloads ?? [])[0];
       const data = JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8') || '{}') as { id?: string; deprecated?: boolean };
       return `${data.id ?? '?'}${data.deprecated ? ' (deprecated)' : ''}`;
-    });
+    })
+    .filter((id) => !id.startsWith('kit/'));
 }
 
 async function replays(version: Version, history: History, name: string): Promise<void> {
