@@ -17,7 +17,7 @@
  * by it: Lifeboat only spawns it (`lifeboat lab up`).
  *
  * Ports: ephemeral by default. With `fixedPorts` (what `lab serve` uses):
- * SSH 2220 + i over all hosts in family order (ledger first), training-cluster
+ * SSH 2220 + i over all hosts in family order (ledger first; the opt-in fleet's hosts always ephemeral), training-cluster
  * HTTP 8770 + i (and its sync coordinator 8870), ledger gRPC 50051 + i, gossip HTTP 8790 + i
  * and seed TCP 7946 + i, the ledger's DR region (`lab-ledger-dr`, after every other family)
  * gRPC 50061 + i, control API 8760. The train server (`lab-train`, one host `train1`) has no
@@ -40,6 +40,7 @@ import { join, resolve } from 'node:path';
 import { startControl, ControlError, type ControlServer, type ShimAnswer, type ShimRequest } from './control';
 import { EffectLog } from './effects';
 import type { ClusterHealth, LabFamily } from './family';
+import { FleetFamily, writeFleetFiles } from './fleet';
 import { writeInventory } from './inventory';
 import { clientKey, hostKey, writeAllowedSigners } from './keys';
 import { GossipFamily, type GossipBackendKind } from './gossip';
@@ -53,16 +54,31 @@ import { RealTrainingClusterFamily } from './training-cluster/real/family';
 /** The training cluster's lab backends: the simulation, or real RingRift orchestrators. */
 export type TrainingBackendKind = 'sim' | 'real';
 
-export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server' | 'ledger-dr';
+export type LabFamilyName = 'ledger' | 'training-cluster' | 'gossip' | 'train-server' | 'ledger-dr' | 'fleet';
 
-/** Every family name, in start order (`ledger-dr`, the ledger's DR region, needs `ledger`). */
+/**
+ * Every default family name, in start order (`ledger-dr`, the ledger's DR region, needs `ledger`).
+ * The fleet (`fleet`, N identical hosts for scale, lab/fleet/) is opt-in: named in `families`, or `fleetHosts`.
+ */
 export const LAB_FAMILY_NAMES: readonly LabFamilyName[] = ['ledger', 'training-cluster', 'gossip', 'train-server', 'ledger-dr'];
+
+/** Families started only when asked for. */
+export const OPT_IN_FAMILY_NAMES: readonly LabFamilyName[] = ['fleet'];
+
+/** Hosts of the fleet when `fleet` is named without `fleetHosts`. */
+export const DEFAULT_FLEET_HOSTS = 200;
 
 export interface LabOptions {
   /** The lab directory (created if missing). */
   dir: string;
   /** Which families to run; default all. */
   families?: LabFamilyName[];
+  /**
+   * Hosts of the fleet (lab/fleet/: `lab-fleet`, hosts host0001..., `systemctl restart app` records `app.restart`);
+   * setting it adds the fleet to the families. Default {@link DEFAULT_FLEET_HOSTS} when `families` names `fleet`.
+   * Its hosts always take ephemeral ports; `<dir>/fleet/` holds their known_hosts, hosts.txt and fleet.json.
+   */
+  fleetHosts?: number;
   /** Nodes of the training cluster; default 5. */
   trainingNodes?: number;
   /** Mesh/election settle time of the simulated systems; default 2000 ms. */
@@ -147,7 +163,8 @@ export const FIXED_PORTS = { control: 8760, ssh: 2220, trainingHttp: 8770, ledge
  */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   const dir = resolve(opts.dir);
-  const wanted = opts.families ?? [...LAB_FAMILY_NAMES];
+  const wanted = [...(opts.families ?? LAB_FAMILY_NAMES)];
+  if (opts.fleetHosts !== undefined && !wanted.includes('fleet')) wanted.push('fleet');
   const bootMs = opts.bootMs ?? 2000;
   const fixed = opts.fixedPorts ?? false;
   const secretsDir = join(dir, 'secrets');
@@ -200,6 +217,10 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     // Last, so the other families keep their fixed SSH ports.
     if (!ledger) throw new Error('lab: family ledger-dr (the ledger\'s DR region) needs family ledger');
     families.push(new LedgerDrFamily({ primary: ledger, cluster: 'lab-ledger-dr', ...(fixed ? { basePort: FIXED_PORTS.ledgerDrGrpc } : {}) }));
+  }
+  if (wanted.includes('fleet')) {
+    // Last, so the other families keep their fixed SSH ports; its own hosts take ephemeral ones.
+    families.push(new FleetFamily({ cluster: 'lab-fleet', hosts: opts.fleetHosts ?? DEFAULT_FLEET_HOSTS }));
   }
   if (families.length === 0) throw new Error(`lab: no families selected (known: ${LAB_FAMILY_NAMES.join(', ')})`);
 
@@ -273,7 +294,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
           binDir,
           hostKey: hostKey(dir, family.cluster, node).privateKey,
           clientPublicKey: client.publicLine,
-          port: fixed ? sshPort++ : 0,
+          port: fixed && !(family instanceof FleetFamily) ? sshPort++ : 0,
           env: () => ({ LAB_CONTROL: shimControl }),
           ...(wrapped ? { wrap: () => family.hostWrap(node) } : {}),
         });
@@ -302,6 +323,17 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       await family.start({ hostRoot: (node) => hostRoot(family.cluster, node), effects, hosts: hostControl });
     }
 
+    // The fleet is no system of Lifeboat's catalogue: not in the inventory, its hosts and pins in <dir>/fleet/.
+    const fleet = families.find((f): f is FleetFamily => f instanceof FleetFamily);
+    if (fleet) {
+      writeFleetFiles(dir, {
+        cluster: fleet.cluster,
+        user: currentUser(),
+        privateKey: client.privatePath,
+        hosts: fleet.nodeNames.map((node) => ({ name: node, host: '127.0.0.1', port: hosts.get(`${fleet.cluster}/${node}`)!.port, hostKey: hostKey(dir, fleet.cluster, node).publicLine })),
+      });
+    }
+
     // Signed approvals: the lab's operators (alice, bob, carol) sign with their own keys.
     const signers = writeAllowedSigners(dir);
     writeInventory({
@@ -310,7 +342,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       clientKeyPath: client.privatePath,
       user: currentUser(),
       secretsDir,
-      clusters: families.map((family) => ({
+      clusters: families.filter((f) => !(f instanceof FleetFamily)).map((family) => ({
         family,
         hosts: new Map(
           family.nodeNames.map((node) => {

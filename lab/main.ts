@@ -4,7 +4,7 @@
  *
  * | command | what it does |
  * |---|---|
- * | `serve [--ephemeral] [--boot-ms N] [--families a,b]` | run the lab in the foreground (fixed ports unless `--ephemeral`), write `<dir>/state.json`, stop on SIGINT/SIGTERM or POST /shutdown |
+ * | `serve [--ephemeral] [--boot-ms N] [--families a,b] [--fleet N]` | run the lab in the foreground (fixed ports unless `--ephemeral`), write `<dir>/state.json`, stop on SIGINT/SIGTERM or POST /shutdown |
  * | `up [same flags]` | start `serve` in the background (log: `<dir>/lab.log`), wait until it answers, print the clusters and the inventory path |
  * | `down` | ask the lab to shut down and wait until its process is gone |
  * | `status [--json]` | health of every simulated cluster |
@@ -26,7 +26,7 @@ import { Command, CommanderError, Option } from 'commander';
 import Table from 'cli-table3';
 import { EffectLog, type Effect } from './effects';
 import type { ClusterHealth } from './family';
-import { FIXED_PORTS, LAB_FAMILY_NAMES, startLab, type LabFamilyName } from './index';
+import { FIXED_PORTS, LAB_FAMILY_NAMES, OPT_IN_FAMILY_NAMES, startLab, type LabFamilyName } from './index';
 
 /** What `serve` writes to `<dir>/state.json` so the other commands can find it. */
 export interface LabState {
@@ -59,7 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(dirOpt())
       .option('--ephemeral', 'ephemeral ports instead of the fixed ones (parallel labs, tests)')
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
-      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,ledger-dr')
+      .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,train-server,ledger-dr (default all of these), fleet (opt-in)')
+      .option('--fleet <hosts>', 'add the fleet (lab/fleet/: N identical hosts over SSH, for scale tests and bench/fanout; opt-in) with this many hosts')
       .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)')
       .option('--training-backend <sim|real>', 'the training cluster: the simulation, or real RingRift orchestrators in namespaces of their own, as root (default $LIFEBOAT_LAB_TRAINING_BACKEND or sim)')
       .option('--train-backend <sim|real>', 'the train server\'s storage: simulated, or real BTRFS on loop devices (needs root; default $LIFEBOAT_LAB_TRAIN_BACKEND or sim)')
@@ -122,6 +123,7 @@ interface ServeFlags {
   ephemeral?: boolean;
   bootMs: string;
   families?: string;
+  fleet?: string;
   ledgerBackend?: string;
   trainingBackend?: string;
   trainBackend?: string;
@@ -132,7 +134,9 @@ function parseFamilies(list: string | undefined): LabFamilyName[] | undefined {
   if (!list) return undefined;
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (!LAB_FAMILY_NAMES.includes(n as LabFamilyName)) throw new Error(`unknown family "${n}"; known: ${LAB_FAMILY_NAMES.join(', ')}`);
+    if (!LAB_FAMILY_NAMES.includes(n as LabFamilyName) && !OPT_IN_FAMILY_NAMES.includes(n as LabFamilyName)) {
+      throw new Error(`unknown family "${n}"; known: ${[...LAB_FAMILY_NAMES, ...OPT_IN_FAMILY_NAMES].join(', ')}`);
+    }
   }
   return names as LabFamilyName[];
 }
@@ -160,9 +164,15 @@ async function serve(o: ServeFlags): Promise<number> {
     console.error(`--gossip-backend must be sim or real (got "${o.gossipBackend}")`);
     return 2;
   }
+  const fleetHosts = o.fleet === undefined ? undefined : Number(o.fleet);
+  if (fleetHosts !== undefined && !(Number.isInteger(fleetHosts) && fleetHosts >= 1)) {
+    console.error(`--fleet must be a number of hosts, e.g. --fleet 200 (got "${o.fleet}")`);
+    return 2;
+  }
   let lab;
   try {
     lab = await startLab({
+      ...(fleetHosts !== undefined ? { fleetHosts } : {}),
       dir,
       fixedPorts: !o.ephemeral,
       bootMs,
@@ -213,6 +223,7 @@ async function up(o: ServeFlags): Promise<number> {
   const args = [__filename, 'serve', '--dir', dir, '--boot-ms', o.bootMs];
   if (o.ephemeral) args.push('--ephemeral');
   if (o.families) args.push('--families', o.families);
+  if (o.fleet) args.push('--fleet', o.fleet);
   if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
   if (o.trainingBackend) args.push('--training-backend', o.trainingBackend);
   if (o.trainBackend) args.push('--train-backend', o.trainBackend);
