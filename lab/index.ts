@@ -79,6 +79,8 @@ export interface LabOptions {
    * Its hosts always take ephemeral ports; `<dir>/fleet/` holds their known_hosts, hosts.txt and fleet.json.
    */
   fleetHosts?: number;
+  /** How long the fleet's `systemctl restart app` takes on a host (ms, default 0: answer at once). */
+  fleetRestartMs?: number;
   /** Nodes of the training cluster; default 5. */
   trainingNodes?: number;
   /** Mesh/election settle time of the simulated systems; default 2000 ms. */
@@ -220,7 +222,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   }
   if (wanted.includes('fleet')) {
     // Last, so the other families keep their fixed SSH ports; its own hosts take ephemeral ones.
-    families.push(new FleetFamily({ cluster: 'lab-fleet', hosts: opts.fleetHosts ?? DEFAULT_FLEET_HOSTS }));
+    families.push(new FleetFamily({ cluster: 'lab-fleet', hosts: opts.fleetHosts ?? DEFAULT_FLEET_HOSTS, restartMs: opts.fleetRestartMs }));
   }
   if (families.length === 0) throw new Error(`lab: no families selected (known: ${LAB_FAMILY_NAMES.join(', ')})`);
 
@@ -286,7 +288,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         // A family of real processes in namespaces: its hosts' commands run inside them and reach the lab by its unix socket.
         const wrapped = hasWrap(family);
         const shimControl = wrapped && ctl.socketUrl ? ctl.socketUrl : controlUrl;
-        writeShims({ binDir, cluster: family.cluster, node, tools: family.tools, controlUrl: shimControl, clientPath });
+        // The fleet's shim is bash talking to the family's own server (lab/fleet/family.ts: no Node start per command).
+        if (family instanceof FleetFamily) await family.writeShim(binDir, node);
+        else writeShims({ binDir, cluster: family.cluster, node, tools: family.tools, controlUrl: shimControl, clientPath });
         const host = new SshHost({
           cluster: family.cluster,
           node,

@@ -61,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--boot-ms <ms>', 'mesh/election settle time of the simulated systems', '2000')
       .option('--families <list>', 'comma-separated families: ledger,training-cluster,gossip,train-server,ledger-dr (default all of these), fleet (opt-in)')
       .option('--fleet <hosts>', 'add the fleet (lab/fleet/: N identical hosts over SSH, for scale tests and bench/fanout; opt-in) with this many hosts')
+      .option('--fleet-restart-ms <ms>', 'how long the fleet\'s `systemctl restart app` takes on a host (default 0)')
       .option('--ledger-backend <sim|real>', 'the ledger: the simulation, or real inferadb-ledger processes (default $LIFEBOAT_LAB_LEDGER_BACKEND or sim)')
       .option('--training-backend <sim|real>', 'the training cluster: the simulation, or real RingRift orchestrators in namespaces of their own, as root (default $LIFEBOAT_LAB_TRAINING_BACKEND or sim)')
       .option('--train-backend <sim|real>', 'the train server\'s storage: simulated, or real BTRFS on loop devices (needs root; default $LIFEBOAT_LAB_TRAIN_BACKEND or sim)')
@@ -124,6 +125,7 @@ interface ServeFlags {
   bootMs: string;
   families?: string;
   fleet?: string;
+  fleetRestartMs?: string;
   ledgerBackend?: string;
   trainingBackend?: string;
   trainBackend?: string;
@@ -173,6 +175,7 @@ async function serve(o: ServeFlags): Promise<number> {
   try {
     lab = await startLab({
       ...(fleetHosts !== undefined ? { fleetHosts } : {}),
+      ...(o.fleetRestartMs !== undefined ? { fleetRestartMs: Number(o.fleetRestartMs) } : {}),
       dir,
       fixedPorts: !o.ephemeral,
       bootMs,
@@ -224,6 +227,7 @@ async function up(o: ServeFlags): Promise<number> {
   if (o.ephemeral) args.push('--ephemeral');
   if (o.families) args.push('--families', o.families);
   if (o.fleet) args.push('--fleet', o.fleet);
+  if (o.fleetRestartMs) args.push('--fleet-restart-ms', o.fleetRestartMs);
   if (o.ledgerBackend) args.push('--ledger-backend', o.ledgerBackend);
   if (o.trainingBackend) args.push('--training-backend', o.trainingBackend);
   if (o.trainBackend) args.push('--train-backend', o.trainBackend);

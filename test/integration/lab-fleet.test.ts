@@ -24,25 +24,26 @@ let fleet: FleetManifest;
 
 /** The real OpenSSH client against one fleet host, never asking anything, the key checked against `knownHosts`. */
 function ssh(port: number, knownHosts: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return sshRaw([
+    '-F', '/dev/null',
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'ConnectTimeout=20',
+    '-i', fleet.privateKey,
+    '-p', String(port),
+    `${fleet.user}@127.0.0.1`,
+    '--',
+    ...argv,
+  ]);
+}
+
+/** `ssh <args>`, asynchronously (the lab answers in this very process). */
+function sshRaw(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'ssh',
-      [
-        '-F', '/dev/null',
-        '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'IdentitiesOnly=yes',
-        '-o', 'ConnectTimeout=20',
-        '-i', fleet.privateKey,
-        '-p', String(port),
-        `${fleet.user}@127.0.0.1`,
-        '--',
-        ...argv,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const r = { code: null as number | null, stdout: '', stderr: '' };
     const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
     child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
@@ -116,6 +117,11 @@ describe('lab fleet: 200 hosts over real SSH', { timeout: 120_000 }, () => {
     // The log on disk, as another process reads it.
     const onDisk = readFileSync(join(dir, 'effects.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { node: string; effect: string });
     assert.equal(onDisk.filter((e) => e.effect === fleet.restartEffect).length, picked.length);
+    // By name, through the ssh_config the lab writes (as the seed's loop does: `ssh $host ...`).
+    const byName = await sshRaw(['-F', fleet.sshConfig, fleet.hosts[1]!.name, '--', ...fleet.restart]);
+    assert.equal(byName.code, 0, byName.stderr);
+    picked.push(fleet.hosts[1]!);
+    picked.sort((a, b) => a.name.localeCompare(b.name));
     // Another unit does not exist there, as systemd says.
     const other = await ssh(picked[0]!.port, fleet.knownHosts, ['systemctl', 'restart', 'nginx']);
     assert.equal(other.code, 5);
@@ -141,9 +147,13 @@ describe('lab fleet: 200 hosts over real SSH', { timeout: 120_000 }, () => {
   });
 
   it('stops cleanly: no host listens any more', async () => {
+    // The port of the fleet's own server, as a host's systemctl shim names it.
+    const shim = readFileSync(join(dir, 'bin', 'lab-fleet', 'host0001', 'systemctl'), 'utf8');
+    const serverPort = Number(/\/dev\/tcp\/127\.0\.0\.1\/(\d+)/.exec(shim)?.[1]);
+    assert.ok(serverPort > 0, shim);
     await lab!.stop();
     const still: number[] = [];
-    for (const h of fleet.hosts) if (await listening(h.port)) still.push(h.port);
+    for (const port of [...fleet.hosts.map((h) => h.port), serverPort]) if (await listening(port)) still.push(port);
     assert.deepEqual(still, []);
   });
 });
