@@ -20,7 +20,12 @@
  * Worker RSS is sampled during the run. Results are merged into
  * bench/results/fanout.json under the host count.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/fanout/run.js [--hosts 200] [--concurrency 50] [--modes loop,ansible,lifeboat]
+ *   npx tsc -p tsconfig.json && node dist/bench/fanout/run.js [--hosts 200] [--concurrency 50] [--restart-ms 1000] [--modes loop,ansible,lifeboat]
+ *
+ * `--restart-ms`: how long the restart holds on a host before it answers (the lab fleet's
+ * `--fleet-restart-ms`: a service's stop and start, waited out by the simulated host without
+ * CPU); 0 answers at once, so only connection, authentication and orchestration costs remain,
+ * all of them, the hosts' side of SSH included, on this machine's CPUs.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,6 +71,38 @@ function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): nu
     return undefined;
   }
 }
+
+/** CPU seconds of a process: its own (utime + stime) and, with `children`, that of its children it has waited for. */
+function cpuSec(pid: number | undefined | 'self', children = true): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number); // fields from 3 (state) on
+    const ticks = f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0); // utime stime cutime cstime
+    return ticks / 100; // CLK_TCK is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
+/** Direct children of this process whose command name matches (the dev server the SDK spawned). */
+function childPidsNamed(re: RegExp): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && re.test(comm)) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -167,9 +204,9 @@ interface Lab {
   stop(): Promise<void>;
 }
 
-async function startFleet(hosts: number): Promise<Lab> {
+async function startFleet(hosts: number, restartMs: number): Promise<Lab> {
   const dir = mkdtempSync(path.join(tmpdir(), TMP_PREFIX));
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'lab', 'main.js'), 'serve', '--ephemeral', '--families', 'fleet', '--fleet', String(hosts), '--dir', dir], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'lab', 'main.js'), 'serve', '--ephemeral', '--families', 'fleet', '--fleet', String(hosts), '--fleet-restart-ms', String(restartMs), '--dir', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
@@ -352,6 +389,8 @@ async function runLifeboat(lab: Lab, concurrency: number) {
       },
       startedBy: 'bench',
     };
+    const servers = childPidsNamed(/temporal/);
+    const cpu0 = { worker: cpuSec(worker.pid), server: servers.reduce((a, p) => a + cpuSec(p), 0) };
     let rssPeak = 0;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(worker?.pid) ?? 0)), 200);
     const workflowId = `${taskQueue}-${f.hosts.length}`;
@@ -360,6 +399,7 @@ async function runLifeboat(lab: Lab, concurrency: number) {
     const result = (await handle.result()) as { summary?: string; outcome?: string };
     const wallMs = Date.now() - t0;
     clearInterval(sampler);
+    const cpu = { workerSec: round1(cpuSec(worker.pid) - cpu0.worker), temporalServerSec: round1(servers.reduce((a, p) => a + cpuSec(p), 0) - cpu0.server) };
     const rssAfter = rssMiB(worker.pid);
     const rssHwm = rssMiB(worker.pid, 'VmHWM');
     const history = (await handle.fetchHistory()).events as HistoryEvent[];
@@ -398,6 +438,7 @@ async function runLifeboat(lab: Lab, concurrency: number) {
         childEventsMax: children.length ? Math.max(...children.map((c) => c.events)) : 0,
         childEventsTotal: children.reduce((a, c) => a + c.events, 0),
       },
+      cpu,
       workerRssMiB: { ready: rssBefore, peakSampled: rssPeak, highWaterMark: rssHwm, after: rssAfter },
     };
   } finally {
@@ -409,6 +450,8 @@ async function runLifeboat(lab: Lab, concurrency: number) {
 async function main(): Promise<void> {
   const hosts = intArg('hosts', 200);
   const concurrency = intArg('concurrency', 50);
+  const restartMs = Number(arg('restart-ms', '1000'));
+  if (!Number.isInteger(restartMs) || restartMs < 0) throw new Error('--restart-ms must be a whole number of milliseconds (0: the restart answers at once)');
   const modes = arg('modes', 'loop,ansible,lifeboat').split(',').map((s) => s.trim()) as Mode[];
   for (const m of modes) if (!['loop', 'ansible', 'lifeboat'].includes(m)) throw new Error(`--modes: unknown mode "${m}" (loop, ansible, lifeboat)`);
   if (spawnSync('ssh', ['-V']).error) throw new Error('the OpenSSH client (ssh) is missing: run `npm run setup` (it installs openssh-client)');
@@ -418,7 +461,7 @@ async function main(): Promise<void> {
 
   const loadStart = loadavg()[0]!;
   const t0 = Date.now();
-  const lab = await startFleet(hosts);
+  const lab = await startFleet(hosts, restartMs);
   const labStartMs = Date.now() - t0;
   console.log(`fleet of ${hosts} hosts up in ${labStartMs} ms (lab RSS ${rssMiB(lab.child.pid)} MiB)`);
   const results: Record<string, unknown> = {};
@@ -427,8 +470,14 @@ async function main(): Promise<void> {
     for (const m of modes) {
       loads[`${m}Start`] = loadavg()[0]!;
       console.log(`${m}: restarting ${hosts} hosts...`);
+      const before = { clients: cpuSec('self'), hosts: cpuSec(lab.child.pid) };
       const r = m === 'loop' ? await runLoop(lab) : m === 'ansible' ? await runAnsible(lab, concurrency) : await runLifeboat(lab, concurrency);
-      results[m] = r;
+      // CPU seconds: the clients this process ran (ssh, ansible and its forks), the simulated hosts (the lab: its SSH
+      // servers and every command run on a host), and for lifeboat its worker and dev server.
+      // (For lifeboat this process's own children are the worker and the dev server, counted by themselves.)
+      const clients = m === 'lifeboat' ? {} : { clientsSec: round1(cpuSec('self') - before.clients) };
+      const cpu = { ...clients, hostsSec: round1(cpuSec(lab.child.pid) - before.hosts), ...((r as { cpu?: object }).cpu ?? {}) };
+      results[m] = { ...r, cpu };
       console.log(`${m}: ${JSON.stringify(r)}`);
     }
   } finally {
@@ -441,6 +490,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     hosts,
     concurrency,
+    restartMs,
     command: lab.fleet.restart.join(' '),
     labStartMs,
     machine: {
@@ -467,7 +517,7 @@ async function main(): Promise<void> {
   const doc = {
     benchmark: 'fanout',
     what: 'the same `systemctl restart app` on every host of the lab fleet (real SSH on loopback): a sequential bash loop of OpenSSH, Ansible ad hoc with forks = concurrency, and Lifeboat\'s kit fanOut with that concurrency on a Temporal dev server; each must restart every host exactly once',
-    runs: { ...(prev.runs ?? {}), [`${hosts}`]: entry },
+    runs: { ...(prev.runs ?? {}), [`${hosts} hosts, restart ${restartMs} ms, concurrency ${concurrency}`]: entry },
   };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
