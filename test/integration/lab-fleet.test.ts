@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FleetManifest } from '../../lab/fleet';
+import { TransportError } from '../../src/activities/transport/errors';
+import { SshPool } from '../../src/activities/transport/ssh';
 import { startLab, type Lab } from '../../lab/index';
 
 const HOSTS = 200;
@@ -144,6 +146,26 @@ describe('lab fleet: 200 hosts over real SSH', { timeout: 120_000 }, () => {
     assert.equal(unknown.code, 255);
     assert.match(unknown.stderr, /Host key verification failed/);
     assert.equal(lab!.effects.count({ cluster: 'lab-fleet', node: victim.name }), 0);
+  });
+
+  it("Lifeboat's SSH transport restarts a host with its key pinned, and refuses another host's key", async () => {
+    const pool = new SshPool({ idleMs: 1000 });
+    try {
+      const h = fleet.hosts[50]!;
+      const privateKey = readFileSync(fleet.privateKey, 'utf8');
+      const target = { host: h.host, port: h.port, user: fleet.user, privateKey: `file:${fleet.privateKey}` };
+      const ok = await pool.exec({ target: { ...target, hostKeys: [h.hostKey] }, privateKey }, { argv: fleet.restart }, { timeoutMs: 30_000 });
+      assert.equal(ok.exitCode, 0, ok.stderr);
+      assert.equal(lab!.effects.count({ cluster: 'lab-fleet', node: h.name, effect: fleet.restartEffect }), 1);
+      const other = fleet.hosts[51]!;
+      await assert.rejects(
+        pool.exec({ target: { ...target, port: other.port, hostKeys: [h.hostKey] }, privateKey }, { argv: fleet.restart }, { timeoutMs: 30_000 }),
+        (err: unknown) => err instanceof TransportError && err.type === 'HostKeyMismatch' && !err.retryable,
+      );
+      assert.equal(lab!.effects.count({ cluster: 'lab-fleet', node: other.name }), 0);
+    } finally {
+      await pool.closeAll();
+    }
   });
 
   it('stops cleanly: no host listens any more', async () => {
