@@ -4,7 +4,8 @@
  * real OpenSSH client (BatchMode, StrictHostKeyChecking=yes, the lab's key)
  * restarts a few of them and each records exactly one restart effect; a host
  * presenting another key than its pin is refused before any command runs;
- * after stop no host listens any more.
+ * Lifeboat's SSH transport restarts a host with the pin and refuses another
+ * host's key; after stop no host listens any more.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
