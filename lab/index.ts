@@ -11,6 +11,7 @@
  * <dir>/secrets/                     tokens, referenced from the inventory as file:
  * <dir>/hosts/<cluster>/<node>/      each host's root: cwd and HOME of SSH commands
  * <dir>/bin/<cluster>/<node>/        each host's shims, first on its PATH
+ * <dir>/fleet/                       with the opt-in fleet (lab/fleet/): known_hosts, ssh_config, hosts.txt, fleet.json
  * ```
  * and per node an SSH server, plus the families' own servers and a control
  * API ({@link ./control}). The lab lives outside `src/` and is never imported

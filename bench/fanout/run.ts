@@ -28,7 +28,7 @@
  * all of them, the hosts' side of SSH included, on this machine's CPUs.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
@@ -456,8 +456,11 @@ async function main(): Promise<void> {
   for (const m of modes) if (!['loop', 'ansible', 'lifeboat'].includes(m)) throw new Error(`--modes: unknown mode "${m}" (loop, ansible, lifeboat)`);
   if (spawnSync('ssh', ['-V']).error) throw new Error('the OpenSSH client (ssh) is missing: run `npm run setup` (it installs openssh-client)');
   if (modes.includes('ansible')) ensureAnsible();
-  // Leftovers of a crashed run.
-  for (const d of readdirSync(tmpdir())) if (d.startsWith(TMP_PREFIX)) rmSync(path.join(tmpdir(), d), { recursive: true, force: true });
+  // Leftovers of a crashed run (an hour old: a run beside this one, another checkout's, keeps its own).
+  for (const d of readdirSync(tmpdir())) {
+    const full = path.join(tmpdir(), d);
+    if (d.startsWith(TMP_PREFIX) && Date.now() - statSync(full).mtimeMs > 3_600_000) rmSync(full, { recursive: true, force: true });
+  }
 
   const loadStart = loadavg()[0]!;
   const t0 = Date.now();

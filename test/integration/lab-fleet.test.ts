@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,8 +83,11 @@ describe('lab fleet: 200 hosts over real SSH', { timeout: 120_000 }, () => {
     if (spawnSync('ssh', ['-V'], { stdio: 'ignore' }).error) {
       throw new Error('the OpenSSH client (ssh) is missing: run `npm run setup` (it installs openssh-client), or apt-get install openssh-client');
     }
-    // Leftovers of a crashed run.
-    for (const d of readdirSync(tmpdir())) if (d.startsWith(TMP_PREFIX)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    // Leftovers of a crashed run (an hour old: a run beside this one, another checkout's, keeps its own).
+    for (const d of readdirSync(tmpdir())) {
+      const full = join(tmpdir(), d);
+      if (d.startsWith(TMP_PREFIX) && Date.now() - statSync(full).mtimeMs > 3_600_000) rmSync(full, { recursive: true, force: true });
+    }
     dir = mkdtempSync(join(tmpdir(), TMP_PREFIX));
     const t0 = Date.now();
     lab = await startLab({ dir, families: ['fleet'], fleetHosts: HOSTS });
