@@ -154,7 +154,9 @@ export class FleetFamily implements LabFamily {
       const [node = '', ...argv] = buf.slice(0, nl).split('\t');
       const answer = (r: ShimResult) => socket.end(`${r.exitCode}\n${r.exitCode === 0 ? r.stdout : (r.stderr ?? r.stdout)}`);
       if (!this.nodeNames.includes(node)) return answer({ stdout: '', stderr: `lab: no fleet host "${node}"\n`, exitCode: 125 });
-      const restart = argv.filter((a) => !a.startsWith('-'))[0] === 'restart';
+      const words = argv.filter((a) => a !== '' && !a.startsWith('-'));
+      // Only a restart of the service takes its time; anything else (another unit included) answers at once.
+      const restart = words.length === 2 && words[0] === 'restart' && words[1]!.replace(/\.service$/, '') === FLEET_SERVICE;
       const go = () => void this.shim({ node, tool: 'systemctl', argv: argv.filter((a) => a !== ''), env: {}, cwd: '', root: '' }).then(answer);
       if (!restart || this.restartMs === 0) return go();
       const t = setTimeout(() => {
