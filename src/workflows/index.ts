@@ -9,3 +9,5 @@ export * from './gossip';
 export * from './ledger';
 export * from './train-server';
 export * from './training-cluster';
+// The child workflow a large fan-out runs its batches in (kit/fanout.ts); not a recovery.
+export { lifeboatFanOutBatch } from './kit/fanout';

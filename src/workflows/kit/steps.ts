@@ -6,10 +6,12 @@
  *
  * @module
  */
-import { ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { FailurePolicy, StepRecord } from './defs';
+import { FANOUT_CHILD_THRESHOLD, isActivityCall, runInChildren } from './fanout';
 import { askOperator, durationMs } from './gates';
 import { isDryRun, nowIso, publish, runtime, scaled, timeline } from './state';
+import { FANOUT_CHILDREN } from './versions';
 
 export interface StepOptions {
   /** What happens when the step fails after its activities' retries: default `fail`. */
@@ -118,6 +120,9 @@ export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOpt
   }
 }
 
+/** A step's detail and a budget failure name at most this many targets (a fan-out may have a thousand). */
+const LISTED = 20;
+
 export interface FanOutOptions {
   /** How many targets run at once (never more nodes disrupted than the cluster can lose). */
   concurrency: number;
@@ -125,6 +130,13 @@ export interface FanOutOptions {
   maxFailures?: number;
   /** Policy when the budget is exceeded; `ask` + retry re-runs only the failed targets. */
   onFailure?: FailurePolicy;
+  /**
+   * Child-workflow batching of a large fan-out whose function is an `activityCall`
+   * (./fanout.ts): above `threshold` targets (default 100), batches of at most
+   * `batchSize` (default 100), each child running at most `childConcurrency`
+   * (default 25) of the calls at once.
+   */
+  batching?: { threshold?: number; batchSize?: number; childConcurrency?: number };
 }
 
 export interface FanOutResult<R> {
@@ -160,6 +172,7 @@ export async function fanOut<R>(
       rec = runtime().progress.steps.at(-1);
       if (rec) rec.targets ??= Object.fromEntries(targets.map((t) => [t, 'pending' as const]));
       const queue = [...pending];
+      const threshold = opts.batching?.threshold ?? FANOUT_CHILD_THRESHOLD;
       const worker = async (): Promise<void> => {
         for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
           if (rec?.targets) rec.targets[t] = 'running';
@@ -174,14 +187,39 @@ export async function fanOut<R>(
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-      const failedNames = Object.keys(result.failed);
+      const inChildren = isActivityCall(fn) && queue.length > threshold && patched(FANOUT_CHILDREN);
+      if (inChildren) {
+        // Many targets: child workflows of bounded batches keep this history small (./fanout.ts).
+        await runInChildren(title, `${rec?.id ?? 0}-${rec?.attempts ?? 1}`, queue, fn, concurrency, opts.batching ?? {}, {
+          started: (batch) => {
+            for (const t of batch) if (rec?.targets) rec.targets[t] = 'running';
+            publish();
+          },
+          settle: (t, ok, value) => {
+            if (ok) {
+              result.succeeded[t] = value as R;
+              delete result.failed[t];
+            } else {
+              result.failed[t] = String(value);
+            }
+            if (rec?.targets) rec.targets[t] = ok ? 'succeeded' : 'failed';
+          },
+        });
+      } else {
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      }
+      // In the targets' order (batches and calls end in any order).
+      const failedNames = targets.filter((t) => t in result.failed);
       pending = failedNames; // an operator retry re-runs only these
       if (failedNames.length > maxFailures) {
         throw ApplicationFailure.retryable(
           `${failedNames.length} of ${targets.length} targets failed (error budget ${maxFailures}): ` +
             // An activity's message may already start with the node it is about.
-            failedNames.map((n) => (result.failed[n]!.startsWith(`${n}: `) ? result.failed[n] : `${n}: ${result.failed[n]}`)).join('; '),
+            failedNames
+              .slice(0, LISTED)
+              .map((n) => (result.failed[n]!.startsWith(`${n}: `) ? result.failed[n] : `${n}: ${result.failed[n]}`))
+              .join('; ') +
+            (failedNames.length > LISTED ? `; and ${failedNames.length - LISTED} more (\`lifeboat watch\` shows each target)` : ''),
           'FanOutBudgetExceeded',
         );
       }
@@ -195,7 +233,11 @@ export async function fanOut<R>(
         const plans = Object.values(r.succeeded)
           .map((v) => planOf(v))
           .filter((v): v is string => v !== undefined);
-        return `${Object.keys(r.succeeded).length}/${targets.length} succeeded${plans.length ? `: ${plans.join('; ')}` : ''}${failed.length ? `; failed within budget: ${failed.join(', ')}` : ''}`;
+        return (
+          `${Object.keys(r.succeeded).length}/${targets.length} succeeded` +
+          `${plans.length ? `: ${plans.slice(0, LISTED).join('; ')}${plans.length > LISTED ? `; and ${plans.length - LISTED} more` : ''}` : ''}` +
+          `${failed.length ? `; failed within budget: ${failed.slice(0, LISTED).join(', ')}${failed.length > LISTED ? ` and ${failed.length - LISTED} more` : ''}` : ''}`
+        );
       }) as never,
     } as StepOptions & { onFailure: 'ask' },
   );

@@ -14,3 +14,10 @@
  * runs for it.
  */
 export const VISIBILITY_MEMO = 'kit/visibility-memo';
+/**
+ * `fanOut` over more targets than FANOUT_CHILD_THRESHOLD, with an
+ * `activityCall`, runs them in child workflows (./fanout.ts). No recorded
+ * history reaches that branch (the catalogue's fan-outs are a few nodes);
+ * a history that ran such a fan-out inline before it replays inline.
+ */
+export const FANOUT_CHILDREN = 'kit/fanout-children';
