@@ -460,6 +460,47 @@ describe('fanOut past its threshold: child workflows of bounded batches', () => 
   });
 });
 
+describe('waitFor for hours: a child workflow that continues-as-new', () => {
+  function withProbe(doneAt: number): { acts: LifeboatActivities; probes: () => number } {
+    let n = 0;
+    const stubs = stubActivities();
+    const resyncProbe = async (): Promise<{ done: boolean; detail: string }> => {
+      n += 1;
+      return { done: n >= doneAt, detail: `${Math.min(100, Math.round((n / doneAt) * 100))}% resynced` };
+    };
+    return { acts: { ...stubs.activities, resyncProbe } as unknown as LifeboatActivities, probes: () => n };
+  }
+
+  test('130 probes a minute apart: three runs of the child, nothing per probe in the recovery history, every history small', async () => {
+    const { acts, probes } = withProbe(130);
+    await run(acts, async (tq) => {
+      const h = await start(tq, 'kitLongWait', input());
+      const r = await h.result();
+      assert.equal(r.outcome, '100% resynced');
+      assert.equal(probes(), 130);
+      const events = (await h.fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'resyncProbe').length, 0);
+      assert.ok(events.length < 60, `the recovery history: ${events.length} events`);
+      const p = await h.query(progressQuery);
+      assert.ok(p.timeline.some((t) => t.kind === 'wait' && /130 probes, 3 run\(s\)/.test(t.text)), JSON.stringify(p.timeline));
+      const [kid] = await childrenOf(h);
+      assert.ok(kid, 'the wait ran in a child workflow');
+      assert.ok(kid.events < 400, `the child's last run: ${kid.events} events`);
+      const desc = await env.client.workflow.getHandle(kid.id).describe();
+      assert.notEqual(desc.runId, events.find((e) => e.childWorkflowExecutionStartedEventAttributes)?.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.runId, 'the child continued as new');
+    });
+  });
+
+  test('never done within 2 h: WaitTimedOut names the wait, the probes and the last answer', async () => {
+    const { acts, probes } = withProbe(10_000);
+    await run(acts, async (tq) => {
+      const h = await start(tq, 'kitLongWait', input({ wait: '2h' }));
+      await rejectsWith(h.result(), /Gave up waiting until the resync finished after 121 probes: last seen 1% resynced/);
+      assert.equal(probes(), 121);
+    });
+  });
+});
+
 describe('dry run, waits and RTO', () => {
   test('dry run: every effect is described, none performed; gates and timers recorded, not awaited', async () => {
     const stubs = stubActivities();

@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { ApplicationFailure, isCancellation, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, isCancellation, patched, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { FailurePolicy, StepRecord } from './defs';
 import { FANOUT_CHILD_THRESHOLD, isActivityCall, runInChildren } from './fanout';
+import { isProbeCall, lifeboatLongWait, LONG_WAIT_PROBES, LONG_WAIT_PROBES_PER_RUN } from './long-wait';
 import { askOperator, durationMs } from './gates';
 import { isDryRun, nowIso, publish, runtime, scaled, timeline } from './state';
-import { FANOUT_CHILDREN } from './versions';
+import { FANOUT_CHILDREN, LONG_WAIT_CHILD } from './versions';
 
 export interface StepOptions {
   /** What happens when the step fails after its activities' retries: default `fail`. */
@@ -279,9 +280,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<
   const { progress } = runtime();
   const everyMs = scaled(durationMs(opts.every));
   const withinMs = scaled(durationMs(opts.within));
-  const maxProbes = opts.maxProbes ?? 60;
   const start = Date.now();
   const until = new Date(start + withinMs).toISOString();
+  // Hours of probing: a child workflow that continues-as-new (./long-wait.ts), bounded by time.
+  const needed = Math.ceil(withinMs / Math.max(1, everyMs)) + 1;
+  if (isProbeCall(probe) && needed > LONG_WAIT_PROBES && !isDryRun() && patched(LONG_WAIT_CHILD)) {
+    return longWait(what, probe, everyMs, start + withinMs, opts.maxProbes ?? needed, until);
+  }
+  const maxProbes = opts.maxProbes ?? 60;
   let last: ProbeResult<T> = { done: false, detail: 'not probed yet' };
   for (let n = 1; n <= maxProbes; n++) {
     last = await probe();
@@ -302,6 +308,30 @@ export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<
     `Gave up waiting until ${what} after ${Math.round((Date.now() - start) / 1000)} s: last seen ${last.detail}`,
     'WaitTimedOut',
   );
+}
+
+async function longWait<T>(what: string, probe: { activity: string; input: unknown; options: ActivityOptions }, everyMs: number, deadline: number, maxProbes: number, until: string): Promise<ProbeResult<T>> {
+  const { progress } = runtime();
+  progress.wait = { kind: 'poll', title: `${what} (a long wait, probed every ${Math.round(everyMs / 1000)} s in a child workflow)`, since: nowIso(), until };
+  publish();
+  try {
+    const r = await executeChild(lifeboatLongWait, {
+      workflowId: `${workflowInfo().workflowId}/wait-${runtime().nextStepId}-${progress.timeline.length}`,
+      args: [{ what, activity: probe.activity, input: probe.input, options: probe.options, everyMs, deadline, maxProbes, perRun: LONG_WAIT_PROBES_PER_RUN, probes: 0, runs: 1 }],
+      staticSummary: `until ${what}`,
+    });
+    timeline('wait', `${what}: ${r.detail} (${r.probes} probes, ${r.runs} run(s) of the wait's child workflow)`);
+    return r as ProbeResult<T>;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // The child's own failure says why (WaitTimedOut and the last probe); keep its type for the step's policy.
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof ApplicationFailure) throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'WaitTimedOut', nonRetryable: true });
+    throw err;
+  } finally {
+    progress.wait = undefined;
+    publish();
+  }
 }
 
 /**

@@ -21,3 +21,9 @@ export const VISIBILITY_MEMO = 'kit/visibility-memo';
  * a history that ran such a fan-out inline before it replays inline.
  */
 export const FANOUT_CHILDREN = 'kit/fanout-children';
+/**
+ * `waitFor` with a `probeCall` probe that needs more than LONG_WAIT_PROBES
+ * probes runs in a child workflow that continues-as-new (./long-wait.ts).
+ * Like FANOUT_CHILDREN, no recorded history reaches it.
+ */
+export const LONG_WAIT_CHILD = 'kit/long-wait-child';
