@@ -9,3 +9,6 @@ export * from './gossip';
 export * from './ledger';
 export * from './train-server';
 export * from './training-cluster';
+// The child workflows of large fan-outs (kit/fanout.ts) and long waits (kit/long-wait.ts); not recoveries.
+export { lifeboatFanOutBatch } from './kit/fanout';
+export { lifeboatLongWait } from './kit/long-wait';

@@ -263,11 +263,13 @@ async function drive(stack: Stack & { worker: WorkerProcess }, c: CrashCase, beg
         await killNow(`${p.wait!.kind} "${p.wait!.title}"`, p.wait!.kind === 'timer' ? p.wait!.until : p.wait!.nextProbeAt);
         continue;
       }
-      if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle && !c.poll)) && p.status === 'waiting-approval') {
+      // At the wait itself: the status turns waiting-approval while the gate's notification goes out, and a kill
+      // then leaves the new worker that activity to finish before it waits (a move before any answer).
+      if ((c.kind === 'approval' || (c.kind === 'server' && !c.timerTitle && !c.poll)) && p.status === 'waiting-approval' && p.wait?.kind === 'approval') {
         await killNow(`approval "${p.gates.find((g) => g.status === 'waiting')?.gate}"`);
         continue;
       }
-      if (c.kind === 'decision' && p.status === 'waiting-decision') {
+      if (c.kind === 'decision' && p.status === 'waiting-decision' && p.wait?.kind === 'decision') {
         await killNow(`decision on "${p.pendingDecision?.step}"`);
         continue;
       }

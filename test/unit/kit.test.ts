@@ -12,6 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { LifeboatActivities } from '../../src/activities/types';
 import { approveUpdate, decideUpdate, progressQuery, rejectUpdate, type Progress, type RecoveryInput } from '../../src/workflows/kit/defs';
+import { planBatches } from '../../src/workflows/kit/fanout';
 import { bundle, taskQueue, timeSkippingEnv } from '../helpers/temporal';
 import { hardFailure, stubActivities } from '../helpers/stubs';
 
@@ -356,6 +357,146 @@ describe('fanOut', () => {
       await h.result();
       assert.ok(peak <= 2, `peak concurrency ${peak}`);
       assert.equal(stubs.effects().length, 6);
+    });
+  });
+});
+
+/** The child workflows a recovery started, from its history, with each one's history length. */
+async function childrenOf(h: WorkflowHandle): Promise<Array<{ id: string; events: number }>> {
+  const events = (await h.fetchHistory()).events ?? [];
+  const ids = events.map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId).filter((x): x is string => !!x);
+  return Promise.all(ids.map(async (id) => ({ id, events: ((await env.client.workflow.getHandle(id).fetchHistory()).events ?? []).length })));
+}
+
+describe('fanOut past its threshold: child workflows of bounded batches', () => {
+  const nodes = Array.from({ length: 30 }, (_, i) => `n${String(i + 1).padStart(2, '0')}`);
+  const batching = { threshold: 10, batchSize: 8, childConcurrency: 3 };
+
+  test('planBatches: even batches of at most the batch size; the concurrency split over the children at once, never exceeded', () => {
+    const hosts = Array.from({ length: 1000 }, (_, i) => `h${i}`);
+    const wide = planBatches(hosts, 50);
+    assert.equal(wide.batches.length, 10);
+    assert.ok(wide.batches.every((b) => b.length === 100));
+    assert.deepEqual(wide.batches.flat(), hosts, 'every target once, in order');
+    assert.deepEqual([wide.parallel, wide.perChild], [2, [25, 25]]);
+    const odd = planBatches(hosts.slice(0, 250), 7);
+    assert.deepEqual(odd.batches.map((b) => b.length), [84, 84, 82]);
+    assert.deepEqual([odd.parallel, odd.perChild], [1, [7]]);
+    const many = planBatches(hosts.slice(0, 150), 60);
+    assert.deepEqual([many.parallel, many.perChild], [2, [30, 30]], 'no more children at once than batches');
+    assert.deepEqual(planBatches(hosts.slice(0, 3), 1).perChild, [1]);
+  });
+
+  test('every target runs once, in children of at most batchSize, the concurrency bound held, the recovery history small', async () => {
+    let running = 0;
+    let peak = 0;
+    const stubs = stubActivities({
+      ledgerStop: async (a) => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running -= 1;
+        return { plan: `stop ${a.node}` };
+      },
+    });
+    await run(stubs.activities, async (tq) => {
+      const h = await start(tq, 'kitFanOut', input({ nodes, concurrency: 5, activityCall: true, batching }));
+      const r = await h.result();
+      assert.equal(r.outcome, `ok: ${nodes.join(',')}; failed: `);
+      assert.deepEqual(stubs.effects().map((c) => c.arg.node).sort(), nodes, 'each target once');
+      assert.ok(peak <= 5, `at most the fan-out's concurrency at once: peak ${peak}`);
+      const kids = await childrenOf(h);
+      assert.equal(kids.length, 4, `30 targets in batches of at most 8: ${JSON.stringify(kids)}`);
+      assert.ok(kids.every((k) => k.id.startsWith(`${h.workflowId}/fanout-`)), 'children named after the recovery and the step');
+      const parentEvents = ((await h.fetchHistory()).events ?? []).length;
+      const activitiesInParent = ((await h.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'ledgerStop').length;
+      assert.equal(activitiesInParent, 0, 'no per-target activity in the recovery history');
+      assert.ok(parentEvents < 80, `the recovery history holds a few events per child, not per target: ${parentEvents}`);
+      const p = await h.query(progressQuery);
+      assert.deepEqual(new Set(Object.values(p.steps[0]!.targets!)), new Set(['succeeded']));
+      assert.match(p.steps[0]!.detail ?? '', /^30\/30 succeeded: stop n01; .*; and 10 more$/, 'the detail names 20 plans, then counts');
+    });
+  });
+
+  test('over the budget with ask: the error names each failed target; retry re-runs only those', async () => {
+    const seen: string[] = [];
+    let broken = new Set(['n03', 'n17', 'n29']);
+    const stubs = stubActivities({
+      ledgerStop: async (a) => {
+        seen.push(a.node);
+        if (broken.has(a.node)) throw hardFailure(`${a.node} refused`);
+        return { plan: 'x' };
+      },
+    });
+    await run(stubs.activities, async (tq) => {
+      const h = await start(tq, 'kitFanOut', input({ nodes, concurrency: 6, maxFailures: 1, policy: 'ask', activityCall: true, batching }));
+      const p = await until(h, (x) => x.pendingDecision !== undefined);
+      assert.match(p.pendingDecision!.error, /3 of 30 targets failed \(error budget 1\): n03: n03 refused; n17: n17 refused; n29: n29 refused/);
+      assert.deepEqual(p.steps[0]!.targets!.n17, 'failed');
+      assert.equal(seen.length, 30);
+      broken = new Set();
+      seen.length = 0;
+      await h.executeUpdate(decideUpdate, { args: [{ decision: 'retry', by: 'alice' }] });
+      const r = await h.result();
+      assert.deepEqual([...seen].sort(), ['n03', 'n17', 'n29'], 'only the failed targets ran again');
+      assert.equal(r.outcome, `ok: ${nodes.join(',')}; failed: `);
+    });
+  });
+
+  test('a closure fan-out stays inline whatever its size; a dry run sends the flag into the children', async () => {
+    const stubs = stubActivities();
+    await run(stubs.activities, async (tq) => {
+      // The same targets with a closure: inline, whatever their number.
+      const inline = await start(tq, 'kitFanOut', input({ nodes, concurrency: 5, batching }));
+      await inline.result();
+      assert.equal((await childrenOf(inline)).length, 0);
+      // Dry run: every call carries dryRun, nothing is done.
+      const dry = await start(tq, 'kitFanOut', input({ nodes, concurrency: 5, activityCall: true, batching }, { dryRun: true }));
+      await dry.result();
+      assert.equal((await childrenOf(dry)).length, 4);
+      const dryCalls = stubs.calls.filter((c) => c.name === 'ledgerStop' && c.arg.dryRun === true);
+      assert.equal(dryCalls.length, 30);
+    });
+  });
+});
+
+describe('waitFor for hours: a child workflow that continues-as-new', () => {
+  function withProbe(doneAt: number): { acts: LifeboatActivities; probes: () => number } {
+    let n = 0;
+    const stubs = stubActivities();
+    const resyncProbe = async (): Promise<{ done: boolean; detail: string }> => {
+      n += 1;
+      return { done: n >= doneAt, detail: `${Math.min(100, Math.round((n / doneAt) * 100))}% resynced` };
+    };
+    return { acts: { ...stubs.activities, resyncProbe } as unknown as LifeboatActivities, probes: () => n };
+  }
+
+  test('130 probes a minute apart: three runs of the child, nothing per probe in the recovery history, every history small', async () => {
+    const { acts, probes } = withProbe(130);
+    await run(acts, async (tq) => {
+      const h = await start(tq, 'kitLongWait', input());
+      const r = await h.result();
+      assert.equal(r.outcome, '100% resynced');
+      assert.equal(probes(), 130);
+      const events = (await h.fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'resyncProbe').length, 0);
+      assert.ok(events.length < 60, `the recovery history: ${events.length} events`);
+      const p = await h.query(progressQuery);
+      assert.ok(p.timeline.some((t) => t.kind === 'wait' && /130 probes, 3 run\(s\)/.test(t.text)), JSON.stringify(p.timeline));
+      const [kid] = await childrenOf(h);
+      assert.ok(kid, 'the wait ran in a child workflow');
+      assert.ok(kid.events < 400, `the child's last run: ${kid.events} events`);
+      const desc = await env.client.workflow.getHandle(kid.id).describe();
+      assert.notEqual(desc.runId, events.find((e) => e.childWorkflowExecutionStartedEventAttributes)?.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.runId, 'the child continued as new');
+    });
+  });
+
+  test('never done within 2 h: WaitTimedOut names the wait, the probes and the last answer', async () => {
+    const { acts, probes } = withProbe(10_000);
+    await run(acts, async (tq) => {
+      const h = await start(tq, 'kitLongWait', input({ wait: '2h' }));
+      await rejectsWith(h.result(), /Gave up waiting until the resync finished after 121 probes: last seen 1% resynced/);
+      assert.equal(probes(), 121);
     });
   });
 });

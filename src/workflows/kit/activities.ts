@@ -29,6 +29,11 @@ const GROUP: Record<Name, ActivityOptions> = {
   ...TRAINING_OPS_OPTIONS,
 };
 
+/** The kit's timeouts and retries of one of Lifeboat's activities; undefined for a name that is not one. */
+export function activityOptionsOf(name: string): ActivityOptions | undefined {
+  return Object.prototype.hasOwnProperty.call(GROUP, name) ? GROUP[name as Name] : undefined;
+}
+
 function describeCall(name: string, arg: unknown): string {
   const a = (arg ?? {}) as { node?: unknown };
   const node = typeof a.node === 'string' ? ` on ${a.node}` : '';

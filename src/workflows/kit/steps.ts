@@ -6,10 +6,13 @@
  *
  * @module
  */
-import { ApplicationFailure, isCancellation, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, isCancellation, patched, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { FailurePolicy, StepRecord } from './defs';
+import { FANOUT_CHILD_THRESHOLD, isActivityCall, runInChildren } from './fanout';
+import { isProbeCall, lifeboatLongWait, LONG_WAIT_PROBES, LONG_WAIT_PROBES_PER_RUN } from './long-wait';
 import { askOperator, durationMs } from './gates';
 import { isDryRun, nowIso, publish, runtime, scaled, timeline } from './state';
+import { FANOUT_CHILDREN, LONG_WAIT_CHILD } from './versions';
 
 export interface StepOptions {
   /** What happens when the step fails after its activities' retries: default `fail`. */
@@ -118,6 +121,9 @@ export async function step<T>(title: string, fn: () => Promise<T>, opts: StepOpt
   }
 }
 
+/** A step's detail and a budget failure name at most this many targets (a fan-out may have a thousand). */
+const LISTED = 20;
+
 export interface FanOutOptions {
   /** How many targets run at once (never more nodes disrupted than the cluster can lose). */
   concurrency: number;
@@ -125,6 +131,13 @@ export interface FanOutOptions {
   maxFailures?: number;
   /** Policy when the budget is exceeded; `ask` + retry re-runs only the failed targets. */
   onFailure?: FailurePolicy;
+  /**
+   * Child-workflow batching of a large fan-out whose function is an `activityCall`
+   * (./fanout.ts): above `threshold` targets (default 100), batches of at most
+   * `batchSize` (default 100), each child running at most `childConcurrency`
+   * (default 25) of the calls at once.
+   */
+  batching?: { threshold?: number; batchSize?: number; childConcurrency?: number };
 }
 
 export interface FanOutResult<R> {
@@ -160,6 +173,7 @@ export async function fanOut<R>(
       rec = runtime().progress.steps.at(-1);
       if (rec) rec.targets ??= Object.fromEntries(targets.map((t) => [t, 'pending' as const]));
       const queue = [...pending];
+      const threshold = opts.batching?.threshold ?? FANOUT_CHILD_THRESHOLD;
       const worker = async (): Promise<void> => {
         for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
           if (rec?.targets) rec.targets[t] = 'running';
@@ -174,14 +188,39 @@ export async function fanOut<R>(
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
-      const failedNames = Object.keys(result.failed);
+      const inChildren = isActivityCall(fn) && queue.length > threshold && patched(FANOUT_CHILDREN);
+      if (inChildren) {
+        // Many targets: child workflows of bounded batches keep this history small (./fanout.ts).
+        await runInChildren(title, `${rec?.id ?? 0}-${rec?.attempts ?? 1}`, queue, fn, concurrency, opts.batching ?? {}, {
+          started: (batch) => {
+            for (const t of batch) if (rec?.targets) rec.targets[t] = 'running';
+            publish();
+          },
+          settle: (t, ok, value) => {
+            if (ok) {
+              result.succeeded[t] = value as R;
+              delete result.failed[t];
+            } else {
+              result.failed[t] = String(value);
+            }
+            if (rec?.targets) rec.targets[t] = ok ? 'succeeded' : 'failed';
+          },
+        });
+      } else {
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      }
+      // In the targets' order (batches and calls end in any order).
+      const failedNames = targets.filter((t) => t in result.failed);
       pending = failedNames; // an operator retry re-runs only these
       if (failedNames.length > maxFailures) {
         throw ApplicationFailure.retryable(
           `${failedNames.length} of ${targets.length} targets failed (error budget ${maxFailures}): ` +
             // An activity's message may already start with the node it is about.
-            failedNames.map((n) => (result.failed[n]!.startsWith(`${n}: `) ? result.failed[n] : `${n}: ${result.failed[n]}`)).join('; '),
+            failedNames
+              .slice(0, LISTED)
+              .map((n) => (result.failed[n]!.startsWith(`${n}: `) ? result.failed[n] : `${n}: ${result.failed[n]}`))
+              .join('; ') +
+            (failedNames.length > LISTED ? `; and ${failedNames.length - LISTED} more (\`lifeboat watch\` shows each target)` : ''),
           'FanOutBudgetExceeded',
         );
       }
@@ -195,7 +234,11 @@ export async function fanOut<R>(
         const plans = Object.values(r.succeeded)
           .map((v) => planOf(v))
           .filter((v): v is string => v !== undefined);
-        return `${Object.keys(r.succeeded).length}/${targets.length} succeeded${plans.length ? `: ${plans.join('; ')}` : ''}${failed.length ? `; failed within budget: ${failed.join(', ')}` : ''}`;
+        return (
+          `${Object.keys(r.succeeded).length}/${targets.length} succeeded` +
+          `${plans.length ? `: ${plans.slice(0, LISTED).join('; ')}${plans.length > LISTED ? `; and ${plans.length - LISTED} more` : ''}` : ''}` +
+          `${failed.length ? `; failed within budget: ${failed.slice(0, LISTED).join(', ')}${failed.length > LISTED ? ` and ${failed.length - LISTED} more` : ''}` : ''}`
+        );
       }) as never,
     } as StepOptions & { onFailure: 'ask' },
   );
@@ -237,9 +280,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<
   const { progress } = runtime();
   const everyMs = scaled(durationMs(opts.every));
   const withinMs = scaled(durationMs(opts.within));
-  const maxProbes = opts.maxProbes ?? 60;
   const start = Date.now();
   const until = new Date(start + withinMs).toISOString();
+  // Hours of probing: a child workflow that continues-as-new (./long-wait.ts), bounded by time.
+  const needed = Math.ceil(withinMs / Math.max(1, everyMs)) + 1;
+  if (isProbeCall(probe) && needed > LONG_WAIT_PROBES && !isDryRun() && patched(LONG_WAIT_CHILD)) {
+    return longWait(what, probe, everyMs, start + withinMs, opts.maxProbes ?? needed, until);
+  }
+  const maxProbes = opts.maxProbes ?? 60;
   let last: ProbeResult<T> = { done: false, detail: 'not probed yet' };
   for (let n = 1; n <= maxProbes; n++) {
     last = await probe();
@@ -260,6 +308,30 @@ export async function waitFor<T>(what: string, probe: () => Promise<ProbeResult<
     `Gave up waiting until ${what} after ${Math.round((Date.now() - start) / 1000)} s: last seen ${last.detail}`,
     'WaitTimedOut',
   );
+}
+
+async function longWait<T>(what: string, probe: { activity: string; input: unknown; options: ActivityOptions }, everyMs: number, deadline: number, maxProbes: number, until: string): Promise<ProbeResult<T>> {
+  const { progress } = runtime();
+  progress.wait = { kind: 'poll', title: `${what} (a long wait, probed every ${Math.round(everyMs / 1000)} s in a child workflow)`, since: nowIso(), until };
+  publish();
+  try {
+    const r = await executeChild(lifeboatLongWait, {
+      workflowId: `${workflowInfo().workflowId}/wait-${runtime().nextStepId}-${progress.timeline.length}`,
+      args: [{ what, activity: probe.activity, input: probe.input, options: probe.options, everyMs, deadline, maxProbes, perRun: LONG_WAIT_PROBES_PER_RUN, probes: 0, runs: 1 }],
+      staticSummary: `until ${what}`,
+    });
+    timeline('wait', `${what}: ${r.detail} (${r.probes} probes, ${r.runs} run(s) of the wait's child workflow)`);
+    return r as ProbeResult<T>;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // The child's own failure says why (WaitTimedOut and the last probe); keep its type for the step's policy.
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof ApplicationFailure) throw ApplicationFailure.create({ message: cause.message, type: cause.type ?? 'WaitTimedOut', nonRetryable: true });
+    throw err;
+  } finally {
+    progress.wait = undefined;
+    publish();
+  }
 }
 
 /**
