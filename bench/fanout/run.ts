@@ -20,7 +20,11 @@
  * Worker RSS is sampled during the run. Results are merged into
  * bench/results/fanout.json under the host count.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/fanout/run.js [--hosts 200] [--concurrency 50] [--restart-ms 1000] [--modes loop,ansible,lifeboat]
+ *   npx tsc -p tsconfig.json && node dist/bench/fanout/run.js [--hosts 200] [--concurrency 50] [--restart-ms 1000] [--modes loop,ansible,lifeboat] [--form activityCall|closure]
+ *
+ * `--form`: how the workflow names the fan-out's function (bench/fanout/workflows.ts): `activityCall`
+ * (default; past the kit's threshold of 100 targets, child workflows of bounded batches) or a plain
+ * closure (every target in the recovery's own history, the only way before issue 18 item 3).
  *
  * `--restart-ms`: how long the restart holds on a host before it answers (the lab fleet's
  * `--fleet-restart-ms`: a service's stop and start, waited out by the simulated host without
@@ -37,7 +41,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../src/tools';
 import { devServerEnv } from '../../test/helpers/temporal';
 import type { FleetManifest } from '../../lab/fleet';
-import type { FanOutBenchParams } from './types';
+import type { FanOutBenchParams, FanOutForm } from './types';
 
 const TMP_PREFIX = 'lb-fanout-';
 type Mode = 'loop' | 'ansible' | 'lifeboat';
@@ -358,7 +362,7 @@ function activityTimes(events: HistoryEvent[]): { scheduleToStart: number[]; ove
   return out;
 }
 
-async function runLifeboat(lab: Lab, concurrency: number) {
+async function runLifeboat(lab: Lab, concurrency: number, form: FanOutForm) {
   const before = lab.effects();
   const work = path.join(lab.dir, 'lifeboat');
   mkdirSync(work, { recursive: true });
@@ -386,6 +390,7 @@ async function runLifeboat(lab: Lab, concurrency: number) {
         hosts: f.hosts.map((h) => ({ name: h.name, host: h.host, port: h.port, user: f.user, privateKey: `file:${f.privateKey}`, hostKey: h.hostKey })),
         argv: f.restart,
         concurrency,
+        form,
       },
       startedBy: 'bench',
     };
@@ -420,6 +425,7 @@ async function runLifeboat(lab: Lab, concurrency: number) {
     if (workerErr.trim()) console.error(`bench worker stderr (tail):\n${workerErr.slice(-1500)}`);
     return {
       concurrency,
+      form,
       wallMs,
       outcome: result.outcome,
       summary: result.summary,
@@ -452,6 +458,8 @@ async function main(): Promise<void> {
   const concurrency = intArg('concurrency', 50);
   const restartMs = Number(arg('restart-ms', '1000'));
   if (!Number.isInteger(restartMs) || restartMs < 0) throw new Error('--restart-ms must be a whole number of milliseconds (0: the restart answers at once)');
+  const form = arg('form', 'activityCall') as FanOutForm;
+  if (form !== 'activityCall' && form !== 'closure') throw new Error('--form must be activityCall (the kit runs past 100 targets in child workflows) or closure (every target inline)');
   const modes = arg('modes', 'loop,ansible,lifeboat').split(',').map((s) => s.trim()) as Mode[];
   for (const m of modes) if (!['loop', 'ansible', 'lifeboat'].includes(m)) throw new Error(`--modes: unknown mode "${m}" (loop, ansible, lifeboat)`);
   if (spawnSync('ssh', ['-V']).error) throw new Error('the OpenSSH client (ssh) is missing: run `npm run setup` (it installs openssh-client)');
@@ -474,7 +482,7 @@ async function main(): Promise<void> {
       loads[`${m}Start`] = loadavg()[0]!;
       console.log(`${m}: restarting ${hosts} hosts...`);
       const before = { clients: cpuSec('self'), hosts: cpuSec(lab.child.pid) };
-      const r = m === 'loop' ? await runLoop(lab) : m === 'ansible' ? await runAnsible(lab, concurrency) : await runLifeboat(lab, concurrency);
+      const r = m === 'loop' ? await runLoop(lab) : m === 'ansible' ? await runAnsible(lab, concurrency) : await runLifeboat(lab, concurrency, form);
       // CPU seconds: the clients this process ran (ssh, ansible and its forks), the simulated hosts (the lab: its SSH
       // servers and every command run on a host), and for lifeboat its worker and dev server.
       // (For lifeboat this process's own children are the worker and the dev server, counted by themselves.)
@@ -520,7 +528,7 @@ async function main(): Promise<void> {
   const doc = {
     benchmark: 'fanout',
     what: 'the same `systemctl restart app` on every host of the lab fleet (real SSH on loopback): a sequential bash loop of OpenSSH, Ansible ad hoc with forks = concurrency, and Lifeboat\'s kit fanOut with that concurrency on a Temporal dev server; each must restart every host exactly once',
-    runs: { ...(prev.runs ?? {}), [`${hosts} hosts, restart ${restartMs} ms, concurrency ${concurrency}`]: entry },
+    runs: { ...(prev.runs ?? {}), [`${hosts} hosts, restart ${restartMs} ms, concurrency ${concurrency}${modes.includes('lifeboat') ? `, Lifeboat ${form}` : ''}`]: entry },
   };
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');

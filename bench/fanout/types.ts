@@ -30,8 +30,13 @@ export interface FleetRestartResult {
   sshMs: number;
 }
 
+/** How the bench's fan-out names its function: `activityCall` (children past the kit's threshold) or a plain closure (all inline). */
+export type FanOutForm = 'activityCall' | 'closure';
+
 export interface FanOutBenchParams {
   hosts: FleetTarget[];
   argv: string[];
   concurrency: number;
+  /** Default `activityCall`. */
+  form?: FanOutForm;
 }

@@ -5,10 +5,10 @@
  * ({@link ./activities}).
  */
 import { proxyActivities } from '@temporalio/workflow';
-import { fanOut, recoveryInput, runRecovery, type FanOutResult, type RecoveryInput, type RecoveryResult } from '../../src/workflows/kit';
+import { activityCall, fanOut, recoveryInput, runRecovery, type FanOutResult, type RecoveryInput, type RecoveryResult } from '../../src/workflows/kit';
 import type { ScenarioMeta } from '../../src/workflows/scenarios';
 import type * as benchActivities from './activities';
-import type { FanOutBenchParams, FleetRestartResult, FleetTarget } from './types';
+import type { FanOutBenchParams, FanOutForm, FleetRestartInput, FleetRestartResult, FleetTarget } from './types';
 
 const META: ScenarioMeta = {
   id: 'bench.fanout',
@@ -20,22 +20,22 @@ const META: ScenarioMeta = {
   dangerousGates: [],
 };
 
-const { fleetRestart } = proxyActivities<typeof benchActivities>({
-  startToCloseTimeout: '2m',
-  retry: { maximumAttempts: 1 },
-});
+const RESTART_OPTIONS = { startToCloseTimeout: '2m', retry: { maximumAttempts: 1 } } as const;
+const { fleetRestart } = proxyActivities<typeof benchActivities>(RESTART_OPTIONS);
 
 /**
- * The fan-out itself, in one place: when the kit's `activityCall` lands (issue 18 item 3), this
- * becomes `fanOut(title, names, activityCall('fleetRestart', (name) => ({ target: byName.get(name)!, argv })), opts)`,
- * so past the kit's threshold the targets run in `lifeboatFanOutBatch` child workflows.
+ * The fan-out itself, in one place. `activityCall` (the default): the kit knows the activity, so past
+ * its threshold (100 targets) the targets run in `lifeboatFanOutBatch` child workflows of bounded
+ * batches; `closure`: a plain `(name) => fleetRestart(...)`, every target in the recovery's own history
+ * (the only form before issue 18 item 3; kept to compare).
  */
-function restartAll(hosts: FleetTarget[], argv: string[], concurrency: number): Promise<FanOutResult<FleetRestartResult>> {
+function restartAll(hosts: FleetTarget[], argv: string[], concurrency: number, form: FanOutForm): Promise<FanOutResult<FleetRestartResult>> {
   const byName = new Map(hosts.map((h) => [h.name, h]));
+  const input = (name: string): FleetRestartInput => ({ target: byName.get(name)!, argv });
   return fanOut(
     `Restart ${argv.at(-1) ?? 'the service'} on ${hosts.length} hosts`,
     hosts.map((h) => h.name),
-    (name) => fleetRestart({ target: byName.get(name)!, argv }),
+    form === 'closure' ? (name) => fleetRestart(input(name)) : activityCall<FleetRestartResult>('fleetRestart', input, RESTART_OPTIONS),
     // The whole fleet is the error budget: every failure is counted and reported, the run never parks on a decision.
     { concurrency, maxFailures: hosts.length, onFailure: 'continue' },
   );
@@ -43,12 +43,12 @@ function restartAll(hosts: FleetTarget[], argv: string[], concurrency: number): 
 
 export async function benchFanOut(input: RecoveryInput<FanOutBenchParams>): Promise<RecoveryResult> {
   return runRecovery(META, input, async () => {
-    const { hosts, argv, concurrency } = recoveryInput<FanOutBenchParams>().params;
-    const r = await restartAll(hosts, argv, concurrency);
+    const { hosts, argv, concurrency, form } = recoveryInput<FanOutBenchParams>().params;
+    const r = await restartAll(hosts, argv, concurrency, form ?? 'activityCall');
     const failed = Object.keys(r.failed);
     return `${Object.keys(r.succeeded).length} restarted, ${failed.length} failed${failed.length ? ` (${failed.slice(0, 5).join(', ')}: ${r.failed[failed[0]!]})` : ''}`;
   });
 }
 
-// When the kit has it, the worker must also run the fan-out's batch children:
-// export { lifeboatFanOutBatch } from '../../src/workflows/kit';
+// The fan-out's batch children, which the worker must run too.
+export { lifeboatFanOutBatch } from '../../src/workflows/kit';
