@@ -294,6 +294,15 @@ export class RealTrainingClusterFamily implements LabFamily {
         await this.real.gone(last);
         return;
       }
+      case 'training-cluster.sync-host-critical.retired': {
+        // The last node's orchestrator SIGKILLed, then the real coordinator's own retirement of the dead peer.
+        const last = this.nodeNames.at(-1)!;
+        this.real.kill(last);
+        await this.real.gone(last);
+        // The real check retires a peer 300 s after its last heartbeat, whatever RINGRIFT_P2P_PEER_RETIRE_AFTER_SECONDS says (docs/training-cluster.md).
+        await this.waitRetired(last, 420_000);
+        return;
+      }
       default:
         // The sync faults with real symptoms kill the real orchestrators of their hosts (their heartbeats stop).
         const killed = fault === 'training-cluster.sync-host-critical.multi' ? this.nodeNames.slice(-2) : fault === 'training-cluster.sync-host-critical.host-lost' ? this.nodeNames.slice(-1) : [];
@@ -305,6 +314,27 @@ export class RealTrainingClusterFamily implements LabFamily {
         if (await this.data.breakFault(fault)) return;
         throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
     }
+  }
+
+  /** Until the coordinator's `/status?alive_only=false&no_cache=true` lists `peer` as retired. */
+  private async waitRetired(peer: string, ms: number): Promise<void> {
+    const coordinator = this.nodeNames.find((n) => this.roles.get(n)!.includes('coordinator'))!;
+    const deadline = Date.now() + ms;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      try {
+        // no_cache: the real /status answers from a 5 s cache that ignores alive_only (a plain /status of anyone's before it hides the dead peers).
+        const res = await fetch(`${this.real.baseUrl(coordinator)}/status?alive_only=false&no_cache=true`, { signal: AbortSignal.timeout(60_000) });
+        const s = (await res.json()) as { peers?: Record<string, { retired?: boolean; is_alive?: boolean; last_heartbeat?: number }> };
+        const p = s.peers?.[peer];
+        if (p?.retired === true) return;
+        last = p ? `retired ${String(p.retired)}, alive ${String(p.is_alive)}, last heartbeat ${p.last_heartbeat ? `${Math.round(Date.now() / 1000 - p.last_heartbeat)} s ago` : 'none'}` : `not among its peers (${Object.keys(s.peers ?? {}).join(', ') || 'none'})`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    throw new Error(`${this.cluster}: ${coordinator} did not retire ${peer} within ${ms / 1000} s of its orchestrator's kill (${last}); see ${coordinator}'s ai-service/logs/p2p.log`);
   }
 
   private setOffline(node: string, offline: boolean): void {
