@@ -16,8 +16,8 @@
  * PROXY_PY, the same as the orchestrators'), which logs each request; a
  * `POST /admin/sync/trigger` answered 2xx is the effect `sync.trigger`.
  *
- * It runs as its lifespan starts it (event router, feedback loop, the
- * daemon manager's daemons), except its P2P recovery daemon (below).
+ * It runs with `RINGRIFT_INFERENCE_ONLY=true` (below): without the
+ * cluster's coordination daemons, one of which fights the recoveries.
  *
  * @module
  */
@@ -88,11 +88,13 @@ export class RealApp {
       RINGRIFT_AI_SERVICE_PORT: String(APP_PORT),
       PYTHONPATH: this.o.tree,
       XDG_RUNTIME_DIR: '/tmp',
-      // The app's own P2PRecoveryDaemon (app/coordination/p2p_recovery_daemon.py) kills and restarts the local
-      // orchestrator after 3 failed health checks (45-60 s apart). Seen in the lab: during a mesh collapse it killed
-      // the orchestrator Lifeboat had just restarted and started one that never listened (mesh collapse failed).
-      // The lab's orchestrators stand for systemd units; this daemon is switched off by its own setting.
-      RINGRIFT_P2P_RECOVERY_ENABLED: '0',
+      // The app's own setting for a server that is not to run the cluster's coordination daemons (app/main.py's
+      // lifespan): without it, its P2PRecoveryDaemon (app/coordination/p2p_recovery_daemon.py) kills and restarts
+      // the local orchestrator after 3 failed health checks (45-60 s apart). Seen in the lab: during a mesh collapse
+      // it killed the orchestrator Lifeboat had just restarted and started one that never listened. Its own switch,
+      // RINGRIFT_P2P_RECOVERY_ENABLED=0, is read into its config and never checked (2aa9f89b5). The sync routes do
+      // not need the daemons (the SyncCoordinator is made on the first request).
+      RINGRIFT_INFERENCE_ONLY: 'true',
     };
     writeFileSync(this.envFile(), Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
     chmodSync(this.envFile(), 0o600);
