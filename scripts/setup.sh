@@ -228,10 +228,16 @@ fi
 # 2aa9f89b5, ../shared/targets/ringrift/); its import path needs only these
 # (versions of its requirements.txt where it pins them; no torch). Installed once
 # into .tools/ringrift-venv, checked by the pinned versions on later runs.
+# The ai-service app (`uvicorn app.main:app`, the sync surface of seed 001) needs
+# four more (fastapi, uvicorn, prometheus_client, numpy; still no torch) and their
+# own dependencies: added to a venv made before them without recreating it (pip
+# is given every pin, so the orchestrator's stay as they are).
 RINGRIFT_VENV="$ROOT/.tools/ringrift-venv"
 RINGRIFT_PINS=(aiohttp==3.13.2 psutil==7.1.3 pyyaml==6.0.3 pydantic==2.10.5 pydantic-core==2.27.2
   aiohappyeyeballs==2.7.1 aiosignal==1.4.0 annotated-types==0.8.0 attrs==26.1.0 frozenlist==1.8.0
   idna==3.21 multidict==6.9.1 propcache==0.5.4 typing-extensions==4.16.0 yarl==1.25.1)
+RINGRIFT_APP_PINS=(fastapi==0.122.0 uvicorn==0.38.0 prometheus-client==0.23.1 numpy==2.2.6
+  starlette==0.50.0 anyio==4.16.0 annotated-doc==0.0.7 click==8.5.1 h11==0.16.0)
 ringrift_ok() {
   [ -x "$RINGRIFT_VENV/bin/python" ] || return 1
   local pin name ver
@@ -240,6 +246,12 @@ ringrift_ok() {
     compgen -G "$RINGRIFT_VENV/lib/python3*/site-packages/${name}-${ver}.dist-info" >/dev/null || return 1
   done
   compgen -G "$RINGRIFT_VENV/lib/python3*/site-packages/[Pp][Yy][Yy][Aa][Mm][Ll]-6.0.3.dist-info" >/dev/null
+}
+ringrift_app_ok() {
+  local pin
+  for pin in fastapi-0.122.0 uvicorn-0.38.0 prometheus_client-0.23.1 numpy-2.2.6 starlette-0.50.0; do
+    compgen -G "$RINGRIFT_VENV/lib/python3*/site-packages/${pin}.dist-info" >/dev/null || return 1
+  done
 }
 if ! ringrift_ok; then
   PY="${RINGRIFT_PYTHON:-${PYTHON:-python3}}"
@@ -250,9 +262,14 @@ if ! ringrift_ok; then
   rm -rf "$RINGRIFT_VENV"
   quietly ringrift-venv "$PY" -m venv "$RINGRIFT_VENV" ||
     die "could not create .tools/ringrift-venv with $PY." "Install python3-venv (apt-get install python3-venv) and re-run."
-  quietly ringrift-pip "$RINGRIFT_VENV/bin/pip" install --disable-pip-version-check -q "${RINGRIFT_PINS[@]}" ||
+  quietly ringrift-pip "$RINGRIFT_VENV/bin/pip" install --disable-pip-version-check -q "${RINGRIFT_PINS[@]}" "${RINGRIFT_APP_PINS[@]}" ||
     die "pip could not install RingRift's orchestrator packages (${RINGRIFT_PINS[*]:0:4} ...)." "See .tools/logs/ringrift-pip.log; check PyPI is reachable and re-run."
+elif ! ringrift_app_ok; then
+  note "adding the ai-service app's packages (fastapi, uvicorn, prometheus_client, numpy) to .tools/ringrift-venv..."
+  quietly ringrift-app-pip "$RINGRIFT_VENV/bin/pip" install --disable-pip-version-check -q "${RINGRIFT_PINS[@]}" "${RINGRIFT_APP_PINS[@]}" ||
+    die "pip could not add the ai-service app's packages (${RINGRIFT_APP_PINS[*]:0:4}) to .tools/ringrift-venv." "See .tools/logs/ringrift-app-pip.log; check PyPI is reachable and re-run."
 fi
+ringrift_app_ok || die ".tools/ringrift-venv lacks the ai-service app's packages (${RINGRIFT_APP_PINS[*]:0:4}) after the install." "Remove .tools/ringrift-venv and re-run setup; see .tools/logs/ringrift-pip.log."
 
 # --- 4c. the gossip nodes (Rust) -------------------------------------------------
 # plumtree-control/ (Lifeboat's control API on memberlist-plumtree 0.1.6, and its

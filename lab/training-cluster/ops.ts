@@ -21,6 +21,11 @@ export const TRAINING_OPS_FAULTS = [
   'training-cluster.sync-host-critical.agent-broken',
   /** The host is gone (SSH refused, orchestrator dead): only retiring it ends the alert. */
   'training-cluster.sync-host-critical.host-lost',
+  /**
+   * The last node's orchestrator killed and retired by the mesh (the real one: until the coordinator's /status
+   * says `retired`, 300 s after its last heartbeat at 2aa9f89b5): seed 001's option 4 (unretire) applies.
+   */
+  'training-cluster.sync-host-critical.retired',
   /** The last two nodes' data unsynced and their orchestrators killed: the seed's Escalation. */
   'training-cluster.sync-host-critical.multi',
   /** A person's hands: the last node taken out of the cluster (no route retires a host; seed 001's option 5 is a human step). */
@@ -59,6 +64,11 @@ export async function breakOps(mesh: TrainingMesh, sync: SyncCoordinator, fault:
       sync.makeCritical(last.name, 'dead', { lostAt: Date.now() - 90 * 60_000 });
       await stopProc(mesh, last);
       mesh.setOffline(last.name, true);
+      return;
+    case 'training-cluster.sync-host-critical.retired':
+      // A crash, then the mesh's retirement of the dead peer (no sync symptom: the real app's gauges count nothing).
+      await stopProc(mesh, last);
+      mesh.retired.add(last.name);
       return;
     case 'training-cluster.by-hand.retire-host':
       return sync.retireByHand(last.name);

@@ -30,6 +30,8 @@ export async function startProc(mesh: TrainingMesh, n: NodeState, startedAt = Da
   if (typeof addr === 'object' && addr) n.port = addr.port; // keep the first port for later restarts
   const proc: Proc = { pid: mesh.nextPid++, startedAt, hearing: true, server };
   n.proc = proc;
+  // A retired peer that runs again is taken back by the mesh (as the real coordinator's dead-peer check does).
+  mesh.retired.delete(n.name);
   return proc;
 }
 

@@ -11,7 +11,9 @@
  * First, the isolation the real code must never run without: a node reaches
  * the other nodes and nothing else (not the machine's loopback services, not
  * an outside address), sees only its own processes, and has a /tmp of its
- * own. Last, nothing is left behind after the lab stops.
+ * own. Then the real ai-service app (`app/main.py`) the lab runs in the
+ * coordinator's namespaces: its sync surface, and its key nowhere in sight.
+ * Last, nothing is left behind after the lab stops.
  *
  * Needs root, the tarball (LIFEBOAT_RINGRIFT_TARBALL or
  * ../shared/targets/ringrift/ai-service.tar.gz) and `npm run setup`'s
@@ -19,10 +21,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { ringriftPython, ringriftTarball } from '../../lab/training-cluster/real/family';
 import { existing, labId } from '../../lab/training-cluster/real/namespaces';
 import type { Stack } from '../helpers/stack';
@@ -115,6 +118,49 @@ describe('the real training cluster: isolation', () => {
   });
 });
 
+describe('the real training cluster: the ai-service app', () => {
+  test('the real app/main.py runs in the coordinator\'s namespaces and answers the sync surface of seed 001; its key is in no log', async () => {
+    const s = need();
+    const inv = parseYaml(readFileSync(s.lab.inventoryPath, 'utf8')) as { clusters: Record<string, { settings: Record<string, string> }> };
+    const settings = inv.clusters[CLUSTER]!.settings;
+    const base = settings.aiServiceUrl!;
+    assert.match(settings.syncAdminKey!, /^file:/, 'the key is a reference, not a value');
+    const key = readFileSync(settings.syncAdminKey!.slice('file:'.length), 'utf8').trim();
+    // The app runs in tc-node1's PID namespace only.
+    assert.match((await inNode(s, 'tc-node1', ['ps', '-eo', 'args'])).out, /uvicorn app\.main:app/);
+    assert.doesNotMatch((await inNode(s, 'tc-node2', ['ps', '-eo', 'args'])).out, /app\.main:app/);
+    // The label-less gauges (0 at 2aa9f89b5: nothing sets them from hosts).
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const g of ['total', 'healthy', 'stale', 'critical']) assert.match(metrics, new RegExp(`^ringrift_sync_hosts_${g} \\d`, 'm'), `ringrift_sync_hosts_${g}`);
+    const none = await fetch(`${base}/admin/sync/status`);
+    assert.equal(none.status, 401);
+    assert.deepEqual(await none.json(), { detail: 'X-Admin-Key header required' });
+    const wrong = await fetch(`${base}/admin/sync/status`, { headers: { 'X-Admin-Key': 'not-the-key' } });
+    assert.equal(wrong.status, 403);
+    await wrong.arrayBuffer();
+    const ok = await fetch(`${base}/admin/sync/status`, { headers: { 'X-Admin-Key': key } });
+    const body = (await ok.json()) as { status?: string; sync?: { last_sync_times?: unknown } };
+    assert.equal(ok.status, 200);
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.sync?.last_sync_times, {});
+    // The key: not in the app's log, not in the effect log, not on any command line.
+    const log = readFileSync(`${s.lab.host(CLUSTER, 'tc-node1').root}/ai-service/logs/ai-service.log`, 'utf8');
+    assert.ok(log.includes('RingRift AI Service started'), 'the app\'s log says it started');
+    assert.ok(!log.includes(key), 'the admin key is in the app\'s log');
+    assert.ok(!JSON.stringify(s.lab.effects.list({ cluster: CLUSTER })).includes(key), 'the admin key is in the effect log');
+    const cmdlines = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      });
+    assert.ok(!cmdlines.some((c) => c.includes(key)), 'the admin key is on a command line');
+  });
+});
+
 describe('training-cluster scenarios on real RingRift orchestrators (the cases the simulation passes too)', () => {
   for (const c of TRAINING_CASES) {
     test(`${c.scenario} (real orchestrators): ${c.fault}, ${c.gates.length ? `gates ${c.gates.join(', ')} approved, ` : ''}completed, effects counted, healthy`, async () => {
@@ -141,6 +187,17 @@ describe('the real training cluster: nothing left behind', () => {
         }
       })
       .filter((cmd) => /scripts\/p2p_orchestrator\.py|ringrift\/(init|proxy)\.py/.test(cmd) && cmd.includes('lifeboat-e2e-'));
+    // The app's command line names no lab directory (it runs from its tree): any uvicorn of RingRift's app is a leftover.
+    const apps = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes('app.main:app') && readlinkSync(`/proc/${d}/cwd`).includes('lifeboat-e2e-');
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(apps, [], 'the ai-service app outlived the lab');
     assert.deepEqual(leftovers, []);
     assert.deepEqual(existing().filter((n) => n.startsWith(`lb-tc-${id}-`)), [], 'network namespaces of the lab remain');
   });

@@ -154,6 +154,18 @@ export const TRAINING_CASES: TrainingCase[] = [
     scale: { sim: 0.01, real: 0.25 },
     effects: { 'sync.trigger': 1, 'orchestrator.start': 1 },
   },
+  {
+    scenario: 'training-cluster.sync-host-critical',
+    // tc-node5's orchestrator killed and retired by the coordinator (the real one after RINGRIFT_P2P_PEER_RETIRE_AFTER_SECONDS).
+    fault: 'training-cluster.sync-host-critical.retired',
+    gates: [],
+    // No --set host: the coordinator's peers name it (retired, not alive).
+    // Option 4 first (unretire; a dead peer is not back by it), then the full sync, then the restart, after which the
+    // coordinator takes the returning peer back by itself.
+    outcome: /^Sync hosts recovered: tc-node5: full sync triggered, orchestrator restarted/,
+    scale: { sim: 0.01, real: 0.25 },
+    effects: { 'p2p.unretire': 1, 'sync.trigger': 1, 'orchestrator.start': 1 },
+  },
 ];
 
 /** The stack of the cases: a dev server, a worker, and the lab's training cluster on `backend`. */

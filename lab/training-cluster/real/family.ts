@@ -3,8 +3,11 @@
  * the same nodes, roles, faults and inventory as the simulation, with the
  * P2P mesh, its elections, its HTTP API and its processes real, and the
  * parts that cannot run here simulated as in the simulation (GPU selfplay,
- * training, the torch model load check, the sync coordinator of the
- * ai-service app: ../data, ../sync-coordinator).
+ * training, the torch model load check: ../data). The ai-service app is
+ * real too (./app: RingRift's `app/main.py` in the coordinator's
+ * namespaces, its sync surface of seed 001); ../sync-coordinator still
+ * answers the seed's invented routes and the sync-agent shims that only
+ * the v1 activities call.
  *
  * Each node's SSH host runs its commands inside the node's namespaces
  * (`nsenter`), so `pgrep`, `pkill`, `curl localhost:8770` and the
@@ -19,8 +22,11 @@
  * SIGKILLs them all and takes every host offline, the coordinator's host
  * back first and the others (their units restarting them) once the
  * coordinator's orchestrator runs again; the data faults corrupt or delete
- * real SQLite files and model files (../data); the sync faults are the
- * simulation's (../ops).
+ * real SQLite files and model files (../data);
+ * `training-cluster.sync-host-critical` SIGKILLs the last node's
+ * orchestrator (its heartbeats stop: the real app's gauges read 0 at
+ * 2aa9f89b5, the host is named from the peers); the other sync faults add
+ * the simulation's symptoms (../ops) for the v1 activities.
  *
  * @module
  */
@@ -33,6 +39,7 @@ import { passthrough } from '../../shims';
 import { TrainingData } from '../data';
 import { breakOps, TRAINING_OPS_FAULTS } from '../ops';
 import { SyncCoordinator } from '../sync-coordinator';
+import { RealApp } from './app';
 import { P2P_PATTERN, P2P_PORT, RealNodes } from './nodes';
 
 /** Where the RingRift tarball is: `LIFEBOAT_RINGRIFT_TARBALL`, else `../shared/targets/ringrift/ai-service.tar.gz` beside the checkout. */
@@ -79,6 +86,7 @@ export class RealTrainingClusterFamily implements LabFamily {
   private readonly data: TrainingData;
   private readonly sync: SyncCoordinator;
   private readonly real: RealNodes;
+  private readonly app: RealApp;
   private readonly offline = new Set<string>();
   private hostCtl?: HostControl;
   private tokenPath?: string;
@@ -112,6 +120,19 @@ export class RealTrainingClusterFamily implements LabFamily {
       keep: [resolve(o.labDir), checkoutRoot()],
       record: (node, effect, detail) => effects?.record({ cluster: this.cluster, node, effect, detail }),
     });
+    const coordinator = nodes[0]!.name;
+    this.app = new RealApp({
+      cluster: this.cluster,
+      node: coordinator,
+      tree: join(o.labDir, 'hosts', this.cluster, coordinator, 'ai-service'),
+      python: ringriftPython(),
+      secretsDir: o.secretsDir ?? join(o.labDir, 'secrets'),
+      netnsPath: () => `/run/netns/${this.real.netns(coordinator)}`,
+      prefix: () => this.real.prefix(coordinator),
+      initPid: () => this.real.initPid(coordinator),
+      proxyScript: this.real.proxyScript(),
+      record: (node, effect, detail) => effects?.record({ cluster: this.cluster, node, effect, detail }),
+    });
     this.setEffects = (e) => (effects = e);
   }
 
@@ -143,6 +164,7 @@ export class RealTrainingClusterFamily implements LabFamily {
     }
     try {
       await this.real.start();
+      await this.app.start();
       await this.sync.start(ctx);
       await this.data.start(ctx);
       await this.waitFormed(150_000);
@@ -172,6 +194,7 @@ export class RealTrainingClusterFamily implements LabFamily {
     if (this.outage?.watch) clearInterval(this.outage.watch);
     this.data.stop();
     await this.sync.stop();
+    this.app.stop();
     await this.real.stop();
   }
 
@@ -180,7 +203,7 @@ export class RealTrainingClusterFamily implements LabFamily {
       name,
       roles: this.roles.get(name)!,
       http: { baseUrl: this.real.baseUrl(name), authToken: this.tokenPath ? `file:${this.tokenPath}` : this.token },
-      ...(this.roles.get(name)!.includes('coordinator') ? { metricsUrl: this.sync.metricsUrl() } : {}),
+      ...(this.roles.get(name)!.includes('coordinator') ? { metricsUrl: `${this.app.baseUrl()}/metrics` } : {}),
     }));
   }
 
@@ -194,6 +217,9 @@ export class RealTrainingClusterFamily implements LabFamily {
       p2pPython: 'venv/bin/python',
       ...this.data.settings(),
       ...this.sync.settings(),
+      // The real app's sync surface (the simulation's stays at syncAdminUrl for the v1 activities).
+      aiServiceUrl: this.app.baseUrl(),
+      syncAdminKey: `file:${this.app.keyPath}`,
     };
   }
 
@@ -260,9 +286,26 @@ export class RealTrainingClusterFamily implements LabFamily {
         this.outage = { timers, watch };
         return;
       }
+      case 'training-cluster.sync-host-critical': {
+        // Real symptoms only: the last node's orchestrator SIGKILLed (its heartbeats stop). The real app's gauges
+        // read 0 at 2aa9f89b5 and it keeps no per-host state: nothing else of it can be made critical.
+        const last = this.nodeNames.at(-1)!;
+        this.real.kill(last);
+        await this.real.gone(last);
+        return;
+      }
+      case 'training-cluster.sync-host-critical.retired': {
+        // The last node's orchestrator SIGKILLed, then the real coordinator's own retirement of the dead peer.
+        const last = this.nodeNames.at(-1)!;
+        this.real.kill(last);
+        await this.real.gone(last);
+        // The real check retires a peer 300 s after its last heartbeat, whatever RINGRIFT_P2P_PEER_RETIRE_AFTER_SECONDS says (docs/training-cluster.md).
+        await this.waitRetired(last, 420_000);
+        return;
+      }
       default:
         // The sync faults with real symptoms kill the real orchestrators of their hosts (their heartbeats stop).
-        const killed = fault === 'training-cluster.sync-host-critical.multi' ? this.nodeNames.slice(-2) : fault === 'training-cluster.sync-host-critical.host-lost' || fault === 'training-cluster.sync-host-critical' ? this.nodeNames.slice(-1) : [];
+        const killed = fault === 'training-cluster.sync-host-critical.multi' ? this.nodeNames.slice(-2) : fault === 'training-cluster.sync-host-critical.host-lost' ? this.nodeNames.slice(-1) : [];
         for (const n of killed) {
           this.real.kill(n);
           await this.real.gone(n);
@@ -271,6 +314,27 @@ export class RealTrainingClusterFamily implements LabFamily {
         if (await this.data.breakFault(fault)) return;
         throw new Error(`${this.cluster} knows no fault "${fault}"; known: ${this.faults.join(', ')}`);
     }
+  }
+
+  /** Until the coordinator's `/status?alive_only=false&no_cache=true` lists `peer` as retired. */
+  private async waitRetired(peer: string, ms: number): Promise<void> {
+    const coordinator = this.nodeNames.find((n) => this.roles.get(n)!.includes('coordinator'))!;
+    const deadline = Date.now() + ms;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      try {
+        // no_cache: the real /status answers from a 5 s cache that ignores alive_only (a plain /status of anyone's before it hides the dead peers).
+        const res = await fetch(`${this.real.baseUrl(coordinator)}/status?alive_only=false&no_cache=true`, { signal: AbortSignal.timeout(60_000) });
+        const s = (await res.json()) as { peers?: Record<string, { retired?: boolean; is_alive?: boolean; last_heartbeat?: number }> };
+        const p = s.peers?.[peer];
+        if (p?.retired === true) return;
+        last = p ? `retired ${String(p.retired)}, alive ${String(p.is_alive)}, last heartbeat ${p.last_heartbeat ? `${Math.round(Date.now() / 1000 - p.last_heartbeat)} s ago` : 'none'}` : `not among its peers (${Object.keys(s.peers ?? {}).join(', ') || 'none'})`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    throw new Error(`${this.cluster}: ${coordinator} did not retire ${peer} within ${ms / 1000} s of its orchestrator's kill (${last}); see ${coordinator}'s ai-service/logs/p2p.log`);
   }
 
   private setOffline(node: string, offline: boolean): void {
@@ -317,6 +381,7 @@ export class RealTrainingClusterFamily implements LabFamily {
       return { node: n, state: s === 'leader' || s.startsWith('follower') ? 'up' : s, detail: s };
     });
     const problems = this.sync.problems();
+    if (this.app.pid() === undefined) problems.push('the ai-service app does not run');
     const data = await this.data.health();
     for (const x of nodes) if (data.problems[x.node]?.length) x.detail = `${x.detail ?? ''}; ${data.problems[x.node]!.join(', ')}`;
     const expected = nodes.filter((x) => x.state !== 'retired').length;

@@ -155,6 +155,21 @@ export class RealNodes {
     return this.node(name).pid;
   }
 
+  /** The machine's pid of the node's PID 1 (its PID namespace), while its namespaces are up. */
+  initPid(name: string): number | undefined {
+    return this.node(name).initPid;
+  }
+
+  /** The node's `ai-service` tree (its host's workdir). */
+  tree(name: string): string {
+    return this.node(name).tree;
+  }
+
+  /** The lab's proxy script (written at start): the way in from the machine to a port inside a node. */
+  proxyScript(): string {
+    return join(this.o.labDir, 'ringrift', 'proxy.py');
+  }
+
   /** The env file of the node's systemd unit, in its tree. */
   envFile(name: string): string {
     return join(this.node(name).tree, 'config', 'p2p_orchestrator.env');

@@ -173,7 +173,12 @@ export function criticalPeers(peers: NonNullable<WireStatus['peers']>, nowSecond
   return out;
 }
 
-/** The critical hosts in `node`'s (the coordinator's) `GET /status?alive_only=false` peers; with `host`, that one too. */
+/**
+ * The critical hosts in `node`'s (the coordinator's) `GET /status?alive_only=false&no_cache=true` peers; with
+ * `host`, that one too. `no_cache`: at 2aa9f89b5 `/status` answers from a 5 s cache that ignores the query, so
+ * an `alive_only=false` read right after anyone's plain `/status` (the app's P2P integration polls it) got the
+ * alive-only answer, without the dead and retired peers this is looking for (seen in the lab).
+ */
 export async function syncCriticalHosts(ctx: TrainingClusterContext, input: NodeRef & { host?: string }): Promise<SyncCriticalHosts> {
   return ctx.run(async () => {
     const { cluster, node } = ctx.lookup(input);
@@ -182,7 +187,7 @@ export async function syncCriticalHosts(ctx: TrainingClusterContext, input: Node
     const staleSeconds = ctx.setting(cluster, 'heartbeatStaleSeconds');
     try {
       const res = await httpJson<WireStatus>({
-        url: new URL('/status?alive_only=false', node.http.baseUrl).toString(),
+        url: new URL('/status?alive_only=false&no_cache=true', node.http.baseUrl).toString(),
         timeoutMs: ctx.setting(cluster, 'statusTimeoutSeconds') * 1000,
         signal: Context.current().cancellationSignal,
       });
