@@ -67,6 +67,40 @@ describe('training-cluster.leader-failure (v2, real P2P API)', () => {
     assert.match(first?.title ?? '', /^Option 1: wait for the automatic leader election \(30 s: the coordinator tc-node1 is down/);
   });
 
+  test('a follower loses the leader once it is back (as a real one can): the election is reset on the voters once, then it stays', async () => {
+    let restarted = false;
+    let reset = false;
+    let verifyProbes = 0;
+    const stubs = realLeaderFailure('restart', {
+      tweak: (o) => {
+        const status = o.p2pStatus!;
+        const restart = o.p2pRestart!;
+        const electionReset = o.p2pElectionReset!;
+        o.p2pRestart = async (a) => {
+          restarted = true;
+          return restart(a);
+        };
+        o.p2pElectionReset = async (a) => {
+          reset = true;
+          return electionReset(a);
+        };
+        o.p2pStatus = async (a) => {
+          const s = await status(a);
+          // After the restart and its wait (4 probes of 4 nodes agree), tc-node4 drops the leader until a reset.
+          if (restarted && a.node === 'tc-node4' && ++verifyProbes > 4 && !reset) return { ...s, leaderId: null };
+          return s;
+        };
+      },
+    });
+    const { r, p } = await withWorker(stubs.activities, async (h) => ({ r: await h.result(), p: (await h.query(progressQuery)) as Progress }));
+    assert.equal(p.pendingDecision, undefined);
+    assert.match(r.outcome, /^Leader restored by P2P restarted on tc-node1, then election reset on tc-node1, tc-node2, tc-node3: tc-node1 leads \(agreed by 4\/4\)/);
+    assert.deepEqual(effects(stubs).sort(), ['p2pElectionReset:tc-node1', 'p2pElectionReset:tc-node2', 'p2pElectionReset:tc-node3', 'p2pRestart:tc-node1']);
+    const verifies = p.steps.filter((s) => s.title.startsWith('Verify: one leader that stays'));
+    assert.deepEqual(verifies.map((s) => s.status), ['continued', 'succeeded']);
+    assert.ok(p.timeline.some((t) => /tc-node4 lost the leader/.test(t.text)), 'the note names the node that lost it');
+  });
+
   test('a split brain is named and the claimants are reset; one leader stays', async () => {
     const stubs = realLeaderFailure('split-brain');
     const r = await withWorker(stubs.activities, (h) => h.result());

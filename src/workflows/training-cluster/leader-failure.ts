@@ -36,7 +36,7 @@ import { activities, approve, fact, fanOut, isDryRun, note, recoveryInput, runRe
 import { TRAINING_CLUSTER_LEADER_FAILURE } from '../scenarios';
 import { legacyLeaderFailure } from './legacy/leader-failure';
 import { describeLeaders, leadership, waitForStableLeader } from './mesh';
-import { COORDINATOR_FIRST, REAL_P2P_API } from './versions';
+import { COORDINATOR_FIRST, REAL_P2P_API, RESET_WHEN_FOLLOWERS_LOSE_LEADER } from './versions';
 
 export type LeaderFailureInput = RecoveryInput<Partial<LeaderFailureParams>>;
 
@@ -161,16 +161,32 @@ async function leaderFailure(): Promise<string> {
     });
   }
 
-  const final = await step(
-    'Verify: one leader that stays, agreed by every answering node, and its job API answers',
-    async () => {
-      const stable = await waitForStableLeader(cluster, all, { within: '60s' });
-      const jobs = stable.value ? await p2pJobs({ cluster, node: stable.value }) : undefined;
-      if (!stable.value || !jobs?.reachable) throw ApplicationFailure.retryable(`no stable leader answering /api/jobs: ${stable.detail}`, 'NotRecovered');
-      return { leader: stable.value, detail: `${stable.detail}; /api/jobs on ${stable.value}: ${jobs.activeJobs} active of ${jobs.total ?? 0}` };
-    },
-    { onFailure: 'ask', describe: ((r: { detail: string }) => r.detail) as never },
-  );
+  const verify = async (): Promise<{ leader: string; detail: string }> => {
+    const stable = await waitForStableLeader(cluster, all, { within: '60s' });
+    const jobs = stable.value ? await p2pJobs({ cluster, node: stable.value }) : undefined;
+    if (!stable.value || !jobs?.reachable) throw ApplicationFailure.retryable(`no stable leader answering /api/jobs: ${stable.detail}`, 'NotRecovered');
+    return { leader: stable.value, detail: `${stable.detail}; /api/jobs on ${stable.value}: ${jobs.activeJobs} active of ${jobs.total ?? 0}` };
+  };
+  const VERIFY = 'Verify: one leader that stays, agreed by every answering node, and its job API answers';
+  const describeVerify = { describe: ((r: { detail: string }) => r.detail) as never };
+  // A real follower can lose the leader it took back (learned without a lease, it clears it at its next lease
+  // check); only an election's /coordinator brings it back. So, once, before asking: reset the election.
+  const resetOnce = !isDryRun() && patched(RESET_WHEN_FOLLOWERS_LOSE_LEADER);
+  let final = resetOnce ? await step(VERIFY, verify, { onFailure: 'continue', ...describeVerify }) : await step(VERIFY, verify, { onFailure: 'ask', ...describeVerify });
+  if (resetOnce && !final) {
+    const now = await Promise.all(all.map((node) => p2pStatus({ cluster, node })));
+    const answering = voters.filter((v) => now.some((s) => s.node === v && s.reachable));
+    const lost = now.filter((s) => s.reachable && !s.leaderId).map((s) => s.node);
+    note(`after the recovery ${lost.length ? `${lost.join(', ')} lost the leader` : 'no leader stays'}: ${describeLeaders(now)}`);
+    if (answering.length > 0) {
+      how = `${how}, then election reset on ${answering.join(', ')}`;
+      await fanOut(`Force an election restart once more (POST /election/reset on ${answering.join(', ')}): a node lost the leader after it was back`, answering, (node) => p2pElectionReset({ cluster, node }), {
+        concurrency: answering.length,
+        onFailure: 'ask',
+      });
+    }
+    final = await step(`${VERIFY} (after the reset)`, verify, { onFailure: 'ask', ...describeVerify });
+  }
   const verified = final?.detail ?? (isDryRun() ? 'not checkable in a dry run' : 'verification skipped by the operator');
 
   // The non-voters that were down: restart them and wait until the leader sees them again.

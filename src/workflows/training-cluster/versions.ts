@@ -22,3 +22,11 @@ export const COORDINATOR_FIRST = 'training-cluster.leader-failure/coordinator-do
  * coordinator just started can count a peer alive before its host is up).
  */
 export const NODES_ANSWER_THEMSELVES = 'training-cluster.cluster-outage/nodes-answer-themselves';
+
+/**
+ * Leader failure: when the final verification finds the leader back but an answering node that lost it (a real
+ * follower clears a leader it learned without a lease, scripts/p2p/orchestrators/peer_network_orchestrator.py,
+ * and only a fresh /coordinator from an election brings it back), the election is reset on every answering
+ * voter once and the verification runs again, before anyone is asked.
+ */
+export const RESET_WHEN_FOLLOWERS_LOSE_LEADER = 'training-cluster.leader-failure/reset-when-followers-lose-leader';
