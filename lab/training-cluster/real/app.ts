@@ -22,11 +22,11 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { run } from './namespaces';
+import { pidsInNamespace, startProxy } from './procs';
 
 /** The app's port inside the coordinator's node (`app/main.py`'s default, the runbooks' 8001). */
 export const APP_PORT = 8001;
@@ -146,55 +146,22 @@ export class RealApp {
   pid(): number | undefined {
     const init = this.o.initPid();
     if (!init) return undefined;
-    let ns: string;
-    try {
-      ns = readlinkSync(`/proc/${init}/ns/pid`);
-    } catch {
-      return undefined;
-    }
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
-        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-        if (argv.includes(APP_PATTERN) && argv.includes('uvicorn') && !/\) Z /.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) return Number(d);
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    return undefined;
+    return pidsInNamespace(init, (argv) => argv.includes(APP_PATTERN) && argv.includes('uvicorn'))[0];
   }
 
-  private startProxy(): Promise<void> {
-    const child = spawn(this.o.python, [this.o.proxyScript, this.o.netnsPath(), String(APP_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.proxy = child;
-    let err = '';
-    child.stderr?.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    return new Promise<void>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.o.node}: the ai-service app's proxy did not start in 10 s: ${err.trim()}`)), 10_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        if (!this.proxyPort) reject(new Error(`${this.o.node}: the ai-service app's proxy exited (${code}): ${err.trim()}`));
-      });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let entry: { listening?: number; method?: string; path?: string; status?: number };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          return;
-        }
-        if (entry.listening) {
-          clearTimeout(timer);
-          this.proxyPort = entry.listening;
-          resolvePromise();
-          return;
-        }
+
+  private async startProxy(): Promise<void> {
+    const { child, listening } = startProxy(
+      { python: this.o.python, script: this.o.proxyScript, netnsPath: this.o.netnsPath(), port: APP_PORT, what: `${this.o.node}: the ai-service app's proxy` },
+      (entry) => {
         // Only the path and status: the request's headers (the key) are never logged by the proxy.
         if (entry.method === 'POST' && entry.path?.split('?')[0] === '/admin/sync/trigger' && entry.status && entry.status < 300) {
           this.o.record(this.o.node, 'sync.trigger', { status: entry.status });
         }
-      });
-    });
+      },
+    );
+    this.proxy = child;
+    this.proxyPort = await listening;
   }
 
   /** Stops the proxy and the app (the namespace's end stops the app too; this does it first). */

@@ -24,10 +24,11 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createNetwork, labId, removeLeftovers, removeNetwork, run, SUBNET } from './namespaces';
+import { pidsInNamespace, startProxy, type ProxiedRequest } from './procs';
 import { INIT_PY, PROXY_PY } from './python';
 
 /** The port every orchestrator listens on inside its node (the runbooks' 8770). */
@@ -272,37 +273,14 @@ export class RealNodes {
     });
   }
 
-  private startProxy(n: NodeRt, script: string): Promise<void> {
-    const child = spawn(this.o.python, [script, `/run/netns/${n.netns}`, String(P2P_PORT)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  private async startProxy(n: NodeRt, script: string): Promise<void> {
+    const { child, listening } = startProxy({ python: this.o.python, script, netnsPath: `/run/netns/${n.netns}`, port: P2P_PORT, what: `${n.name}: its proxy` }, (entry) => this.request(n, entry));
     n.proxy = child;
-    let err = '';
-    child.stderr?.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    return new Promise<void>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${n.name}: its proxy did not start in 10 s: ${err.trim()}`)), 10_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        if (!n.proxyPort) reject(new Error(`${n.name}: proxy exited (${code}): ${err.trim()}`));
-      });
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let entry: { listening?: number; method?: string; path?: string; status?: number; body?: string };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          return;
-        }
-        if (entry.listening) {
-          clearTimeout(timer);
-          n.proxyPort = entry.listening;
-          resolvePromise();
-          return;
-        }
-        this.request(n, entry);
-      });
-    });
+    n.proxyPort = await listening;
   }
 
   /** A request through the proxy: the ones that change something are effects. */
-  private request(n: NodeRt, e: { method?: string; path?: string; status?: number; body?: string }): void {
+  private request(n: NodeRt, e: ProxiedRequest): void {
     if (e.method !== 'POST' || !e.status || e.status >= 300 || !e.path) return;
     const path = e.path.split('?')[0];
     const query = new URLSearchParams(e.path.split('?')[1] ?? '');
@@ -362,27 +340,10 @@ export class RealNodes {
   /** Orchestrator processes inside the node's PID namespace (and the workers it forks, which share its command line). */
   private orchestratorPids(n: NodeRt): number[] {
     if (!n.initPid) return [];
-    let ns: string;
-    try {
-      ns = readlinkSync(`/proc/${n.initPid}/ns/pid`);
-    } catch {
-      return [];
-    }
-    const out: number[] = [];
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
-        // An argument that IS the script: not a shell whose command text names it (the SSH session starting it).
-        const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-        const runsIt = argv.some((a) => a === P2P_PATTERN || a.endsWith(`/${P2P_PATTERN}`));
-        if (runsIt && !/ Z /.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) out.push(Number(d));
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    return out;
+    // An argument that IS the script: not a shell whose command text names it (the SSH session starting it).
+    return pidsInNamespace(n.initPid, (argv) => argv.some((a) => a === P2P_PATTERN || a.endsWith(`/${P2P_PATTERN}`)));
   }
+
 
   /**
    * The node's orchestrator itself: of the processes matching its script, the one whose parent is not one
