@@ -304,6 +304,27 @@ describe('step: failure policies', () => {
   });
 });
 
+/** `ledgerStop` refusing the `broken` nodes until `heal()`, which also clears the log of nodes it was called for. */
+function refusingStops(broken: string[]): { stubs: ReturnType<typeof stubActivities>; seen: string[]; heal: () => void } {
+  const seen: string[] = [];
+  let refused = new Set(broken);
+  const stubs = stubActivities({
+    ledgerStop: async (a) => {
+      seen.push(a.node);
+      if (refused.has(a.node)) throw hardFailure(`${a.node} refused`);
+      return { plan: 'x' };
+    },
+  });
+  return {
+    stubs,
+    seen,
+    heal: () => {
+      refused = new Set();
+      seen.length = 0;
+    },
+  };
+}
+
 describe('fanOut', () => {
   test('within the error budget the step succeeds and names the failures', async () => {
     const stubs = stubActivities({ ledgerStop: async (a) => { if (a.node === 'n2') throw hardFailure('n2 down'); return { plan: 'x' }; } });
@@ -317,22 +338,13 @@ describe('fanOut', () => {
   });
 
   test('over the budget with ask: retry re-runs only the failed targets', async () => {
-    const seen: string[] = [];
-    let broken = new Set(['n2', 'n4']);
-    const stubs = stubActivities({
-      ledgerStop: async (a) => {
-        seen.push(a.node);
-        if (broken.has(a.node)) throw hardFailure(`${a.node} refused`);
-        return { plan: 'x' };
-      },
-    });
+    const { stubs, seen, heal } = refusingStops(['n2', 'n4']);
     await run(stubs.activities, async (tq) => {
       const h = await start(tq, 'kitFanOut', input({ nodes: ['n1', 'n2', 'n3', 'n4'], maxFailures: 1, policy: 'ask', concurrency: 2 }));
       const p = await until(h, (x) => x.pendingDecision !== undefined);
       assert.match(p.pendingDecision!.error, /2 of 4 targets failed \(error budget 1\)/);
       assert.deepEqual([...seen].sort(), ['n1', 'n2', 'n3', 'n4']);
-      broken = new Set();
-      seen.length = 0;
+      heal();
       await h.executeUpdate(decideUpdate, { args: [{ decision: 'retry', by: 'alice' }] });
       const r = await h.result();
       assert.deepEqual([...seen].sort(), ['n2', 'n4']);
@@ -419,23 +431,14 @@ describe('fanOut past its threshold: child workflows of bounded batches', () => 
   });
 
   test('over the budget with ask: the error names each failed target; retry re-runs only those', async () => {
-    const seen: string[] = [];
-    let broken = new Set(['n03', 'n17', 'n29']);
-    const stubs = stubActivities({
-      ledgerStop: async (a) => {
-        seen.push(a.node);
-        if (broken.has(a.node)) throw hardFailure(`${a.node} refused`);
-        return { plan: 'x' };
-      },
-    });
+    const { stubs, seen, heal } = refusingStops(['n03', 'n17', 'n29']);
     await run(stubs.activities, async (tq) => {
       const h = await start(tq, 'kitFanOut', input({ nodes, concurrency: 6, maxFailures: 1, policy: 'ask', activityCall: true, batching }));
       const p = await until(h, (x) => x.pendingDecision !== undefined);
       assert.match(p.pendingDecision!.error, /3 of 30 targets failed \(error budget 1\): n03: n03 refused; n17: n17 refused; n29: n29 refused/);
       assert.deepEqual(p.steps[0]!.targets!.n17, 'failed');
       assert.equal(seen.length, 30);
-      broken = new Set();
-      seen.length = 0;
+      heal();
       await h.executeUpdate(decideUpdate, { args: [{ decision: 'retry', by: 'alice' }] });
       const r = await h.result();
       assert.deepEqual([...seen].sort(), ['n03', 'n17', 'n29'], 'only the failed targets ran again');

@@ -16,6 +16,7 @@
 import { executeChild, isCancellation, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { LifeboatActivities } from '../../activities/types';
 import { activities, activityOptionsOf } from './activities';
+import { errorMessage } from './errors';
 import { isDryRun } from './state';
 
 type Name = keyof LifeboatActivities;
@@ -96,15 +97,6 @@ function summaryOf(name: string, arg: unknown, stepTitle: string | undefined): s
   return `${name}${typeof node === 'string' ? ` on ${node}` : ''}${stepTitle ? ` — ${stepTitle}` : ''}`;
 }
 
-/** The message of a failure, unwrapping ActivityFailure to the cause that says what happened. */
-function messageOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && e.cause && typeof e.cause === 'object' && /activity task failed|Activity function .* failed|Child Workflow execution failed/i.test(e.message ?? '')) {
-    e = e.cause as typeof e;
-  }
-  return e?.message ?? String(err);
-}
-
 /** Runs `jobs` with at most `width` at once (deterministic: jobs start in order). */
 async function pool<T>(items: T[], width: number, job: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -128,7 +120,7 @@ export async function lifeboatFanOutBatch(input: FanOutBatchInput): Promise<FanO
       out.succeeded[target] = await proxy[input.activity]!(arg);
     } catch (err) {
       if (isCancellation(err)) throw err;
-      out.failed[target] = messageOf(err);
+      out.failed[target] = errorMessage(err);
     }
   });
   return out;
@@ -197,7 +189,7 @@ export async function runInChildren(
       });
     } catch (err) {
       if (isCancellation(err)) throw err;
-      const why = `batch ${index + 1} failed as a whole: ${messageOf(err)}`;
+      const why = `batch ${index + 1} failed as a whole: ${errorMessage(err)}`;
       result = { succeeded: {}, failed: Object.fromEntries(batch.map((t) => [t, why])) };
     }
     for (const t of batch) {

@@ -8,6 +8,7 @@
  */
 import { ApplicationFailure, executeChild, isCancellation, patched, sleep, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { FailurePolicy, StepRecord } from './defs';
+import { errorMessage } from './errors';
 import { FANOUT_CHILD_THRESHOLD, isActivityCall, runInChildren } from './fanout';
 import { isProbeCall, lifeboatLongWait, LONG_WAIT_PROBES, LONG_WAIT_PROBES_PER_RUN } from './long-wait';
 import { askOperator, durationMs } from './gates';
@@ -23,15 +24,7 @@ export interface StepOptions {
   hint?: string;
 }
 
-/** The message of an error, unwrapping Temporal's ActivityFailure to its cause. */
-export function errorMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  // ActivityFailure("Activity task failed") wraps the ApplicationFailure that says what happened.
-  while (e && e.cause && typeof e.cause === 'object' && /activity task failed|Activity function .* failed/i.test(e.message ?? '')) {
-    e = e.cause as typeof e;
-  }
-  return e?.message ?? String(err);
-}
+export { errorMessage } from './errors';
 
 function startStep(title: string): StepRecord {
   const r = runtime();
