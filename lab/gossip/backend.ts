@@ -16,6 +16,10 @@ export interface GossipProcessInfo {
   since?: Date;
   /** Why the last process ended, when it ended on its own or was killed. */
   exited?: string;
+  /** The unit brings the process back by itself soon (systemd's `activating (auto-restart)`). */
+  restarting?: boolean;
+  /** Automatic restarts of the unit since the lab started it (systemd's restart counter). */
+  restarts?: number;
   /** The last lines of its log. */
   log: string[];
 }

@@ -202,12 +202,16 @@ export class GossipFamily implements LabFamily {
         await this.operatorStop(node, 'systemctl restart');
         return this.operatorStart(node, 'systemctl restart');
       case 'is-active':
-        return running ? { stdout: 'active\n', exitCode: 0 } : { stdout: u.failed ? 'failed\n' : 'inactive\n', exitCode: 3 };
+        if (running) return { stdout: 'active\n', exitCode: 0 };
+        return { stdout: this.backend.describe(node).restarting ? 'activating\n' : u.failed ? 'failed\n' : 'inactive\n', exitCode: 3 };
       case 'status': {
         const d = this.backend.describe(node);
+        const counter = d.restarts ? `; restart counter is at ${d.restarts}` : '';
         const head = running
-          ? `● ${SERVICE}.service - Plumtree gossip node\n     Active: active (running) since ${d.since?.toISOString() ?? '?'}\n   Main PID: ${d.pid ?? '?'}\n`
-          : `× ${SERVICE}.service - Plumtree gossip node\n     Active: ${u.failed ? `failed (${u.failed})` : 'inactive (dead)'}\n`;
+          ? `● ${SERVICE}.service - Plumtree gossip node\n     Active: active (running) since ${d.since?.toISOString() ?? '?'}${counter}\n   Main PID: ${d.pid ?? '?'}\n`
+          : d.restarting
+            ? `○ ${SERVICE}.service - Plumtree gossip node\n     Active: activating (auto-restart) (Result: exit-code: ${d.exited ?? '?'})${counter}\n`
+            : `× ${SERVICE}.service - Plumtree gossip node\n     Active: ${u.failed ? `failed (${u.failed})` : 'inactive (dead)'}\n`;
         return { stdout: head + d.log.map((l) => `  ${l}\n`).join(''), exitCode: running ? 0 : 3 };
       }
       default:
@@ -270,7 +274,11 @@ export class GossipFamily implements LabFamily {
     const total = this.specs.length;
     const views = await Promise.all(this.specs.map(async (s) => ({ s, running: this.backend.running(s.name), peers: this.backend.running(s.name) ? await peersOf(s.httpPort) : undefined, sync: this.backend.running(s.name) ? await syncOf(s.httpPort) : undefined })));
     const nodes: NodeHealth[] = views.map(({ s, running, peers }) => {
-      if (!running) return { node: s.name, state: 'down', detail: this.units.get(s.name)?.failed ? `plumtree failed: ${this.units.get(s.name)!.failed}` : 'plumtree not running' };
+      if (!running) {
+        const d = this.backend.describe(s.name);
+        const failed = this.units.get(s.name)?.failed;
+        return { node: s.name, state: 'down', detail: d.restarting ? `plumtree restarting (${d.exited ?? '?'})` : failed ? `plumtree failed: ${failed}` : d.exited ? `plumtree not running (${d.exited})` : 'plumtree not running' };
+      }
       if (!peers) return { node: s.name, state: 'down', detail: 'the API does not answer' };
       if (peers.left) return { node: s.name, state: 'left', detail: 'left the cluster' };
       const others = peers.members.filter((m) => m !== s.name);

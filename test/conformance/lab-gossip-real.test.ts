@@ -12,6 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { NETNS_PREFIX, removeLeftovers, requirePlumtreeNode } from '../../lab/gossip';
 import * as cases from '../helpers/lab-gossip-cases';
@@ -60,6 +62,42 @@ describe('lab gossip (real memberlist-plumtree nodes): the cases shared with the
   one('gossip.multi-node-failure (kill -9), then the failed nodes started again', cases.multiNodeFailure);
   one('gossip.cache-corruption (a damaged sled store), then the store cleared and the node started', cases.cacheCorruption);
   one('gossip.total-loss (kill -9 of all, damaged stores), then every data directory cleared and the cluster formed again', cases.totalLoss);
+});
+
+describe('lab gossip (real): a node whose task panicked', () => {
+  // memberlist-core 0.7.0 panics on a stale member index (docs/gossip.md); the failpoint panics the same way on purpose.
+  test('exits 75 and its unit restarts it, where it joins again; five restarts a minute at most, then the unit fails', T, async () => {
+    process.env.PLUMTREE_NODE_FAILPOINT = 'panic-after-ready:gossip4:4000';
+    let l: GossipLab | undefined;
+    try {
+      l = await startGossipLab('real');
+      const lab = l;
+      const from = l.effectCount();
+      const log = (): string => readFileSync(join(lab.dir, 'logs', 'gossip-gossip4.log'), 'utf8');
+      const gossip4 = async () => (await lab.lab.health())[0]!.nodes.find((n) => n.node === 'gossip4')!;
+      const until = async (what: string, pred: () => Promise<boolean>, ms: number): Promise<void> => {
+        const end = Date.now() + ms;
+        while (!(await pred())) {
+          if (Date.now() > end) assert.fail(`${what}: not within ${ms / 1000} s; gossip4: ${JSON.stringify(await gossip4())}\n${log().split('\n').slice(-15).join('\n')}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      await until('the first automatic restart', async () => /the unit restarts it in 1 s \(RestartForceExitStatus=75, restart 1\)/.test(log()), 15_000);
+      assert.match(log(), /plumtree-node: a task panicked \(at [^)]*main\.rs:\d+\); the membership state can no longer be trusted: exiting 75/);
+      await until('gossip4 restarted and a member of the cluster again', async () => (await gossip4()).state === 'up' && /restart 1\)/.test(log()), 15_000);
+      await until('the unit failed at its start limit', async () => /start request repeated too quickly/.test((await gossip4()).detail ?? ''), 60_000);
+      const g = await gossip4();
+      assert.equal(g.state, 'down');
+      assert.match(g.detail ?? '', /^plumtree not running \(exit 75 \(a task panicked\); start request repeated too quickly \(5 restarts in 60 s\): the unit failed\)$/);
+      assert.equal(log().match(/the unit restarts it in 1 s/g)?.length, 5, 'five automatic restarts');
+      assert.equal(log().match(/ === lab .*plumtree-node --name gossip4|^=== lab .*plumtree-node --name gossip4/gm)?.length, 6, 'six starts: the lab\'s and five by the unit');
+      assert.deepEqual(l.effectsSince(from), [], 'the unit\'s own restarts are no operator\'s effects');
+    } finally {
+      delete process.env.PLUMTREE_NODE_FAILPOINT;
+      await l?.stop();
+      assert.deepEqual(nodeProcesses(), [], 'no restarted plumtree-node outlives the lab');
+    }
+  });
 });
 
 describe('lab gossip (real): leftovers', () => {

@@ -11,6 +11,13 @@
  * and SIGKILLs after 10 s; faults SIGKILL. A node whose message store is
  * damaged exits at start (3) and its unit fails, as a real one would.
  *
+ * The unit is the one docs/gossip.md gives operators: `Restart=no` (a node
+ * that crashed stays down until someone starts it, which the failure
+ * scenarios are about) with `RestartForceExitStatus=75`, `RestartSec=1`,
+ * `StartLimitBurst=5` in `StartLimitIntervalSec=60`: a node that exits 75
+ * (a task panicked, its membership can no longer be trusted) is started
+ * again by the unit itself, at most 5 times a minute, then the unit fails.
+ *
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,6 +59,12 @@ interface Proc {
 
 const STOP_GRACE_MS = 10_000;
 const START_TIMEOUT_MS = 15_000;
+/** plumtree-node's exit code when a task panicked: the unit restarts it (`RestartForceExitStatus=75`). */
+export const EXIT_RESTART = 75;
+/** `RestartSec=1`. */
+const RESTART_SEC_MS = 1_000;
+/** `StartLimitBurst=5` in `StartLimitIntervalSec=60`. */
+const START_LIMIT = { burst: 5, intervalMs: 60_000 };
 
 export class RealGossipBackend implements GossipBackend {
   readonly kind = 'real' as const;
@@ -62,6 +75,11 @@ export class RealGossipBackend implements GossipBackend {
   private readonly exited = new Map<string, string>();
   private readonly specs = new Map<string, GossipNodeSpec>();
   private readonly cutNodes = new Set<string>();
+  /** Automatic restarts pending (the unit's `RestartSec`). */
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** When each node's unit restarted itself, for the start limit and the restart counter. */
+  private readonly autoRestarts = new Map<string, number[]>();
+  private closed = false;
   private readonly logDir: string;
   private tokenFile = '';
   private binary = '';
@@ -104,6 +122,7 @@ export class RealGossipBackend implements GossipBackend {
   }
 
   async start(node: string): Promise<void> {
+    this.cancelRestart(node);
     if (this.running(node)) return;
     const spec = this.specs.get(node);
     if (!spec) throw new Error(`lab gossip: no node ${node}`);
@@ -151,8 +170,9 @@ export class RealGossipBackend implements GossipBackend {
     });
     child.once('exit', (code, signal) => {
       proc.done = true;
-      this.exited.set(node, signal ? `killed by ${signal}` : `exit ${code ?? '?'}`);
+      this.exited.set(node, signal ? `killed by ${signal}` : `exit ${code ?? '?'}${code === EXIT_RESTART ? ' (a task panicked)' : ''}`);
       markDone();
+      if (code === EXIT_RESTART && ready) this.scheduleRestart(node);
     });
     this.procs.set(node, proc);
     this.exited.delete(node);
@@ -164,6 +184,34 @@ export class RealGossipBackend implements GossipBackend {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`plumtree-node on ${node} does not serve on 127.0.0.1:${spec.httpPort} after ${START_TIMEOUT_MS / 1000} s; see ${this.logPath(node)}`);
+  }
+
+  /** `RestartForceExitStatus=75`: the unit starts the node again after `RestartSec`, within its start limit. */
+  private scheduleRestart(node: string): void {
+    if (this.closed || this.restartTimers.has(node)) return;
+    const now = Date.now();
+    const recent = (this.autoRestarts.get(node) ?? []).filter((t) => now - t < START_LIMIT.intervalMs);
+    if (recent.length >= START_LIMIT.burst) {
+      this.exited.set(node, `${this.exited.get(node) ?? 'exit 75'}; start request repeated too quickly (${START_LIMIT.burst} restarts in ${START_LIMIT.intervalMs / 1000} s): the unit failed`);
+      this.appendLog(node, `=== lab ${new Date().toISOString()}: ${node}: exited 75 again; start request repeated too quickly, the unit failed (StartLimitBurst=${START_LIMIT.burst})`);
+      return;
+    }
+    recent.push(now);
+    this.autoRestarts.set(node, recent);
+    this.appendLog(node, `=== lab ${new Date().toISOString()}: ${node}: exited 75; the unit restarts it in ${RESTART_SEC_MS / 1000} s (RestartForceExitStatus=75, restart ${recent.length})`);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(node);
+      if (this.closed || this.running(node)) return;
+      this.start(node).catch((err: Error) => this.exited.set(node, `the automatic restart failed: ${err.message}`));
+    }, RESTART_SEC_MS);
+    timer.unref();
+    this.restartTimers.set(node, timer);
+  }
+
+  private cancelRestart(node: string): void {
+    const t = this.restartTimers.get(node);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(node);
   }
 
   private appendLog(node: string, line: string): void {
@@ -183,6 +231,7 @@ export class RealGossipBackend implements GossipBackend {
   }
 
   async stop(node: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    this.cancelRestart(node);
     const p = this.procs.get(node);
     if (!p || p.done) return;
     p.child.kill(signal);
@@ -202,7 +251,7 @@ export class RealGossipBackend implements GossipBackend {
     } catch {
       /* no log yet */
     }
-    return { pid: p && !p.done ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), log };
+    return { pid: p && !p.done ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), restarting: this.restartTimers.has(node), restarts: this.autoRestarts.get(node)?.length ?? 0, log };
   }
 
   async cut(node: string): Promise<void> {
@@ -243,6 +292,8 @@ export class RealGossipBackend implements GossipBackend {
   }
 
   async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const n of [...this.restartTimers.keys()]) this.cancelRestart(n);
     await Promise.all([...this.procs.keys()].map((n) => this.stop(n, 'SIGKILL')));
     await this.net.destroy();
   }

@@ -26,9 +26,21 @@
 //!   serves, `LIFEBOAT-EFFECT {json}` after each accepted admin call.
 //!   Logs go to stderr.
 //! - SIGTERM/SIGINT: a graceful leave (2 s), shutdown, storage flushed, exit 0.
+//! - A panic once the node serves exits 75 at once. A task of memberlist that
+//!   panicked is gone for good while the process lives on: memberlist-core
+//!   0.7.0 panics (index out of bounds, `state.rs`) on a member index it left
+//!   stale when it removed dead members, and if that was its packet handler,
+//!   the node no longer takes alive, suspect, dead or plumtree messages: the
+//!   others declare it dead, it sees none of them, and no join repairs it.
+//!   Only a new process has a sound member list; the unit restarts it
+//!   (`RestartForceExitStatus=75`, docs/gossip.md).
+//! - `PLUMTREE_NODE_FAILPOINT=panic-after-ready:NAME:MS`: the node named NAME
+//!   panics MS milliseconds after it serves, every time it starts (how the
+//!   lab's tests exercise the above; nothing else reads it).
 //!
 //! Exit codes: 0 after a graceful stop, 2 bad arguments or environment, 3 the
-//! message store is corrupted, 4 the node could not start.
+//! message store is corrupted, 4 the node could not start, 75 a task panicked
+//! while the node served (restart it).
 
 mod id;
 
@@ -368,6 +380,8 @@ async fn run<S: MessageStore + 'static>(args: Args, opts: ControlOptions, token:
             }
         });
     }
+    exit_on_panic();
+    failpoint(&args.name);
     emit("READY", serde_json::json!({ "name": args.name, "http": http_addr, "bind": args.bind.to_string(), "storage": if args.sled { "sled" } else { "memory" }, "sync": args.sync }));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
@@ -383,6 +397,42 @@ async fn run<S: MessageStore + 'static>(args: Args, opts: ControlOptions, token:
     let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
     drop(store);
     0
+}
+
+/// Exit code of a node that must be restarted: a task panicked (EX_TEMPFAIL).
+const EXIT_PANICKED: i32 = 75;
+
+/// From now on a panic in any task ends the process with [`EXIT_PANICKED`]
+/// after the usual panic message: a tokio task that panics dies alone, and a
+/// node missing one of memberlist's tasks serves a membership it can no
+/// longer maintain (see the module docs).
+fn exit_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!(
+            "plumtree-node: a task panicked ({}); the membership state can no longer be trusted: exiting {EXIT_PANICKED} so that the unit restarts this node",
+            info.location().map(|l| format!("at {}:{}", l.file(), l.line())).unwrap_or_else(|| "at an unknown place".into())
+        );
+        std::process::exit(EXIT_PANICKED);
+    }));
+}
+
+/// `PLUMTREE_NODE_FAILPOINT=panic-after-ready:NAME:MS` (see the module docs).
+fn failpoint(name: &str) {
+    let Ok(spec) = std::env::var("PLUMTREE_NODE_FAILPOINT") else { return };
+    let mut parts = spec.splitn(3, ':');
+    let (Some("panic-after-ready"), Some(who), Some(ms)) = (parts.next(), parts.next(), parts.next()) else {
+        fail(2, format!("PLUMTREE_NODE_FAILPOINT must be panic-after-ready:NAME:MS (got {spec:?})"));
+    };
+    if who != name {
+        return;
+    }
+    let ms: u64 = ms.parse().unwrap_or_else(|_| fail(2, format!("PLUMTREE_NODE_FAILPOINT: {ms:?} is not a number of milliseconds")));
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        panic!("failpoint panic-after-ready fired after {ms} ms");
+    });
 }
 
 impl Args {
