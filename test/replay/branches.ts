@@ -331,6 +331,18 @@ const twoDown = (f: Fake) => ['gossip4', 'gossip5'].forEach((n) => f.crash(n));
 const lose = (f: Fake) => f.nodes.forEach((n) => (f.crash(n.name), (n.storeCorrupt = true)));
 const corrupt = (f: Fake) => (f.crash('gossip3'), (f.nodes[2]!.storeCorrupt = true));
 const inMemory = (f: Fake) => (f.nodes[2]!.cacheBad = true);
+/** Once every node sees all five, `node`'s API refuses the next two reads of its peers (its unit restarting it after a panic). */
+const restartingAtVerify = (f: Fake, node: string): void => {
+  const peers = f.activities.gossipPeers!;
+  let missed = 0;
+  f.activities.gossipPeers = async (a: { cluster: string; node: string }) => {
+    if (a.node === node && missed < 2 && f.nodes.every((n) => n.view.size === f.nodes.length)) {
+      missed += 1;
+      return { node: a.node, reachable: false, error: 'connection refused', eager: [], lazy: [], members: [] };
+    }
+    return peers(a as never);
+  };
+};
 const split = (f: Fake) => {
   partition(f);
   f.nodes.forEach((n, i) => n.messages.add(i < 3 ? 'a' : 'b'));
@@ -357,6 +369,7 @@ const GOSSIP: Branch[] = [
   },
   { scenario: 'gossip.partition', branch: 'v2-approval-timeout-fail', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { options: TIMEOUT_FAIL }), answers: [], expect: { failure: 'ApprovalTimedOut' } },
   { scenario: 'gossip.partition', branch: 'v2-dry-run', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, partition, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  { scenario: 'gossip.partition', branch: 'v3-forced-rebalance-node-restarting', workflowType: 'gossipPartition', make: gossip('gossip.partition', {}, (f) => (partition(f), restartingAtVerify(f, 'gossip4'))), answers: [{ approve: 'forced-rebalance' }], expect: { outcome: /a forced rejoin and rebalance on 5 nodes, approved by alice: one component of 5$/ } },
 
   { scenario: 'gossip.multi-node-failure', branch: 'v2-majority-survives', workflowType: 'gossipMultiNodeFailure', make: gossip('gossip.multi-node-failure', {}, twoDown), answers: [], expect: { outcome: /Majority survived \(3\/5\)/ } },
   {
@@ -422,6 +435,15 @@ const GOSSIP: Branch[] = [
   { scenario: 'gossip.split-brain', branch: 'v2-sync-never-converges', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', { syncConverges: false }, split), answers: [], expect: { failure: 'ReconciliationNeeded' } },
   { scenario: 'gossip.split-brain', branch: 'v2-no-divergence', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, none), answers: [], expect: { outcome: /No data divergence/ } },
   { scenario: 'gossip.split-brain', branch: 'v2-dry-run', workflowType: 'gossipSplitBrain', make: gossip('gossip.split-brain', {}, split, { dryRun: true }), answers: [], expect: { outcome: /./ } },
+  // gossip/verify-every-node-back: the verification waits for a node that does not answer for its first two probes (its unit restarting it).
+  {
+    scenario: 'gossip.split-brain',
+    branch: 'v3-node-restarting-at-verify',
+    workflowType: 'gossipSplitBrain',
+    make: gossip('gossip.split-brain', {}, (f) => (split(f), restartingAtVerify(f, 'gossip5'))),
+    answers: [],
+    expect: { outcome: /; one component of 5$/ },
+  },
 ];
 
 // ---------------------------------------------------------------- train-server

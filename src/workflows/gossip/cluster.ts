@@ -101,6 +101,22 @@ export function components(view: GossipPeers[]): string[][] {
 }
 
 /**
+ * Whether the membership is whole again: one component, every answering
+ * node lists every other, and every node of `expected` (those that answered
+ * when the recovery assessed the cluster) answers. The detail keeps the
+ * shape `one component of N` that outcomes quote.
+ */
+export function wholeMembership(view: GossipPeers[], expected: string[]): { done: boolean; detail: string } {
+  const c = components(view);
+  const up = view.filter((p) => p.reachable).map((p) => p.node);
+  const full = view.filter((p) => p.reachable).every((p) => up.every((n) => n === p.node || p.members.includes(n)));
+  const missing = expected.filter((n) => !up.includes(n));
+  const done = c.length === 1 && full && missing.length === 0;
+  const detail = c.length === 1 ? `one component of ${up.length}${full ? '' : ' (views still incomplete)'}` : describeComponents(c);
+  return { done, detail: missing.length ? `${detail}; not answering: ${missing.join(', ')}` : detail };
+}
+
+/**
  * The answering nodes outside the component that holds a seed (the first
  * component when none does): the ones a join through the seeds brings back.
  */

@@ -28,9 +28,9 @@ import type { GossipPartitionParams } from '../../catalog';
 import type { GossipMetrics, GossipPeers } from '../../activities/gossip/types';
 import { activities, approve, fact, fanOut, note, recoveryInput, runRecovery, skipped, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_PARTITION } from '../scenarios';
-import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, outsideSeeds, PEER_COUNT, readMetrics, readPeers, unreachable } from './cluster';
+import { components, describeComponents, describePeers, disruptConcurrency, metric, notePlans, outsideSeeds, PEER_COUNT, readMetrics, readPeers, unreachable, wholeMembership } from './cluster';
 import { legacyGossipPartition } from './legacy/partition';
-import { PLUMTREE_CONTROL_API } from './versions';
+import { PLUMTREE_CONTROL_API, VERIFY_EVERY_NODE_BACK } from './versions';
 
 export type PartitionInput = RecoveryInput<Partial<GossipPartitionParams>>;
 
@@ -68,11 +68,15 @@ async function partition(): Promise<string> {
   fact('root cause', 'network partition between the components: check for a switch failure, a firewall rule change or a cloud provider network issue');
   note('Fix the underlying network issue now (switch, firewall rules, cloud network): Lifeboat waits for plumtree to reconnect on its own');
 
+  // Every node that answered at the start must be back too (not one that is restarting left out).
+  const answered = view.filter((p) => p.reachable).map((p) => p.node);
+  const everyNodeBack = patched(VERIFY_EVERY_NODE_BACK);
   const oneComponent = (title: string, within: string) =>
     waitFor(
       title,
       async () => {
         const now = await readPeers(cluster, nodes);
+        if (everyNodeBack) return wholeMembership(now, answered);
         const c = components(now);
         const up = now.filter((p) => p.reachable).map((p) => p.node);
         const full = now.filter((p) => p.reachable).every((p) => up.every((n) => n === p.node || p.members.includes(n)));

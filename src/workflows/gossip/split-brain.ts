@@ -20,7 +20,8 @@
  *    bounded durable wait of 10 min);
  * 4. not converged: `ReconciliationNeeded` (application-level
  *    reconciliation; never a silent success).
- * Verification: one component, one root hash. RTO 30 / 60 min (Lifeboat's targets).
+ * Verification: one component in which every node that answered at the
+ * assessment sees every other, one root hash. RTO 30 / 60 min (Lifeboat's targets).
  *
  * @module
  */
@@ -29,9 +30,9 @@ import type { GossipSplitBrainParams } from '../../catalog';
 import type { GossipPeers, GossipSync } from '../../activities/gossip/types';
 import { activities, fact, fanOut, isDryRun, note, recoveryInput, runRecovery, step, waitFor, type RecoveryInput, type RecoveryResult } from '../kit';
 import { GOSSIP_SPLIT_BRAIN } from '../scenarios';
-import { components, describeComponents, describeSync, notePlans, outsideSeeds, readPeers, readSync } from './cluster';
+import { components, describeComponents, describeSync, notePlans, outsideSeeds, readPeers, readSync, wholeMembership } from './cluster';
 import { legacyGossipSplitBrain } from './legacy/split-brain';
-import { PLUMTREE_CONTROL_API } from './versions';
+import { PLUMTREE_CONTROL_API, VERIFY_EVERY_NODE_BACK } from './versions';
 
 export type SplitBrainInput = RecoveryInput<Partial<GossipSplitBrainParams>>;
 
@@ -114,13 +115,17 @@ async function splitBrain(): Promise<string> {
     throw reconciliationNeeded('anti-entropy did not converge within 10 minutes', last.detail);
   }
 
+  // Every node that answered at the assessment, back and seeing every other (not one that is restarting left out).
+  const everyNodeBack = patched(VERIFY_EVERY_NODE_BACK);
   const final = await step(
-    'Verify: one component and one root hash',
+    everyNodeBack ? 'Verify: one component in which every node sees every other, and one root hash' : 'Verify: one component and one root hash',
     () =>
       waitFor(
         'one component',
         async () => {
-          const c = components(await readPeers(cluster, nodes));
+          const view = await readPeers(cluster, nodes);
+          if (everyNodeBack) return wholeMembership(view, up);
+          const c = components(view);
           return { done: c.length === 1, detail: c.length === 1 ? `one component of ${c[0]!.length}` : describeComponents(c) };
         },
         { every: '10s', within: '2m' },
