@@ -104,7 +104,9 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
     await connection?.close().catch(() => undefined);
     await lab?.stop().catch(() => undefined);
     await server?.teardown().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    // LIFEBOAT_KEEP_TEST_DIRS=1 keeps the lab's logs and the server's database for a post-mortem.
+    if (process.env.LIFEBOAT_KEEP_TEST_DIRS === '1') process.stderr.write(`kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   };
 
   try {
