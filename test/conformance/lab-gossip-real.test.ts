@@ -66,8 +66,9 @@ describe('lab gossip (real memberlist-plumtree nodes): the cases shared with the
 
 describe('lab gossip (real): a node whose task panicked', () => {
   // memberlist-core 0.7.0 panics on a stale member index (docs/gossip.md); the failpoint panics the same way on purpose.
-  test('exits 75 and its unit restarts it, where it joins again; five restarts a minute at most, then the unit fails', T, async () => {
+  test('with --exit-on-panic (PLUMTREE_NODE_EXIT_ON_PANIC=1) it exits 75 and its unit restarts it, where it joins again; five restarts a minute at most, then the unit fails', T, async () => {
     process.env.PLUMTREE_NODE_FAILPOINT = 'panic-after-ready:gossip4:4000';
+    process.env.PLUMTREE_NODE_EXIT_ON_PANIC = '1';
     let l: GossipLab | undefined;
     try {
       l = await startGossipLab('real');
@@ -94,6 +95,7 @@ describe('lab gossip (real): a node whose task panicked', () => {
       assert.deepEqual(l.effectsSince(from), [], 'the unit\'s own restarts are no operator\'s effects');
     } finally {
       delete process.env.PLUMTREE_NODE_FAILPOINT;
+      delete process.env.PLUMTREE_NODE_EXIT_ON_PANIC;
       await l?.stop();
       assert.deepEqual(nodeProcesses(), [], 'no restarted plumtree-node outlives the lab');
     }

@@ -212,6 +212,31 @@ export async function isolatedNode(l: GossipLab): Promise<void> {
   assert.deepEqual(l.effectsSince(from), ['gossip.join:gossip3']);
 }
 
+/**
+ * The other side joins through the seeds, as Lifeboat's recoveries do: every
+ * node of it, not only the first. A real node can panic in the join
+ * (memberlist-core 0.7.0, docs/gossip.md) and its unit restarts it: it then
+ * forgets its side, and a partner it does not bring along would stay out.
+ * The join of a node that restarted under it is tried once more, as the
+ * activity's retry policy would.
+ */
+async function joinOtherSide(l: GossipLab): Promise<void> {
+  for (const n of ['gossip4', 'gossip5']) {
+    try {
+      await l.run(l.a.gossipJoin, ref(n));
+    } catch {
+      await new Promise((r) => setTimeout(r, 2000));
+      await l.run(l.a.gossipJoin, ref(n));
+    }
+  }
+}
+
+/** Joins went to the other side only; the first at least (the second may find the sides merged already). */
+function assertJoinsOfTheOtherSide(e: string[]): void {
+  const joins = e.filter((x) => x.startsWith('gossip.join:'));
+  assert.ok(joins.includes('gossip.join:gossip4') && joins.every((j) => j === 'gossip.join:gossip4' || j === 'gossip.join:gossip5'), `joins: ${joins.join(', ')}`);
+}
+
 /** gossip.partition: two components after the network came back; a join from the other side and rebalances make one. */
 export async function partition(l: GossipLab): Promise<void> {
   await l.lab.break('gossip.partition');
@@ -222,11 +247,13 @@ export async function partition(l: GossipLab): Promise<void> {
   assert.equal(m.plumtree_peer_count, 1, 'the symptom the runbook names: a smaller peer list');
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual(await members(l, 'gossip5'), ['gossip4', 'gossip5'], 'still apart: no automatic merge past the dead time');
-  await l.run(l.a.gossipJoin, ref('gossip4'));
+  await joinOtherSide(l);
   await waitUntil(l, 'one component', async () => (await Promise.all(NODES.map((n) => members(l, n)))).every((ms) => ms.length === 5));
   for (const n of NODES) await l.run(l.a.gossipRebalance, ref(n));
   await l.untilHealthy();
-  assert.deepEqual(l.effectsSince(from), ['gossip.join:gossip4', ...NODES.map((n) => `gossip.rebalance:${n}`)]);
+  const e = l.effectsSince(from);
+  assertJoinsOfTheOtherSide(e);
+  assert.deepEqual(e.filter((x) => !x.startsWith('gossip.join:')), NODES.map((n) => `gossip.rebalance:${n}`));
 }
 
 /** gossip.split-brain: each side holds its own message; once the other side joins, anti-entropy gives every node both. */
@@ -239,7 +266,7 @@ export async function splitBrain(l: GossipLab): Promise<void> {
   const msgs = async (n: string) => ((await l.http(n, 'GET', '/app/messages')).body as { messages: string[] }).messages;
   assert.ok((await msgs('gossip1')).some((m) => m.startsWith('side-a-')) && !(await msgs('gossip1')).some((m) => m.startsWith('side-b-')));
   assert.ok((await msgs('gossip5')).some((m) => m.startsWith('side-b-')) && !(await msgs('gossip5')).some((m) => m.startsWith('side-a-')));
-  await l.run(l.a.gossipJoin, ref('gossip4'));
+  await joinOtherSide(l);
   await waitUntil(l, 'one root hash', async () => new Set(await rootHashes(l)).size === 1);
   for (const n of NODES) {
     const m = await msgs(n);

@@ -97,7 +97,18 @@ export async function startGossipLab(backend: GossipBackendKind): Promise<Gossip
       const t = tok === undefined ? token : tok;
       if (t) headers.authorization = `Bearer ${t}`;
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(`${url(node)}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const send = () => fetch(`${url(node)}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      // A real node whose unit restarts it after a panic (exit 75, docs/gossip.md) refuses for a second or two: ask again, for up to 5 s.
+      let res: Response | undefined;
+      for (let tries = 0; !res; tries++) {
+        try {
+          res = await send();
+        } catch (err) {
+          const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+          if (!refused || tries >= 25) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
       const text = await res.text();
       let parsed: Json = text;
       try {
@@ -144,7 +155,9 @@ export async function startGossipLab(backend: GossipBackendKind): Promise<Gossip
     async stop() {
       await acts?.close();
       await the.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // LIFEBOAT_KEEP_TEST_DIRS=1 keeps the nodes' logs (logs/gossip-<node>.log) for a post-mortem.
+      if (process.env.LIFEBOAT_KEEP_TEST_DIRS === '1') process.stderr.write(`kept ${dir}\n`);
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
   return self;

@@ -15,8 +15,10 @@
  * that crashed stays down until someone starts it, which the failure
  * scenarios are about) with `RestartForceExitStatus=75`, `RestartSec=1`,
  * `StartLimitBurst=5` in `StartLimitIntervalSec=60`: a node that exits 75
- * (a task panicked, its membership can no longer be trusted) is started
- * again by the unit itself, at most 5 times a minute, then the unit fails.
+ * (run with `--exit-on-panic`, a task panicked) is started again by the
+ * unit itself, at most 5 times a minute, then the unit fails. The lab's
+ * nodes run without `--exit-on-panic` unless PLUMTREE_NODE_EXIT_ON_PANIC=1
+ * (docs/gossip.md says why).
  *
  * @module
  */

@@ -26,7 +26,8 @@
 //!   serves, `LIFEBOAT-EFFECT {json}` after each accepted admin call.
 //!   Logs go to stderr.
 //! - SIGTERM/SIGINT: a graceful leave (2 s), shutdown, storage flushed, exit 0.
-//! - A panic once the node serves exits 75 at once. A task of memberlist that
+//! - With `--exit-on-panic` (or `PLUMTREE_NODE_EXIT_ON_PANIC=1`), a panic once
+//!   the node serves exits 75 at once. A task of memberlist that
 //!   panicked is gone for good while the process lives on: memberlist-core
 //!   0.7.0 panics (index out of bounds, `state.rs`) on a member index it left
 //!   stale when it removed dead members, and if that was its packet handler,
@@ -40,7 +41,7 @@
 //!
 //! Exit codes: 0 after a graceful stop, 2 bad arguments or environment, 3 the
 //! message store is corrupted, 4 the node could not start, 75 a task panicked
-//! while the node served (restart it).
+//! while the node served (with `--exit-on-panic`; restart it).
 
 mod id;
 
@@ -84,11 +85,12 @@ struct Args {
     netns: Option<PathBuf>,
     eager_fanout: usize,
     join_timeout: Duration,
+    exit_on_panic: bool,
 }
 
 const USAGE: &str = "usage: plumtree-node --name NAME --bind IP:PORT --http IP:PORT --token-file PATH \
 [--seeds IP:PORT,...] [--storage memory|sled] [--data-dir DIR] [--sync] [--profile lan|lab] \
-[--netns PATH] [--eager-fanout N] [--join-timeout SECONDS]";
+[--netns PATH] [--eager-fanout N] [--join-timeout SECONDS] [--exit-on-panic]";
 
 fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
@@ -105,6 +107,7 @@ fn parse_args() -> Args {
         netns: None,
         eager_fanout: 3,
         join_timeout: Duration::from_secs(30),
+        exit_on_panic: std::env::var("PLUMTREE_NODE_EXIT_ON_PANIC").is_ok_and(|v| v == "1"),
     };
     let mut have = (false, false, false);
     while let Some(flag) = it.next() {
@@ -134,6 +137,7 @@ fn parse_args() -> Args {
                 other => fail(2, format!("--storage must be memory or sled (got {other:?})")),
             },
             "--sync" => a.sync = true,
+            "--exit-on-panic" => a.exit_on_panic = true,
             "--profile" => match value("lan or lab").as_str() {
                 "lan" => a.lab = false,
                 "lab" => a.lab = true,
@@ -380,7 +384,9 @@ async fn run<S: MessageStore + 'static>(args: Args, opts: ControlOptions, token:
             }
         });
     }
-    exit_on_panic();
+    if args.exit_on_panic {
+        exit_on_panic();
+    }
     failpoint(&args.name);
     emit("READY", serde_json::json!({ "name": args.name, "http": http_addr, "bind": args.bind.to_string(), "storage": if args.sled { "sled" } else { "memory" }, "sync": args.sync }));
 
