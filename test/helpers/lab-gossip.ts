@@ -17,6 +17,7 @@ import { parse as parseYaml } from 'yaml';
 import { startLab, type Lab } from '../../lab/index';
 import type { GossipBackendKind } from '../../lab/gossip';
 import { createActivities, type ActivitySet } from '../../src/activities';
+import { removeTestDir } from './stack';
 
 export const CLUSTER = 'lab-gossip';
 export const NODES = ['gossip1', 'gossip2', 'gossip3', 'gossip4', 'gossip5'];
@@ -155,9 +156,7 @@ export async function startGossipLab(backend: GossipBackendKind): Promise<Gossip
     async stop() {
       await acts?.close();
       await the.stop();
-      // LIFEBOAT_KEEP_TEST_DIRS=1 keeps the nodes' logs (logs/gossip-<node>.log) for a post-mortem.
-      if (process.env.LIFEBOAT_KEEP_TEST_DIRS === '1') process.stderr.write(`kept ${dir}\n`);
-      else rmSync(dir, { recursive: true, force: true });
+      removeTestDir(dir);
     },
   };
   return self;

@@ -62,6 +62,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Removes a test's directory, or with LIFEBOAT_KEEP_TEST_DIRS=1 keeps it (the lab's logs, the server's database) and says where, for a post-mortem. */
+export function removeTestDir(dir: string): void {
+  if (process.env.LIFEBOAT_KEEP_TEST_DIRS === '1') process.stderr.write(`kept ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -104,9 +110,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
     await connection?.close().catch(() => undefined);
     await lab?.stop().catch(() => undefined);
     await server?.teardown().catch(() => undefined);
-    // LIFEBOAT_KEEP_TEST_DIRS=1 keeps the lab's logs and the server's database for a post-mortem.
-    if (process.env.LIFEBOAT_KEEP_TEST_DIRS === '1') process.stderr.write(`kept ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
+    removeTestDir(dir);
   };
 
   try {

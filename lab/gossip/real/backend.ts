@@ -62,7 +62,7 @@ interface Proc {
 const STOP_GRACE_MS = 10_000;
 const START_TIMEOUT_MS = 15_000;
 /** plumtree-node's exit code when a task panicked: the unit restarts it (`RestartForceExitStatus=75`). */
-export const EXIT_RESTART = 75;
+const EXIT_RESTART = 75;
 /** `RestartSec=1`. */
 const RESTART_SEC_MS = 1_000;
 /** `StartLimitBurst=5` in `StartLimitIntervalSec=60`. */
