@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -17,7 +16,7 @@ import type { LedgerBackendKind } from '../../lab/ledger';
 import type { TrainingBackendKind } from '../../lab/index';
 import type { TrainBackendKind } from '../../lab/train-server';
 import { PROJECT_ROOT } from '../../src/tools';
-import { devServerEnv } from './temporal';
+import { devServerEnv, freePort } from './temporal';
 
 const BIN = path.join(PROJECT_ROOT, 'bin', 'lifeboat.js');
 const WORKER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'worker.js');
@@ -68,15 +67,15 @@ export function removeTestDir(dir: string): void {
   else rmSync(dir, { recursive: true, force: true });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+export { freePort } from './temporal';
+
+/** Runs one part of a stack's start; a failure says which part, so that a CI log of a failed start names it. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`test stack: ${what} did not start: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
 }
 
 /**
@@ -95,8 +94,8 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
   const external = opts.temporalAddress;
-  const port = external ? 0 : await freePort();
-  const address = external ?? `127.0.0.1:${port}`;
+  let port = external ? 0 : await freePort();
+  let address = external ?? `127.0.0.1:${port}`;
   const workers: WorkerProcess[] = [];
   let server: TestWorkflowEnvironment | undefined;
   let lab: Lab | undefined;
@@ -114,9 +113,22 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
   };
 
   try {
-    if (!external) server = await devServerEnv({ dbFilename: dbFile, port });
-    lab = await startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}), ...(opts.trainingBackend ? { trainingBackend: opts.trainingBackend } : {}) });
-    connection = await Connection.connect({ address });
+    if (!external) {
+      // The port was free when freePort closed it, and the dev server binds it (and
+      // picks its internal ports the same way) a moment later: another process can
+      // take one in between. Once, on another port, saying so; a second failure fails.
+      try {
+        server = await devServerEnv({ dbFilename: dbFile, port });
+      } catch (err) {
+        process.stderr.write(`test stack: the dev server on ${address} did not start (${(err as Error)?.message ?? String(err)}); once more on another port\n`);
+        for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) rmSync(f, { force: true });
+        port = await freePort();
+        address = `127.0.0.1:${port}`;
+        server = await step(`the dev server on ${address} (the second try)`, () => devServerEnv({ dbFilename: dbFile, port }));
+      }
+    }
+    lab = await step('the lab', () => startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}), ...(opts.trainingBackend ? { trainingBackend: opts.trainingBackend } : {}) }));
+    connection = await step(`a client connection to ${address}`, () => Connection.connect({ address }));
     const client = new Client({ connection, namespace: 'default' });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -204,8 +216,9 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
       stop,
     };
     if (opts.worker !== false) {
-      stack.worker = startWorker();
-      await stack.worker.ready;
+      const worker = startWorker();
+      stack.worker = worker;
+      await step('the worker', () => worker.ready);
     }
     return stack;
   } catch (err) {
