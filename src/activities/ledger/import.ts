@@ -19,8 +19,14 @@ import type { LedgerContext } from './context';
 import { readExport, type ExportLine } from './export';
 import type { LedgerFileRef } from './types';
 
-/** How long a new organization may take to become ACTIVE (the server's saga takes a few seconds). */
-const ORG_ACTIVE_MS = 90_000;
+/**
+ * How long a new organization may take to become ACTIVE. The server's saga usually
+ * takes seconds, but its orchestrator polls every 30 s (SAGA_POLL_INTERVAL at
+ * 21345c4) and backs a failed saga off 1 s, 2 s, 4 s ... (up to 5 min): a saga whose
+ * first steps met the new region's group still electing can need minutes. A clean-clone
+ * CI run saw an organization not found for 90 s on each of the import's attempts.
+ */
+const ORG_ACTIVE_MS = 300_000;
 
 type Counts = { organizations: number; vaults: number; entities: number; relationships: number };
 
@@ -175,19 +181,21 @@ async function onboarding<T>(ctx: LedgerContext, cluster: string, nodes: string[
 
 async function untilActive(ctx: LedgerContext, cluster: string, address: string, slug: string, caller: string): Promise<void> {
   const deadline = Date.now() + ORG_ACTIVE_MS;
-  let status = '?';
+  // What the last read said: the status, or why there was none (e.g. not found while the saga runs).
+  let status = 'unread';
   while (Date.now() < deadline) {
     try {
       const org = await ctx.callAt<{ status?: string }>(cluster, address, 'OrganizationService', 'GetOrganization', { slug: { slug }, caller: { slug: caller } }, 10_000);
-      status = org.status ?? '?';
+      status = org.status ?? 'without a status';
       if (status === 'ORGANIZATION_STATUS_ACTIVE') return;
     } catch (err) {
       if (!(err instanceof TransportError) || (err.type !== 'NotFound' && !err.retryable)) throw err;
+      status = `unreadable (${err.type}: ${err.message.split('; ')[0]})`;
     }
     Context.current().heartbeat({ importing: `organization ${slug}`, status });
     await ctx.sleep(1_000);
   }
-  throw new TransportError('OrganizationNotActive', `organization ${slug} is still ${status} ${ORG_ACTIVE_MS / 1000} s after it was created; it will be retried`, true);
+  throw new TransportError('OrganizationNotActive', `organization ${slug} is still ${status} ${ORG_ACTIVE_MS / 1000} s after it was created (the server's organization saga has not finished: see its log for the saga's errors); it will be retried`, true);
 }
 
 /** One data line as one write; its idempotency key is the export id and the line's number. */
