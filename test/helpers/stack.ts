@@ -16,7 +16,8 @@ import type { LedgerBackendKind } from '../../lab/ledger';
 import type { TrainingBackendKind } from '../../lab/index';
 import type { TrainBackendKind } from '../../lab/train-server';
 import { PROJECT_ROOT } from '../../src/tools';
-import { devServerEnv, freePort } from './temporal';
+import { restartablePort } from '../../lab/ports';
+import { devServerEnv } from './temporal';
 
 const BIN = path.join(PROJECT_ROOT, 'bin', 'lifeboat.js');
 const WORKER_MAIN = path.join(PROJECT_ROOT, 'dist', 'src', 'worker.js');
@@ -94,8 +95,10 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
   const dir = mkdtempSync(path.join(tmpdir(), 'lifeboat-e2e-'));
   const dbFile = path.join(dir, 'temporal.db');
   const external = opts.temporalAddress;
-  let port = external ? 0 : await freePort();
-  let address = external ?? `127.0.0.1:${port}`;
+  // Below the ephemeral range (lab/ports): nothing takes it between the probe and the
+  // server's bind, nor while a test restarts the server on it.
+  const port = external ? 0 : await restartablePort();
+  const address = external ?? `127.0.0.1:${port}`;
   const workers: WorkerProcess[] = [];
   let server: TestWorkflowEnvironment | undefined;
   let lab: Lab | undefined;
@@ -113,20 +116,7 @@ export async function startStack(opts: { families?: LabFamilyName[]; bootMs?: nu
   };
 
   try {
-    if (!external) {
-      // The port was free when freePort closed it, and the dev server binds it (and
-      // picks its internal ports the same way) a moment later: another process can
-      // take one in between. Once, on another port, saying so; a second failure fails.
-      try {
-        server = await devServerEnv({ dbFilename: dbFile, port });
-      } catch (err) {
-        process.stderr.write(`test stack: the dev server on ${address} did not start (${(err as Error)?.message ?? String(err)}); once more on another port\n`);
-        for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) rmSync(f, { force: true });
-        port = await freePort();
-        address = `127.0.0.1:${port}`;
-        server = await step(`the dev server on ${address} (the second try)`, () => devServerEnv({ dbFilename: dbFile, port }));
-      }
-    }
+    if (!external) server = await step(`the dev server on ${address}`, () => devServerEnv({ dbFilename: dbFile, port }));
     lab = await step('the lab', () => startLab({ dir: path.join(dir, 'lab'), families: opts.families, bootMs: opts.bootMs ?? 500, ...(opts.ledgerBackend ? { ledgerBackend: opts.ledgerBackend } : {}), ...(opts.trainBackend ? { trainBackend: opts.trainBackend } : {}), ...(opts.gossipBackend ? { gossipBackend: opts.gossipBackend } : {}), ...(opts.trainingBackend ? { trainingBackend: opts.trainingBackend } : {}) }));
     connection = await step(`a client connection to ${address}`, () => Connection.connect({ address }));
     const client = new Client({ connection, namespace: 'default' });
