@@ -22,6 +22,13 @@ export interface GossipProcessInfo {
   restarts?: number;
   /** The last lines of its log. */
   log: string[];
+  /**
+   * Where a task of the running process panicked, with the panic's message
+   * (`memberlist-core-0.7.0/src/state.rs:444: index out of bounds: ...`):
+   * the process lives on, its membership state no longer trusted
+   * (docs/gossip.md). Real nodes only.
+   */
+  panicked?: string;
 }
 
 export interface GossipBackend {

@@ -279,12 +279,15 @@ export class GossipFamily implements LabFamily {
         const failed = this.units.get(s.name)?.failed;
         return { node: s.name, state: 'down', detail: d.restarting ? `plumtree restarting (${d.exited ?? '?'})` : failed ? `plumtree failed: ${failed}` : d.exited ? `plumtree not running (${d.exited})` : 'plumtree not running' };
       }
-      if (!peers) return { node: s.name, state: 'down', detail: 'the API does not answer' };
-      if (peers.left) return { node: s.name, state: 'left', detail: 'left the cluster' };
+      // A task that panicked (memberlist-core 0.7.0's stale member index, docs/gossip.md) is said beside whatever the node shows.
+      const panicked = this.backend.describe(s.name).panicked;
+      const and = panicked ? `; a task panicked at ${panicked} (docs/gossip.md): restart this node` : '';
+      if (!peers) return { node: s.name, state: 'down', detail: `the API does not answer${and}` };
+      if (peers.left) return { node: s.name, state: 'left', detail: `left the cluster${and}` };
       const others = peers.members.filter((m) => m !== s.name);
-      if (others.length === 0) return { node: s.name, state: 'isolated', detail: 'sees no other member' };
-      if (peers.members.length < total) return { node: s.name, state: 'split', detail: `sees ${peers.members.join(', ')}` };
-      return { node: s.name, state: 'up', detail: `${peers.peers.eager.length} eager, ${peers.peers.lazy.length} lazy` };
+      if (others.length === 0) return { node: s.name, state: 'isolated', detail: `sees no other member${and}` };
+      if (peers.members.length < total) return { node: s.name, state: 'split', detail: `sees ${peers.members.join(', ')}${and}` };
+      return { node: s.name, state: 'up', detail: `${peers.peers.eager.length} eager, ${peers.peers.lazy.length} lazy${and}` };
     });
     const hashes = new Set(views.filter((v) => v.sync).map((v) => v.sync!.rootHash));
     const up = nodes.filter((x) => x.state === 'up').length;

@@ -28,7 +28,7 @@
 export { GossipFamily, type GossipOptions } from './family';
 export { GOSSIP_FAULTS } from './faults';
 export type { GossipBackendKind } from './backend';
-export { plumtreeNodePath, requirePlumtreeNode, RealGossipBackend } from './real/backend';
+export { panicSinceStart, plumtreeNodePath, requirePlumtreeNode, RealGossipBackend } from './real/backend';
 export { NETNS_PREFIX, removeLeftovers } from './real/net';
 export { SimBackend } from './sim/backend';
 export { EAGER_FANOUT, GOSSIP_CACHE_DIR, GOSSIP_DATA_DIR, RUNBOOK_SEED_PORT } from './spec';

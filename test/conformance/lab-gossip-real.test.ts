@@ -102,6 +102,33 @@ describe('lab gossip (real): a node whose task panicked', () => {
   });
 });
 
+describe('lab gossip (real): a task panic the process lives on with', () => {
+  test('without --exit-on-panic the node keeps running, and the lab\'s health says where it panicked and to restart it; a restart clears it', T, async () => {
+    process.env.PLUMTREE_NODE_FAILPOINT = 'panic-after-ready:gossip4:2000';
+    let l: GossipLab | undefined;
+    try {
+      l = await startGossipLab('real');
+      const lab = l;
+      const gossip4 = async () => (await lab.lab.health())[0]!.nodes.find((n) => n.node === 'gossip4')!;
+      const end = Date.now() + 20_000;
+      while (!/a task panicked/.test((await gossip4()).detail ?? '')) {
+        if (Date.now() > end) assert.fail(`no panic reported within 20 s: ${JSON.stringify(await gossip4())}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const g = await gossip4();
+      assert.equal(g.state, 'up', 'the process lives on: a tokio task that panics dies alone');
+      assert.match(g.detail ?? '', /; a task panicked at src\/main\.rs:\d+: failpoint panic-after-ready fired after 2000 ms \(docs\/gossip\.md\): restart this node$/);
+      delete process.env.PLUMTREE_NODE_FAILPOINT; // the restarted process runs without it
+      await l.run(l.a.gossipService, { cluster: 'lab-gossip', node: 'gossip4', action: 'restart' as const });
+      await l.untilHealthy();
+      assert.doesNotMatch((await gossip4()).detail ?? '', /panicked/, 'the new process has not panicked');
+    } finally {
+      delete process.env.PLUMTREE_NODE_FAILPOINT;
+      await l?.stop();
+    }
+  });
+});
+
 describe('lab gossip (real): leftovers', () => {
   test('a crashed lab\'s namespaces, and what runs in them, are removed at the next start', T, async () => {
     // What a lab that crashed leaves: its namespace, a process inside; the lab's pid is gone (a short-lived child's).

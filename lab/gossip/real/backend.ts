@@ -51,6 +51,31 @@ export function requirePlumtreeNode(): string {
   return path;
 }
 
+/**
+ * The first panic in a node log since its last start (the lab's `=== lab
+ * <time>: <path>/plumtree-node --name ...` line), as `<file>:<line>:
+ * <message>`, the file shortened to the crate (`memberlist-core-0.7.0/src/
+ * state.rs`); undefined when the current process has not panicked. Rust
+ * prints `thread '<name>' panicked at <file>:<line>:<col>:` and the message
+ * on the next line.
+ */
+export function panicSinceStart(log: string): string | undefined {
+  const lines = log.split('\n');
+  let from = 0;
+  lines.forEach((l, i) => {
+    if (/^=== lab \S+: \S*plumtree-node /.test(l)) from = i + 1;
+  });
+  for (let i = from; i < lines.length; i++) {
+    const m = /panicked at (.+?):(\d+):\d+:?$/.exec(lines[i]!);
+    if (!m) continue;
+    const path = m[1]!;
+    const file = /[\w.-]+-\d+\.\d+\.\d+[\w.-]*\/src\/.*$/.exec(path)?.[0] ?? /src\/.*$/.exec(path)?.[0] ?? path;
+    const message = (lines[i + 1] ?? '').trim();
+    return `${file}:${m[2]}${message ? `: ${message}` : ''}`;
+  }
+  return undefined;
+}
+
 interface Proc {
   child: ChildProcess;
   pid: number;
@@ -253,7 +278,17 @@ export class RealGossipBackend implements GossipBackend {
     } catch {
       /* no log yet */
     }
-    return { pid: p && !p.done ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), restarting: this.restartTimers.has(node), restarts: this.autoRestarts.get(node)?.length ?? 0, log };
+    const running = !!p && !p.done;
+    return { pid: running ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), restarting: this.restartTimers.has(node), restarts: this.autoRestarts.get(node)?.length ?? 0, log, panicked: running ? this.panicOf(node) : undefined };
+  }
+
+  /** The first task panic of the node's current process, from its log (see {@link panicSinceStart}). */
+  private panicOf(node: string): string | undefined {
+    try {
+      return panicSinceStart(readFileSync(this.logPath(node), 'utf8'));
+    } catch {
+      return undefined;
+    }
   }
 
   async cut(node: string): Promise<void> {
