@@ -30,7 +30,7 @@ describe('gossip scenarios on real memberlist-plumtree nodes', () => {
   for (const c of GOSSIP_CASES) {
     test(`${c.name} (real nodes)`, { timeout: 240_000 }, async () => {
       if (!stack) throw new Error(`the stack with real gossip nodes did not start: ${startError?.message ?? '?'}`);
-      await runCase(stack, c, { timeoutMs: 180_000, timeScale: REAL });
+      await runCase(stack, c, { timeoutMs: 180_000, timeScale: REAL, real: true });
     });
   }
 });

@@ -13,6 +13,9 @@
  * drift of the simulation.
  */
 import assert from 'node:assert/strict';
+import type { Logger } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
 import type { Progress } from '../../src/workflows/kit/defs';
 import { finishedOf, OPEN, progressOf, recordHistory } from './recovery';
 import { eventually, type Stack } from './stack';
@@ -141,12 +144,48 @@ export const GOSSIP_CASES: GossipCase[] = [
   },
 ];
 
-/** The effects since `from`, as `effect:node`. */
+/**
+ * Effect index ranges of the restarts made for a memberlist-core panic
+ * ({@link restartPanicked}): the operator's, not the recovery's effects.
+ */
+const remedies: Array<[number, number]> = [];
+const effectCount = (stack: Stack): number => stack.lab.effects.list({ cluster: CLUSTER }).length;
+
+/** The effects since `from`, as `effect:node` (without the restarts made for a memberlist-core panic). */
 export function effectsSince(stack: Stack, from: number): string[] {
   return stack.lab.effects
     .list({ cluster: CLUSTER })
-    .slice(from)
-    .map((e) => `${e.effect}:${e.node}`);
+    .map((e, i) => ({ e, i }))
+    .filter(({ i }) => i >= from && !remedies.some(([a, b]) => i >= a && i < b))
+    .map(({ e }) => `${e.effect}:${e.node}`);
+}
+
+const QUIET: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Real nodes only: restarts each node the lab's health shows with a
+ * memberlist-core task panic (0.7.0's stale member index can leave a node
+ * deaf for good, docs/gossip.md), through Lifeboat's own `gossipService`
+ * activity, as an operator does (or its unit with --exit-on-panic). Returns
+ * the nodes restarted; any other panic is left alone.
+ */
+async function restartPanicked(stack: Stack, why: string): Promise<string[]> {
+  const h = (await stack.lab.health()).find((c) => c.cluster === CLUSTER);
+  const deaf = (h?.nodes ?? []).filter((n) => /a task panicked at memberlist-core-/.test(n.detail ?? ''));
+  if (deaf.length === 0) return [];
+  const acts = createActivities({ inventoryPath: stack.lab.inventoryPath });
+  try {
+    for (const n of deaf) {
+      console.log(`# ${n.node}: ${n.detail}; ${why}: restarting ${n.node}, as an operator (or its unit with --exit-on-panic) would`);
+      const from = effectCount(stack);
+      const env = new MockActivityEnvironment({ activityId: `remedy-${n.node}-${from}` }, { logger: QUIET });
+      await env.run(acts.activities.gossipService, { cluster: CLUSTER, node: n.node, action: 'restart' as const });
+      remedies.push([from, effectCount(stack)]);
+    }
+  } finally {
+    await acts.close();
+  }
+  return deaf.map((n) => n.node);
 }
 
 /** Waits until the gate waits, failing early when the recovery ended or asks a decision. */
@@ -164,23 +203,35 @@ export async function gateWaiting(stack: Stack, gate: string, timeoutMs: number)
   );
 }
 
-/** Every node up and seeing all five, one root hash (waits for anti-entropy). */
-export async function assertHealthy(stack: Stack, timeoutMs: number): Promise<void> {
-  await eventually(
-    `${CLUSTER} healthy`,
-    async () => {
-      const h = (await stack.lab.health()).find((c) => c.cluster === CLUSTER);
-      return h?.healthy ? h : undefined;
-    },
-    timeoutMs,
-    500,
-  ).catch(async (err: Error) => {
+/**
+ * Every node up and seeing all five, one root hash (waits for anti-entropy).
+ * With `real`, a node a memberlist-core panic left deaf is restarted once
+ * ({@link restartPanicked}) and the wait starts again.
+ */
+export async function assertHealthy(stack: Stack, timeoutMs: number, real = false): Promise<void> {
+  const wait = () =>
+    eventually(
+      `${CLUSTER} healthy`,
+      async () => {
+        const h = (await stack.lab.health()).find((c) => c.cluster === CLUSTER);
+        return h?.healthy ? h : undefined;
+      },
+      timeoutMs,
+      500,
+    );
+  const fail = async (err: Error): Promise<never> => {
     throw new Error(`${err.message}: ${JSON.stringify((await stack.lab.health()).find((c) => c.cluster === CLUSTER))}`);
-  });
+  };
+  try {
+    await wait();
+  } catch (err) {
+    if (!real || (await restartPanicked(stack, `the cluster is not healthy after ${timeoutMs / 1000} s`)).length === 0) return fail(err as Error);
+    await wait().catch(fail);
+  }
 }
 
 /** Runs one case on the stack: fault, `lifeboat run`, gates, end, outcome, effects, health. */
-export async function runCase(stack: Stack, c: GossipCase, opts: { timeoutMs: number; timeScale?: string[] }): Promise<Progress> {
+export async function runCase(stack: Stack, c: GossipCase, opts: { timeoutMs: number; timeScale?: string[]; real?: boolean }): Promise<Progress> {
   if (c.fault) await stack.lab.break(c.fault);
   const from = stack.lab.effects.list({ cluster: CLUSTER }).length;
   const run = await stack.cli(['run', c.scenario, '--cluster', CLUSTER, '--as', 'bob', ...(opts.timeScale ?? FAST)]);
@@ -194,7 +245,15 @@ export async function runCase(stack: Stack, c: GossipCase, opts: { timeoutMs: nu
       : await stack.cli(['reject', ID, g.gate, '--as', 'alice', '--reason', 'conformance: the uplink is still down']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   }
-  const p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true, everyMs: 300 });
+  let p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true, everyMs: 300 });
+  // Real nodes: a recovery that asks because a memberlist-core panic left a node deaf gets the operator's answer: restart it, retry.
+  for (let round = 0; opts.real && p.pendingDecision !== undefined && round < 2; round++) {
+    const restarted = await restartPanicked(stack, `the recovery asks at "${p.pendingDecision.step}"`);
+    if (restarted.length === 0) break;
+    const r = await stack.cli(['decide', ID, 'retry', '--as', 'alice', '--reason', `restarted ${restarted.join(', ')} after a memberlist-core task panic (docs/gossip.md)`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    p = await finishedOf(stack, ID, opts.timeoutMs, { stopOnDecision: true, everyMs: 300 });
+  }
   const steps = p.steps.map((s) => `${s.status} ${s.title}: ${s.detail ?? s.error ?? ''}`).join('\n');
   if (p.pendingDecision !== undefined) {
     // Not left waiting: the next case would be refused ("already has a recovery running") and fail for nothing.
@@ -208,7 +267,7 @@ export async function runCase(stack: Stack, c: GossipCase, opts: { timeoutMs: nu
     else assert.match(p.facts[k] ?? '', v, `fact ${k}`);
   }
   c.effects(effectsSince(stack, from));
-  if (c.healthy ?? true) await assertHealthy(stack, opts.timeoutMs);
+  if (c.healthy ?? true) await assertHealthy(stack, opts.timeoutMs, opts.real);
   else assert.equal((await stack.lab.health()).find((x) => x.cluster === CLUSTER)?.healthy, false, 'still broken');
   if (c.record) recordHistory(stack, ID, c.scenario);
   return p;
