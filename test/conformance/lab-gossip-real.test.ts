@@ -125,6 +125,7 @@ describe('lab gossip (real): a task panic the process lives on with', () => {
     } finally {
       delete process.env.PLUMTREE_NODE_FAILPOINT;
       await l?.stop();
+      assert.deepEqual(nodeProcesses(), [], 'every plumtree-node the lab started is gone after stop()');
     }
   });
 });
