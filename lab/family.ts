@@ -41,6 +41,12 @@ export interface NodeHealth {
   /** One word: "up", "down", "collapsed", "no-quorum", "single"... */
   state: string;
   detail?: string;
+  /**
+   * Where a task of the node's running process panicked, with the message
+   * (`memberlist-core-0.7.0/src/state.rs:444: ...`); the process lives on.
+   * Families of real processes that can tell (gossip) only.
+   */
+  panicked?: string;
 }
 
 export interface ClusterHealth {

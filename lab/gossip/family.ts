@@ -282,12 +282,13 @@ export class GossipFamily implements LabFamily {
       // A task that panicked (memberlist-core 0.7.0's stale member index, docs/gossip.md) is said beside whatever the node shows.
       const panicked = this.backend.describe(s.name).panicked;
       const and = panicked ? `; a task panicked at ${panicked} (docs/gossip.md): restart this node` : '';
-      if (!peers) return { node: s.name, state: 'down', detail: `the API does not answer${and}` };
-      if (peers.left) return { node: s.name, state: 'left', detail: `left the cluster${and}` };
+      const at = (state: string, detail: string): NodeHealth => ({ node: s.name, state, detail: detail + and, ...(panicked ? { panicked } : {}) });
+      if (!peers) return at('down', 'the API does not answer');
+      if (peers.left) return at('left', 'left the cluster');
       const others = peers.members.filter((m) => m !== s.name);
-      if (others.length === 0) return { node: s.name, state: 'isolated', detail: `sees no other member${and}` };
-      if (peers.members.length < total) return { node: s.name, state: 'split', detail: `sees ${peers.members.join(', ')}${and}` };
-      return { node: s.name, state: 'up', detail: `${peers.peers.eager.length} eager, ${peers.peers.lazy.length} lazy${and}` };
+      if (others.length === 0) return at('isolated', 'sees no other member');
+      if (peers.members.length < total) return at('split', `sees ${peers.members.join(', ')}`);
+      return at('up', `${peers.peers.eager.length} eager, ${peers.peers.lazy.length} lazy`);
     });
     const hashes = new Set(views.filter((v) => v.sync).map((v) => v.sync!.rootHash));
     const up = nodes.filter((x) => x.state === 'up').length;

@@ -17,6 +17,7 @@ import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import type { Progress } from '../../src/workflows/kit/defs';
+import { effectsOutside, memberlistPanicked } from './lab-gossip';
 import { finishedOf, OPEN, progressOf, recordHistory } from './recovery';
 import { eventually, type Stack } from './stack';
 
@@ -153,25 +154,19 @@ const effectCount = (stack: Stack): number => stack.lab.effects.list({ cluster: 
 
 /** The effects since `from`, as `effect:node` (without the restarts made for a memberlist-core panic). */
 export function effectsSince(stack: Stack, from: number): string[] {
-  return stack.lab.effects
-    .list({ cluster: CLUSTER })
-    .map((e, i) => ({ e, i }))
-    .filter(({ i }) => i >= from && !remedies.some(([a, b]) => i >= a && i < b))
-    .map(({ e }) => `${e.effect}:${e.node}`);
+  return effectsOutside(stack.lab.effects.list({ cluster: CLUSTER }), from, remedies);
 }
 
 const QUIET: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Real nodes only: restarts each node the lab's health shows with a
- * memberlist-core task panic (0.7.0's stale member index can leave a node
- * deaf for good, docs/gossip.md), through Lifeboat's own `gossipService`
- * activity, as an operator does (or its unit with --exit-on-panic). Returns
- * the nodes restarted; any other panic is left alone.
+ * memberlist-core task panic ({@link memberlistPanicked}) through Lifeboat's
+ * own `gossipService` activity, as an operator does (or its unit with
+ * --exit-on-panic). Returns the nodes restarted.
  */
 async function restartPanicked(stack: Stack, why: string): Promise<string[]> {
-  const h = (await stack.lab.health()).find((c) => c.cluster === CLUSTER);
-  const deaf = (h?.nodes ?? []).filter((n) => /a task panicked at memberlist-core-/.test(n.detail ?? ''));
+  const deaf = memberlistPanicked((await stack.lab.health()).find((c) => c.cluster === CLUSTER));
   if (deaf.length === 0) return [];
   const acts = createActivities({ inventoryPath: stack.lab.inventoryPath });
   try {

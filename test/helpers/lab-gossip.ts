@@ -14,7 +14,8 @@ import { inspect } from 'node:util';
 import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parse as parseYaml } from 'yaml';
-import type { ClusterHealth } from '../../lab/family';
+import type { Effect } from '../../lab/effects';
+import type { ClusterHealth, NodeHealth } from '../../lab/family';
 import { startLab, type Lab } from '../../lab/index';
 import type { GossipBackendKind } from '../../lab/gossip';
 import { createActivities, type ActivitySet } from '../../src/activities';
@@ -58,6 +59,21 @@ export interface GossipLab {
   /** Waits (bounded) until the cluster is healthy, saying what it is otherwise. */
   untilHealthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Real nodes whose running process had a task panic inside memberlist-core:
+ * 0.7.0's stale member index can leave such a node deaf for good, and the
+ * remedy docs/gossip.md gives is a restart. Any other panic is not this.
+ */
+export const memberlistPanicked = (h: ClusterHealth | undefined): NodeHealth[] => (h?.nodes ?? []).filter((n) => n.panicked?.startsWith('memberlist-core-'));
+
+/** Effects from index `from` on, as `effect:node`, leaving out those in the `[start, end)` index ranges of `excluded` (restarts made for a memberlist-core panic). */
+export function effectsOutside(effects: Effect[], from: number, excluded: ReadonlyArray<[number, number]>): string[] {
+  return effects
+    .map((e, i) => ({ e, i }))
+    .filter(({ i }) => i >= from && !excluded.some(([a, b]) => i >= a && i < b))
+    .map(({ e }) => `${e.effect}:${e.node}`);
 }
 
 /** Activities that fail on purpose would log a warning each. */
@@ -140,12 +156,7 @@ export async function startGossipLab(backend: GossipBackendKind): Promise<Gossip
       return err;
     },
     outbound,
-    effectsSince: (from) =>
-      the.effects
-        .list({ cluster: CLUSTER })
-        .map((e, i) => ({ e, i }))
-        .filter(({ i }) => i >= from && !remedies.some(([a, b]) => i >= a && i < b))
-        .map(({ e }) => `${e.effect}:${e.node}`),
+    effectsSince: (from) => effectsOutside(the.effects.list({ cluster: CLUSTER }), from, remedies),
     effectCount: () => the.effects.list({ cluster: CLUSTER }).length,
     healthy: async () => (await the.health()).find((x) => x.cluster === CLUSTER)!.healthy,
     async untilHealthy(timeoutMs = 60_000) {
@@ -159,10 +170,9 @@ export async function startGossipLab(backend: GossipBackendKind): Promise<Gossip
       };
       const h = await poll();
       if (h.healthy) return;
-      // Real nodes: memberlist-core 0.7.0's stale member index panics a task and can leave a node deaf
-      // for good (docs/gossip.md). The remedy the docs give is a restart (what --exit-on-panic and its
-      // unit do at once); it is done here, through Lifeboat's own activity, for that panic only.
-      const deaf = backend === 'real' ? h.nodes.filter((n) => /a task panicked at memberlist-core-/.test(n.detail ?? '')) : [];
+      // Real nodes: a node a memberlist-core panic left deaf gets the docs' remedy, a restart (what
+      // --exit-on-panic and its unit do at once), through Lifeboat's own activity, for that panic only.
+      const deaf = backend === 'real' ? memberlistPanicked(h) : [];
       if (deaf.length === 0) assert.fail(`not healthy within ${timeoutMs / 1000} s: ${JSON.stringify(h)}`);
       for (const n of deaf) {
         console.log(`# ${n.node}: ${n.detail}; the cluster is not healthy after ${timeoutMs / 1000} s: restarting ${n.node}, as its unit would with --exit-on-panic`);

@@ -272,23 +272,15 @@ export class RealGossipBackend implements GossipBackend {
 
   describe(node: string): GossipProcessInfo {
     const p = this.procs.get(node);
-    let log: string[] = [];
+    let text = '';
     try {
-      log = readFileSync(this.logPath(node), 'utf8').trimEnd().split('\n').slice(-12);
+      text = readFileSync(this.logPath(node), 'utf8');
     } catch {
       /* no log yet */
     }
+    const log = text ? text.trimEnd().split('\n').slice(-12) : [];
     const running = !!p && !p.done;
-    return { pid: running ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), restarting: this.restartTimers.has(node), restarts: this.autoRestarts.get(node)?.length ?? 0, log, panicked: running ? this.panicOf(node) : undefined };
-  }
-
-  /** The first task panic of the node's current process, from its log (see {@link panicSinceStart}). */
-  private panicOf(node: string): string | undefined {
-    try {
-      return panicSinceStart(readFileSync(this.logPath(node), 'utf8'));
-    } catch {
-      return undefined;
-    }
+    return { pid: running ? p.pid : undefined, since: p?.since, exited: this.exited.get(node), restarting: this.restartTimers.has(node), restarts: this.autoRestarts.get(node)?.length ?? 0, log, panicked: running ? panicSinceStart(text) : undefined };
   }
 
   async cut(node: string): Promise<void> {
